@@ -1,0 +1,92 @@
+/**
+ * The typed, defaulted configuration that `parseConfig` produces from the file tree.
+ * Durations are milliseconds.
+ * @module
+ */
+
+/** How many nodes (counting this one) must see a failure: a count, or a percentage of all nodes. */
+export type QuorumRule = { kind: "count"; count: number } | { kind: "percent"; percent: number };
+
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
+
+/** `dmonitor.yaml` top-level settings. */
+export interface Settings {
+  /** This node's name (default: the hostname). */
+  node: string;
+  listen: ListenAddress;
+  quorum: QuorumRule;
+  interval: number;
+  timeout: number;
+  retries: number;
+  state_dir: string;
+  /** User plugins run as when dmonitor runs as root (default `nobody`). */
+  plugin_user: string;
+  /** Maximum plugins/checks running at once. */
+  concurrency: number;
+  /** How long check history is kept. */
+  history_retention: number;
+  /** Nagios WARNING counts as: "pass" (default) or "fail". */
+  warning: "pass" | "fail";
+  /** Nagios UNKNOWN counts as: "fail" (default) or "pass". */
+  unknown: "pass" | "fail";
+  /** Raw sections later parts of dmonitor own (peer, tentacle, spool, sync, smtp, ...), unparsed. */
+  sections: Record<string, unknown>;
+}
+
+/** One peer from nodes.txt. */
+export interface Peer {
+  /** Host name or IP literal (IPv6 without brackets). */
+  host: string;
+  port: number;
+  /** The line as written, for messages. */
+  raw: string;
+  /** 1-based line number in nodes.txt. */
+  line: number;
+}
+
+/** How a test is executed. */
+export type Executor =
+  | { kind: "plugin"; path: string; args: string[] | null }
+  | { kind: "builtin"; name: string };
+
+/** Scalar parameter value from a test file. */
+export type ParamValue = string | number | boolean;
+
+/** One `hosts.d/<host>/<test>` file. */
+export interface TestConfig {
+  host: string;
+  test: string;
+  /** Relative path, e.g. `hosts.d/www.example.com/ssh`. */
+  file: string;
+  executor: Executor;
+  interval: number;
+  timeout: number;
+  retries: number;
+  warning: "pass" | "fail";
+  unknown: "pass" | "fail";
+  /** Parameters other than the generic ones (port, path, expect_status, ...). */
+  params: Record<string, ParamValue>;
+}
+
+/** One `alert.d/` entry. Email recipients are empty files named by address. */
+export interface Recipient {
+  kind: "email";
+  address: string;
+  file: string;
+}
+
+export interface Config {
+  /** Absolute path of the config root. */
+  root: string;
+  settings: Settings;
+  peers: Peer[];
+  tests: TestConfig[];
+  recipients: Recipient[];
+  /** Other alert.d entries (webhooks, commands) by file name, raw contents; parsed by the alerts part. */
+  alertFiles: Record<string, string>;
+  /** Contents of `peer.key`, trimmed, or null when absent. */
+  peerKey: string | null;
+}

@@ -1,0 +1,62 @@
+/**
+ * Typed errors shared by every part of dmonitor. Library code throws these; only `main.ts` turns
+ * them into one line on stderr and an exit code.
+ * @module
+ */
+
+/** A single problem in the configuration tree, naming the file, the key and the offending value. */
+export interface ConfigProblem {
+  /** Path relative to the config root, e.g. `hosts.d/www.example.com/ssh`. */
+  file: string;
+  /** The key inside the file, or "" when the problem is the file (or its name) itself. */
+  key: string;
+  /** Human-readable message that already quotes the value. */
+  message: string;
+}
+
+/** The configuration tree is broken; carries every problem found, not just the first. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: ConfigProblem[], options?: ErrorOptions) {
+    super(problems.map(formatProblem).join("\n"), options);
+  }
+}
+
+/** Formats one problem as `file: key: message` (key omitted when empty). */
+export function formatProblem(p: ConfigProblem): string {
+  return p.key ? `${p.file}: '${p.key}' ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+/** A bad command-line flag or argument: exit code 64 (EX_USAGE). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A plugin could not be run at all (missing, unsafe permissions, bad interpreter). */
+export class PluginError extends Error {
+  override name = "PluginError";
+  constructor(readonly plugin: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A peer could not be reached or answered something we cannot use. */
+export class PeerError extends Error {
+  override name = "PeerError";
+  constructor(readonly peer: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A wire protocol was violated (Tentacle, peer API). `reply` holds what the other side said. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+  constructor(message: string, readonly reply?: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Persistent state could not be read or written. */
+export class StoreError extends Error {
+  override name = "StoreError";
+}
