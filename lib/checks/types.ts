@@ -9,8 +9,10 @@ export type ParamType = "port" | "int" | "string" | "bool";
 
 export interface ParamSpec {
   type: ParamType;
-  /** Default value; absent means the parameter is optional with no default. */
+  /** Default value; absent means the parameter is optional with no default (unless `required`). */
   default?: ParamValue;
+  /** The config parser reports a test file that omits this parameter. */
+  required?: boolean;
   /** Inclusive bounds for `int`. */
   min?: number;
   max?: number;

@@ -32,6 +32,10 @@ export interface Settings {
   warning: "pass" | "fail";
   /** Nagios UNKNOWN counts as: "fail" (default) or "pass". */
   unknown: "pass" | "fail";
+  /** Reminder interval while an incident stays down; 0 = no reminders. */
+  remind: number;
+  /** True when nodes.txt lists no peer: this node decides alone (quorum 1). */
+  singleNode: boolean;
   /** Raw sections later parts of dmonitor own (peer, tentacle, spool, sync, smtp, ...), unparsed. */
   sections: Record<string, unknown>;
 }
@@ -87,6 +91,8 @@ export interface Config {
   recipients: Recipient[];
   /** Other alert.d entries (webhooks, commands) by file name, raw contents; parsed by the alerts part. */
   alertFiles: Record<string, string>;
+  /** `silence.d/` entries by path relative to silence.d, raw contents; parsed by the alerts part. */
+  silenceFiles: Record<string, string>;
   /** Contents of `peer.key`, trimmed, or null when absent. */
   peerKey: string | null;
 }

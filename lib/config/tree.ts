@@ -1,0 +1,90 @@
+/**
+ * Reads the configuration tree from disk and nothing else: no validation beyond what reading
+ * needs. `parseConfig` turns the result into typed settings.
+ * @module
+ */
+import { join, resolve } from "node:path";
+
+/** What kind of directory entry a path is. */
+export type EntryKind = "file" | "dir" | "other";
+
+export interface TreeEntry {
+  /** Path relative to the root, with `/` separators, e.g. `hosts.d/www/ssh`. */
+  path: string;
+  kind: EntryKind;
+  /** Text content for files that are read (not plugins); null when not read or too large. */
+  content: string | null;
+  /** Permission bits and owner, for files whose safety matters (plugins, peer.key). */
+  mode: number | null;
+  uid: number | null;
+  size: number;
+}
+
+/** The raw tree: every entry dmonitor looks at, in a stable order. */
+export interface ConfigFiles {
+  root: string;
+  entries: TreeEntry[];
+}
+
+/** Files above this size are listed but not read; the parser reports them. */
+export const MAX_FILE_BYTES = 256 * 1024;
+
+/** Directories under the root and how deep dmonitor reads them; `read` says whether contents matter. */
+const LAYOUT: { dir: string; depth: number; read: boolean }[] = [
+  { dir: "hosts.d", depth: 2, read: true },
+  { dir: "alert.d", depth: 1, read: true },
+  { dir: "silence.d", depth: 2, read: true },
+  { dir: "plugins", depth: 1, read: false },
+];
+const TOP_FILES = ["dmonitor.yaml", "nodes.txt", "peer.key"];
+
+/** Editor and package-manager leftovers that are never configuration. */
+export function isIgnoredName(name: string): boolean {
+  return name.startsWith(".") || name.endsWith("~") || /\.(swp|dpkg-[a-z]+|rpmnew|rpmsave|bak|orig)$/.test(name);
+}
+
+/** Reads the tree rooted at `dir`. Throws only when `dir` itself cannot be read. */
+export async function readConfigTree(dir: string): Promise<ConfigFiles> {
+  const root = resolve(dir);
+  const st = await Deno.stat(root);
+  if (!st.isDirectory) throw new Error(`${root} is not a directory`);
+  const entries: TreeEntry[] = [];
+  for (const name of TOP_FILES) {
+    const e = await readEntry(root, name, true);
+    if (e) entries.push(e);
+  }
+  for (const { dir: sub, depth, read } of LAYOUT) {
+    await walk(root, sub, depth, read, entries);
+  }
+  return { root, entries };
+}
+
+async function walk(root: string, rel: string, depth: number, read: boolean, out: TreeEntry[]) {
+  const self = await readEntry(root, rel, read);
+  if (!self) return;
+  out.push(self);
+  if (self.kind !== "dir" || depth === 0) return;
+  const names: string[] = [];
+  for await (const d of Deno.readDir(join(root, rel))) {
+    if (!isIgnoredName(d.name)) names.push(d.name);
+  }
+  names.sort();
+  for (const name of names) await walk(root, `${rel}/${name}`, depth - 1, read, out);
+}
+
+async function readEntry(root: string, rel: string, read: boolean): Promise<TreeEntry | null> {
+  const full = join(root, rel);
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(full);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  const kind: EntryKind = st.isFile ? "file" : st.isDirectory ? "dir" : "other";
+  let content: string | null = null;
+  if (kind === "file" && read && st.size <= MAX_FILE_BYTES) {
+    content = new TextDecoder().decode(await Deno.readFile(full));
+  }
+  return { path: rel, kind, content, mode: st.mode, uid: st.uid, size: st.size };
+}
