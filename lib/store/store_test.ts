@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { StateStore } from "./mod.ts";
+import type { CheckResult } from "../runner/result.ts";
+
+const result = (over: Partial<CheckResult>): CheckResult => ({
+  host: "h",
+  test: "t",
+  status: "OK",
+  state: "OK",
+  output: "fine",
+  perfdata: "",
+  exitCode: 0,
+  startedAt: 1000,
+  durationMs: 5,
+  ...over,
+});
+
+Deno.test("record keeps the last result, its 'since', and history", () => {
+  using s = StateStore.open(":memory:");
+  s.record(result({ startedAt: 1000 }));
+  s.record(result({ startedAt: 2000 }));
+  assert.equal(s.last("h", "t")!.since, 1000, "same status keeps since");
+  s.record(result({ startedAt: 3000, status: "FAIL", state: "FAIL", output: "down" }));
+  const last = s.last("h", "t")!;
+  assert.equal(last.status, "FAIL");
+  assert.equal(last.since, 3000);
+  assert.equal(last.output, "down");
+  assert.deepEqual(s.history("h", "t").map((e) => e.startedAt), [3000, 2000, 1000]);
+  assert.equal(s.prune(3500, 1000), 2);
+  assert.deepEqual(s.history("h", "t").map((e) => e.startedAt), [3000]);
+  assert.equal(s.last("x", "y"), null);
+});
+
+Deno.test("state survives reopening the database file", async () => {
+  const dir = await Deno.makeTempDir();
+  {
+    using s = StateStore.open(dir);
+    s.record(result({ host: "a", test: "ping", startedAt: 42 }));
+  }
+  using s2 = StateStore.open(dir);
+  assert.deepEqual(s2.lastAll().map((r) => [r.host, r.test, r.startedAt]), [["a", "ping", 42]]);
+  assert.equal(s2.forgetExcept(new Set()), 1);
+  assert.equal(s2.lastAll().length, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("an unusable state directory is a StoreError naming the path", () => {
+  assert.throws(() => StateStore.open("/proc/nope/dmonitor"), /Cannot open the state database \/proc\/nope\/dmonitor\/state\.db/);
+});
