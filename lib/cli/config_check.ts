@@ -1,0 +1,43 @@
+/**
+ * `dmonitor config check`: validates the tree, prints every problem, exits 1 when there are any.
+ * @module
+ */
+import { ConfigError, formatProblem } from "../errors/mod.ts";
+import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
+import { type Io, parseFlags } from "./args.ts";
+import { loadNodeConfig } from "./load.ts";
+
+export const CONFIG_USAGE = `Usage: dmonitor config check [--config DIR]
+
+Validates the configuration tree (default ${DEFAULT_CONFIG_DIR}) and prints every problem, one per
+line, as 'file: 'key' message'. Exit status: 0 when valid, 1 when not, 64 on a usage error.`;
+
+export async function configCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseFlags("config", args, {
+    config: { type: "string", short: "c" },
+  });
+  if (values.help) {
+    io.out(CONFIG_USAGE);
+    return 0;
+  }
+  if (positionals[0] !== "check" || positionals.length !== 1) {
+    io.err(`dmonitor config: expected 'check', got ${JSON.stringify(positionals.join(" "))} (see 'dmonitor config --help')`);
+    return 64;
+  }
+  const dir = values.config ?? DEFAULT_CONFIG_DIR;
+  try {
+    const c = await loadNodeConfig(dir);
+    const hosts = new Set(c.tests.map((t) => t.host)).size;
+    io.out(
+      `${dir}: OK: node ${c.settings.node}, ${hosts} hosts, ${c.tests.length} tests, ` +
+        `${c.peers.length} peers${c.settings.singleNode ? " (single-node mode)" : ""}, ` +
+        `${c.recipients.length} recipients`,
+    );
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) io.err(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+    io.err(`${dir}: ${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}`);
+    return 1;
+  }
+}

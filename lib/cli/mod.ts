@@ -1,0 +1,51 @@
+/**
+ * The command line: dispatches `dmonitor <command>` to its implementation. Commands return their
+ * exit code and throw {@link UsageError} for bad flags; `main.ts` prints and exits.
+ * @module
+ */
+import { UsageError } from "../errors/mod.ts";
+import { type Io, stdio } from "./args.ts";
+import { checkCommand } from "./check.ts";
+import { configCommand } from "./config_check.ts";
+import { runCommand } from "./run.ts";
+import { VERSION } from "./version.ts";
+
+export { type Io, stdio } from "./args.ts";
+
+export const USAGE = `dmonitor ${VERSION}: a distributed service monitor with consensus alerting
+
+Usage: dmonitor <command> [flags]
+
+Commands:
+  run                 run the node (checks, peer endpoint, alerts)
+  check HOST [TEST]   run checks now and print their results
+  config check        validate the configuration tree
+  tentacle-server     a Tentacle server, drop-in for Pandora's tentacle_server
+  tentacle-client     a Tentacle client, drop-in for Pandora's tentacle_client
+  version             print the version
+
+Every command takes --help. The configuration tree is /etc/dmonitor unless --config DIR is given.`;
+
+type Command = (args: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  run: (a, io) => runCommand(a, io),
+  check: checkCommand,
+  config: configCommand,
+  version: (_a, io) => (io.out(`dmonitor ${VERSION}`), Promise.resolve(0)),
+  "tentacle-server": async (a) => (await import("../tentacle/mod.ts")).tentacleServerMain(a),
+  "tentacle-client": async (a) => (await import("../tentacle/mod.ts")).tentacleClientMain(a),
+};
+
+/** Runs the command line `args`; returns the exit code. */
+export async function main(args: string[], io: Io = stdio): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    (name === undefined ? io.err : io.out)(USAGE);
+    return name === undefined ? 64 : 0;
+  }
+  if (name === "--version") return COMMANDS.version!(rest, io);
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`dmonitor: unknown command ${JSON.stringify(name)} (see 'dmonitor --help')`);
+  return await command(rest, io);
+}

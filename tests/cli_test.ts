@@ -1,0 +1,119 @@
+/**
+ * The command line as a user meets it: real processes, real exit codes and messages.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { dmonitor, NodeProcess, writeTree } from "./util.ts";
+
+Deno.test("version and help", async () => {
+  const v = await dmonitor(["version"]);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^dmonitor \d+\.\d+\.\d+\n$/);
+  for (const cmd of ["run", "check", "config"]) {
+    const h = await dmonitor([cmd, "--help"]);
+    assert.equal(h.code, 0, cmd);
+    assert.match(h.stdout, new RegExp(`^Usage: dmonitor ${cmd}`), cmd);
+  }
+  const top = await dmonitor(["--help"]);
+  assert.match(top.stdout, /Commands:/);
+});
+
+Deno.test("bad flags and arguments: one line, exit 64, no stack trace", async () => {
+  for (const args of [["frobnicate"], ["check", "--bogus", "h"], ["check"], ["check", "-rf", "ping"], ["config", "chek"], []]) {
+    const r = await dmonitor(args);
+    assert.equal(r.code, 64, `${args.join(" ")}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/, "no stack trace");
+    if (args.length > 0) assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
+
+Deno.test("config check: OK summary, or every problem with file, key and value and exit 1", async () => {
+  const good = await writeTree({ "hosts.d/127.0.0.1/ping": "", "nodes.txt": "" });
+  const ok = await dmonitor(["config", "check", "--config", good]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /OK: node \S+, 1 hosts, 1 tests, 0 peers \(single-node mode\)/);
+
+  const bad = await writeTree({
+    "hosts.d/www.example.com/ssh": "port: 99999\n",
+    "hosts.d/www.example.com/nosuch": "",
+    "dmonitor.yaml": "interval: often\n",
+  });
+  const r = await dmonitor(["config", "check", "--config", bad]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${bad}/hosts.d/www.example.com/ssh: 'port' must be 1-65535, got 99999`));
+  assert.match(r.stderr, /hosts.d\/www.example.com\/nosuch: test 'nosuch' has no plugin/);
+  assert.match(r.stderr, /dmonitor.yaml: 'interval' must be a duration like 30s, 5m or 1h, got "often"/);
+  assert.match(r.stderr, /3 problems/);
+});
+
+Deno.test("check: configured and ad-hoc tests against a real listener; exit 2 on failure", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  (async () => {
+    for await (const c of listener) c.close();
+  })().catch(() => {});
+  const tree = await writeTree({
+    [`hosts.d/127.0.0.1/tcp`]: `port: ${port}\n`,
+    "plugins/check_always_fail": "#!/bin/sh\necho FAIL broken on purpose\n",
+  });
+  const ok = await dmonitor(["check", "--config", tree, "127.0.0.1"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^127\.0\.0\.1 tcp OK /m);
+
+  const mixed = await dmonitor(["check", "--config", tree, "127.0.0.1", "tcp", "always_fail"]);
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.stdout, /^127\.0\.0\.1 tcp OK /m);
+  assert.match(mixed.stdout, /^127\.0\.0\.1 always_fail FAIL broken on purpose$/m);
+
+  listener.close();
+  const down = await dmonitor(["check", "--config", tree, "--set", `port=${port}`, "127.0.0.1", "tcp"]);
+  assert.equal(down.code, 2);
+  assert.match(down.stdout, /^127\.0\.0\.1 tcp FAIL /m);
+
+  const missing = await dmonitor(["check", "--config", tree, "127.0.0.1", "tcp", "--set", "port=0"]);
+  assert.equal(missing.code, 64);
+  assert.match(missing.stderr, /'port' must be 1-65535, got 0/);
+});
+
+Deno.test("run: refuses a broken tree; SIGHUP keeps the old config when the new one is broken; state survives kill -9", async () => {
+  const broken = await writeTree({ "hosts.d/a.example/ssh": "port: nope\n" });
+  const r = await dmonitor(["run", "--config", broken]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /refusing to start: 1 configuration problem/);
+  assert.match(r.stderr, /'port' must be 1-65535, got "nope"/);
+
+  const state = await Deno.makeTempDir();
+  const tree = await writeTree({
+    "dmonitor.yaml": `listen: 127.0.0.9:29290\nstate_dir: ${state}\ninterval: 1s\ntimeout: 900ms\n`,
+    "hosts.d/127.0.0.1/mark": "",
+    "plugins/check_mark": "#!/bin/sh\necho OK marked $1\n",
+  });
+  {
+    await using node = new NodeProcess(["--config", tree]);
+    await node.waitFor(/node started/);
+    await node.waitFor(/check result host=127\.0\.0\.1 test=mark status=OK/);
+    // A broken edit, then SIGHUP: refused, old config keeps running.
+    await Deno.writeTextFile(join(tree, "hosts.d/127.0.0.1/mark"), "interval: never\n");
+    node.kill("SIGHUP");
+    await node.waitFor(/reload refused/);
+    const before = node.lines.length;
+    await node.waitFor(/check result host=127\.0\.0\.1 test=mark status=OK/, 5000);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(node.lines.slice(before).some((l) => /test=mark status=OK/.test(l)), "still checking after a refused reload");
+    // A good edit: accepted.
+    await Deno.writeTextFile(join(tree, "hosts.d/127.0.0.1/mark"), "interval: 2s\n");
+    node.kill("SIGHUP");
+    await node.waitFor(/configuration reloaded/);
+    node.kill("SIGKILL");
+    await node.status;
+  }
+  // After kill -9 the last result is still in the state database.
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(join(state, "state.db"));
+  const row = db.prepare("SELECT status, output FROM check_last WHERE host = '127.0.0.1' AND test = 'mark'").get() as
+    | { status: string; output: string }
+    | undefined;
+  db.close();
+  assert.equal(row?.status, "OK");
+  assert.equal(row?.output, "marked 127.0.0.1");
+});
