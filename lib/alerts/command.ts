@@ -1,0 +1,225 @@
+/**
+ * The command channel: runs `alert.d/<name>.command` (the file itself, or what it links to) with
+ * the `dmonitor.notification/1` document on stdin, under the same rules as check plugins: no
+ * shell, a clean environment, cwd `/`, its own process group killed whole on timeout, output
+ * capped, refused when writable by others, and run as `plugin_user` when dmonitor is root.
+ * Exit 0 means delivered; anything else is retried by the outbox. Self-contained on purpose (the
+ * plugin runner is a separate part with different result semantics).
+ * @module
+ */
+import { renderSubject } from "./render.ts";
+import { renderWebhookPayload } from "./payload.ts";
+import type { CommandTarget } from "./settings.ts";
+import { type Channel, DeliveryError, type Message } from "./types.ts";
+
+export const COMMAND_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+export interface CommandRun {
+  pid: number;
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** True when output beyond the cap was discarded. */
+  truncated: boolean;
+}
+
+export interface RunOptions {
+  env: Record<string, string>;
+  timeoutMs: number;
+  /** Bytes kept of stdout and of stderr each; the rest is read and discarded. */
+  maxOutput: number;
+  runAs: RunAs | null;
+  signal?: AbortSignal;
+}
+
+/** Why an executable must not be run, or null when it is fine (follows symlinks). */
+export async function checkExecutable(path: string, ownUid = Deno.uid()): Promise<string | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? "does not exist" : (e as Error).message;
+  }
+  const mode = info.mode ?? 0;
+  if (!info.isFile) return "is not a regular file";
+  if ((mode & 0o111) === 0) return "is not executable (chmod 755 it)";
+  if (mode & 0o022) {
+    return `is writable by group or others (mode ${
+      (mode & 0o777).toString(8)
+    }); refusing to run it`;
+  }
+  if (info.uid !== 0 && info.uid !== ownUid) {
+    return `is owned by uid ${info.uid}, not root or dmonitor's user; refusing to run it`;
+  }
+  return null;
+}
+
+/** Finds a user in /etc/passwd contents. */
+export function passwdEntry(passwd: string, user: string): RunAs | null {
+  for (const line of passwd.split("\n")) {
+    const f = line.split(":");
+    if (f[0] === user && f.length >= 4) {
+      const uid = Number(f[2]);
+      const gid = Number(f[3]);
+      if (Number.isInteger(uid) && Number.isInteger(gid)) return { uid, gid };
+    }
+  }
+  return null;
+}
+
+/** Who commands run as: `plugin_user` when we are root, else ourselves (null). */
+export async function resolveRunAs(
+  user: string,
+  passwdFile = "/etc/passwd",
+): Promise<RunAs | null> {
+  if (Deno.uid() !== 0) return null;
+  const entry = passwdEntry(await Deno.readTextFile(passwdFile), user);
+  if (!entry) {
+    throw new Error(`plugin_user ${JSON.stringify(user)} does not exist in ${passwdFile}`);
+  }
+  return entry;
+}
+
+/** Reads a stream to its end, keeping the first `max` bytes so the writer never blocks. */
+async function drain(stream: ReadableStream<Uint8Array>, max: number) {
+  const kept: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for await (const chunk of stream) {
+    const room = max - size;
+    if (room > 0) {
+      kept.push(room >= chunk.length ? chunk : chunk.subarray(0, room));
+      size += Math.min(room, chunk.length);
+    }
+    if (chunk.length > room) truncated = true;
+  }
+  const all = new Uint8Array(size);
+  kept.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+  return { text: new TextDecoder().decode(all), truncated };
+}
+
+/** Runs one executable with `input` on stdin, sandboxed; never throws for what the child does. */
+export async function runAlertCommand(
+  path: string,
+  input: string,
+  o: RunOptions,
+): Promise<CommandRun> {
+  const child = new Deno.Command(path, {
+    args: [],
+    cwd: "/",
+    clearEnv: true,
+    env: { PATH: COMMAND_PATH, LANG: "C.UTF-8", ...o.env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    // Its own process group, so a timeout kills everything it started.
+    detached: true,
+    ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
+  }).spawn();
+  const killGroup = () => {
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  };
+  let timedOut = false;
+  const timer = setTimeout(() => (timedOut = true, killGroup()), o.timeoutMs);
+  const onAbort = () => killGroup();
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  const out = drain(child.stdout, o.maxOutput);
+  const err = drain(child.stderr, o.maxOutput);
+  const writer = child.stdin.getWriter();
+  // A command that exits without reading its stdin must not fail the delivery.
+  await writer.write(new TextEncoder().encode(input)).catch(() => {});
+  await writer.close().catch(() => {});
+  try {
+    const status = await child.status;
+    // Children left behind holding stdout open would keep the reads below waiting forever.
+    killGroup();
+    const [stdout, stderr] = await Promise.all([out, err]);
+    return {
+      pid: child.pid,
+      code: status.signal ? null : status.code,
+      signal: status.signal,
+      stdout: stdout.text,
+      stderr: stderr.text,
+      timedOut,
+      truncated: stdout.truncated || stderr.truncated,
+    };
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+function firstLine(s: string): string {
+  return (s.split("\n").find((l) => l.trim()) ?? "").trim().slice(0, 300);
+}
+
+export interface CommandChannelOptions {
+  commands: readonly CommandTarget[];
+  /** From {@link resolveRunAs}: null runs commands as dmonitor's own user. */
+  runAs: RunAs | null;
+  /** Default 30 s. */
+  timeoutMs?: number;
+  /** Default 64 KiB. */
+  maxOutput?: number;
+}
+
+/** Creates the command channel over the configured `alert.d/<name>.command` targets. */
+export function createCommandChannel(o: CommandChannelOptions): Channel {
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  return {
+    async send(msg: Message, signal: AbortSignal) {
+      const cmd = o.commands.find((c) => c.name === msg.target.name);
+      if (!cmd) {
+        throw new DeliveryError(`command '${msg.target.name}' is no longer configured`, true);
+      }
+      const unsafe = await checkExecutable(cmd.path);
+      if (unsafe) throw new DeliveryError(`${cmd.file} ${unsafe}`, false);
+      const n = msg.notification;
+      let run: CommandRun;
+      try {
+        run = await runAlertCommand(cmd.path, JSON.stringify(renderWebhookPayload(n)) + "\n", {
+          env: {
+            DMONITOR_KIND: n.kind,
+            DMONITOR_HOST: n.host,
+            DMONITOR_TEST: n.test,
+            DMONITOR_INCIDENT: n.incidentId,
+            DMONITOR_NOTIFICATION: n.id,
+            DMONITOR_SUBJECT: renderSubject(n),
+          },
+          timeoutMs,
+          maxOutput: o.maxOutput ?? 64 * 1024,
+          runAs: o.runAs,
+          signal,
+        });
+      } catch (e) {
+        throw new DeliveryError(`Cannot run ${cmd.file}: ${(e as Error).message}`, false, {
+          cause: e,
+        });
+      }
+      if (run.timedOut) {
+        throw new DeliveryError(
+          `${cmd.file} timed out after ${timeoutMs / 1000}s and was killed`,
+          false,
+        );
+      }
+      if (run.code !== 0) {
+        const why = run.code === null ? `was killed by ${run.signal}` : `exited with ${run.code}`;
+        const said = firstLine(run.stderr) || firstLine(run.stdout);
+        throw new DeliveryError(`${cmd.file} ${why}${said ? `: ${said}` : ""}`, false);
+      }
+      return { detail: `exit 0${firstLine(run.stdout) ? `: ${firstLine(run.stdout)}` : ""}` };
+    },
+  };
+}

@@ -1,0 +1,273 @@
+/**
+ * The durable outbox: one SQLite row per notification x target, written before anything is sent
+ * and marked sent only after the other side accepted it. `(notification_id, recipient)` is UNIQUE,
+ * so queueing the same notification twice delivers it once. Sent rows are kept (and pruned after
+ * a retention period) precisely so that a late duplicate still finds them.
+ *
+ * Delivery is at least once: a node killed after the server said 250 but before the row was
+ * marked sent (a window of one SQLite write) sends that message again after restart. Losing a page
+ * is worse than a duplicate, and the stable Message-ID lets mail software fold the copy.
+ * @module
+ */
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { StoreError } from "../errors/mod.ts";
+import { renderSubject } from "./render.ts";
+import type { ChannelKind, Deliverable, DeliverableKind, Target } from "./types.ts";
+import { targetKey } from "./types.ts";
+
+/** pending: to send (now or at next_at); sent: accepted; failed: given up; muted: silenced. */
+export type OutboxStatus = "pending" | "sent" | "failed" | "muted";
+
+export interface OutboxRow {
+  id: number;
+  notificationId: string;
+  /** `email:ops@example.com`, `webhook:ops`, `command:pager`, or `none:` (nobody configured). */
+  recipient: string;
+  channel: ChannelKind | "none";
+  /** Email address, or webhook/command name. */
+  target: string;
+  incidentId: string;
+  kind: DeliverableKind;
+  host: string;
+  test: string;
+  /** The subject line, for listings. */
+  summary: string;
+  /** The notification as JSON: a row can be delivered after a restart with nothing else. */
+  payload: string;
+  status: OutboxStatus;
+  attempts: number;
+  createdAt: number;
+  /** When the next attempt is due (pending), or when it was claimed (lease). */
+  nextAt: number;
+  sentAt: number | null;
+  lastError: string | null;
+  /** What the other side said when it accepted (SMTP reply, HTTP status, command output). */
+  receipt: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS alert_outbox (
+  id INTEGER PRIMARY KEY,
+  notification_id TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  target TEXT NOT NULL,
+  incident_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  host TEXT NOT NULL,
+  test TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'muted')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  next_at INTEGER NOT NULL,
+  sent_at INTEGER,
+  last_error TEXT,
+  receipt TEXT,
+  UNIQUE (notification_id, recipient)
+);
+CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (status, next_at);
+CREATE INDEX IF NOT EXISTS alert_outbox_incident ON alert_outbox (incident_id, kind);
+`;
+
+const COLUMNS = `id, notification_id AS notificationId, recipient, channel, target,
+  incident_id AS incidentId, kind, host, test, summary, payload, status, attempts,
+  created_at AS createdAt, next_at AS nextAt, sent_at AS sentAt, last_error AS lastError, receipt`;
+
+/** Keeps stored error texts to one readable line. */
+function short(s: string, max = 500): string {
+  const flat = s.replace(/\s+/g, " ").trim();
+  return flat.length > max ? flat.slice(0, max) + "..." : flat;
+}
+
+/** The outbox over an open database (which the caller opened, with WAL, and closes). */
+export class Outbox {
+  constructor(readonly db: DatabaseSync) {
+    try {
+      db.exec(SCHEMA);
+    } catch (e) {
+      throw new StoreError(`Cannot create the alert_outbox table: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  #tx<T>(fn: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.db.exec("COMMIT");
+      return out;
+    } catch (e) {
+      this.db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  #rows(where: string, ...params: SQLInputValue[]): OutboxRow[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM alert_outbox ${where}`).all(
+      ...params,
+    ) as unknown as OutboxRow[];
+  }
+
+  /**
+   * Queues `n` for every target in one transaction; returns how many rows are new (0 when the
+   * notification was already queued for them). `status: "muted"` records a silenced notification
+   * without ever sending it; `note` is kept as its last_error.
+   */
+  enqueue(
+    n: Deliverable,
+    targets: readonly Target[],
+    now: number,
+    opts: { status?: "pending" | "muted"; note?: string } = {},
+  ): number {
+    const rows = targets.map((t) => ({
+      recipient: targetKey(t),
+      channel: t.channel,
+      target: t.name,
+    }));
+    return this.#insert(n, rows, now, opts.status ?? "pending", opts.note ?? null);
+  }
+
+  /** Records a notification that had nowhere to go, as failed, so `dmonitor outbox` shows it. */
+  recordUndeliverable(n: Deliverable, now: number, reason: string): number {
+    return this.#insert(
+      n,
+      [{ recipient: "none:", channel: "none", target: "" }],
+      now,
+      "failed",
+      reason,
+    );
+  }
+
+  #insert(
+    n: Deliverable,
+    rows: { recipient: string; channel: string; target: string }[],
+    now: number,
+    status: OutboxStatus,
+    note: string | null,
+  ): number {
+    const stmt = this.db.prepare(
+      `INSERT OR IGNORE INTO alert_outbox (notification_id, recipient, channel, target,
+        incident_id, kind, host, test, summary, payload, status, created_at, next_at, last_error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const payload = JSON.stringify(n);
+    const summary = renderSubject(n);
+    return this.#tx(() => {
+      let added = 0;
+      for (const r of rows) {
+        added += Number(
+          stmt.run(
+            n.id,
+            r.recipient,
+            r.channel,
+            r.target,
+            n.incidentId,
+            n.kind,
+            n.host,
+            n.test,
+            summary,
+            payload,
+            status,
+            now,
+            now,
+            note,
+          ).changes,
+        );
+      }
+      return added;
+    });
+  }
+
+  /** Pending rows due at `now`, oldest first. */
+  due(now: number, limit = 100): OutboxRow[] {
+    return this.#rows(
+      "WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?",
+      now,
+      limit,
+    );
+  }
+
+  /** Earliest next_at of a pending row, or null when nothing is pending. */
+  nextDueAt(): number | null {
+    const r = this.db.prepare("SELECT MIN(next_at) AS t FROM alert_outbox WHERE status = 'pending'")
+      .get() as { t: number | null } | undefined;
+    return r?.t ?? null;
+  }
+
+  /**
+   * Takes a pending row for one attempt: counts the attempt and pushes next_at to `leaseUntil`,
+   * so a crash mid-send retries after the lease instead of never. Returns the attempt number, or
+   * null when the row is no longer pending.
+   */
+  claim(id: number, leaseUntil: number): number | null {
+    const r = this.db.prepare(
+      `UPDATE alert_outbox SET attempts = attempts + 1, next_at = ?
+       WHERE id = ? AND status = 'pending' RETURNING attempts`,
+    ).get(leaseUntil, id) as { attempts: number } | undefined;
+    return r?.attempts ?? null;
+  }
+
+  markSent(id: number, now: number, receipt: string): void {
+    this.db.prepare(
+      "UPDATE alert_outbox SET status = 'sent', sent_at = ?, receipt = ?, last_error = NULL WHERE id = ?",
+    ).run(now, short(receipt), id);
+  }
+
+  markRetry(id: number, nextAt: number, error: string): void {
+    this.db.prepare("UPDATE alert_outbox SET next_at = ?, last_error = ? WHERE id = ?")
+      .run(nextAt, short(error), id);
+  }
+
+  markFailed(id: number, error: string): void {
+    this.db.prepare("UPDATE alert_outbox SET status = 'failed', last_error = ? WHERE id = ?")
+      .run(short(error), id);
+  }
+
+  /** Rows with the given statuses, oldest first. */
+  list(statuses: readonly OutboxStatus[] = ["pending", "failed"], limit = 1000): OutboxRow[] {
+    const marks = statuses.map(() => "?").join(", ");
+    return this.#rows(`WHERE status IN (${marks}) ORDER BY id LIMIT ?`, ...statuses, limit);
+  }
+
+  /** All rows of one notification, by recipient. */
+  byNotification(notificationId: string): OutboxRow[] {
+    return this.#rows("WHERE notification_id = ? ORDER BY recipient", notificationId);
+  }
+
+  /**
+   * What this outbox did with the outage notices (down, reminders) of an incident: "queued" when
+   * any went out, "muted" when all were muted, "none" when it never saw one.
+   */
+  downRecord(incidentId: string): "queued" | "muted" | "none" {
+    const r = this.db.prepare(
+      `SELECT SUM(status != 'muted') AS queued, COUNT(*) AS total FROM alert_outbox
+       WHERE incident_id = ? AND kind IN ('down', 'reminder')`,
+    ).get(incidentId) as { queued: number | null; total: number };
+    if (r.total === 0) return "none";
+    return (r.queued ?? 0) > 0 ? "queued" : "muted";
+  }
+
+  /** Puts failed rows (all, or those ids) back to pending with a fresh attempt count. */
+  retryFailed(ids: readonly number[] | "all", now: number): number {
+    const where = ids === "all" ? "" : `AND id IN (${ids.map(() => "?").join(", ") || "NULL"})`;
+    const params = ids === "all" ? [] : [...ids];
+    return Number(
+      this.db.prepare(
+        `UPDATE alert_outbox SET status = 'pending', attempts = 0, next_at = ?
+         WHERE status = 'failed' AND channel != 'none' ${where}`,
+      ).run(now, ...params).changes,
+    );
+  }
+
+  /** Deletes sent and muted rows created before `before`; failed and pending rows stay. */
+  prune(before: number): number {
+    return Number(
+      this.db.prepare(
+        "DELETE FROM alert_outbox WHERE status IN ('sent', 'muted') AND created_at < ?",
+      ).run(before).changes,
+    );
+  }
+}

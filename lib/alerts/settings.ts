@@ -1,0 +1,276 @@
+/**
+ * Parses what lib/alerts owns in the config tree, purely: the `smtp:` section of dmonitor.yaml
+ * and the `alert.d/<name>.webhook` / `alert.d/<name>.command` files. Every problem names the file,
+ * the key and the value; all problems are returned together.
+ * @module
+ */
+import type { Config, Settings } from "../config/types.ts";
+import type { ConfigProblem } from "../errors/mod.ts";
+import type { Target } from "./types.ts";
+
+export type StartTls = "required" | "opportunistic" | "off";
+
+/** `smtp:` in dmonitor.yaml, defaulted. Paths are absolute (relative ones resolve in the tree). */
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  /** Implicit TLS from the first byte (port 465 style). */
+  secure: boolean;
+  starttls: StartTls;
+  user: string | null;
+  password: string | null;
+  passwordFile: string | null;
+  from: string;
+  /** PEM file of a private CA that signs the server's certificate. */
+  ca: string | null;
+  /** Connect, greeting and idle timeout, ms. */
+  timeout: number;
+}
+
+export interface WebhookTarget {
+  name: string;
+  url: string;
+  /** `alert.d/<name>.webhook`. */
+  file: string;
+}
+
+export interface CommandTarget {
+  name: string;
+  /** Absolute path of `alert.d/<name>.command`, the executable itself. */
+  path: string;
+  file: string;
+}
+
+/** Everything the alert part needs from the configuration. */
+export interface AlertSettings {
+  /** Absolute config root. */
+  root: string;
+  /** This node's name: the notifier in test messages, the default sender's domain. */
+  node: string;
+  /** User alert commands run as when dmonitor runs as root. */
+  pluginUser: string;
+  smtp: SmtpSettings;
+  emails: string[];
+  webhooks: WebhookTarget[];
+  commands: CommandTarget[];
+}
+
+/** The parts of {@link Config} this module reads. */
+export type AlertConfigInput = Pick<Config, "root" | "recipients" | "alertFiles"> & {
+  settings: Pick<Settings, "node" | "plugin_user" | "sections">;
+};
+
+const FILE = "dmonitor.yaml";
+const SMTP_KEYS = [
+  "host",
+  "port",
+  "secure",
+  "starttls",
+  "user",
+  "password",
+  "password_file",
+  "from",
+  "ca",
+  "timeout",
+];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ADDRESS = /^[^\s@<>"]+@[^\s@<>"]+$/;
+
+/** Parses a duration: a number of seconds, or `500ms`, `30s`, `2m`, `1h`. Null when invalid. */
+export function parseDuration(v: unknown): number | null {
+  if (typeof v === "number") return Number.isFinite(v) && v > 0 ? Math.round(v * 1000) : null;
+  if (typeof v !== "string") return null;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
+  if (!m) return null;
+  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"];
+  return ms > 0 ? Math.round(ms) : null;
+}
+
+/** The address inside `Name <addr>` or a bare `addr`; null when it is neither. */
+export function mailboxAddress(from: string): string | null {
+  const m = /^[^<>]*<([^<>]+)>$/.exec(from.trim());
+  const addr = (m ? m[1]! : from).trim();
+  return ADDRESS.test(addr) ? addr : null;
+}
+
+function resolvePath(root: string, p: string): string {
+  return p.startsWith("/") ? p : `${root.replace(/\/+$/, "")}/${p}`;
+}
+
+function got(v: unknown): string {
+  return `got ${JSON.stringify(v) ?? String(v)}`;
+}
+
+function parseSmtp(
+  raw: unknown,
+  root: string,
+  node: string,
+  problems: ConfigProblem[],
+): SmtpSettings {
+  const bad = (key: string, message: string) =>
+    problems.push({ file: FILE, key: `smtp.${key}`, message });
+  const s: Record<string, unknown> = {};
+  if (raw !== undefined && raw !== null) {
+    if (typeof raw !== "object" || Array.isArray(raw)) {
+      problems.push({ file: FILE, key: "smtp", message: `must be a mapping, ${got(raw)}` });
+    } else Object.assign(s, raw);
+  }
+  for (const k of Object.keys(s)) {
+    if (!SMTP_KEYS.includes(k)) bad(k, `is not a known key (known: ${SMTP_KEYS.join(", ")})`);
+  }
+  const str = (key: string): string | null => {
+    const v = s[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v === "string" && v.trim() !== "") return v.trim();
+    bad(key, `must be a non-empty string, ${got(v)}`);
+    return null;
+  };
+  const host = str("host") ?? "localhost";
+  if (/[\s/]/.test(host) || host.startsWith("-")) {
+    bad("host", `must be a host name or IP, ${got(host)}`);
+  }
+  let secure = false;
+  if (s.secure !== undefined) {
+    if (typeof s.secure === "boolean") secure = s.secure;
+    else bad("secure", `must be true or false, ${got(s.secure)}`);
+  }
+  let port = secure ? 465 : 25;
+  if (s.port !== undefined) {
+    const p = s.port;
+    if (typeof p === "number" && Number.isInteger(p) && p >= 1 && p <= 65535) port = p;
+    else bad("port", `must be 1-65535, ${got(p)}`);
+  }
+  const user = str("user");
+  const password = str("password");
+  const passwordFile = str("password_file");
+  if (password !== null && passwordFile !== null) {
+    bad("password_file", "cannot be used together with 'smtp.password'");
+  }
+  if (user !== null && password === null && passwordFile === null) {
+    bad("user", `needs 'smtp.password' or 'smtp.password_file', ${got(user)}`);
+  }
+  if (user === null && (password !== null || passwordFile !== null)) {
+    bad(password !== null ? "password" : "password_file", "needs 'smtp.user'");
+  }
+  // Credentials must never cross the network in clear or to an unverified server, so with a
+  // user the default is to require a verified STARTTLS.
+  let starttls: StartTls = user !== null ? "required" : "opportunistic";
+  if (s.starttls !== undefined) {
+    if (s.starttls === "required" || s.starttls === "opportunistic" || s.starttls === "off") {
+      starttls = s.starttls;
+    } else bad("starttls", `must be required, opportunistic or off, ${got(s.starttls)}`);
+  }
+  const from = str("from") ?? `dmonitor@${node}`;
+  if (mailboxAddress(from) === null) {
+    bad("from", `must be an address like dmonitor@example.com or "Name <addr>", ${got(from)}`);
+  }
+  const ca = str("ca");
+  let timeout = 30_000;
+  if (s.timeout !== undefined) {
+    const t = parseDuration(s.timeout);
+    if (t === null) bad("timeout", `must be a duration such as 30s, ${got(s.timeout)}`);
+    else timeout = t;
+  }
+  return {
+    host,
+    port,
+    secure,
+    starttls,
+    user,
+    password,
+    passwordFile: passwordFile === null ? null : resolvePath(root, passwordFile),
+    from,
+    ca: ca === null ? null : resolvePath(root, ca),
+    timeout,
+  };
+}
+
+/** Parses a webhook file: one http(s) URL; blank lines and `#` comments are ignored. */
+export function parseWebhookFile(contents: string): { url: string } | { error: string } {
+  const lines = contents.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  if (lines.length !== 1) {
+    return { error: `must contain exactly one URL line, got ${lines.length}` };
+  }
+  const line = lines[0]!;
+  let url: URL;
+  try {
+    url = new URL(line);
+  } catch {
+    return { error: `must contain an http or https URL, got ${JSON.stringify(line)}` };
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return { error: `must contain an http or https URL, got ${JSON.stringify(line)}` };
+  }
+  return { url: url.href };
+}
+
+/**
+ * Parses the alert settings out of the configuration; `problems` is empty when all is well.
+ * @example
+ * const { settings, problems } = parseAlertSettings(config);
+ * if (problems.length) throw new ConfigError(problems);
+ */
+export function parseAlertSettings(
+  config: AlertConfigInput,
+): { settings: AlertSettings; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const smtp = parseSmtp(
+    config.settings.sections.smtp,
+    config.root,
+    config.settings.node,
+    problems,
+  );
+  const webhooks: WebhookTarget[] = [];
+  const commands: CommandTarget[] = [];
+  for (const [key, contents] of Object.entries(config.alertFiles)) {
+    const base = key.replace(/^alert\.d\//, "");
+    const file = `alert.d/${base}`;
+    const m = /^(.*)\.(webhook|command)$/.exec(base);
+    if (!m) {
+      problems.push({
+        file,
+        key: "",
+        message: "is neither an email address nor a <name>.webhook or <name>.command file",
+      });
+      continue;
+    }
+    const [, name, kind] = m as unknown as [string, string, string];
+    if (!NAME.test(name)) {
+      problems.push({
+        file,
+        key: "",
+        message: `name must be letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`,
+      });
+      continue;
+    }
+    if (kind === "command") {
+      commands.push({ name, file, path: resolvePath(config.root, file) });
+      continue;
+    }
+    const parsed = parseWebhookFile(contents);
+    if ("error" in parsed) problems.push({ file, key: "", message: parsed.error });
+    else webhooks.push({ name, file, url: parsed.url });
+  }
+  const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+  return {
+    settings: {
+      root: config.root,
+      node: config.settings.node,
+      pluginUser: config.settings.plugin_user,
+      smtp,
+      emails: config.recipients.map((r) => r.address),
+      webhooks: webhooks.sort(byName),
+      commands: commands.sort(byName),
+    },
+    problems,
+  };
+}
+
+/** Every destination a notification goes to, in a stable order: emails, webhooks, commands. */
+export function alertTargets(s: AlertSettings): Target[] {
+  return [
+    ...s.emails.map((name) => ({ channel: "email" as const, name })),
+    ...s.webhooks.map(({ name }) => ({ channel: "webhook" as const, name })),
+    ...s.commands.map(({ name }) => ({ channel: "command" as const, name })),
+  ];
+}
