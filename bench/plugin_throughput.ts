@@ -1,0 +1,151 @@
+/**
+ * Plugin throughput: checks per second of the trivial `check_ok` plugin through the sandboxed
+ * runner at concurrency 16, against `xargs -P16` running the same plugin. Target ratio >= 0.9.
+ * Prints figures; asserts nothing.
+ *
+ * Besides wall-clock rates it prints CPU milliseconds per check (ours plus reaped children's, from
+ * /proc/self/stat), which stays meaningful on a machine shared with other work.
+ *
+ *     deno run -A bench/plugin_throughput.ts [N=2000] [ROUNDS=3]
+ * @module
+ */
+import { capture } from "../lib/runner/capture.ts";
+import { OUTPUT_CAP, PluginRunner, resolveUser } from "../lib/runner/mod.ts";
+
+const N = Number(Deno.args[0] ?? 2000);
+const ROUNDS = Number(Deno.args[1] ?? 3);
+const CONCURRENCY = 16;
+
+/** A private 0755 copy of the plugin, whatever the checkout's umask was. */
+async function setup(): Promise<{ dir: string; plugin: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "dmonitor-bench-" });
+  await Deno.chmod(dir, 0o755);
+  const plugin = `${dir}/check_ok`;
+  await Deno.copyFile(new URL("../testdata/plugins/check_ok", import.meta.url), plugin);
+  await Deno.chmod(plugin, 0o755);
+  return { dir, plugin };
+}
+
+interface Measure {
+  /** Checks per second, wall clock. */
+  rate: number;
+  /** CPU ms per check, this process and its reaped children. */
+  cpu: number;
+}
+
+/** CPU seconds used by this process and its reaped children (Linux, USER_HZ = 100). */
+function cpuSeconds(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  return (f[11]! + f[12]! + f[13]! + f[14]!) / 100;
+}
+
+async function measure(n: number, fn: () => Promise<void>): Promise<Measure> {
+  const c0 = cpuSeconds();
+  const t0 = performance.now();
+  await fn();
+  const seconds = (performance.now() - t0) / 1000;
+  return { rate: n / seconds, cpu: ((cpuSeconds() - c0) * 1000) / n };
+}
+
+async function viaRunner(plugin: string, n: number): Promise<void> {
+  const runner = new PluginRunner({ concurrency: CONCURRENCY });
+  const results = await Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) => runner.run({ host: `h${i}`, test: "ok", path: plugin, timeoutMs: 10_000 }),
+    ),
+  );
+  const bad = results.filter((r) => r.status !== "OK");
+  if (bad.length > 0) throw new Error(`${bad.length} runs failed, first: ${bad[0]!.output}`);
+}
+
+/**
+ * The same spawn options and output capture as the runner (new session, user switch when root)
+ * without its checks, timers and kills, to tell the runner's own cost from Deno's: in Deno 2.9.6 `detached`, `uid` and `gid` make
+ * it fork(2) the whole runtime instead of using posix_spawn, and fork time grows with our RSS.
+ */
+async function viaBareSpawn(plugin: string, n: number): Promise<void> {
+  const user = Deno.uid() === 0 ? await resolveUser("nobody") : null;
+  let next = 0;
+  const worker = async () => {
+    while (next++ < n) {
+      const child = new Deno.Command(plugin, {
+        args: ["h"],
+        cwd: "/",
+        clearEnv: true,
+        env: { PATH: "/usr/bin:/bin" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        detached: true,
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      }).spawn();
+      const pipes = [
+        capture(child.stdout, OUTPUT_CAP).done,
+        capture(child.stderr, OUTPUT_CAP).done,
+      ];
+      const [status] = await Promise.all([child.status, ...pipes]);
+      if (!status.success) throw new Error(`bare spawn failed with exit code ${status.code}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+/** xargs reads the numbers from its stdin, so no shell is involved here either. */
+async function viaXargs(plugin: string, n: number): Promise<void> {
+  const child = new Deno.Command("xargs", {
+    args: [`-P${CONCURRENCY}`, "-n1", plugin],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(Array.from({ length: n }, (_, i) => i).join("\n")));
+  await writer.close();
+  const status = await child.status;
+  if (!status.success) throw new Error(`xargs failed with exit code ${status.code}`);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const show = (m: Measure) => `${m.rate.toFixed(0)} checks/s (${m.cpu.toFixed(2)} CPU ms/check)`;
+
+const { dir, plugin } = await setup();
+try {
+  await viaRunner(plugin, 100);
+  await viaXargs(plugin, 100);
+  const runner: Measure[] = [];
+  const bare: Measure[] = [];
+  const xargs: Measure[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const r = await measure(N, () => viaRunner(plugin, N));
+    const b = await measure(N, () => viaBareSpawn(plugin, N));
+    const x = await measure(N, () => viaXargs(plugin, N));
+    runner.push(r);
+    bare.push(b);
+    xargs.push(x);
+    console.log(
+      `round ${round}: runner ${show(r)}, bare Deno.Command ${show(b)}, ` +
+        `xargs -P${CONCURRENCY} ${show(x)}, ratio ${(r.rate / x.rate).toFixed(2)}`,
+    );
+  }
+  const mid = (ms: Measure[]) => ({
+    rate: median(ms.map((m) => m.rate)),
+    cpu: median(ms.map((m) => m.cpu)),
+  });
+  const [r, b, x] = [mid(runner), mid(bare), mid(xargs)];
+  const who = Deno.uid() === 0 ? "root, plugins as nobody" : `uid ${Deno.uid()}`;
+  console.log(
+    `plugin throughput, N=${N}, concurrency ${CONCURRENCY}, median of ${ROUNDS} (${who}):`,
+  );
+  console.log(`  runner            ${show(r)}`);
+  console.log(`  bare Deno.Command ${show(b)}`);
+  console.log(`  xargs -P${CONCURRENCY}         ${show(x)}`);
+  console.log(
+    `  ratio runner/xargs ${(r.rate / x.rate).toFixed(2)} by wall clock, ${
+      (x.cpu / r.cpu).toFixed(2)
+    } by CPU per check (target >= 0.90)`,
+  );
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

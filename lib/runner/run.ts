@@ -1,0 +1,250 @@
+/**
+ * Runs one plugin in a sandbox: safety check, clean environment, no shell, its own session and
+ * process group, capped output, a hard timeout that kills the whole group.
+ * @module
+ */
+import { capture } from "./capture.ts";
+import {
+  capBytes,
+  MAX_LINE_BYTES,
+  oneLine,
+  type ParsedOutput,
+  parsePluginOutput,
+  sanitizeLine,
+} from "./parse.ts";
+import type { CheckResult } from "./result.ts";
+import { describeSpawnError, inspectPlugin, type RunAs } from "./safety.ts";
+import { resolveUser } from "./user.ts";
+
+/** The only PATH a plugin sees. */
+export const PLUGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** Bytes of stdout (and, separately, stderr) kept; the rest is read and discarded. */
+export const OUTPUT_CAP = 64 * 1024;
+/** Every user can enter it and nobody but root can write to it. */
+const SAFE_CWD = "/";
+
+export interface PluginSpec {
+  host: string;
+  test: string;
+  /** Absolute path of the executable. */
+  path: string;
+  /** Arguments, already substituted; default `[host]`. */
+  args?: string[];
+  /** Test parameters, passed as `DMONITOR_<KEY>` (see {@link buildPluginEnv}). */
+  params?: Record<string, string | number | boolean>;
+  timeoutMs: number;
+  /** How Nagios WARNING counts (default "pass"). */
+  warning?: "pass" | "fail";
+  /** How Nagios UNKNOWN counts (default "fail"). */
+  unknown?: "pass" | "fail";
+  /**
+   * Who the plugin runs as when the node runs as root: undefined resolves `nobody`, null keeps
+   * root (an explicit `plugin_user: root`). Ignored when the node is not root, which cannot
+   * switch user.
+   */
+  user?: RunAs | null;
+}
+
+export interface RunDeps {
+  /** Clock for `startedAt`/`durationMs` (default `Date.now`). */
+  now?: () => number;
+  /** The node's uid (default `Deno.uid()`); 0 means plugins switch to `spec.user`. */
+  nodeUid?: number | null;
+  /** Resolves the default `nobody` (default: from /etc/passwd). */
+  resolveUser?: (name: string) => Promise<RunAs>;
+  /** Aborting it (node shutdown) kills the plugin like a timeout; the result is ERROR. */
+  signal?: AbortSignal;
+  /** After SIGTERM, how long the plugin gets before SIGKILL (default 500 ms). */
+  killGraceMs?: number;
+  /** After the plugin exits, how long its children may keep the pipes open (default 200 ms). */
+  pipeGraceMs?: number;
+  /** Bytes of stdout kept (default {@link OUTPUT_CAP}). */
+  outputCap?: number;
+}
+
+/** Turns a parameter name into its variable: `expect-body` becomes `DMONITOR_EXPECT_BODY`. */
+export function envName(key: string): string {
+  return "DMONITOR_" + key.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
+
+/** The complete environment of a plugin; HOST and TEST win over parameters of the same name. */
+export function buildPluginEnv(spec: Pick<PluginSpec, "host" | "test" | "params">) {
+  const env: Record<string, string> = { PATH: PLUGIN_PATH };
+  for (const [key, value] of Object.entries(spec.params ?? {})) env[envName(key)] = String(value);
+  env.DMONITOR_HOST = spec.host;
+  env.DMONITOR_TEST = spec.test;
+  return env;
+}
+
+/**
+ * Runs the plugin and returns its result; never throws. Refusals and spawn failures are ERROR
+ * (status FAIL), an expired `timeoutMs` is TIMEOUT. On every path the plugin's process group gets
+ * a final SIGKILL, so background children do not outlive the run.
+ *
+ * @example
+ * ```ts
+ * const r = await runPlugin({ host: "db1", test: "disk", path: "/etc/dmonitor/plugins/check_disk",
+ *   timeoutMs: 10_000 });
+ * ```
+ */
+export async function runPlugin(spec: PluginSpec, deps: RunDeps = {}): Promise<CheckResult> {
+  const now = deps.now ?? Date.now;
+  const startedAt = now();
+  const result = (p: Omit<ParsedOutput, "contract">, exitCode: number | null): CheckResult => ({
+    host: spec.host,
+    test: spec.test,
+    status: p.status,
+    state: p.state,
+    output: p.output,
+    perfdata: p.perfdata,
+    exitCode,
+    startedAt,
+    durationMs: now() - startedAt,
+  });
+  const refuse = (reason: string) =>
+    result({
+      status: "FAIL",
+      state: "ERROR",
+      output: capBytes(sanitizeLine(`Cannot run plugin ${spec.path}: ${reason}`), MAX_LINE_BYTES),
+      perfdata: "",
+    }, null);
+  try {
+    const nodeUid = deps.nodeUid === undefined ? Deno.uid() : deps.nodeUid;
+    let runAs: RunAs | null = null;
+    if (nodeUid === 0) {
+      runAs = spec.user === undefined
+        ? await (deps.resolveUser ?? resolveUser)("nobody")
+        : spec.user;
+    }
+    const refusal = await inspectPlugin(spec.path, nodeUid, runAs);
+    if (refusal) return refuse(refusal);
+    if (deps.signal?.aborted) return refuse("run aborted (dmonitor is stopping)");
+    return await execute(spec, deps, runAs, result, refuse);
+  } catch (err) {
+    return refuse(err instanceof Error ? err.message : String(err));
+  }
+}
+
+type MakeResult = (p: Omit<ParsedOutput, "contract">, exitCode: number | null) => CheckResult;
+
+async function execute(
+  spec: PluginSpec,
+  deps: RunDeps,
+  runAs: RunAs | null,
+  result: MakeResult,
+  refuse: (reason: string) => CheckResult,
+): Promise<CheckResult> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(spec.path, {
+      args: spec.args ?? [spec.host],
+      cwd: SAFE_CWD,
+      clearEnv: true,
+      env: buildPluginEnv(spec),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      // A new session, so the plugin and everything it forks share process group `pid`.
+      detached: true,
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+    }).spawn();
+  } catch (err) {
+    return refuse(await describeSpawnError(spec.path, err, runAs));
+  }
+  const pid = child.pid;
+  const out = capture(child.stdout, deps.outputCap ?? OUTPUT_CAP);
+  const err = capture(child.stderr, OUTPUT_CAP);
+  const pipes = Promise.all([out.done, err.done]);
+
+  // A timer we clear, rather than AbortSignal.timeout, so thousands of fast runs leave no
+  // pending timers behind.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), spec.timeoutMs);
+  const stop = deps.signal ? AbortSignal.any([deadline.signal, deps.signal]) : deadline.signal;
+  let status: Deno.CommandStatus | undefined;
+  try {
+    status = await untilAborted(child.status, stop);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (status === undefined) {
+    killGroup(pid, "SIGTERM");
+    await within(child.status, deps.killGraceMs ?? 500);
+    killGroup(pid, "SIGKILL");
+    await child.status;
+    await killGroupAndWait(pid);
+  } else {
+    // Children that inherited stdout may keep it open forever; they get a short grace.
+    await within(pipes, deps.pipeGraceMs ?? 200);
+    await killGroupAndWait(pid);
+  }
+  // With the group dead the pipes close at once, unless something escaped it (setsid).
+  if (!(await within(pipes, 100))) await Promise.all([out.cancel(), err.cancel()]);
+  const [stdout, stderr] = await pipes;
+
+  if (status === undefined) {
+    const aborted = deps.signal?.aborted === true;
+    const why = aborted
+      ? "run aborted (dmonitor is stopping)"
+      : `timed out after ${spec.timeoutMs} ms`;
+    const partial = oneLine(stdout.bytes);
+    return result({
+      status: aborted ? "FAIL" : "TIMEOUT",
+      state: aborted ? "ERROR" : "TIMEOUT",
+      output: capBytes(partial ? `${why}; output so far: ${partial}` : why, MAX_LINE_BYTES),
+      perfdata: "",
+    }, null);
+  }
+  const exitCode = status.signal === null ? status.code : null;
+  const parsed = parsePluginOutput(stdout.bytes, exitCode, {
+    warning: spec.warning,
+    unknown: spec.unknown,
+    stderr: stderr.bytes,
+    signal: status.signal,
+  });
+  return result(parsed, exitCode);
+}
+
+/**
+ * Sends `signal` to process group `pid`; false when that failed, normally because the group is
+ * gone (ESRCH). EPERM (a setuid plugin while the node is not root) also gives false: nothing more
+ * can be done, and throwing here would skip awaiting the child.
+ */
+function killGroup(pid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGKILLs the group and waits (up to 200 ms) until the kernel has removed its members, so that
+ * nothing of the plugin is left when the result is returned. The usual empty group costs one
+ * failed kill(2). The group id cannot be reused while any member, even a zombie, still exists;
+ * once the group is empty, reuse would need the pid counter to wrap within the ~200 ms pipe grace.
+ */
+async function killGroupAndWait(pid: number): Promise<void> {
+  const until = performance.now() + 200;
+  while (killGroup(pid, "SIGKILL") && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Resolves with the value, or undefined once `signal` aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** Resolves true when `p` settles within `ms`, false otherwise. */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  return Promise.race([p.then(() => true, () => true), late]).finally(() => clearTimeout(timer));
+}

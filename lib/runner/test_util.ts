@@ -1,0 +1,89 @@
+/**
+ * Helpers for the runner's tests: a private copy of testdata/plugins with safe permissions, and
+ * checks that processes are really gone.
+ * @module
+ */
+const SOURCE = decodeURIComponent(new URL("../../testdata/plugins", import.meta.url).pathname);
+
+/** A temp copy of the test plugins, usable whatever the checkout's umask and owner were. */
+export interface PluginFixture extends AsyncDisposable {
+  /** Directory holding the plugin copies (0755, owned by us). */
+  dir: string;
+  /** A world-writable scratch directory for pid files (plugins may run as `nobody`). */
+  scratch: string;
+  /** Absolute path of the copy of `testdata/plugins/<name>`. */
+  path(name: string): string;
+  /** A fresh pid file path in `scratch`. */
+  pidFile(): string;
+  /** Writes an extra plugin into `dir` with the given mode. */
+  write(name: string, text: string, mode?: number): Promise<string>;
+}
+
+/**
+ * Copies every plugin into a new temp dir and sets 0755: git keeps only the executable bit, so a
+ * fresh clone under umask 002 would otherwise hand us group-writable files the runner refuses.
+ */
+export async function pluginFixture(): Promise<PluginFixture> {
+  const dir = await Deno.makeTempDir({ prefix: "dmonitor-plugins-" });
+  await Deno.chmod(dir, 0o755);
+  const scratch = `${dir}/scratch`;
+  await Deno.mkdir(scratch);
+  await Deno.chmod(scratch, 0o1777);
+  for await (const entry of Deno.readDir(SOURCE)) {
+    if (!entry.isFile || !entry.name.startsWith("check_")) continue;
+    const to = `${dir}/${entry.name}`;
+    await Deno.copyFile(`${SOURCE}/${entry.name}`, to);
+    await Deno.chmod(to, 0o755);
+  }
+  let n = 0;
+  return {
+    dir,
+    scratch,
+    path: (name) => `${dir}/${name}`,
+    pidFile: () => `${scratch}/pids-${++n}`,
+    async write(name, text, mode = 0o755) {
+      const to = `${dir}/${name}`;
+      await Deno.writeTextFile(to, text);
+      await Deno.chmod(to, mode);
+      return to;
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Pids listed one per line in `file` (written by the hostile plugins). */
+export async function readPids(file: string): Promise<number[]> {
+  const text = await Deno.readTextFile(file);
+  return text.split("\n").filter((l) => /^\d+$/.test(l)).map(Number);
+}
+
+/** The fields of /proc/<pid>/stat after the command name, or null when the process is gone. */
+function procStat(pid: number): string[] | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
+}
+
+/** True while `pid` runs; a zombie waiting for an init that may never reap it counts as gone. */
+export function isAlive(pid: number): boolean {
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== "Z" && state !== "X";
+}
+
+/** Live processes whose session id is `sid`: everything a detached plugin started and kept. */
+export function sessionMembers(sid: number): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const fields = procStat(Number(entry.name));
+    // After ")": state ppid pgrp session ...
+    if (fields && fields[3] === String(sid) && fields[0] !== "Z") found.push(Number(entry.name));
+  }
+  return found;
+}
