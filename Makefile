@@ -51,16 +51,20 @@ test-deps:
 	  else echo "warning: missing test tools ($(TEST_CMDS)); some tests will fail" >&2; fi; \
 	fi
 
-# The release path: one binary per architecture. deno compile downloads its runtime (denort) unless
-# DENORT_BIN names a local copy; where neither works, this fails with one clear line.
+# The release path: dist/dmonitor-linux-x86_64 and -aarch64 (packaging/build.sh). deno compile
+# downloads its runtime (denort) unless DENORT_BIN (this machine's architecture) or
+# DENORT_BIN_X86_64 / DENORT_BIN_AARCH64 name local copies; where none works, it fails with one
+# clear line. ARCHS=x86_64 builds one target only.
 build: $(DENO)
+	@DENO=$(DENO) sh packaging/build.sh
+
+# dist/dmonitor.js: main.ts and everything it imports in one file that runs with `deno run` anywhere
+# (tests/bundle_test.ts runs it outside the repo to prove nothing reads the source tree).
+.PHONY: bundle
+bundle: $(DENO)
 	@mkdir -p dist
-	@for t in $(TARGETS); do \
-	  arch=$${t%%-*}; out=dist/dmonitor-linux-$$arch; \
-	  echo "building $$out" >&2; \
-	  $(DENO) compile $(PERMS) --no-check=remote --target $$t --output $$out main.ts >dist/build-$$arch.log 2>&1 \
-	    || { echo "make build: deno compile for $$t failed (denort runtime not downloadable here; set DENORT_BIN to a local denort for $$t). See dist/build-$$arch.log" >&2; exit 1; }; \
-	done
+	@$(DENO) run --quiet --allow-read --allow-write --allow-run packaging/embed.ts
+	$(DENO) bundle --quiet --platform deno --output dist/dmonitor.js main.ts
 
 clean:
 	rm -rf dist .tools

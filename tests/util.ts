@@ -3,9 +3,10 @@
  * disposed (killed and reaped) when the test's `await using` scope ends.
  * @module
  */
-import { dirname, fromFileUrl, join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-export const ROOT = dirname(dirname(fromFileUrl(import.meta.url)));
+export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 export const MAIN = join(ROOT, "main.ts");
 
 export interface Ran {
@@ -49,18 +50,19 @@ export class NodeProcess {
   readonly status: Promise<Deno.CommandStatus>;
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.#child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, "run", ...args],
       env: { NO_COLOR: "1", DMONITOR_LOG_LEVEL: "debug", ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.status = this.#child.status;
-    this.#child.stdout.cancel();
+    this.#child = child;
+    this.status = child.status;
+    child.stdout.cancel();
     this.#reader = (async () => {
       let buf = "";
-      for await (const chunk of this.#child.stderr.pipeThrough(new TextDecoderStream())) {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
         buf += chunk;
         let i;
         while ((i = buf.indexOf("\n")) >= 0) {

@@ -6,6 +6,7 @@ import { ConfigError, formatProblem } from "../errors/mod.ts";
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { loadNodeConfig } from "./load.ts";
+import { loadStatusAccess } from "../status/mod.ts";
 
 export const CONFIG_USAGE = `Usage: dmonitor config check [--config DIR]
 
@@ -27,6 +28,7 @@ export async function configCommand(args: string[], io: Io): Promise<number> {
   const dir = values.config ?? DEFAULT_CONFIG_DIR;
   try {
     const c = await loadNodeConfig(dir);
+    await loadStatusAccess(c);
     const hosts = new Set(c.tests.map((t) => t.host)).size;
     io.out(
       `${dir}: OK: node ${c.settings.node}, ${hosts} hosts, ${c.tests.length} tests, ` +

@@ -8,6 +8,8 @@ import { type Io, stdio } from "./args.ts";
 import { checkCommand } from "./check.ts";
 import { configCommand } from "./config_check.ts";
 import { runCommand } from "./run.ts";
+import { initCommand } from "./init.ts";
+import { statusCommand } from "./status.ts";
 import { VERSION } from "./version.ts";
 
 export { type Io, stdio } from "./args.ts";
@@ -20,6 +22,8 @@ Commands:
   run                 run the node (checks, peer endpoint, alerts)
   check HOST [TEST]   run checks now and print their results
   config check        validate the configuration tree
+  status              show the running node's checks, incidents and peers
+  init [DIR]          create a configuration tree with examples and a fresh peer.key
   tentacle-server     a Tentacle server, drop-in for Pandora's tentacle_server
   tentacle-client     a Tentacle client, drop-in for Pandora's tentacle_client
   version             print the version
@@ -32,6 +36,8 @@ const COMMANDS: Record<string, Command> = {
   run: (a, io) => runCommand(a, io),
   check: checkCommand,
   config: configCommand,
+  status: statusCommand,
+  init: initCommand,
   version: (_a, io) => (io.out(`dmonitor ${VERSION}`), Promise.resolve(0)),
   "tentacle-server": async (a) => (await import("../tentacle/mod.ts")).tentacleServerMain(a),
   "tentacle-client": async (a) => (await import("../tentacle/mod.ts")).tentacleClientMain(a),

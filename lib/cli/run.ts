@@ -14,6 +14,7 @@ import { Node } from "../node/mod.ts";
 import { systemClock } from "../schedule/mod.ts";
 import { StateStore } from "../store/mod.ts";
 import { createNodeApp, serveNodeApp } from "../http/mod.ts";
+import { loadStatusAccess, type StatusAccess, statusRoutes, storeStatusSource } from "../status/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { loadNodeConfig } from "./load.ts";
 import { VERSION } from "./version.ts";
@@ -55,8 +56,10 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
   const dir = values.config ?? DEFAULT_CONFIG_DIR;
   const logger = createLogger({ min: logLevel(), time: Deno.env.get("DMONITOR_LOG_TIME") === "1" });
   let config: Config;
+  let access: StatusAccess;
   try {
     config = await loadNodeConfig(dir);
+    access = await loadStatusAccess(config);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     reportProblems(logger, dir, e);
@@ -76,14 +79,19 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
       signal,
     });
     const node = new Node({ config, store, execute, clock: systemClock, logger: logger.child("node") });
-    server = serveNodeApp(createNodeApp(), config.settings.listen, logger.child("http"));
+    const source = storeStatusSource(store, () => node.config, { version: VERSION, startedAt: Date.now() });
+    const status = statusRoutes({ source, access: () => access, logger: logger.child("status") });
+    server = serveNodeApp(createNodeApp({ mount: [status] }), config.settings.listen, logger.child("http"));
 
     let reloading = false;
     const onHup = async () => {
       if (reloading) return;
       reloading = true;
       try {
-        node.reload(await loadNodeConfig(dir));
+        const next = await loadNodeConfig(dir);
+        const nextAccess = await loadStatusAccess(next);
+        node.reload(next);
+        access = nextAccess;
       } catch (e) {
         if (e instanceof ConfigError) {
           reportProblems(logger, dir, e);

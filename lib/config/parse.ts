@@ -22,6 +22,11 @@ export interface ParseOptions {
   builtins: BuiltinSpecs;
   /** This machine's host name (default `node`). */
   hostname: string;
+  /**
+   * Validators of the sections other parts own (smtp, alert.d channels, silences, ...). They run on
+   * the parsed configuration even when it has problems, so one pass reports everything.
+   */
+  validators?: ((config: Config) => ConfigProblem[])[];
 }
 
 /** Parses and validates a tree read by `readConfigTree`. Throws ConfigError with every problem. */
@@ -58,8 +63,10 @@ export function parseConfig(files: ConfigFiles, opts: ParseOptions): Config {
     const c = text(e, e.path);
     if (c !== null) silenceFiles[e.path.slice("silence.d/".length)] = c;
   }
+  const config: Config = { root: files.root, settings, peers, tests, recipients, alertFiles, silenceFiles, peerKey };
+  for (const validate of opts.validators ?? []) problems.push(...validate(config));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { root: files.root, settings, peers, tests, recipients, alertFiles, silenceFiles, peerKey };
+  return config;
 }
 
 function checkQuorum(

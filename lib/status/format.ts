@@ -1,0 +1,103 @@
+/**
+ * Pure formatting shared by the page and the terminal view: ages, durations, counts and a
+ * summary of what is wrong.
+ * @module
+ */
+import type { CheckView, StatusView } from "./types.ts";
+
+/** A compact span: `45s`, `3m`, `2h 5m`, `3d 4h`. */
+export function span(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
+}
+
+/** `3m ago`, or `never` for null. */
+export function ago(at: number | null, now: number): string {
+  if (at === null) return "never";
+  if (at > now + 1000) return `in ${span(at - now)}`;
+  return `${span(now - at)} ago`;
+}
+
+/** A run time: `850ms`, `1.2s`, `12s`. */
+export function runTime(ms: number | null): string {
+  if (ms === null) return "-";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/** ISO time without milliseconds, UTC: `2025-11-21T09:12:03Z`. */
+export function isoTime(at: number): string {
+  return new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** True when the check is failing (FAIL or TIMEOUT). */
+export function isDown(c: CheckView): boolean {
+  return c.status === "FAIL" || c.status === "TIMEOUT";
+}
+
+export interface Summary {
+  total: number;
+  up: number;
+  down: number;
+  pending: number;
+  /** One line for the page title and the terminal: `2 of 5 checks down`, `all 5 checks up`. */
+  headline: string;
+}
+
+/** Counts checks by outcome and phrases the headline. */
+export function summarize(view: StatusView): Summary {
+  const total = view.checks.length;
+  const down = view.checks.filter(isDown).length;
+  const pending = view.checks.filter((c) => c.status === "PENDING").length;
+  const up = total - down - pending;
+  const plural = (n: number) => (n === 1 ? "check" : "checks");
+  let headline: string;
+  if (total === 0) headline = "no checks configured";
+  else if (down > 0) headline = `${down} of ${total} ${plural(total)} down`;
+  else if (pending === total) headline = `${total} ${plural(total)} waiting for their first run`;
+  else if (pending > 0) headline = `${up} ${plural(up)} up, ${pending} waiting`;
+  else headline = total === 1 ? "the check is up" : `all ${total} checks up`;
+  return { total, up, down, pending, headline };
+}
+
+/** Orders checks for display: down first, then pending, then up; by host and test within each. */
+export function displayOrder(checks: CheckView[]): CheckView[] {
+  const rank = (c: CheckView) => (isDown(c) ? 0 : c.status === "PENDING" ? 1 : 2);
+  return [...checks].sort((a, b) =>
+    rank(a) - rank(b) || a.host.localeCompare(b.host) || a.test.localeCompare(b.test)
+  );
+}
+
+/** A human word for a consensus phase, or null when there is nothing to add to the status. */
+export function phaseNote(phase: string | null): string | null {
+  switch (phase) {
+    case "suspect":
+      return "asking peers";
+    case "local-only":
+      return "only this node sees it (its view differs)";
+    case "unconfirmed":
+      return "too few peers answered to confirm";
+    case "down":
+      return "confirmed down";
+    case "recovering":
+      return "recovering, confirming";
+    case "recovered":
+      return "recovered";
+    default:
+      return null;
+  }
+}
+
+/** The word a person reads for a check: UP, DOWN, TIMEOUT, PENDING. */
+export function statusWord(c: CheckView): string {
+  if (c.status === "OK") return c.state === "WARNING" ? "WARNING" : "UP";
+  if (c.status === "FAIL") return "DOWN";
+  return c.status;
+}

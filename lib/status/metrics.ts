@@ -1,0 +1,157 @@
+/**
+ * Metric families computed from the status view at scrape time, so `/metrics`, the page and the
+ * JSON always agree. Counters other parts increment live in lib/metrics.
+ * @module
+ */
+import type { Family } from "../metrics/mod.ts";
+import type { StatusView } from "./types.ts";
+
+const RAW_STATES = ["OK", "FAIL", "WARNING", "CRITICAL", "UNKNOWN", "ERROR", "TIMEOUT"] as const;
+const PHASES = ["suspect", "local-only", "unconfirmed", "down", "recovering", "recovered"] as const;
+
+const seconds = (ms: number) => ms / 1000;
+
+/** Every view-derived family; absent data (a check never run, a peer never contacted) is omitted. */
+export function viewFamilies(view: StatusView): Family[] {
+  const g = (name: string, help: string, samples: Family["samples"]): Family => ({
+    name,
+    help,
+    type: "gauge",
+    samples,
+  });
+  const c = (name: string, help: string, samples: Family["samples"]): Family => ({
+    name,
+    help,
+    type: "counter",
+    samples,
+  });
+  const ran = view.checks.filter((x) => x.lastRun !== null);
+  const hostTest = (x: { host: string; test: string }) => ({ host: x.host, test: x.test });
+  return [
+    g("dmonitor_build_info", "Version, node name and mode of this dmonitor; always 1.", [
+      { labels: { version: view.version, node: view.node, mode: view.mode }, value: 1 },
+    ]),
+    g(
+      "dmonitor_degraded",
+      "1 when this node considers itself degraded and does not vote failures.",
+      [
+        { labels: {}, value: view.degraded ? 1 : 0 },
+      ],
+    ),
+    g("dmonitor_checks", "Configured checks.", [{ labels: {}, value: view.checks.length }]),
+    g(
+      "dmonitor_check_up",
+      "1 when the check's last run passed, 0 when it failed or timed out.",
+      ran.map((x) => ({
+        labels: hostTest(x),
+        value: x.status === "OK" ? 1 : 0,
+      })),
+    ),
+    g(
+      "dmonitor_check_state",
+      "The check's last raw state (OK, FAIL, WARNING, CRITICAL, UNKNOWN, ERROR, TIMEOUT): 1 for the current one.",
+      ran.flatMap((x) =>
+        RAW_STATES.map((s) => ({
+          labels: { ...hostTest(x), state: s },
+          value: x.state === s ? 1 : 0,
+        }))
+      ),
+    ),
+    g(
+      "dmonitor_check_duration_seconds",
+      "How long the check's last run took.",
+      ran.map((x) => ({
+        labels: hostTest(x),
+        value: seconds(x.durationMs ?? 0),
+      })),
+    ),
+    g(
+      "dmonitor_check_last_run_timestamp_seconds",
+      "When the check last ran (Unix time).",
+      ran.map((x) => ({
+        labels: hostTest(x),
+        value: seconds(x.lastRun!),
+      })),
+    ),
+    g(
+      "dmonitor_check_status_since_timestamp_seconds",
+      "When the check entered its current pass/fail status (Unix time).",
+      ran.filter((x) => x.since !== null).map((x) => ({
+        labels: hostTest(x),
+        value: seconds(x.since!),
+      })),
+    ),
+    g(
+      "dmonitor_incidents_open",
+      "Open incidents and failures being confirmed, by phase.",
+      PHASES.map((p) => ({
+        labels: { phase: p },
+        value: view.incidents.filter((i) => i.state === p).length,
+      })),
+    ),
+    g("dmonitor_peers", "Peers configured in nodes.txt.", [{
+      labels: {},
+      value: view.peers.length,
+    }]),
+    g(
+      "dmonitor_peer_up",
+      "1 when the peer answered the last contact, 0 when it did not (absent before the first contact).",
+      view.peers.filter((p) => p.reachable !== null).map((p) => ({
+        labels: { peer: p.address },
+        value: p.reachable ? 1 : 0,
+      })),
+    ),
+    g(
+      "dmonitor_peer_rtt_seconds",
+      "Round-trip time of the last successful peer contact.",
+      view.peers.filter((p) => p.rttMs !== null).map((p) => ({
+        labels: { peer: p.address },
+        value: seconds(p.rttMs!),
+      })),
+    ),
+    g(
+      "dmonitor_peer_last_contact_timestamp_seconds",
+      "When the peer last answered (Unix time).",
+      view.peers.filter((p) => p.lastContact !== null).map((p) => ({
+        labels: { peer: p.address },
+        value: seconds(p.lastContact!),
+      })),
+    ),
+    c(
+      "dmonitor_peer_errors_total",
+      "Failed contacts with the peer since this node started.",
+      view.peers.map((p) => ({ labels: { peer: p.address }, value: p.errors })),
+    ),
+    g(
+      "dmonitor_outbox_depth",
+      "Notifications waiting in the outbox for (re)delivery.",
+      view.outbox ? [{ labels: {}, value: view.outbox.pending }] : [{ labels: {}, value: 0 }],
+    ),
+    g(
+      "dmonitor_outbox_failed",
+      "Notifications the outbox gave up on.",
+      view.outbox ? [{ labels: {}, value: view.outbox.failed }] : [{ labels: {}, value: 0 }],
+    ),
+    g(
+      "dmonitor_sync_lag_seconds",
+      "How far behind each remote site's newest pulled result is.",
+      view.sites.filter((s) => s.lagMs !== null).map((s) => ({
+        labels: { site: s.name },
+        value: seconds(s.lagMs!),
+      })),
+    ),
+    g(
+      "dmonitor_sync_last_pull_timestamp_seconds",
+      "When each remote site was last pulled (Unix time).",
+      view.sites.filter((s) => s.lastPull !== null).map((s) => ({
+        labels: { site: s.name },
+        value: seconds(s.lastPull!),
+      })),
+    ),
+    c(
+      "dmonitor_sync_errors_total",
+      "Failed pulls from each remote site since this node started.",
+      view.sites.map((s) => ({ labels: { site: s.name }, value: s.errors })),
+    ),
+  ];
+}

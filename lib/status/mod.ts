@@ -1,0 +1,48 @@
+/**
+ * What an operator sees: the status page (`GET /`), the same view as JSON (`GET /v1/status`), the
+ * Prometheus metrics (`GET /metrics`) and the terminal view (`dmonitor status`), all rendered from
+ * one {@link StatusView} that a {@link StatusSource} provides.
+ *
+ * @example
+ * ```ts
+ * const access = await loadStatusAccess(config);
+ * const source = storeStatusSource(store, () => node.config, { version: VERSION, startedAt: Date.now() });
+ * const app = createNodeApp({ mount: [statusRoutes({ source, access })] });
+ * ```
+ * @module
+ */
+export type {
+  CheckStatus,
+  CheckView,
+  OpenIncident,
+  OutboxView,
+  PastIncident,
+  PeerView,
+  SiteView,
+  StatusSource,
+  StatusView,
+  VoteView,
+} from "./types.ts";
+export {
+  buildStoreView,
+  type LastResults,
+  type StoreSourceOptions,
+  storeStatusSource,
+} from "./source.ts";
+export {
+  parseStatusSettings,
+  STATUS_DEFAULTS,
+  statusProblems,
+  type StatusSettings,
+} from "./settings.ts";
+export {
+  cidrContains,
+  isAllowed,
+  loadStatusAccess,
+  parseCidr,
+  type StatusAccess,
+} from "./access.ts";
+export { renderPage } from "./page.tsx";
+export { renderText } from "./text.ts";
+export { viewFamilies } from "./metrics.ts";
+export { STATUS_PATHS, type StatusRouteDeps, statusRoutes, TOKEN_COOKIE } from "./routes.ts";

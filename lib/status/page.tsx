@@ -1,0 +1,334 @@
+/**
+ * The status page: server-rendered HTML from a {@link StatusView}, with inline CSS, no scripts and
+ * a meta refresh, so it works with JavaScript off and on a phone.
+ * @module
+ */
+import type { Child } from "hono/jsx";
+import {
+  ago,
+  displayOrder,
+  isDown,
+  isoTime,
+  phaseNote,
+  runTime,
+  span,
+  statusWord,
+  summarize,
+} from "./format.ts";
+import { CSS } from "./style.ts";
+import type {
+  CheckView,
+  OpenIncident,
+  PastIncident,
+  PeerView,
+  SiteView,
+  StatusView,
+} from "./types.ts";
+
+export interface PageOptions {
+  /** Seconds between automatic reloads. */
+  refreshSeconds: number;
+}
+
+function When(p: { at: number | null; now: number }) {
+  if (p.at === null) return <span>never</span>;
+  return <time datetime={isoTime(p.at)} title={isoTime(p.at)}>{ago(p.at, p.now)}</time>;
+}
+
+function badgeClass(status: string): string {
+  if (status === "OK") return "badge ok";
+  if (status === "FAIL" || status === "TIMEOUT" || status === "UNREACHABLE") return "badge bad";
+  if (status === "WARNING" || status === "UNKNOWN") return "badge warn";
+  return "badge";
+}
+
+function CheckRow(p: { c: CheckView; now: number }) {
+  const { c, now } = p;
+  const note = phaseNote(c.phase);
+  const word = statusWord(c);
+  return (
+    <li
+      class={isDown(c) ? "check down" : "check"}
+      data-host={c.host}
+      data-test={c.test}
+      data-status={c.status}
+    >
+      <span class={badgeClass(word === "WARNING" ? "WARNING" : c.status)}>{word}</span>
+      <span class="name">
+        {c.host} <span class="small">{c.test}</span>
+      </span>
+      <span class="when">
+        {c.since === null ? "not run yet" : (
+          <>
+            {c.status === "OK" ? "up " : "down "}
+            <When at={c.since} now={now} />
+          </>
+        )}
+      </span>
+      <div class="out">
+        {c.output || (c.status === "PENDING" ? "waiting for the first run" : "(no output)")}
+        {note ? <span>{` · ${note}`}</span> : null}
+        {c.lastRun !== null
+          ? <span class="small">{` · ran ${ago(c.lastRun, now)} in ${runTime(c.durationMs)}`}</span>
+          : null}
+      </div>
+    </li>
+  );
+}
+
+function IncidentCard(p: { i: OpenIncident; now: number }) {
+  const { i, now } = p;
+  const who = [
+    i.site ? `site ${i.site}` : null,
+    i.notifier ? `notifier ${i.notifier}` : "no notifier chosen yet",
+    i.notifier ? (i.notified ? "notified" : "not notified yet") : null,
+  ].filter((x) => x !== null).join(" · ");
+  return (
+    <div class="card incident" data-incident={i.id}>
+      <h3>
+        {i.host} {i.test} <span class="small">{`· ${i.state} for ${span(now - i.since)}`}</span>
+      </h3>
+      <div class="small">{who}</div>
+      {i.votes.length > 0
+        ? (
+          <div class="scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th>node</th>
+                  <th>saw</th>
+                  <th>when</th>
+                  <th>output</th>
+                </tr>
+              </thead>
+              <tbody>
+                {i.votes.map((v) => (
+                  <tr>
+                    <td>{v.node}</td>
+                    <td>
+                      <span class={badgeClass(v.status)}>{v.status}</span>
+                    </td>
+                    <td>
+                      <When at={v.at} now={now} />
+                    </td>
+                    <td>{v.output}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+        : null}
+    </div>
+  );
+}
+
+function Peers(p: { peers: PeerView[]; now: number }) {
+  return (
+    <ul class="rows" id="peers">
+      {p.peers.map((x) => (
+        <li key={x.address} data-peer={x.address}>
+          {x.reachable === null
+            ? <span class="badge">UNKNOWN</span>
+            : x.reachable
+            ? <span class="badge ok">UP</span>
+            : <span class="badge bad">DOWN</span>}
+          <span class="name">
+            {x.name ?? x.address} {x.name ? <span class="small">{x.address}</span> : null}
+          </span>
+          <span class="when">
+            {x.lastContact === null ? "never seen" : `seen ${ago(x.lastContact, p.now)}`}
+          </span>
+          <div class="out">
+            {[
+              x.reachable === null
+                ? "not contacted yet"
+                : x.rttMs === null
+                ? null
+                : `rtt ${runTime(x.rttMs)}`,
+              `${x.errors} error${x.errors === 1 ? "" : "s"}`,
+              x.lastError ? `last: ${x.lastError}` : null,
+            ].filter((v) => v !== null).join(" · ")}
+          </div>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Sites(p: { sites: SiteView[]; now: number }) {
+  return (
+    <ul class="rows" id="sites">
+      {p.sites.map((x) => (
+        <li key={x.name} data-site={x.name}>
+          {x.errors > 0 && x.lastError
+            ? <span class="badge bad">ERROR</span>
+            : x.lastPull === null
+            ? <span class="badge">WAITING</span>
+            : <span class="badge ok">OK</span>}
+          <span class="name">{x.name}</span>
+          <span class="when">
+            {x.lastPull === null ? "never pulled" : `pulled ${ago(x.lastPull, p.now)}`}
+          </span>
+          <div class="out">
+            {[
+              `lag ${x.lagMs === null ? "unknown" : span(x.lagMs)}`,
+              `${x.files} files`,
+              `${x.errors} error${x.errors === 1 ? "" : "s"}`,
+              x.lastError ? `last: ${x.lastError}` : null,
+            ].filter((v) => v !== null).join(" · ")}
+          </div>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function History(p: { items: PastIncident[]; now: number }) {
+  return (
+    <ul class="rows" id="history">
+      {p.items.map((h) => (
+        <li>
+          <span class={h.endedAt === null ? "badge bad" : "badge ok"}>
+            {h.endedAt === null ? "OPEN" : "ENDED"}
+          </span>
+          <span class="name">
+            {h.host} <span class="small">{h.test}</span>
+          </span>
+          <span class="when">
+            <When at={h.startedAt} now={p.now} />
+          </span>
+          <div class="out">
+            {[
+              h.endedAt === null ? "still open" : `lasted ${span(h.endedAt - h.startedAt)}`,
+              h.notifier ? `notified by ${h.notifier}` : null,
+              h.site ? `site ${h.site}` : null,
+            ].filter((x) => x !== null).join(" · ")}
+          </div>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Section(p: { id: string; title: string; empty: string | null; children?: Child }) {
+  return (
+    <section id={p.id}>
+      <h2>{p.title}</h2>
+      {p.empty === null ? p.children : <p class="empty">{p.empty}</p>}
+    </section>
+  );
+}
+
+function Page(p: { view: StatusView; opts: PageOptions }) {
+  const { view, opts } = p;
+  const now = view.generatedAt;
+  const sum = summarize(view);
+  const footer = [
+    view.outbox
+      ? `Notifications queued: ${view.outbox.pending}, failed: ${view.outbox.failed}.`
+      : null,
+    `Generated ${isoTime(now)}${
+      view.startedAt !== null ? `; node up ${span(now - view.startedAt)}` : ""
+    }.`,
+    `Reloads every ${opts.refreshSeconds}s.`,
+  ].filter((x) => x !== null).join(" ");
+  const tone = sum.down > 0
+    ? "headline bad"
+    : sum.pending === sum.total
+    ? "headline wait"
+    : "headline";
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta http-equiv="refresh" content={String(opts.refreshSeconds)} />
+        <meta name="robots" content="noindex" />
+        <title>{`${sum.down > 0 ? `${sum.down} down` : "OK"} · ${view.node} · dmonitor`}</title>
+        <style dangerouslySetInnerHTML={{ __html: CSS }} />
+      </head>
+      <body>
+        <main>
+          <header>
+            <h1>dmonitor · {view.node}</h1>
+            <span class="meta">
+              {view.mode === "single-node" ? "single-node mode" : `cluster, quorum ${view.quorum}`}
+              {" "}
+              · version {view.version}
+            </span>
+          </header>
+          {view.degraded
+            ? (
+              <div class="banner" id="degraded" role="alert">
+                This node is degraded:{" "}
+                {view.degradedReason ?? "it cannot reach its peers"}. It does not vote failures
+                until this clears.
+              </div>
+            )
+            : null}
+          <p class={tone} id="headline">{sum.headline}</p>
+          <Section
+            id="incidents"
+            title={`Open incidents (${view.incidents.length})`}
+            empty={view.incidents.length ? null : "No open incidents."}
+          >
+            {view.incidents.map((i) => <IncidentCard key={i.id} i={i} now={now} />)}
+          </Section>
+          <Section
+            id="checks"
+            title={`Checks (${sum.up} up, ${sum.down} down${
+              sum.pending ? `, ${sum.pending} waiting` : ""
+            })`}
+            empty={view.checks.length
+              ? null
+              : "No checks configured: add files under hosts.d/<host>/<test>."}
+          >
+            <ul class="rows">
+              {displayOrder(view.checks).map((c) => (
+                <CheckRow key={`${c.host} ${c.test}`} c={c} now={now} />
+              ))}
+            </ul>
+          </Section>
+          <Section
+            id="peers-section"
+            title={`Peers (${view.peers.length})`}
+            empty={view.peers.length
+              ? null
+              : view.mode === "single-node"
+              ? "None: nodes.txt lists no peer, so this node decides alone."
+              : "None."}
+          >
+            <Peers peers={view.peers} now={now} />
+          </Section>
+          {view.sites.length > 0
+            ? (
+              <Section
+                id="sites-section"
+                title={`Remote sites (${view.sites.length})`}
+                empty={null}
+              >
+                <Sites sites={view.sites} now={now} />
+              </Section>
+            )
+            : null}
+          <Section
+            id="history-section"
+            title="Recent incidents"
+            empty={view.history.length ? null : "No incidents recorded."}
+          >
+            <History items={view.history} now={now} />
+          </Section>
+          <footer>
+            {footer} Also as <a href="v1/status">JSON</a> and <a href="metrics">metrics</a>.
+          </footer>
+        </main>
+      </body>
+    </html>
+  );
+}
+
+/** Renders the whole document, doctype included. */
+export function renderPage(view: StatusView, opts: PageOptions): string {
+  return "<!DOCTYPE html>" + String(<Page view={view} opts={opts} />);
+}

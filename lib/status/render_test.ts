@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { renderPage } from "./page.tsx";
+import { renderText } from "./text.ts";
+import { span, summarize } from "./format.ts";
+import { NOW, sampleView } from "./test_util.ts";
+
+Deno.test("span and summarize phrase what a person reads", () => {
+  assert.deepEqual([0, 45_000, 180_000, 7_500_000, 7_200_000, 97_200_000].map(span), [
+    "0s",
+    "45s",
+    "3m",
+    "2h 5m",
+    "2h",
+    "1d 3h",
+  ]);
+  assert.equal(summarize(sampleView()).headline, "2 of 4 checks down");
+  assert.equal(summarize(sampleView({ checks: [] })).headline, "no checks configured");
+  const up = sampleView().checks.filter((c) => c.status === "OK");
+  assert.equal(summarize(sampleView({ checks: up })).headline, "the check is up");
+});
+
+Deno.test("page: self-refreshing, no scripts or external assets, content escaped", () => {
+  const evil = sampleView().checks[0]!;
+  const html = renderPage(
+    sampleView({
+      checks: [...sampleView().checks, {
+        ...evil,
+        host: "x.example",
+        output: "<script>alert(1)</script>",
+      }],
+    }),
+    { refreshSeconds: 15 },
+  );
+  assert.match(html, /^<!DOCTYPE html><html lang="en">/);
+  assert.match(html, /<meta http-equiv="refresh" content="15"\/?>/);
+  assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1"\/?>/);
+  assert.doesNotMatch(html, /<script/i);
+  assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
+  assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  assert.match(html, /<title>2 down · alpha · dmonitor<\/title>/);
+});
+
+Deno.test("page shows checks, incidents with votes, peers, sites, history", () => {
+  const html = renderPage(sampleView(), { refreshSeconds: 30 });
+  const text = html.replace(/<style>.*?<\/style>/s, "").replace(/<[^>]+>/g, " ").replace(
+    /\s+/g,
+    " ",
+  );
+  for (
+    const want of [
+      "dmonitor · alpha",
+      "cluster, quorum 2",
+      "2 of 4 checks down",
+      "Open incidents (1)",
+      "db.example.com tcp · down for 6m",
+      "notifier alpha · notified",
+      "gamma UNREACHABLE",
+      "DOWN db.example.com tcp down 7m ago connection refused on port 5432 · confirmed down",
+      "only this node sees it (its view differs)",
+      "PENDING new.example.com ping not run yet waiting for the first run",
+      "UP www.example.com https up 2h ago",
+      "UP beta 10.0.0.2:2929 seen 4s ago rtt 2ms · 0 errors",
+      "DOWN 10.0.0.3:2929 never seen 17 errors · last: connection refused",
+      "OK plant-7 pulled 40s ago lag 1m · 120 files · 1 error",
+      "ENDED www.example.com https 2h 30m ago lasted 25m · notified by beta",
+      "Notifications queued: 1, failed: 0",
+    ]
+  ) assert.ok(text.includes(want), `page lacks ${JSON.stringify(want)}:\n${text}`);
+  // Down checks come first.
+  assert.ok(text.indexOf("db.example.com tcp down") < text.indexOf("www.example.com https up"));
+  const degraded = renderPage(sampleView({ degraded: true, degradedReason: "no peer reachable" }), {
+    refreshSeconds: 30,
+  });
+  assert.match(degraded, /This node is degraded: no peer reachable/);
+  const single = renderPage(sampleView({ mode: "single-node", peers: [], sites: [] }), {
+    refreshSeconds: 30,
+  });
+  assert.match(single, /single-node mode/);
+  assert.match(single, /None: nodes.txt lists no peer/);
+  assert.doesNotMatch(single, /Remote sites/);
+});
+
+Deno.test("terminal view: exact layout of the sample", () => {
+  assert.equal(
+    renderText(sampleView({ sites: [], history: [], outbox: null })),
+    `dmonitor alpha  cluster, quorum 2  version 0.1.0
+2 of 4 checks down
+
+Open incidents (1)
+  DOWN db.example.com tcp for 6m; notifier alpha, notified
+     alpha  FAIL         6m ago  connection refused on port 5432
+     beta   FAIL         5m ago  connection refused
+     gamma  UNREACHABLE  5m ago  no answer in 11s
+
+Checks (1 up, 2 down, 1 waiting)
+   DOWN     db.example.com    tcp    down 7m ago  3ms   connection refused on port 5432 [confirmed down]
+   TIMEOUT  mail.example.com  smtp   down 2m ago  10s   no banner within 10s [only this node sees it (its view differs)]
+   PENDING  new.example.com   ping   not run yet  -
+   UP       www.example.com   https  up 2h ago    41ms  HTTP 200 in 41 ms
+
+Peers (2)
+   beta (10.0.0.2:2929)  reachable    last contact 4s ago  rtt 2ms  0 errors
+   10.0.0.3:2929         unreachable  last contact never   rtt -    17 errors: connection refused
+
+Recent incidents
+  none
+`,
+  );
+  const coloured = renderText(sampleView(), { colour: true });
+  assert.ok(coloured.includes("\x1b[31mDOWN\x1b[0m"), "down is red");
+  assert.ok(NOW > 0);
+});

@@ -1,0 +1,89 @@
+/**
+ * The read-only HTTP surface: `GET /` (the page), `GET /v1/status` (the same view as JSON) and
+ * `GET /metrics` (Prometheus), mounted on the node's Hono app and guarded by {@link isAllowed}.
+ * @module
+ */
+import type { Context, Hono } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { REGISTRY, type Registry } from "../metrics/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { isAllowed, type StatusAccess } from "./access.ts";
+import { viewFamilies } from "./metrics.ts";
+import { renderPage } from "./page.tsx";
+import type { StatusSource } from "./types.ts";
+
+export const TOKEN_COOKIE = "dmonitor_status";
+export const STATUS_PATHS = ["/", "/v1/status", "/metrics"] as const;
+
+export interface StatusRouteDeps {
+  source: StatusSource;
+  /** The current access rules (a function, so a reload applies at once). */
+  access: StatusAccess | (() => StatusAccess);
+  registry?: Registry;
+  logger?: Logger;
+}
+
+/** The client's address as the listener saw it (Deno.serve passes it as the env). */
+function remoteIp(c: Context): string | null {
+  const env = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+  return env?.remoteAddr?.hostname ?? null;
+}
+
+function presentedToken(c: Context): string | null {
+  const auth = c.req.header("authorization");
+  const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
+  return m?.[1] ?? c.req.query("token") ?? getCookie(c, TOKEN_COOKIE) ?? null;
+}
+
+const FORBIDDEN = "403 forbidden: the dmonitor status page answers loopback clients only, unless " +
+  "'status.allow' in dmonitor.yaml lists your network or you present the token from " +
+  "'status.token_file' (Authorization: Bearer TOKEN, or ?token=TOKEN once in a browser).\n";
+
+/** Returns the mount function for `createNodeApp({ mount: [...] })`. */
+export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
+  const access = typeof deps.access === "function"
+    ? deps.access
+    : () => deps.access as StatusAccess;
+  const registry = deps.registry ?? REGISTRY;
+  return (app) => {
+    for (const path of STATUS_PATHS) {
+      app.use(path, async (c, next) => {
+        if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+          return c.text("405 method not allowed\n", 405);
+        }
+        const ip = remoteIp(c);
+        const token = presentedToken(c);
+        const a = access();
+        if (!isAllowed(a, ip, token)) {
+          deps.logger?.warn("status request refused", { path, client: ip ?? "unknown" });
+          return c.text(FORBIDDEN, 403);
+        }
+        // A browser that came with ?token= gets a cookie and a clean URL, so the token does not
+        // linger in the address bar, history or the meta refresh.
+        if (c.req.query("token") !== undefined && a.token !== null && token === a.token) {
+          setCookie(c, TOKEN_COOKIE, a.token, { httpOnly: true, sameSite: "Strict", path: "/" });
+          return c.redirect(path.slice(path.lastIndexOf("/") + 1) || "./", 303);
+        }
+        await next();
+        c.header("cache-control", "no-store");
+        c.header("x-content-type-options", "nosniff");
+        c.header("referrer-policy", "no-referrer");
+      });
+    }
+    app.get("/", (c) => {
+      c.header(
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+      );
+      const view = deps.source.view();
+      return c.html(
+        renderPage(view, { refreshSeconds: Math.round(access().settings.refresh / 1000) }),
+      );
+    });
+    app.get("/v1/status", (c) => c.json(deps.source.view()));
+    app.get("/metrics", (c) => {
+      const body = registry.render(viewFamilies(deps.source.view()));
+      return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    });
+  };
+}

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { createNodeApp } from "../http/mod.ts";
+import { Registry } from "../metrics/mod.ts";
+import { parseStatusSettings } from "./settings.ts";
+import { statusRoutes } from "./routes.ts";
+import { sampleView } from "./test_util.ts";
+import type { StatusAccess } from "./access.ts";
+
+const TOKEN = "tok-0123456789abcdef";
+
+function app(
+  access: StatusAccess = { settings: parseStatusSettings(undefined, []), token: TOKEN },
+) {
+  const registry = new Registry();
+  registry.counter("dmonitor_plugin_timeouts_total", "Plugins killed.").inc({}, 2);
+  const view = sampleView();
+  return {
+    view,
+    app: createNodeApp({
+      mount: [statusRoutes({ source: { view: () => view }, access, registry })],
+    }),
+  };
+}
+
+const from = (hostname: string) => ({ remoteAddr: { transport: "tcp", hostname, port: 40000 } });
+
+Deno.test("loopback clients get the page, the same view as JSON, and metrics", async () => {
+  const { app: a, view } = app();
+  const page = await a.request("/", {}, from("127.0.0.1"));
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get("content-type")!, /^text\/html/);
+  assert.equal(page.headers.get("cache-control"), "no-store");
+  assert.match(page.headers.get("content-security-policy")!, /default-src 'none'/);
+  assert.match(await page.text(), /2 of 4 checks down/);
+
+  const json = await a.request("/v1/status", {}, from("::1"));
+  assert.equal(json.status, 200);
+  assert.deepEqual(await json.json(), view);
+
+  const m = await a.request("/metrics", {}, from("::ffff:127.0.0.1"));
+  assert.equal(m.status, 200);
+  assert.equal(m.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const text = await m.text();
+  assert.match(text, /^dmonitor_plugin_timeouts_total 2$/m);
+  assert.match(text, /^dmonitor_check_up\{host="db.example.com",test="tcp"\} 0$/m);
+  assert.match(
+    text,
+    /^dmonitor_check_duration_seconds\{host="mail.example.com",test="smtp"\} 10$/m,
+  );
+  assert.match(text, /^dmonitor_incidents_open\{phase="down"\} 1$/m);
+  assert.match(text, /^dmonitor_peer_rtt_seconds\{peer="10.0.0.2:2929"\} 0.0024$/m);
+  assert.match(text, /^dmonitor_peer_errors_total\{peer="10.0.0.3:2929"\} 17$/m);
+  assert.match(text, /^dmonitor_outbox_depth 1$/m);
+  assert.match(text, /^dmonitor_sync_lag_seconds\{site="plant-7"\} 95$/m);
+
+  assert.equal(
+    (await a.request("/healthz", {}, from("192.0.2.1"))).status,
+    200,
+    "liveness stays open",
+  );
+});
+
+Deno.test("other clients are refused unless they present the token", async () => {
+  const { app: a } = app();
+  for (const path of ["/", "/v1/status", "/metrics"]) {
+    const r = await a.request(path, {}, from("192.0.2.7"));
+    assert.equal(r.status, 403, path);
+    assert.match(await r.text(), /status.allow.*status.token_file/s);
+    const bad = await a.request(
+      path,
+      { headers: { authorization: "Bearer nope" } },
+      from("192.0.2.7"),
+    );
+    assert.equal(bad.status, 403);
+    const good = await a.request(
+      path,
+      { headers: { authorization: `Bearer ${TOKEN}` } },
+      from("192.0.2.7"),
+    );
+    assert.equal(good.status, 200, path);
+  }
+  // A browser: ?token= once sets a cookie and redirects to the clean URL; the cookie then suffices.
+  const r = await a.request(`/v1/status?token=${TOKEN}`, {}, from("192.0.2.7"));
+  assert.equal(r.status, 303);
+  assert.equal(r.headers.get("location"), "status");
+  const cookie = r.headers.get("set-cookie")!;
+  assert.match(
+    cookie,
+    /^dmonitor_status=tok-0123456789abcdef; Path=\/; HttpOnly; SameSite=Strict$/,
+  );
+  const withCookie = await a.request(
+    "/",
+    { headers: { cookie: cookie.split(";")[0]! } },
+    from("192.0.2.7"),
+  );
+  assert.equal(withCookie.status, 200);
+  assert.equal(
+    (await a.request(`/?token=${TOKEN}`, {}, from("192.0.2.7"))).headers.get("location"),
+    "./",
+  );
+});
+
+Deno.test("read-only: other methods get 405; allow list opens a network; no token and empty allow closes all", async () => {
+  const { app: a } = app();
+  assert.equal((await a.request("/", { method: "POST" }, from("127.0.0.1"))).status, 405);
+  assert.equal((await a.request("/metrics", { method: "DELETE" }, from("127.0.0.1"))).status, 405);
+  const open =
+    app({ settings: parseStatusSettings({ allow: ["192.0.2.0/24"] }, []), token: null }).app;
+  assert.equal((await open.request("/", {}, from("192.0.2.200"))).status, 200);
+  assert.equal(
+    (await open.request("/", {}, from("127.0.0.1"))).status,
+    403,
+    "allow replaces the default",
+  );
+  const closed = app({ settings: parseStatusSettings({ allow: [] }, []), token: null }).app;
+  assert.equal((await closed.request("/", {}, from("127.0.0.1"))).status, 403);
+  assert.equal((await closed.request("/", {}, undefined)).status, 403, "no address known: refused");
+});

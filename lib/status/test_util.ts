@@ -1,0 +1,136 @@
+/**
+ * A full status view for tests: checks up, down and pending, an open incident with votes, peers
+ * reachable and not, a remote site, history and an outbox.
+ * @module
+ */
+import type { StatusView } from "./types.ts";
+
+export const NOW = Date.UTC(2025, 10, 21, 9, 30, 0);
+const MIN = 60_000;
+
+export function sampleView(over: Partial<StatusView> = {}): StatusView {
+  return {
+    node: "alpha",
+    version: "0.1.0",
+    mode: "cluster",
+    quorum: "2",
+    degraded: false,
+    degradedReason: null,
+    generatedAt: NOW,
+    startedAt: NOW - 3 * 60 * MIN,
+    checks: [
+      {
+        host: "www.example.com",
+        test: "https",
+        status: "OK",
+        state: "OK",
+        output: "HTTP 200 in 41 ms",
+        since: NOW - 2 * 60 * MIN,
+        lastRun: NOW - 20_000,
+        durationMs: 41,
+        intervalMs: 60_000,
+        phase: null,
+      },
+      {
+        host: "db.example.com",
+        test: "tcp",
+        status: "FAIL",
+        state: "FAIL",
+        output: "connection refused on port 5432",
+        since: NOW - 7 * MIN,
+        lastRun: NOW - 5_000,
+        durationMs: 3,
+        intervalMs: 60_000,
+        phase: "down",
+      },
+      {
+        host: "mail.example.com",
+        test: "smtp",
+        status: "TIMEOUT",
+        state: "TIMEOUT",
+        output: "no banner within 10s",
+        since: NOW - 2 * MIN,
+        lastRun: NOW - 12_000,
+        durationMs: 10_000,
+        intervalMs: 60_000,
+        phase: "local-only",
+      },
+      {
+        host: "new.example.com",
+        test: "ping",
+        status: "PENDING",
+        state: null,
+        output: "",
+        since: null,
+        lastRun: null,
+        durationMs: null,
+        intervalMs: 60_000,
+        phase: null,
+      },
+    ],
+    incidents: [{
+      id: "alpha-1732181000000",
+      host: "db.example.com",
+      test: "tcp",
+      state: "down",
+      since: NOW - 6 * MIN,
+      votes: [
+        {
+          node: "alpha",
+          status: "FAIL",
+          output: "connection refused on port 5432",
+          at: NOW - 6 * MIN,
+        },
+        { node: "beta", status: "FAIL", output: "connection refused", at: NOW - 6 * MIN + 800 },
+        {
+          node: "gamma",
+          status: "UNREACHABLE",
+          output: "no answer in 11s",
+          at: NOW - 6 * MIN + 11_000,
+        },
+      ],
+      notifier: "alpha",
+      notified: true,
+      site: null,
+    }],
+    history: [{
+      id: "beta-1732170000000",
+      host: "www.example.com",
+      test: "https",
+      startedAt: NOW - 150 * MIN,
+      endedAt: NOW - 125 * MIN,
+      notifier: "beta",
+      site: null,
+    }],
+    peers: [
+      {
+        name: "beta",
+        address: "10.0.0.2:2929",
+        reachable: true,
+        lastContact: NOW - 4_000,
+        rttMs: 2.4,
+        errors: 0,
+        lastError: null,
+      },
+      {
+        name: null,
+        address: "10.0.0.3:2929",
+        reachable: false,
+        lastContact: null,
+        rttMs: null,
+        errors: 17,
+        lastError: "connection refused",
+      },
+    ],
+    sites: [{
+      name: "plant-7",
+      lastPull: NOW - 40_000,
+      lagMs: 95_000,
+      files: 120,
+      errors: 1,
+      lastError: null,
+    }],
+    outbox: { pending: 1, failed: 0, oldest: NOW - 30_000 },
+    ...over,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The terminal view of a {@link StatusView}: what `dmonitor status` prints. Pure; colour only when
+ * asked (a terminal without NO_COLOR).
+ * @module
+ */
+import { ago, displayOrder, isDown, phaseNote, runTime, statusWord, summarize } from "./format.ts";
+import type { StatusView } from "./types.ts";
+
+const CODES = { red: 31, green: 32, yellow: 33, grey: 90, bold: 1 } as const;
+type Colour = keyof typeof CODES;
+
+/** Pads `cells` into aligned columns, measuring without colour codes. */
+function columns(rows: string[][]): string[] {
+  // deno-lint-ignore no-control-regex
+  const width = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, width(c))));
+  return rows.map((r) =>
+    r.map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(widths[i]! - width(c)))).join("  ")
+      .trimEnd()
+  );
+}
+
+/** Renders the view as plain text (with ANSI colours when `colour`). */
+export function renderText(view: StatusView, opts: { colour?: boolean } = {}): string {
+  const paint = (c: Colour, s: string) => (opts.colour ? `\x1b[${CODES[c]}m${s}\x1b[0m` : s);
+  const now = view.generatedAt;
+  const sum = summarize(view);
+  const out: string[] = [];
+  const mode = view.mode === "single-node" ? "single-node mode" : `cluster, quorum ${view.quorum}`;
+  out.push(`${paint("bold", `dmonitor ${view.node}`)}  ${mode}  version ${view.version}`);
+  if (view.degraded) {
+    out.push(
+      paint(
+        "yellow",
+        `DEGRADED: ${view.degradedReason ?? "cannot reach its peers"}; not voting failures`,
+      ),
+    );
+  }
+  out.push(paint(sum.down > 0 ? "red" : "green", sum.headline), "");
+
+  out.push(paint("bold", `Open incidents (${view.incidents.length})`));
+  if (view.incidents.length === 0) out.push("  none");
+  for (const i of view.incidents) {
+    const who = i.notifier
+      ? `notifier ${i.notifier}, ${i.notified ? "notified" : "not notified yet"}`
+      : "no notifier yet";
+    out.push(
+      `  ${paint("red", i.state.toUpperCase())} ${i.host} ${i.test} for ${
+        ago(i.since, now).replace(" ago", "")
+      }; ${who}` +
+        (i.site ? `; site ${i.site}` : ""),
+    );
+    for (
+      const line of columns(i.votes.map((v) => ["   ", v.node, v.status, ago(v.at, now), v.output]))
+    ) out.push(line);
+  }
+  out.push("");
+
+  out.push(
+    paint(
+      "bold",
+      `Checks (${sum.up} up, ${sum.down} down${sum.pending ? `, ${sum.pending} waiting` : ""})`,
+    ),
+  );
+  if (view.checks.length === 0) out.push("  none configured");
+  const rows = displayOrder(view.checks).map((c) => {
+    const word = statusWord(c);
+    const colour: Colour = isDown(c)
+      ? "red"
+      : c.status === "PENDING"
+      ? "grey"
+      : word === "WARNING"
+      ? "yellow"
+      : "green";
+    const since = c.since === null
+      ? "not run yet"
+      : `${c.status === "OK" ? "up" : "down"} ${ago(c.since, now)}`;
+    const note = phaseNote(c.phase);
+    return [
+      " ",
+      paint(colour, word),
+      c.host,
+      c.test,
+      since,
+      runTime(c.durationMs),
+      c.output + (note ? ` [${note}]` : ""),
+    ];
+  });
+  out.push(...columns(rows), "");
+
+  out.push(paint("bold", `Peers (${view.peers.length})`));
+  if (view.peers.length === 0) {
+    out.push(view.mode === "single-node" ? "  none (single-node mode)" : "  none");
+  }
+  out.push(...columns(view.peers.map((p) => [
+    " ",
+    p.name ? `${p.name} (${p.address})` : p.address,
+    p.reachable === null
+      ? "not contacted"
+      : p.reachable
+      ? paint("green", "reachable")
+      : paint("red", "unreachable"),
+    `last contact ${ago(p.lastContact, now)}`,
+    `rtt ${runTime(p.rttMs)}`,
+    `${p.errors} errors${p.lastError ? `: ${p.lastError}` : ""}`,
+  ])));
+
+  if (view.sites.length > 0) {
+    out.push("", paint("bold", `Remote sites (${view.sites.length})`));
+    out.push(...columns(view.sites.map((s) => [
+      " ",
+      s.name,
+      `last pull ${ago(s.lastPull, now)}`,
+      `lag ${s.lagMs === null ? "-" : runTime(s.lagMs)}`,
+      `${s.files} files`,
+      `${s.errors} errors${s.lastError ? `: ${s.lastError}` : ""}`,
+    ])));
+  }
+
+  out.push("", paint("bold", "Recent incidents"));
+  if (view.history.length === 0) out.push("  none");
+  out.push(...columns(view.history.map((h) => [
+    " ",
+    h.host,
+    h.test,
+    `started ${ago(h.startedAt, now)}`,
+    h.endedAt === null ? "still open" : `lasted ${ago(h.startedAt, h.endedAt).replace(" ago", "")}`,
+    h.notifier ? `notified by ${h.notifier}` : "",
+  ])));
+  if (view.outbox) {
+    out.push("", `Notifications queued: ${view.outbox.pending}, failed: ${view.outbox.failed}`);
+  }
+  return out.join("\n") + "\n";
+}
