@@ -6,13 +6,15 @@ LOCAL_DENO := .tools/node_modules/.bin/deno
 PATH_DENO := $(shell command -v deno 2>/dev/null)
 DENO := $(if $(and $(PATH_DENO),$(findstring deno $(DENO_VERSION) ,$(shell deno --version 2>/dev/null | head -n1) )),$(PATH_DENO),$(LOCAL_DENO))
 
-# Debian packages the tests drive for real (ping for the built-in check, busybox for shipped plugins).
-TEST_DEBS := iputils-ping busybox
-TEST_CMDS := ping busybox
+# Debian packages the tests drive for real: ping for the built-in check, busybox for the shipped
+# plugins, chromium for the status page, promtool for /metrics, systemd-analyze for the unit,
+# shellcheck and curl for install.sh, setpriv/useradd (Debian base) for staged installs.
+TEST_DEBS := iputils-ping busybox chromium prometheus systemd shellcheck curl util-linux passwd
+TEST_CMDS := ping busybox chromium promtool systemd-analyze shellcheck curl setpriv useradd
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
-PERMS := --allow-read --allow-write --allow-net --allow-run --allow-env --allow-sys --allow-ffi
+# The release permissions (packaging/permissions.txt), so `make run` behaves as the binary does.
+PERMS := $(shell grep -v '^\#' packaging/permissions.txt | tr '\n' ' ')
 
 .PHONY: all run test check build bench deno test-deps fmt clean
 

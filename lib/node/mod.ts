@@ -42,6 +42,9 @@ export class Node {
   readonly #deps: NodeDeps;
   /** Results produced since start, for status and tests. */
   runs = 0;
+  #stopping: AbortSignal | null = null;
+  /** Checks that have reported since start: their first result is logged at info level. */
+  readonly #reported = new Set<string>();
 
   constructor(deps: NodeDeps) {
     this.#deps = deps;
@@ -74,6 +77,7 @@ export class Node {
   /** Runs until `signal` aborts; waits for running checks before returning. */
   async run(signal: AbortSignal): Promise<void> {
     const { clock, logger, store } = this.#deps;
+    this.#stopping = signal;
     const pruner = (async () => {
       while (!signal.aborted) {
         try {
@@ -97,6 +101,8 @@ export class Node {
   async #run(test: TestConfig): Promise<void> {
     const { store, logger, execute, onResult } = this.#deps;
     const result = await execute(test);
+    // A run cut short by shutdown says nothing about the service: do not record or act on it.
+    if (this.#stopping?.aborted) return;
     const previous = store.last(test.host, test.test);
     try {
       store.record(result);
@@ -104,6 +110,7 @@ export class Node {
       logger.error("cannot record result", { host: test.host, test: test.test, error: (e as Error).message });
     }
     this.runs++;
+    const first = !this.#reported.has(testKey(test.host, test.test));
     const fields = {
       host: test.host,
       test: test.test,
@@ -116,9 +123,12 @@ export class Node {
       else logger.warn("check failing", fields);
     } else if (!previous && result.status !== "OK") {
       logger.warn("check failing", fields);
+    } else if (first) {
+      logger.info("check result", fields);
     } else {
       logger.debug("check result", fields);
     }
+    this.#reported.add(testKey(test.host, test.test));
     if (onResult) {
       try {
         await onResult(result, previous, test);
