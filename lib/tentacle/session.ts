@@ -1,0 +1,177 @@
+/**
+ * One server-side connection: authentication, then a loop of `parseCommand` and a dispatch table
+ * of handlers, each replying exactly as the reference server does (see protocol.ts for strings).
+ * @module
+ */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Logger } from "../log/mod.ts";
+import { encodeLine, FrameReader } from "./framing.ts";
+import type { Transport } from "./transport.ts";
+import { busyReply, type Command, parseCommand, Reply } from "./protocol.ts";
+import { download, list, upload } from "./session_files.ts";
+import { type Lease, move, safeDone, safeMove } from "./session_moves.ts";
+import { type Storage, writeAll } from "./storage.ts";
+
+/** What a session needs from its server. */
+export interface SessionConfig {
+  storage: Storage;
+  /** Expected PASS argument (see passwordDigest), or null without a password. */
+  passDigest: string | null;
+  insecure: boolean;
+  overwrite: boolean;
+  maxSize: number;
+  maxUnzippedSize: number;
+  extensions: boolean;
+  /** How long an unconfirmed safe move keeps its file locked. */
+  leaseMs: number;
+  logger: Logger;
+}
+
+/** After a command: keep reading, or close the connection. */
+export type Outcome = "continue" | "close";
+type Handler<K extends Command["kind"]> = (
+  s: Session,
+  cmd: Extract<Command, { kind: K }>,
+) => Promise<Outcome>;
+
+const CHUNK = 64 * 1024;
+
+/** Serves one connection until QUIT, an unknown command, an error or the server's shutdown. */
+export class Session {
+  readonly cfg: SessionConfig;
+  readonly io: Transport;
+  readonly reader: FrameReader;
+  readonly peer: string;
+  readonly log: Logger;
+  /** True while the session waits for the next command (safe to drop on shutdown). */
+  idle = false;
+  /** Set by the server's shutdown: finish the current command, then stop. */
+  stopping = false;
+  /** Files sent by SMV and not yet confirmed, by path. */
+  readonly leases = new Map<string, Lease>();
+
+  constructor(cfg: SessionConfig, io: Transport, peer: string, opts: { maxLine: number }) {
+    this.cfg = cfg;
+    this.io = io;
+    this.peer = peer;
+    this.reader = new FrameReader(io, { maxLine: opts.maxLine });
+    this.log = cfg.logger;
+  }
+
+  reply(line: string): Promise<void> {
+    return this.io.write(encodeLine(line));
+  }
+
+  /** Runs the session; `busy` answers the first command with a refusal and stops. */
+  async run(busy = false): Promise<void> {
+    try {
+      await this.#loop(busy);
+    } finally {
+      // Unconfirmed safe moves: the files stay where they are, free for the next puller.
+      for (const lease of this.leases.values()) {
+        clearTimeout(lease.timer);
+        lease.release();
+      }
+      if (this.leases.size > 0) {
+        this.log.info("connection ended with unconfirmed safe moves, files kept", {
+          peer: this.peer,
+          count: this.leases.size,
+        });
+      }
+      this.leases.clear();
+    }
+  }
+
+  async #loop(busy: boolean): Promise<void> {
+    if (this.cfg.passDigest !== null && !(await this.#authenticate())) return;
+    while (!this.stopping) {
+      this.idle = true;
+      const line = await this.reader.readLine();
+      this.idle = false;
+      if (line === null) return; // the client closed without QUIT
+      const cmd = parseCommand(line);
+      if (busy) {
+        const answer = busyReply(cmd);
+        this.log.warn("connection limit reached, refused", { peer: this.peer, command: cmd.kind });
+        if (answer) await this.reply(answer);
+        return;
+      }
+      const outcome = await (HANDLERS[cmd.kind] as Handler<typeof cmd.kind>)(this, cmd);
+      if (outcome === "close") return;
+    }
+  }
+
+  async #authenticate(): Promise<boolean> {
+    this.idle = true;
+    const line = await this.reader.readLine();
+    this.idle = false;
+    if (line === null) return false;
+    const cmd = parseCommand(line);
+    if (cmd.kind !== "PASS") {
+      this.log.info("client did not authenticate", { peer: this.peer });
+      return false;
+    }
+    const want = new TextEncoder().encode(this.cfg.passDigest!);
+    const got = new TextEncoder().encode(cmd.digest);
+    if (want.length !== got.length || !timingSafeEqual(want, got)) {
+      this.log.info("invalid password", { peer: this.peer });
+      return false;
+    }
+    this.log.debug("client authenticated", { peer: this.peer });
+    await this.reply(Reply.passOk);
+    return true;
+  }
+
+  /** Receives exactly `size` body bytes into an open file. */
+  async receiveInto(file: Deno.FsFile, size: number): Promise<void> {
+    for await (const piece of this.reader.readBody(size)) await writeAll(file, piece);
+  }
+
+  /** Sends `size` bytes of an open file; feeds `hash` on the way. Fails if the file is short. */
+  async sendFrom(file: Deno.FsFile, size: number, hash?: ReturnType<typeof createHash>) {
+    let left = size;
+    // One buffer for the whole file when writes complete on resolve; else fresh ones, because a
+    // node socket keeps a reference to what it was given until it is flushed.
+    const shared = this.io.reusableWrites ? new Uint8Array(Math.min(CHUNK, size)) : null;
+    while (left > 0) {
+      const want = Math.min(CHUNK, left);
+      const buf = shared ? shared.subarray(0, want) : new Uint8Array(want);
+      const n = await file.read(buf);
+      if (n === null) throw new Error(`file shrank while being sent (${size - left} of ${size})`);
+      const piece = buf.subarray(0, n);
+      hash?.update(piece);
+      await this.io.write(piece);
+      left -= n;
+    }
+  }
+
+  /** Reads the client's go-ahead; null means it closed. */
+  async ack(): Promise<string | null> {
+    return await this.reader.readLine();
+  }
+}
+
+/** The dispatch table: one handler per command kind. */
+const HANDLERS: { [K in Command["kind"]]: Handler<K> } = {
+  SEND: (s, c) => upload(s, c, false),
+  ZSEND: (s, c) => upload(s, c, true),
+  RECV: (s, c) => download(s, c.name, false),
+  ZRECV: (s, c) => download(s, c.name, true),
+  LS: (s, c) => list(s, c),
+  MV: (s, c) => move(s, c),
+  SMV: (s, c) => safeMove(s, c),
+  SMVDONE: (s, c) => safeDone(s, c),
+  QUIT: (s) => {
+    s.log.debug("connection closed by QUIT", { peer: s.peer });
+    return Promise.resolve("close");
+  },
+  // PASS after authentication, or to a server without a password, is unknown to the reference.
+  PASS: (s) => unknown(s, "PASS"),
+  unknown: (s, c) => unknown(s, c.line),
+};
+
+function unknown(s: Session, line: string): Promise<Outcome> {
+  s.log.info("unknown command, closing", { peer: s.peer, command: line.slice(0, 80) });
+  return Promise.resolve("close");
+}

@@ -1,0 +1,211 @@
+/**
+ * Handlers of the commands that carry files and listings: SEND/ZSEND (to a hidden temporary file,
+ * fsynced, then linked or renamed into place), RECV/ZRECV (plus the extension probe) and LS.
+ * @module
+ */
+
+import {
+  Ack,
+  checkListFilter,
+  checkName,
+  FEATURE_SMV,
+  PROBE_NAME,
+  probeBody,
+  Reply,
+} from "./protocol.ts";
+import type { Outcome, Session } from "./session.ts";
+import { openStored } from "./storage.ts";
+import { extractZip, writeZip, ZipError, ZipTooBigError } from "./zip.ts";
+
+export async function upload(
+  s: Session,
+  cmd: { name: string; size: number },
+  z: boolean,
+): Promise<Outcome> {
+  const { storage, overwrite, maxSize, maxUnzippedSize } = s.cfg;
+  const R = z
+    ? {
+      ok: Reply.zsendOk,
+      bad: Reply.zsendInvalidName,
+      big: Reply.zsendTooBig,
+      dup: Reply.zsendExists,
+    }
+    : {
+      ok: Reply.sendOk,
+      bad: Reply.sendInvalidName,
+      big: Reply.sendTooBig,
+      dup: Reply.sendExists,
+    };
+  const fields = { peer: s.peer, file: cmd.name, size: cmd.size };
+  const why = checkName(cmd.name);
+  if (why) {
+    s.log.info("invalid file name", { ...fields, reason: why });
+    await s.reply(R.bad);
+    return "continue";
+  }
+  if (cmd.size < 1 || cmd.size > maxSize) {
+    s.log.info("file is too big", fields);
+    await s.reply(R.big);
+    return "continue";
+  }
+  const loc = storage.locate(cmd.name);
+  const kind = await storage.kind(loc.path);
+  if (kind === "other" || (kind === "file" && !overwrite)) {
+    s.log.info("file already exists", fields);
+    await s.reply(R.dup);
+    return "continue";
+  }
+  const body = await storage.createTemp(loc.dir, z ? ".zip" : "");
+  let out = body;
+  try {
+    await s.reply(R.ok);
+    await s.receiveInto(body.file, cmd.size);
+    // Like the reference's IO::Uncompress::Unzip (in its default Transparent mode), a ZSEND body
+    // that is not a ZIP archive at all is stored as it came.
+    if (z && (await startsWithZipMagic(body.file))) {
+      body.file.close();
+      out = await storage.createTemp(loc.dir);
+      try {
+        await extractZip(body.path, out.file, maxUnzippedSize);
+      } catch (e) {
+        if (!(e instanceof ZipError)) throw e;
+        s.log.info("cannot uncompress", { ...fields, error: e.message });
+        closeQuietly(out.file);
+        await Deno.remove(out.path).catch(() => {});
+        await s.reply(e instanceof ZipTooBigError ? R.big : Reply.zsendErr);
+        return "continue";
+      }
+    }
+    await storage.finish(out);
+  } catch (e) {
+    closeQuietly(out.file);
+    await Deno.remove(out.path).catch(() => {});
+    throw e;
+  } finally {
+    if (out !== body) {
+      closeQuietly(body.file);
+      await Deno.remove(body.path).catch(() => {});
+    }
+  }
+  if ((await storage.commit(out.path, loc.path, overwrite)) === "exists") {
+    s.log.info("file already exists", fields);
+    await s.reply(R.dup);
+    return "continue";
+  }
+  s.log.info(z ? "received compressed file" : "received file", fields);
+  await s.reply(R.ok);
+  return "continue";
+}
+
+function closeQuietly(f: Deno.FsFile): void {
+  try {
+    f.close();
+  } catch { /* already closed */ }
+}
+
+/** Whether an open file starts with a ZIP local header signature ("PK\x03\x04"). */
+async function startsWithZipMagic(f: Deno.FsFile): Promise<boolean> {
+  await f.seek(0, Deno.SeekMode.Start);
+  const head = new Uint8Array(4);
+  let n = 0;
+  while (n < 4) {
+    const r = await f.read(head.subarray(n));
+    if (r === null) break;
+    n += r;
+  }
+  return n === 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
+}
+
+export async function download(s: Session, name: string, z: boolean): Promise<Outcome> {
+  if (!z && s.cfg.extensions && name === PROBE_NAME) return await probe(s);
+  const R = z
+    ? {
+      size: Reply.zrecvSize,
+      bad: Reply.zrecvInvalidName,
+      none: Reply.zrecvMissing,
+      ok: Ack.ZRECV,
+    }
+    : { size: Reply.recvSize, bad: Reply.recvInvalidName, none: Reply.recvMissing, ok: Ack.RECV };
+  const why = checkName(name);
+  // Reserved names (our temporary files) are invisible: "does not exist", as the reference says.
+  if (why && why !== "reserved name") {
+    s.log.info("requested file has an invalid name", { peer: s.peer, file: name, reason: why });
+    await s.reply(R.bad);
+    return "continue";
+  }
+  const { storage } = s.cfg;
+  const loc = storage.locate(name);
+  const opened = why ? null : await openStored(loc.path);
+  if (!opened) {
+    s.log.info("requested file does not exist", { peer: s.peer, file: name });
+    await s.reply(R.none);
+    return "continue";
+  }
+  let zipPath: string | null = null;
+  let file = opened.file;
+  try {
+    let size = opened.size;
+    if (z) {
+      zipPath = storage.tempPath(storage.root, ".zip");
+      try {
+        size = await writeZip(loc.path, zipPath, name);
+      } catch (e) {
+        // The reference answers QUIT and drops the connection when it cannot compress.
+        s.log.error("compression error", { peer: s.peer, file: name, error: String(e) });
+        await s.reply(Reply.quit);
+        return "close";
+      }
+      file.close();
+      file = await Deno.open(zipPath, { read: true });
+    }
+    await s.reply(R.size(size));
+    const ack = await s.ack();
+    if (ack === null) return "close";
+    if (ack !== R.ok) {
+      s.log.info("requested file not sent", { peer: s.peer, file: name, answer: ack });
+      return "continue";
+    }
+    await s.sendFrom(file, size);
+    s.log.info("requested file sent", { peer: s.peer, file: name, size });
+    return "continue";
+  } finally {
+    file.close();
+    if (zipPath) await Deno.remove(zipPath).catch(() => {});
+  }
+}
+
+async function probe(s: Session): Promise<Outcome> {
+  const features = s.cfg.insecure ? [FEATURE_SMV] : [];
+  const body = new TextEncoder().encode(probeBody(features));
+  await s.reply(Reply.recvSize(body.length));
+  const ack = await s.ack();
+  if (ack === null) return "close";
+  if (ack === Ack.RECV) await s.io.write(body);
+  return "continue";
+}
+
+export async function list(s: Session, cmd: { name: string }): Promise<Outcome> {
+  if (!s.cfg.insecure) {
+    s.log.info("insecure mode disabled, rejected LS", { peer: s.peer });
+    return "close";
+  }
+  if (checkListFilter(cmd.name)) {
+    await s.reply(Reply.lsErr);
+    return "continue";
+  }
+  let entries: string[];
+  try {
+    entries = await s.cfg.storage.list(s.cfg.storage.listDir(cmd.name));
+  } catch (e) {
+    s.log.info("cannot list directory", { peer: s.peer, filter: cmd.name, error: String(e) });
+    await s.reply(Reply.lsErr);
+    return "continue";
+  }
+  const body = new TextEncoder().encode(entries.map((e) => e + "\n").join(""));
+  await s.reply(Reply.lsSize(body.length));
+  const ack = await s.ack();
+  if (ack === null) return "close";
+  if (ack !== Ack.LS) return "continue";
+  await s.io.write(body);
+  return "continue";
+}
