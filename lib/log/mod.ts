@@ -21,6 +21,7 @@ export interface Logger {
 /** Quotes a value when it holds spaces, quotes or control characters, so a line stays one line. */
 export function formatValue(v: string | number | boolean): string {
   const s = String(v);
+  // deno-lint-ignore no-control-regex
   return /^[^\s"=\\\x00-\x1f\x7f]+$/.test(s) ? s : JSON.stringify(s);
 }
 
