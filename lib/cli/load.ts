@@ -7,6 +7,8 @@ import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import { type Config, loadConfig } from "../config/mod.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import { statusProblems } from "../status/mod.ts";
+import { type ServerSettings, serverSettingsFromConfig } from "../tentacle/mod.ts";
+import { isAbsolute, resolve } from "node:path";
 import { type AlertSettings, parseAlertSettings, parseSilences, type Silence } from "../alerts/mod.ts";
 
 export function hostname(): string {
@@ -30,10 +32,31 @@ export function silencesOf(config: Config): { silences: Silence[]; problems: Con
   return parseSilences(silenceFiles(config));
 }
 
+/**
+ * The `tentacle:` section (the reference tentacle_server's config-file keys) as server settings,
+ * with a relative `directory` resolved against the config tree; null when there is no section.
+ */
+export function tentacleSettings(config: Config): { settings: ServerSettings | null; problems: ConfigProblem[] } {
+  const section = config.settings.sections.tentacle;
+  if (section === undefined || section === null) return { settings: null, problems: [] };
+  const fail = (message: string) => ({ settings: null, problems: [{ file: "dmonitor.yaml", key: "tentacle", message }] });
+  if (typeof section !== "object" || Array.isArray(section)) {
+    return fail("must be a mapping of tentacle_server config-file keys (directory, port, ...)");
+  }
+  const s = { ...(section as Record<string, unknown>) };
+  if (typeof s.directory === "string" && !isAbsolute(s.directory)) s.directory = resolve(config.root, s.directory);
+  try {
+    return { settings: serverSettingsFromConfig(s), problems: [] };
+  } catch (e) {
+    return fail((e as Error).message.replace(/^tentacle-server: /, ""));
+  }
+}
+
 export const VALIDATORS: ((c: Config) => ConfigProblem[])[] = [
   (c) => alertSettings(c).problems,
   (c) => silencesOf(c).problems,
   statusProblems,
+  (c) => tentacleSettings(c).problems,
 ];
 
 export function loadNodeConfig(dir: string): Promise<Config> {

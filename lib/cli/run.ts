@@ -16,7 +16,8 @@ import { StateStore } from "../store/mod.ts";
 import { createNodeApp, serveNodeApp } from "../http/mod.ts";
 import { loadStatusAccess, type StatusAccess, statusRoutes, storeStatusSource } from "../status/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
-import { loadNodeConfig } from "./load.ts";
+import { loadNodeConfig, tentacleSettings } from "./load.ts";
+import { startTentacleServer, type TentacleServer } from "../tentacle/mod.ts";
 import { VERSION } from "./version.ts";
 
 export const RUN_USAGE = `Usage: dmonitor run [--config DIR]
@@ -71,6 +72,7 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
   const signal = stop ? AbortSignal.any([stop, ctl.signal]) : ctl.signal;
   const store = StateStore.open(resolve(config.root, config.settings.state_dir));
   let server;
+  let tentacle: TentacleServer | undefined;
   try {
     const execute = createExecutor({
       limiter: new Limiter(config.settings.concurrency),
@@ -82,6 +84,12 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
     const source = storeStatusSource(store, () => node.config, { version: VERSION, startedAt: Date.now() });
     const status = statusRoutes({ source, access: () => access, logger: logger.child("status") });
     server = serveNodeApp(createNodeApp({ mount: [status] }), config.settings.listen, logger.child("http"));
+    const ts = tentacleSettings(config).settings;
+    if (ts) {
+      const tlog = logger.child("tentacle");
+      for (const w of ts.warnings) tlog.warn(w);
+      tentacle = await startTentacleServer({ ...ts.server, logger: tlog });
+    }
 
     let reloading = false;
     const onHup = async () => {
@@ -128,6 +136,7 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
     io.err(`dmonitor run: ${(e as Error).message}`);
     return 1;
   } finally {
+    await tentacle?.close();
     await server?.shutdown();
     store.close();
   }
