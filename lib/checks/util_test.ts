@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { abortText, errorText, fmtMs, hostPort, oneLine, Params, quote } from "./util.ts";
+import { ctxFor } from "./test_util.ts";
+
+Deno.test("errorText: strips Deno's wrappers and maps node error codes", () => {
+  const refused = new Deno.errors.ConnectionRefused("Connection refused (os error 111)");
+  assert.equal(errorText(refused), "Connection refused");
+  const fetchErr = new TypeError("fetch failed", {
+    cause: new Error(
+      "error sending request from 127.0.0.1:5 for http://127.0.0.1:1/ (127.0.0.1:1): client error (Connect): tcp connect error: Connection refused (os error 111)",
+    ),
+  });
+  assert.equal(errorText(fetchErr), "tcp connect error: Connection refused");
+  const nodeErr = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
+    code: "ECONNREFUSED",
+  });
+  assert.equal(errorText(nodeErr), "Connection refused");
+  assert.equal(errorText("plain\nstring"), "plain string");
+  assert.equal(errorText(new Error("")), "Error");
+});
+
+Deno.test("abortText: timeouts say so, other aborts do not pretend to be timeouts", () => {
+  const timeout = AbortSignal.abort(new DOMException("x", "TimeoutError"));
+  assert.equal(
+    abortText(ctxFor("h", {}, { signal: timeout, timeoutMs: 1500 })),
+    "timed out after 1500 ms",
+  );
+  assert.equal(abortText(ctxFor("h", {}, { signal: AbortSignal.abort() })), "aborted");
+});
+
+Deno.test("formatting helpers", () => {
+  assert.equal(hostPort("192.0.2.1", 22), "192.0.2.1:22");
+  assert.equal(hostPort("2001:db8::1", 22), "[2001:db8::1]:22");
+  assert.equal(hostPort("www.example.com", 443), "www.example.com:443");
+  assert.equal(fmtMs(0.42), "0.4 ms");
+  assert.equal(fmtMs(12.6), "13 ms");
+  assert.equal(oneLine("a\r\n\tb  c "), "a b c");
+  assert.equal(quote('say "hi"'), '"say \\"hi\\""');
+  assert.equal(quote("x".repeat(100), 5), '"xxxxx..."');
+});
+
+Deno.test("Params: values win over defaults; wrong types throw clear errors", () => {
+  const p = new Params({ port: 2222, name: "x", flag: true }, {
+    port: { type: "port", default: 22, doc: "" },
+    count: { type: "int", default: 3, doc: "" },
+    name: { type: "string", doc: "" },
+    flag: { type: "bool", default: false, doc: "" },
+  });
+  assert.equal(p.int("port"), 2222);
+  assert.equal(p.int("count"), 3);
+  assert.equal(p.optInt("missing"), undefined);
+  assert.equal(p.str("name"), "x");
+  assert.equal(p.str("missing"), undefined);
+  assert.equal(p.bool("flag"), true);
+  assert.equal(p.bool("missing"), false);
+  assert.throws(() => p.int("missing"), /parameter 'missing' is required/);
+  assert.throws(() => p.str("port"), /parameter 'port' must be a string, got 2222/);
+  assert.throws(() => p.bool("name"), /parameter 'name' must be true or false, got "x"/);
+});

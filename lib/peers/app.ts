@@ -1,0 +1,222 @@
+/**
+ * The peer endpoint as a Hono app: `POST /v1/confirm`, `POST /v1/view`, `POST /v1/incident`,
+ * `GET /v1/state` (all signed both ways) and `GET /healthz` (open, says only "ok"). Bodies are
+ * capped, every request has a deadline, and one `onError` maps typed errors to status codes.
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ProtocolError } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { IncidentView, LocalAnswer } from "../quorum/types.ts";
+import { AuthError, HEADERS, importPeerKey, RequestVerifier, signReply } from "./auth.ts";
+import { parseIncidentView, parseTargetRequest } from "./wire.ts";
+import { LogLimiter } from "./log_limiter.ts";
+
+export interface PeerAppDeps {
+  /** This node's name, sent with every reply. */
+  nodeName: string;
+  /** The shared secret (`peer.key`), or null: then every /v1 request is refused. */
+  key: string | null;
+  log: Logger;
+  clock?: () => number;
+  /** Run the check now (or answer from a result a few seconds old); null: test not configured. */
+  confirm(host: string, test: string, signal: AbortSignal): Promise<LocalAnswer | null>;
+  /** The last local result and incident state, without running anything; null: not configured. */
+  view(host: string, test: string): LocalAnswer | null;
+  /** A peer announces its incident state; false: test not configured here. Should not wait for a
+   * round in progress on this node (hand the event to the engine and answer). */
+  hear(host: string, test: string, from: string, view: IncidentView): Promise<boolean>;
+  /** Everything for `GET /v1/state` (plain JSON). */
+  state(): unknown;
+  /** Largest request body accepted (default 16 KiB). */
+  maxBodyBytes?: number;
+  /** Overall deadline of one request (default 15 s: confirm may run a check). */
+  requestDeadlineMs?: number;
+  /** Accepted clock skew between peers (default 30 s). */
+  skewMs?: number;
+  maxNonces?: number;
+  /** Most /v1 requests handled at once; more get 503 at once (default 256). */
+  maxInFlight?: number;
+}
+
+type Env = {
+  Bindings: { remoteAddr?: { hostname?: string; port?: number } } | undefined;
+  Variables: { signal: AbortSignal; peer: string; nonce: string; body: Uint8Array };
+};
+
+/** The request took longer than its deadline. */
+export class DeadlineError extends Error {
+  override name = "DeadlineError";
+}
+
+const enc = new TextEncoder();
+
+/** Builds the peer endpoint. */
+export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
+  const clock = deps.clock ?? Date.now;
+  const log = deps.log;
+  const keyPromise = deps.key === null ? Promise.resolve(null) : importPeerKey(deps.key);
+  let verifier: RequestVerifier | null = null;
+  const getVerifier = async () =>
+    verifier ??= new RequestVerifier({
+      key: await keyPromise,
+      skewMs: deps.skewMs,
+      maxNonces: deps.maxNonces,
+    });
+  const rejections = new LogLimiter({ clock, perWindow: 20, windowMs: 10_000 });
+  const deadlineMs = deps.requestDeadlineMs ?? 15_000;
+  const bodyDeadlineMs = Math.min(deadlineMs, 2000);
+  const app = new Hono<Env>();
+
+  app.get("/healthz", (c) => c.text("ok"));
+
+  const maxInFlight = deps.maxInFlight ?? 256;
+  let inFlight = 0;
+  app.use("/v1/*", async (c, next) => {
+    if (inFlight >= maxInFlight) {
+      rejections.run("busy", (suppressed) =>
+        log.warn("too many peer requests at once, refusing", {
+          remote: c.env?.remoteAddr?.hostname ?? "unknown",
+          in_flight: inFlight,
+          suppressed: suppressed || undefined,
+        }));
+      return c.json({ error: "busy" }, 503);
+    }
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+    }
+  });
+  app.use("/v1/*", async (c, next) => {
+    // Not request.signal: under Deno.serve it also fires after every successful response.
+    const signal = AbortSignal.timeout(deadlineMs);
+    c.set("signal", signal);
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new DeadlineError(`request exceeded its ${deadlineMs} ms deadline`));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([next(), aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  });
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: deps.maxBodyBytes ?? 16 * 1024,
+      onError: (c) => c.json({ error: "request body too large" }, 413),
+    }),
+  );
+  app.use("/v1/*", async (c, next) => {
+    // A slow (or slowloris) sender holds a slot: bodies are small, so give it little time.
+    const body = new Uint8Array(await withTimeout(c.req.arrayBuffer(), bodyDeadlineMs));
+    const url = new URL(c.req.url);
+    const v = await getVerifier();
+    const { node, nonce } = await v.verify(
+      { method: c.req.method, path: url.pathname + url.search, headers: c.req.raw.headers, body },
+      clock(),
+    );
+    c.set("peer", node);
+    c.set("nonce", nonce);
+    c.set("body", body);
+    await next();
+  });
+
+  /** A signed 200 JSON reply. */
+  const reply = async (c: Context<Env>, payload: unknown) => {
+    const body = enc.encode(JSON.stringify(payload));
+    const key = (await keyPromise)!;
+    const signature = await signReply(key, {
+      nonce: c.get("nonce"),
+      status: 200,
+      node: deps.nodeName,
+      body,
+    });
+    return c.body(body, 200, {
+      "content-type": "application/json",
+      [HEADERS.node]: deps.nodeName,
+      [HEADERS.signature]: signature,
+    });
+  };
+  const json = (c: Context<Env>): unknown => {
+    try {
+      return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(c.get("body")));
+    } catch {
+      throw new ProtocolError("request body is not valid JSON");
+    }
+  };
+
+  app.post("/v1/confirm", async (c) => {
+    const { host, test } = parseTargetRequest(json(c));
+    const answer = await deps.confirm(host, test, c.get("signal"));
+    return reply(c, { node: deps.nodeName, ...(answer ?? notConfigured(clock())) });
+  });
+  app.post("/v1/view", (c) => {
+    const { host, test } = parseTargetRequest(json(c));
+    return reply(c, { node: deps.nodeName, ...(deps.view(host, test) ?? notConfigured(clock())) });
+  });
+  app.post("/v1/incident", async (c) => {
+    const view = parseIncidentView(json(c), "body");
+    const known = await deps.hear(view.host, view.test, c.get("peer"), view);
+    return reply(c, { node: deps.nodeName, known });
+  });
+  app.get("/v1/state", (c) => reply(c, { node: deps.nodeName, state: deps.state() }));
+
+  app.notFound((c) => c.json({ error: "not found" }, 404));
+  app.onError((err, c) => {
+    const remote = c.env?.remoteAddr?.hostname ?? "unknown";
+    if (err instanceof AuthError) {
+      rejections.run(err.reason, (suppressed) =>
+        log.warn("rejected peer request", {
+          reason: err.reason,
+          detail: err.message,
+          remote,
+          method: c.req.method,
+          path: c.req.path,
+          claimed_node: c.req.header(HEADERS.node)?.slice(0, 64),
+          suppressed: suppressed || undefined,
+        }));
+      if (err.reason === "overloaded") return c.json({ error: "busy" }, 503);
+      return c.json({ error: "unauthorized" }, 401);
+    }
+    if (err instanceof ProtocolError) {
+      log.warn("bad peer request", {
+        remote,
+        peer: c.get("peer"),
+        path: c.req.path,
+        error: err.message,
+      });
+      return c.json({ error: err.message }, 400);
+    }
+    if (err instanceof DeadlineError) {
+      log.warn("peer request deadline exceeded", { remote, peer: c.get("peer"), path: c.req.path });
+      return c.json({ error: "deadline exceeded" }, 503);
+    }
+    if (err instanceof HTTPException) return err.getResponse();
+    log.error("peer request failed", { remote, path: c.req.path, error: String(err) });
+    return c.json({ error: "internal error" }, 500);
+  });
+  return app;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DeadlineError(`request body not received within ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+function notConfigured(now: number): LocalAnswer {
+  return { status: "UNKNOWN", output: "test not configured on this node", at: now, incident: null };
+}

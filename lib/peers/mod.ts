@@ -1,0 +1,52 @@
+/**
+ * The authenticated peer protocol: signing and verification (`auth.ts`), the endpoint
+ * (`createPeerApp`), its listener (`startPeerServer`) and the client (`askPeers`,
+ * `announceToPeers`, `createPeerRpc` for the consensus engine).
+ *
+ * @example
+ * ```ts
+ * checkPeerKeyRequirement(config);
+ * const app = createPeerApp({ nodeName, key: config.peerKey, log, confirm, view, hear, state });
+ * await using server = startPeerServer({ hostname: "0.0.0.0", port: 2929, app });
+ * const answers = await askPeers(config.peers, { host, test }, { key, nodeName, deadlineMs: 12000 });
+ * ```
+ * @module
+ */
+export {
+  AuthError,
+  type AuthReason,
+  HEADERS,
+  importPeerKey,
+  randomNonce,
+  RequestVerifier,
+  signReply,
+  signRequest,
+  timingSafeEqual,
+  verifyReply,
+} from "./auth.ts";
+export { NonceCache, type NonceVerdict } from "./nonce_cache.ts";
+export {
+  parseIncidentView,
+  parsePeerReply,
+  parseTargetRequest,
+  type PeerReply,
+  type TargetRequest,
+} from "./wire.ts";
+export { createPeerApp, DeadlineError, type PeerAppDeps } from "./app.ts";
+export {
+  announceToPeers,
+  askPeers,
+  callPeer,
+  createPeerHttpClient,
+  peerBaseUrl,
+  type PeerClientOptions,
+  peerLabel,
+} from "./client.ts";
+export { createPeerRpc, type PeerRpcOptions } from "./rpc.ts";
+export {
+  checkPeerKeyRequirement,
+  MIN_PEER_KEY_LENGTH,
+  type PeerServer,
+  type PeerServerOptions,
+  startPeerServer,
+} from "./server.ts";

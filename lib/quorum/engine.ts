@@ -1,0 +1,299 @@
+/**
+ * The thin shell around the pure incident machine: keeps one state per host+test, performs the
+ * effects (asks the peers, hands notifications to the notifier, arms wake-up timers, logs,
+ * persists) and feeds the results back. Everything it touches is injected.
+ * @module
+ */
+import type { QuorumRule } from "../config/types.ts";
+import type { CheckResult } from "../runner/result.ts";
+import { createLogger, type Logger } from "../log/mod.ts";
+import type { IncidentState, IncidentView, LocalAnswer, Notifier, PeerAnswer } from "./types.ts";
+import {
+  type Effect,
+  type IncidentContext,
+  type IncidentEvent,
+  initialIncident,
+  nextIncident,
+  type QuorumTiming,
+  toView,
+} from "./incident.ts";
+import { isFailingVote, localVote } from "./quorum.ts";
+import {
+  type HealthTable,
+  type PeerHealth,
+  reachableCount,
+  recordAnswers,
+  sanitizeAnswers,
+} from "./health.ts";
+
+/** Asks every peer about a host+test: `confirm` makes them check, `view` only reads their state. */
+export type AskFn = (host: string, test: string, mode: "confirm" | "view") => Promise<PeerAnswer[]>;
+
+/** Timer functions, injectable so tests control time. */
+export interface Timers {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export interface EngineOptions {
+  self: string;
+  /** Peer addresses from nodes.txt; the cluster is these plus this node. */
+  peers: readonly string[];
+  rule: QuorumRule;
+  timing: QuorumTiming;
+  ask: AskFn;
+  notifier: Notifier;
+  clock?: () => number;
+  log?: Logger;
+  /** Pushes this node's view to every peer (POST /v1/incident); awaited, bounded by its own
+   * deadline, errors swallowed by the implementation. Default: nothing (single-node mode). */
+  announce?: (host: string, test: string, view: IncidentView) => Promise<void>;
+  /** Persists a state after every change (SQLite in the node); awaited before notifying. */
+  save?: (s: IncidentState) => void | Promise<void>;
+  timers?: Timers;
+  /** Whether this node is degraded (see `isDegraded`); its failures then vote UNKNOWN. */
+  degraded?: () => boolean;
+}
+
+export interface EngineSnapshot {
+  node: string;
+  degraded: boolean;
+  incidents: IncidentView[];
+  peers: PeerHealth[];
+}
+
+const realTimers: Timers = {
+  set(fn, ms) {
+    const id = setTimeout(fn, Math.max(0, ms));
+    Deno.unrefTimer(id);
+    return id;
+  },
+  clear: (h) => clearTimeout(h as number),
+};
+
+/** Runs the consensus rounds of one node. */
+export class IncidentEngine {
+  readonly #o: EngineOptions;
+  readonly #ctx: IncidentContext;
+  readonly #clock: () => number;
+  readonly #log: Logger;
+  readonly #timers: Timers;
+  #states = new Map<string, IncidentState>();
+  #locks = new Map<string, Promise<unknown>>();
+  #wakes = new Map<string, { at: number; handle: unknown }>();
+  /** Announcements received while a round was in progress, per host+test. */
+  #inbox = new Map<string, IncidentView[]>();
+  #health: HealthTable = {};
+  #closed = false;
+
+  constructor(o: EngineOptions) {
+    this.#o = o;
+    this.#ctx = { self: o.self, nodesTotal: o.peers.length + 1, rule: o.rule, timing: o.timing };
+    this.#clock = o.clock ?? Date.now;
+    this.#log = o.log ?? createLogger({ component: "quorum" });
+    this.#timers = o.timers ?? realTimers;
+  }
+
+  /** Feeds a local check result; when it failed, or an incident is open, runs a round. Returns
+   * every effect that was applied, for logs and tests. */
+  round(host: string, test: string, result: CheckResult): Promise<Effect[]> {
+    const vote = localVote(this.#o.self, result, this.degraded());
+    return this.#step(host, test, { type: "check", vote });
+  }
+
+  /** Re-examines a host+test (timer fired, or after a restart). */
+  wake(host: string, test: string): Promise<Effect[]> {
+    return this.#step(host, test, { type: "wake" });
+  }
+
+  /** Takes in a peer's announcement (POST /v1/incident). */
+  hear(host: string, test: string, view: IncidentView): Promise<Effect[]> {
+    // Not behind a round in progress: it is taken in before that round's result is decided on.
+    const k = key(host, test);
+    this.#inbox.set(k, [...(this.#inbox.get(k) ?? []), view]);
+    return this.#step(host, test, null);
+  }
+
+  /** This node's answer to a peer's confirm, for a local result (null: test not configured). */
+  answer(host: string, test: string, result: CheckResult | null): LocalAnswer {
+    if (result === null) {
+      return {
+        status: "UNKNOWN",
+        output: "test not configured here",
+        at: this.#clock(),
+        incident: null,
+      };
+    }
+    const v = localVote(this.#o.self, result, this.degraded());
+    return {
+      status: v.status as LocalAnswer["status"],
+      output: v.output,
+      at: v.at,
+      incident: this.view(host, test),
+    };
+  }
+
+  /** What this node publishes about a host+test, or null when it never looked at it. */
+  view(host: string, test: string): IncidentView | null {
+    const s = this.#states.get(key(host, test));
+    return s ? toView(s) : null;
+  }
+
+  degraded(): boolean {
+    return this.#o.degraded?.() ?? false;
+  }
+
+  /** How many peers answered their last contact (input to `isDegraded`). */
+  peersReachable(): number {
+    return reachableCount(this.#health);
+  }
+
+  /** Everything for `GET /v1/state`: non-trivial incidents and peer health. */
+  snapshot(): EngineSnapshot {
+    const incidents = [...this.#states.values()]
+      .filter((s) => s.phase !== "ok" || s.closed !== null)
+      .map(toView);
+    return {
+      node: this.#o.self,
+      degraded: this.degraded(),
+      incidents,
+      peers: Object.values(this.#health),
+    };
+  }
+
+  /** Every state, for persistence. */
+  states(): IncidentState[] {
+    return [...this.#states.values()].map((s) => structuredClone(s));
+  }
+
+  /** Loads persisted states. Claims are dropped (a restarted node must claim and settle again);
+   * anything open or undelivered is re-examined at once. */
+  restore(states: readonly IncidentState[]): void {
+    for (const st of states) {
+      const s = structuredClone(st);
+      s.claim = null;
+      s.claimedAt = null;
+      if (s.phase === "suspect") s.phase = "ok";
+      this.#states.set(key(s.host, s.test), s);
+      if (s.incident !== null || s.closed?.recovered?.deliveredAt === null) {
+        this.#arm(s.host, s.test, this.#clock());
+      }
+    }
+  }
+
+  /** Resolves when every round in progress has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#locks.size > 0) await Promise.all([...this.#locks.values()]);
+  }
+
+  /** Cancels pending timers; later calls do nothing. */
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#wakes.values()) this.#timers.clear(w.handle);
+    this.#wakes.clear();
+  }
+
+  #step(host: string, test: string, event: IncidentEvent | null): Promise<Effect[]> {
+    const k = key(host, test);
+    const prev = this.#locks.get(k) ?? Promise.resolve();
+    const run = prev.then(() => this.#run(host, test, event));
+    const tail = run.catch(() => {});
+    this.#locks.set(k, tail);
+    tail.then(() => {
+      if (this.#locks.get(k) === tail) this.#locks.delete(k);
+    });
+    return run;
+  }
+
+  async #run(host: string, test: string, first: IncidentEvent | null): Promise<Effect[]> {
+    if (this.#closed) return [];
+    const k = key(host, test);
+    const applied: Effect[] = [];
+    const queue: IncidentEvent[] = first ? [first] : [];
+    // Each event yields at most one ask and its round; the bound only guards against a bug looping.
+    for (let i = 0; i < 32; i++) {
+      const inbox = this.#inbox.get(k);
+      if (inbox) {
+        this.#inbox.delete(k);
+        queue.unshift(...inbox.map((view): IncidentEvent => ({ type: "heard", view })));
+      }
+      const event = queue.shift();
+      if (event === undefined) break;
+      const stored = this.#states.get(k);
+      // The common case, a passing check with nothing going on, costs nothing.
+      if (!stored && event.type === "check" && !isFailingVote(event.vote.status)) break;
+      const prev = stored ?? initialIncident(host, test, this.#clock());
+      const { state, effects } = nextIncident(prev, event, this.#ctx, this.#clock());
+      if (!stored || JSON.stringify(state) !== JSON.stringify(prev)) {
+        this.#states.set(k, state);
+        await this.#o.save?.(state);
+      }
+      applied.push(...effects);
+      const later: IncidentEvent[] = [];
+      for (const e of effects) {
+        if (e.type === "log") this.#log[e.level](e.msg, { host, test, ...e.fields });
+        else if (e.type === "wake") this.#arm(host, test, e.at);
+      }
+      if (effects.some((e) => e.type === "announce") && this.#o.announce) {
+        // Best effort: peers also learn it from their next round; never let it block delivery.
+        await this.#o.announce(host, test, toView(state)).catch((err) =>
+          this.#log.warn("announcing to peers failed", { host, test, error: String(err) })
+        );
+      }
+      for (const e of effects) {
+        if (e.type !== "notify") continue;
+        try {
+          await this.#o.notifier.notify(e.notification);
+          later.push({ type: "delivered", id: e.notification.id });
+        } catch (err) {
+          const error = err instanceof Error ? err.message : String(err);
+          later.push({ type: "undelivered", id: e.notification.id, error });
+        }
+      }
+      for (const e of effects) {
+        if (e.type !== "ask") continue;
+        const startedAt = this.#clock();
+        let raw: PeerAnswer[];
+        try {
+          raw = await this.#o.ask(host, test, e.mode);
+        } catch (err) {
+          // The peer client never throws; an injected one that does costs this round, not the node.
+          this.#log.error("asking peers failed", { host, test, error: String(err) });
+          continue;
+        }
+        const answers = sanitizeAnswers(raw, this.#o.self);
+        const { table, infos } = recordAnswers(this.#health, answers, this.#clock());
+        this.#health = { ...this.#health, ...table };
+        for (const a of infos) {
+          if (a.error) {
+            this.#log.debug("peer unreachable", { host, test, peer: a.peer, error: a.error });
+          }
+        }
+        later.push({ type: "round", mode: e.mode, startedAt, self: e.self, peers: infos });
+      }
+      queue.unshift(...later);
+    }
+    return applied;
+  }
+
+  #arm(host: string, test: string, at: number): void {
+    if (this.#closed) return;
+    const k = key(host, test);
+    const old = this.#wakes.get(k);
+    if (old && old.at <= at) return;
+    if (old) this.#timers.clear(old.handle);
+    const handle = this.#timers.set(() => {
+      this.#wakes.delete(k);
+      this.wake(host, test).catch((err) =>
+        this.#log.error("wake failed", { host, test, error: String(err) })
+      );
+    }, at - this.#clock());
+    this.#wakes.set(k, { at, handle });
+  }
+}
+
+function key(host: string, test: string): string {
+  return `${host}\u0000${test}`;
+}
+
+export type { QuorumTiming };

@@ -1,0 +1,355 @@
+import assert from "node:assert/strict";
+import { memoryLogger } from "../log/mod.ts";
+import type { CheckResult } from "../runner/result.ts";
+import { type AskFn, IncidentEngine, type Timers } from "./engine.ts";
+import { RecordingNotifier } from "./notifier.ts";
+import type { IncidentState, IncidentView, PeerAnswer, VoteStatus } from "./types.ts";
+
+const timing = { settleMs: 3000, handoverMs: 20000, recoverHoldMs: 0, remindMs: 0 };
+
+function result(status: "OK" | "FAIL" | "TIMEOUT", at: number): CheckResult {
+  return {
+    host: "www",
+    test: "http",
+    status,
+    state: status,
+    output: status === "OK" ? "200 OK" : "connection refused",
+    perfdata: "",
+    exitCode: null,
+    startedAt: at,
+    durationMs: 1,
+  };
+}
+
+/** A controllable world: a clock, timers that fire only when told, canned peer answers. */
+function world(peers: string[] = ["a:2929", "c:2929"]) {
+  let now = 1000;
+  const timers: { at: number; fn: () => void; id: number }[] = [];
+  let nextId = 0;
+  const fake: Timers = {
+    set(fn, ms) {
+      const id = nextId++;
+      timers.push({ at: now + ms, fn, id });
+      return id;
+    },
+    clear(h) {
+      const i = timers.findIndex((t) => t.id === h);
+      if (i >= 0) timers.splice(i, 1);
+    },
+  };
+  const answers = new Map<string, { status: VoteStatus; incident?: IncidentView | null }>();
+  const calls: string[] = [];
+  const ask: AskFn = (_host, _test, mode) => {
+    calls.push(`ask ${mode}`);
+    return Promise.resolve(peers.map((p): PeerAnswer => {
+      const name = p.split(":")[0]!;
+      const a = answers.get(name) ?? { status: "OK" };
+      const reachable = a.status !== "UNREACHABLE";
+      return {
+        peer: p,
+        node: reachable ? name : null,
+        vote: { node: reachable ? name : p, status: a.status, output: "", at: now },
+        incident: a.incident ?? null,
+        latencyMs: 1,
+        ...(reachable ? {} : { error: "connection refused" }),
+      };
+    }));
+  };
+  const notifier = new RecordingNotifier();
+  const origNotify = notifier.notify.bind(notifier);
+  notifier.notify = (n) => {
+    calls.push(`notify ${n.kind}`);
+    return origNotify(n);
+  };
+  const saved: IncidentState[] = [];
+  const log = memoryLogger();
+  const engine = new IncidentEngine({
+    self: "b",
+    peers,
+    rule: { kind: "count", count: 2 },
+    timing,
+    ask,
+    notifier,
+    clock: () => now,
+    log,
+    timers: fake,
+    save: (s) => {
+      saved.push(structuredClone(s));
+    },
+    announce: (_h, _t, view) => {
+      calls.push(
+        `announce ${view.incident?.down?.deliveredAt === null ? "committed" : "delivered"}`,
+      );
+      return Promise.resolve();
+    },
+  });
+  return {
+    engine,
+    answers,
+    calls,
+    notifier,
+    saved,
+    log,
+    timers,
+    at: (t: number) => (now = t),
+    /** Advances the clock to the next timer and fires it; resolves when its work is done. */
+    async fire() {
+      timers.sort((x, y) => x.at - y.at);
+      const t = timers.shift();
+      assert.ok(t, "a timer is armed");
+      now = Math.max(now, t.at);
+      t.fn();
+      await engine.idle();
+    },
+  };
+}
+
+Deno.test("engine: a passing check with nothing going on asks nobody and stores nothing", async () => {
+  const w = world();
+  assert.deepEqual(await w.engine.round("www", "http", result("OK", 1000)), []);
+  assert.deepEqual(w.calls, []);
+  assert.deepEqual(w.saved, []);
+  assert.equal(w.engine.view("www", "http"), null);
+});
+
+Deno.test("engine: confirmed outage -> claim, timer, final round, persist, announce, notify once", async () => {
+  const w = world();
+  w.answers.set("a", { status: "FAIL" });
+  await w.engine.round("www", "http", result("FAIL", 1000));
+  assert.equal(w.engine.view("www", "http")?.claim, "down");
+  assert.equal(w.timers.length, 1);
+  assert.equal(w.timers[0]!.at, 4000);
+  await w.fire();
+  assert.deepEqual(w.calls, [
+    "ask confirm",
+    "ask view",
+    "announce committed",
+    "notify down",
+    "announce delivered",
+  ]);
+  assert.deepEqual(w.notifier.summary(), ["down www/http by b"]);
+  const n = w.notifier.sent[0]!;
+  assert.equal(n.id, "www/http/1000/b/down");
+  assert.equal(n.nodesTotal, 3);
+  assert.deepEqual(n.votes.map((v) => `${v.node}:${v.status}`), ["b:FAIL", "a:FAIL", "c:OK"]);
+  // The commit was persisted before the notifier saw it.
+  const committed = w.saved.find((s) =>
+    s.incident?.down !== null && s.incident?.down.deliveredAt === null
+  );
+  assert.ok(committed, "committed state saved before delivery");
+  assert.equal(w.engine.view("www", "http")?.incident?.down?.deliveredAt, 4000);
+  // Later failing checks do not notify again.
+  w.at(61000);
+  await w.engine.round("www", "http", result("FAIL", 61000));
+  assert.equal(w.notifier.sent.length, 1);
+});
+
+Deno.test("engine: a rejected notification is retried from a timer", async () => {
+  const w = world([]);
+  w.notifier.failNext = 1;
+  await w.engine.round("www", "http", result("FAIL", 1000));
+  assert.equal(w.notifier.sent.length, 0);
+  assert.ok(w.log.lines.some((l) => l.includes("notifier failed, will retry")));
+  await w.fire();
+  assert.deepEqual(w.notifier.summary(), ["down www/http by b"]);
+});
+
+Deno.test("engine: single-node mode sends down, then recovery after two passing rounds", async () => {
+  const w = world([]);
+  await w.engine.round("www", "http", result("FAIL", 1000));
+  w.at(61000);
+  await w.engine.round("www", "http", result("OK", 61000));
+  w.at(121000);
+  await w.engine.round("www", "http", result("OK", 121000));
+  assert.deepEqual(w.notifier.summary(), ["down www/http by b", "recovered www/http by b"]);
+  assert.equal(w.notifier.sent[1]!.endedAt, 61000);
+  assert.equal(w.engine.view("www", "http")?.phase, "ok");
+});
+
+Deno.test("engine: rounds of one host+test never overlap", async () => {
+  let inFlight = 0, maxInFlight = 0;
+  const slow = new IncidentEngine({
+    self: "b",
+    peers: ["a:2929"],
+    rule: { kind: "count", count: 2 },
+    timing,
+    notifier: new RecordingNotifier(),
+    log: memoryLogger(),
+    timers: { set: () => 0, clear: () => {} },
+    ask: async (_h, _t) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      return [];
+    },
+  });
+  await Promise.all([1, 2, 3].map((i) => slow.round("www", "http", result("FAIL", i))));
+  assert.equal(maxInFlight, 1);
+});
+
+Deno.test("engine: a peer reporting this node's own name cannot vote", async () => {
+  const engine = new IncidentEngine({
+    self: "b",
+    peers: ["twin:2929"],
+    rule: { kind: "count", count: 2 },
+    timing,
+    notifier: new RecordingNotifier(),
+    log: memoryLogger(),
+    timers: { set: () => 0, clear: () => {} },
+    ask: () =>
+      Promise.resolve([{
+        peer: "twin:2929",
+        node: "b",
+        vote: { node: "b", status: "FAIL", output: "", at: 1 },
+        incident: null,
+        latencyMs: 1,
+      }]),
+  });
+  await engine.round("www", "http", result("FAIL", 1000));
+  assert.equal(engine.view("www", "http")?.phase, "unconfirmed");
+  assert.equal(engine.snapshot().peers[0]?.lastError?.includes("own name"), true);
+});
+
+Deno.test("engine: restore drops claims and re-examines open incidents at once", async () => {
+  const w = world();
+  w.answers.set("a", { status: "FAIL" });
+  await w.engine.round("www", "http", result("FAIL", 1000)); // claiming
+  const persisted = w.engine.states();
+  assert.equal(persisted[0]?.claim, "down");
+  const w2 = world();
+  w2.answers.set("a", { status: "FAIL" });
+  w2.at(2000);
+  w2.engine.restore(persisted);
+  assert.equal(w2.engine.view("www", "http")?.claim, null);
+  assert.equal(w2.timers.length, 1);
+  assert.equal(w2.timers[0]!.at, 2000);
+  await w2.fire(); // view round: claims again, must settle again before committing
+  assert.equal(w2.engine.view("www", "http")?.claim, "down");
+  assert.equal(w2.notifier.sent.length, 0);
+});
+
+Deno.test("engine: an announced incident is remembered and adopted when this node confirms", async () => {
+  const w = world();
+  const incident = {
+    id: "www/http/500/a",
+    startedAt: 500,
+    endedAt: null,
+    down: { by: "a", committedAt: 900, deliveredAt: 950, passed: [] },
+    recovered: null,
+  };
+  await w.engine.hear("www", "http", {
+    host: "www",
+    test: "http",
+    phase: "down",
+    claim: null,
+    incident,
+    closed: null,
+  });
+  // a dies right after announcing; c and b confirm the outage without it.
+  w.answers.set("a", { status: "UNREACHABLE" });
+  w.answers.set("c", { status: "FAIL" });
+  await w.engine.round("www", "http", result("FAIL", 1000));
+  const v = w.engine.view("www", "http");
+  assert.equal(v?.incident?.id, "www/http/500/a");
+  assert.equal(v?.claim, null);
+  assert.equal(w.notifier.sent.length, 0);
+});
+
+Deno.test("engine: answer() maps a local result to the confirm reply, UNKNOWN when degraded", () => {
+  let degraded = false;
+  const engine = new IncidentEngine({
+    self: "b",
+    peers: ["a:2929"],
+    rule: { kind: "count", count: 2 },
+    timing,
+    notifier: new RecordingNotifier(),
+    ask: () => Promise.resolve([]),
+    log: memoryLogger(),
+    degraded: () => degraded,
+  });
+  assert.equal(engine.answer("www", "http", result("FAIL", 5)).status, "FAIL");
+  degraded = true;
+  assert.equal(engine.answer("www", "http", result("FAIL", 5)).status, "UNKNOWN");
+  assert.equal(engine.answer("www", "http", null).status, "UNKNOWN");
+  engine.close();
+});
+
+Deno.test("engine: a failing ask or announce costs a round or a push, never the notice", async () => {
+  const log = memoryLogger();
+  const notifier = new RecordingNotifier();
+  let fail = true;
+  let now = 1000;
+  const engine = new IncidentEngine({
+    self: "b",
+    peers: ["a:2929"],
+    rule: { kind: "count", count: 1 },
+    timing: { ...timing, settleMs: 1000 },
+    clock: () => now,
+    notifier,
+    log,
+    timers: { set: () => 0, clear: () => {} },
+    ask: () => fail ? Promise.reject(new Error("boom")) : Promise.resolve([]),
+    announce: () => Promise.reject(new Error("network down")),
+  });
+  await engine.round("www", "http", result("FAIL", 1000));
+  assert.ok(log.lines.some((l) => l.includes("asking peers failed") && l.includes("boom")));
+  fail = false;
+  now = 2000;
+  await engine.round("www", "http", result("FAIL", 2000)); // claims
+  now = 3500;
+  await engine.wake("www", "http"); // settled: commits
+  assert.deepEqual(notifier.summary(), ["down www/http by b"]);
+  assert.ok(log.lines.some((l) => l.includes("announcing to peers failed")));
+});
+
+Deno.test("engine: an announcement that arrives during the final round is taken in before deciding", async () => {
+  let now = 1000;
+  let gate: (() => void) | null = null;
+  const notifier = new RecordingNotifier();
+  const answers = (): PeerAnswer[] => [{
+    peer: "a:2929",
+    node: "a",
+    vote: { node: "a", status: "FAIL", output: "", at: now },
+    incident: null,
+    latencyMs: 1,
+  }];
+  const engine = new IncidentEngine({
+    self: "b",
+    peers: ["a:2929"],
+    rule: { kind: "count", count: 2 },
+    timing,
+    notifier,
+    log: memoryLogger(),
+    clock: () => now,
+    timers: { set: () => 0, clear: () => {} },
+    ask: (_h, _t, mode) =>
+      mode === "confirm"
+        ? Promise.resolve(answers())
+        : new Promise((resolve) => (gate = () => resolve(answers()))),
+  });
+  await engine.round("www", "http", result("FAIL", 1000)); // claims
+  now = 4000;
+  const final = engine.wake("www", "http");
+  await new Promise((r) => setTimeout(r, 0));
+  const theirs = {
+    id: "www/http/900/a",
+    startedAt: 900,
+    endedAt: null,
+    down: { by: "a", committedAt: 3990, deliveredAt: null, passed: [] },
+    recovered: null,
+  };
+  const heard = engine.hear("www", "http", {
+    host: "www",
+    test: "http",
+    phase: "down",
+    claim: null,
+    incident: theirs,
+    closed: null,
+  });
+  gate!();
+  await final;
+  await heard;
+  assert.deepEqual(notifier.sent, []);
+  assert.equal(engine.view("www", "http")?.incident?.id, "www/http/900/a");
+});
