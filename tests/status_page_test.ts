@@ -74,7 +74,9 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
         text.indexOf("DOWN db.example") < text.indexOf("UP 127.0.0.1"),
         "down checks come first",
       );
-      assert.match(text, /Open incidents \(0\) No open incidents\./);
+      // Single-node mode: this node alone confirms, so both failures are real incidents it notified.
+      assert.match(text, /Open incidents \(2\) db\.example disk · down for \d+s notifier page-node/);
+      assert.match(text, /page-node FAIL \d+s ago \/var is 97% full/, "who saw what, and when");
       assert.match(text, /Peers \(0\) None: nodes\.txt lists no peer/);
       assert.match(text, /Recent incidents No incidents recorded\./);
       assert.equal(await browser.evaluate("document.title"), "2 down · page-node · dmonitor");
@@ -119,7 +121,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
       assert.match(r.stdout, /^2 of 4 checks down$/m);
       assert.match(
         r.stdout,
-        /^ {3}DOWN +db\.example +disk +down \d+s ago .*\/var is 97% full <b>now<\/b>$/m,
+        /^ {3}DOWN +db\.example +disk +down \d+s ago .*\/var is 97% full <b>now<\/b> \[confirmed down\]$/m,
       );
       assert.match(r.stdout, /^ {3}UP +127\.0\.0\.1 +web +up \d+s ago .* 200 in 3 ms$/m);
       const json = await dmonitor(["status", "--config", tree, "--json"]);

@@ -4,6 +4,9 @@
  * @module
  */
 import { BUILTIN_CHECKS } from "../checks/mod.ts";
+import { resolveUser, type RunAs } from "../runner/mod.ts";
+import { checkPeerKeyRequirement, parsePeerSettings } from "../peers/mod.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { type Config, loadConfig } from "../config/mod.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import { statusProblems } from "../status/mod.ts";
@@ -52,11 +55,30 @@ export function tentacleSettings(config: Config): { settings: ServerSettings | n
   }
 }
 
+/** Who plugins run as: `plugin_user` when the node is root; undefined when it is not. */
+export async function pluginUser(config: Config): Promise<RunAs | null | undefined> {
+  if (Deno.uid() !== 0) return undefined;
+  if (config.settings.plugin_user === "root") return null;
+  return await resolveUser(config.settings.plugin_user);
+}
+
+function peerKeyProblems(c: Config): ConfigProblem[] {
+  try {
+    checkPeerKeyRequirement(c);
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+}
+
 export const VALIDATORS: ((c: Config) => ConfigProblem[])[] = [
   (c) => alertSettings(c).problems,
   (c) => silencesOf(c).problems,
   statusProblems,
   (c) => tentacleSettings(c).problems,
+  (c) => parsePeerSettings(c).problems,
+  peerKeyProblems,
 ];
 
 export function loadNodeConfig(dir: string): Promise<Config> {

@@ -50,3 +50,4 @@ export {
   type PeerServerOptions,
   startPeerServer,
 } from "./server.ts";
+export { loadPeerTls, parsePeerSettings, type PeerSettings, type PeerTls } from "./settings.ts";

@@ -1,0 +1,154 @@
+/**
+ * Wires the consensus part into a running node: the incident engine (fed with every scheduled
+ * result), its persistence in SQLite, the authenticated peer endpoint's callbacks, and degraded
+ * mode. The decisions live in lib/quorum; this file only connects them to the node's state.
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type { Config, TestConfig } from "../config/types.ts";
+import type { Logger } from "../log/mod.ts";
+import { defaultTiming, IncidentEngine, isDegraded } from "../quorum/mod.ts";
+import type { IncidentState, LocalAnswer, Notifier } from "../quorum/types.ts";
+import { createPeerRpc, peerLabel, type PeerAppDeps } from "../peers/mod.ts";
+import type { CheckResult } from "../runner/result.ts";
+import type { StateStore } from "../store/mod.ts";
+import type { Executor } from "./execute.ts";
+
+/** A confirm request is answered from a local result at most this old instead of running again. */
+export const FRESH_RESULT_MS = 5_000;
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
+  host TEXT NOT NULL, test TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (host, test)
+) WITHOUT ROWID`;
+
+/** Incident states as JSON rows; every change is committed before a notification goes out. */
+export class IncidentStore {
+  constructor(readonly db: DatabaseSync) {
+    db.exec(SCHEMA);
+  }
+
+  save(s: IncidentState): void {
+    this.db.prepare("INSERT OR REPLACE INTO incident_state (host, test, state) VALUES (?, ?, ?)")
+      .run(s.host, s.test, JSON.stringify(s));
+  }
+
+  all(): IncidentState[] {
+    return (this.db.prepare("SELECT state FROM incident_state").all() as { state: string }[])
+      .map((r) => JSON.parse(r.state) as IncidentState);
+  }
+}
+
+export interface ConsensusDeps {
+  config: () => Config;
+  store: StateStore;
+  execute: Executor;
+  notifier: Notifier;
+  logger: Logger;
+  /** Peer TLS: use https towards peers, with this client (private CA). */
+  peerTls?: { client?: Deno.HttpClient };
+}
+
+/** Largest check timeout in the tree: peers must be given time to run any of them. */
+export function maxTimeout(config: Config): number {
+  return Math.max(config.settings.timeout, ...config.tests.map((t) => t.timeout));
+}
+
+export class Consensus {
+  readonly engine: IncidentEngine;
+  readonly #deps: ConsensusDeps;
+  readonly #incidents: IncidentStore;
+
+  constructor(deps: ConsensusDeps) {
+    this.#deps = deps;
+    const config = deps.config();
+    const log = deps.logger;
+    this.#incidents = new IncidentStore(deps.store.db);
+    const timing = defaultTiming({ timeout: maxTimeout(config), remind: config.settings.remind });
+    const rpc = config.peers.length === 0 || config.peerKey === null ? null : createPeerRpc(config.peers, {
+      key: config.peerKey,
+      nodeName: config.settings.node,
+      confirmDeadlineMs: timing.confirmDeadlineMs,
+      viewDeadlineMs: timing.viewDeadlineMs,
+      log,
+      ...(deps.peerTls ? { tls: true, client: deps.peerTls.client } : {}),
+    });
+    this.engine = new IncidentEngine({
+      self: config.settings.node,
+      peers: config.peers.map(peerLabel),
+      rule: config.settings.quorum,
+      timing,
+      ask: rpc ? rpc.ask : () => Promise.resolve([]),
+      ...(rpc ? { announce: rpc.announce } : {}),
+      notifier: deps.notifier,
+      log,
+      save: (s) => this.#incidents.save(s),
+      degraded: () => this.degraded(),
+    });
+    this.engine.restore(this.#incidents.all());
+  }
+
+  /** The node's result hook: every scheduled result goes through a consensus round. */
+  async onResult(result: CheckResult): Promise<void> {
+    await this.engine.round(result.host, result.test, result);
+  }
+
+  /** Degraded: no peer reachable and most local checks failing (see lib/quorum isDegraded). */
+  degraded(): boolean {
+    const config = this.#deps.config();
+    if (config.peers.length === 0) return false;
+    const last = this.#deps.store.lastAll();
+    return isDegraded({
+      peersTotal: config.peers.length,
+      peersReachable: this.engine.peersReachable(),
+      checksTotal: config.tests.length,
+      checksFailing: last.filter((r) => r.status !== "OK").length,
+    });
+  }
+
+  #test(host: string, test: string): TestConfig | undefined {
+    return this.#deps.config().tests.find((t) => t.host === host && t.test === test);
+  }
+
+  /** The peer endpoint's callbacks (everything but key, log and limits). */
+  peerCallbacks(): Pick<PeerAppDeps, "confirm" | "view" | "hear" | "state"> {
+    const { store, execute, logger } = this.#deps;
+    return {
+      confirm: async (host, test, signal): Promise<LocalAnswer | null> => {
+        const t = this.#test(host, test);
+        if (!t) return null;
+        const last = store.last(host, test);
+        if (last && Date.now() - (last.startedAt + last.durationMs) < FRESH_RESULT_MS) {
+          return this.engine.answer(host, test, last);
+        }
+        if (signal.aborted) return null;
+        // Runs the check now (or joins the run already under way) and records it like any result;
+        // it does not start a round of its own: the scheduled run does that.
+        const result = await execute(t);
+        try {
+          store.record(result);
+        } catch (e) {
+          logger.error("cannot record a confirm result", { host, test, error: (e as Error).message });
+        }
+        return this.engine.answer(host, test, result);
+      },
+      view: (host, test) => this.#test(host, test) ? this.engine.answer(host, test, store.last(host, test)) : null,
+      hear: (host, test, from, view) => {
+        if (!this.#test(host, test)) return Promise.resolve(false);
+        this.engine.hear(host, test, view).catch((e) =>
+          logger.error("announcement handling failed", { host, test, from, error: String(e) })
+        );
+        return Promise.resolve(true);
+      },
+      state: () => ({ ...this.engine.snapshot(), checks: store.lastAll() }),
+    };
+  }
+
+  /** Every persisted incident state (open ones and the last closed one per host+test). */
+  states(): IncidentState[] {
+    return this.engine.states();
+  }
+
+  close(): void {
+    this.engine.close();
+  }
+}

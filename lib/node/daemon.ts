@@ -1,0 +1,208 @@
+/**
+ * Assembles a running node from a configuration tree: state store, check executor, scheduler,
+ * consensus, alert outbox, the peer/status listener and an optional Tentacle server; reloads on
+ * demand and stops cleanly. `dmonitor run` is a thin wrapper around {@link startDaemon}.
+ * @module
+ */
+import { resolve } from "node:path";
+import { Hono } from "hono";
+import { BUILTIN_CHECKS } from "../checks/mod.ts";
+import type { Config } from "../config/types.ts";
+import { ConfigError, formatProblem } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { Limiter } from "../runner/mod.ts";
+import { systemClock } from "../schedule/mod.ts";
+import { StateStore } from "../store/mod.ts";
+import { alertTargets, buildChannels, type BuiltChannels, createNotifier, loadSilences, runOutbox } from "../alerts/mod.ts";
+import { createPeerApp, loadPeerTls, parsePeerSettings, type PeerServer, startPeerServer } from "../peers/mod.ts";
+import { loadStatusAccess, type StatusAccess, statusRoutes } from "../status/mod.ts";
+import { startTentacleServer, type TentacleServer } from "../tentacle/mod.ts";
+import { alertSettings, loadNodeConfig, pluginUser, tentacleSettings } from "../cli/load.ts";
+import { createExecutor } from "./execute.ts";
+import { Node } from "./mod.ts";
+import { Consensus, maxTimeout } from "./consensus.ts";
+import { nodeStatusSource } from "./status.ts";
+
+export interface Daemon {
+  config(): Config;
+  /** Re-reads the tree; a broken one is logged and the running configuration kept. */
+  reload(): Promise<boolean>;
+  /** Resolves when the node has stopped (after `signal` aborts). */
+  done: Promise<void>;
+  addr: { hostname: string; port: number };
+}
+
+function report(logger: Logger, dir: string, e: ConfigError): void {
+  for (const p of e.problems) logger.error(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+}
+
+/** What can change on reload without a restart; the rest is logged as needing one. */
+function restartOnly(a: Config, b: Config): string[] {
+  const out: string[] = [];
+  if (a.settings.node !== b.settings.node) out.push("node");
+  if (a.peerKey !== b.peerKey) out.push("peer.key");
+  if (JSON.stringify(a.settings.listen) !== JSON.stringify(b.settings.listen)) out.push("listen");
+  if (a.settings.state_dir !== b.settings.state_dir) out.push("state_dir");
+  if (JSON.stringify(a.settings.sections.peer) !== JSON.stringify(b.settings.sections.peer)) out.push("peer");
+  if (JSON.stringify(a.settings.sections.tentacle) !== JSON.stringify(b.settings.sections.tentacle)) out.push("tentacle");
+  if (a.settings.concurrency !== b.settings.concurrency) out.push("concurrency");
+  if (a.settings.plugin_user !== b.settings.plugin_user) out.push("plugin_user");
+  return out;
+}
+
+function consensusChanged(a: Config, b: Config): boolean {
+  return JSON.stringify([a.peers, a.settings.quorum, a.settings.remind, a.settings.timeout]) !==
+    JSON.stringify([b.peers, b.settings.quorum, b.settings.remind, b.settings.timeout]);
+}
+
+/** Starts every part of the node; throws ConfigError or a one-line Error when it cannot start. */
+export async function startDaemon(
+  dir: string,
+  o: { logger: Logger; signal: AbortSignal; version: string },
+): Promise<Daemon> {
+  const { logger, signal } = o;
+  let config = await loadNodeConfig(dir);
+  let access: StatusAccess = await loadStatusAccess(config);
+  let alerts = alertSettings(config).settings;
+  const peerTls = await loadPeerTls(parsePeerSettings(config).settings);
+  let channels: BuiltChannels = await buildChannels(alerts);
+
+  const store = StateStore.open(resolve(config.root, config.settings.state_dir));
+  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  try {
+    const execute = createExecutor({
+      limiter: new Limiter(config.settings.concurrency),
+      builtins: BUILTIN_CHECKS,
+      user: await pluginUser(config),
+      signal,
+    });
+    const notifier = createNotifier({
+      db: store.db,
+      targets: () => alertTargets(alerts),
+      silences: async () => (await loadSilences(config.root)).silences,
+      log: logger,
+    });
+    const makeConsensus = () =>
+      new Consensus({
+        config: () => config,
+        store,
+        execute,
+        notifier,
+        logger: logger.child("quorum"),
+        ...(peerTls.client ? { peerTls: { client: peerTls.client } } : {}),
+      });
+    let consensus = makeConsensus();
+    cleanups.push(() => consensus.close());
+    const node = new Node({
+      config,
+      store,
+      execute,
+      clock: systemClock,
+      logger: logger.child("node"),
+      onResult: (r) => consensus.onResult(r),
+    });
+
+    const cb = () => consensus.peerCallbacks();
+    const app = createPeerApp({
+      nodeName: config.settings.node,
+      key: config.peerKey,
+      log: logger.child("peers"),
+      confirm: (h, t, s) => cb().confirm(h, t, s),
+      view: (h, t) => cb().view(h, t),
+      hear: (h, t, f, v) => cb().hear(h, t, f, v),
+      state: () => cb().state(),
+      requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
+    });
+    const startedAt = Date.now();
+    const source = nodeStatusSource({ store, config: () => config, consensus: () => consensus, version: o.version, startedAt });
+    // Status routes first, so the peer API's signature check on /v1/* never sees /v1/status.
+    const root = new Hono();
+    statusRoutes({ source, access: () => access, logger: logger.child("status") })(root);
+    root.route("/", app as unknown as Hono);
+    const server: PeerServer = startPeerServer({
+      hostname: config.settings.listen.hostname,
+      port: config.settings.listen.port,
+      app: root,
+      ...(peerTls.serve ? { tls: peerTls.serve } : {}),
+    });
+    cleanups.push(() => server.shutdown());
+
+    let tentacle: TentacleServer | undefined;
+    const ts = tentacleSettings(config).settings;
+    if (ts) {
+      const tlog = logger.child("tentacle");
+      for (const w of ts.warnings) tlog.warn(w);
+      tentacle = await startTentacleServer({ ...ts.server, logger: tlog });
+      cleanups.push(() => tentacle!.close());
+    }
+
+    const outbox = runOutbox({ db: store.db, channels: () => channels.channels, signal, log: logger.child("alerts") });
+    logger.info("node started", {
+      version: o.version,
+      node: config.settings.node,
+      config: config.root,
+      tests: config.tests.length,
+      peers: config.peers.length,
+      mode: config.settings.singleNode ? "single-node" : `quorum ${quorumText(config)}`,
+      listen: `${server.addr.hostname}:${server.addr.port}`,
+      tls: peerTls.serve !== null,
+      state: store.path,
+    });
+
+    let reloading: Promise<boolean> | null = null;
+    const reload = async (): Promise<boolean> => {
+      try {
+        const next = await loadNodeConfig(dir);
+        const nextAccess = await loadStatusAccess(next);
+        const nextAlerts = alertSettings(next).settings;
+        const nextChannels = await buildChannels(nextAlerts);
+        const fixed = restartOnly(config, next);
+        if (fixed.length) logger.warn("these settings take effect after a restart", { settings: fixed.join(",") });
+        const rebuild = consensusChanged(config, next);
+        const old = channels;
+        config = next;
+        access = nextAccess;
+        alerts = nextAlerts;
+        channels = nextChannels;
+        await old.close();
+        if (rebuild) {
+          consensus.close();
+          consensus = makeConsensus();
+        }
+        node.reload(next);
+        return true;
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          report(logger, dir, e);
+          logger.error("reload refused: configuration is broken; keeping the running one", { problems: e.problems.length });
+        } else logger.error("reload failed; keeping the running configuration", { error: (e as Error).message });
+        return false;
+      }
+    };
+
+    const done = (async () => {
+      try {
+        await Promise.all([node.run(signal), outbox]);
+        logger.info("node stopped", { runs: node.runs });
+      } finally {
+        for (const c of cleanups.reverse()) await c();
+        await channels.close();
+      }
+    })();
+    return {
+      config: () => config,
+      reload: () => reloading ??= reload().finally(() => reloading = null),
+      done,
+      addr: server.addr,
+    };
+  } catch (e) {
+    for (const c of cleanups.reverse()) await c();
+    await channels.close();
+    throw e;
+  }
+}
+
+function quorumText(c: Config): string {
+  const q = c.settings.quorum;
+  return q.kind === "count" ? String(q.count) : `${q.percent}%`;
+}
