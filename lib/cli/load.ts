@@ -13,6 +13,8 @@ import { statusProblems } from "../status/mod.ts";
 import { type ServerSettings, serverSettingsFromConfig } from "../tentacle/mod.ts";
 import { isAbsolute, resolve } from "node:path";
 import { type AlertSettings, parseAlertSettings, parseSilences, type Silence } from "../alerts/mod.ts";
+import { spoolProblems } from "../spool/settings.ts";
+import { syncProblems } from "../sync/settings.ts";
 
 export function hostname(): string {
   try {
@@ -62,7 +64,9 @@ export async function pluginUser(config: Config): Promise<RunAs | null | undefin
   return await resolveUser(config.settings.plugin_user);
 }
 
+/** A node with peers needs the shared key (its format is checked where peer.key is parsed). */
 function peerKeyProblems(c: Config): ConfigProblem[] {
+  if (c.peers.length === 0 || c.peerKey !== null) return [];
   try {
     checkPeerKeyRequirement(c);
     return [];
@@ -79,6 +83,8 @@ export const VALIDATORS: ((c: Config) => ConfigProblem[])[] = [
   (c) => tentacleSettings(c).problems,
   (c) => parsePeerSettings(c).problems,
   peerKeyProblems,
+  spoolProblems,
+  syncProblems,
 ];
 
 export function loadNodeConfig(dir: string): Promise<Config> {

@@ -120,7 +120,7 @@ function parsePeerKey(
       message: `must hold one key of at least ${MIN_KEY_LENGTH} characters without spaces ` +
         `(create one with 'dmonitor init'), got ${key.length} characters`,
     });
-    return null;
+    return key; // reported; returned so later checks do not also call it missing
   }
   if (e?.mode !== null && e?.mode !== undefined && (e.mode & 0o077) !== 0) {
     problems.push({
@@ -129,7 +129,7 @@ function parsePeerKey(
       message: `must not be readable by group or others (chmod 600 ${PEER_KEY_FILE}), ` +
         `mode is ${(e.mode & 0o777).toString(8).padStart(4, "0")}`,
     });
-    return null;
+    return key;
   }
   return key;
 }

@@ -53,8 +53,12 @@ export function maxTimeout(config: Config): number {
   return Math.max(config.settings.timeout, ...config.tests.map((t) => t.timeout));
 }
 
+/** While degraded, one round in this period still asks the peers, to learn they are back. */
+export const DEGRADED_PROBE_MS = 30_000;
+
 export class Consensus {
   readonly engine: IncidentEngine;
+  #probeAt = 0;
   readonly #deps: ConsensusDeps;
   readonly #incidents: IncidentStore;
 
@@ -82,7 +86,7 @@ export class Consensus {
       notifier: deps.notifier,
       log,
       save: (s) => this.#incidents.save(s),
-      degraded: () => this.degraded(),
+      degraded: () => this.#degradedVote(),
     });
     this.engine.restore(this.#incidents.all());
   }
@@ -92,17 +96,33 @@ export class Consensus {
     await this.engine.round(result.host, result.test, result);
   }
 
-  /** Degraded: no peer reachable and most local checks failing (see lib/quorum isDegraded). */
+  /**
+   * Degraded: every peer was contacted and none answered, and most local checks fail (see
+   * lib/quorum isDegraded). Peers never contacted yet do not count as unreachable.
+   */
   degraded(): boolean {
     const config = this.#deps.config();
     if (config.peers.length === 0) return false;
+    const unreachable = this.engine.peerHealth().filter((p) => p.unreachableSince !== null).length;
     const last = this.#deps.store.lastAll();
     return isDegraded({
       peersTotal: config.peers.length,
-      peersReachable: this.engine.peersReachable(),
+      peersReachable: config.peers.length - unreachable,
       checksTotal: config.tests.length,
       checksFailing: last.filter((r) => r.status !== "OK").length,
     });
+  }
+
+  /** The engine's view: degraded, except one round per probe period, which asks the peers again
+   * (a degraded node votes UNKNOWN and would otherwise never contact them to find they are back). */
+  #degradedVote(): boolean {
+    if (!this.degraded()) return false;
+    const now = Date.now();
+    if (now - this.#probeAt >= DEGRADED_PROBE_MS) {
+      this.#probeAt = now;
+      return false;
+    }
+    return true;
   }
 
   #test(host: string, test: string): TestConfig | undefined {

@@ -82,7 +82,7 @@ export function nodeStatusSource(o: {
       const now = Date.now();
       const view = buildStoreView(config, o.store.lastAll(), { version: o.version, startedAt: o.startedAt, now });
       const c = o.consensus();
-      overlayConsensus(view, c.states(), c.engine.snapshot().peers, c.degraded(), config);
+      overlayConsensus(view, c.states(), c.engine.peerHealth(), c.degraded(), config);
       const pending = listOutbox(o.store.db);
       view.outbox = {
         pending: pending.filter((r) => r.status === "pending").length,

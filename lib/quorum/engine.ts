@@ -148,6 +148,11 @@ export class IncidentEngine {
     return reachableCount(this.#health);
   }
 
+  /** What is known of each peer contacted so far (peers never contacted are absent). */
+  peerHealth(): PeerHealth[] {
+    return Object.values(this.#health);
+  }
+
   /** Everything for `GET /v1/state`: non-trivial incidents and peer health. */
   snapshot(): EngineSnapshot {
     const incidents = [...this.#states.values()]
