@@ -10,6 +10,7 @@ import { configCommand } from "./config_check.ts";
 import { runCommand } from "./run.ts";
 import { initCommand } from "./init.ts";
 import { statusCommand } from "./status.ts";
+import { alertCommand, outboxCommand } from "./alerts.ts";
 import { VERSION } from "./version.ts";
 
 export { type Io, stdio } from "./args.ts";
@@ -24,6 +25,8 @@ Commands:
   config check        validate the configuration tree
   status              show the running node's checks, incidents and peers
   init [DIR]          create a configuration tree with examples and a fresh peer.key
+  outbox [retry]      list pending and failed alert messages, or queue failed ones again
+  alert test          send a test notification through every alert channel
   tentacle-server     a Tentacle server, drop-in for Pandora's tentacle_server
   tentacle-client     a Tentacle client, drop-in for Pandora's tentacle_client
   version             print the version
@@ -38,6 +41,8 @@ const COMMANDS: Record<string, Command> = {
   config: configCommand,
   status: statusCommand,
   init: initCommand,
+  outbox: outboxCommand,
+  alert: alertCommand,
   version: (_a, io) => (io.out(`dmonitor ${VERSION}`), Promise.resolve(0)),
   "tentacle-server": async (a) => (await import("../tentacle/mod.ts")).tentacleServerMain(a),
   "tentacle-client": async (a) => (await import("../tentacle/mod.ts")).tentacleClientMain(a),
