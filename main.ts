@@ -18,7 +18,9 @@ if (import.meta.main) {
       code = 1;
     } else {
       // Not a user mistake: keep the detail, but still one line unless debugging.
-      const detail = Deno.env.get("DMONITOR_LOG_LEVEL") === "debug" ? (e as Error).stack : (e as Error).message;
+      const detail = Deno.env.get("DMONITOR_LOG_LEVEL") === "debug"
+        ? (e as Error).stack
+        : (e as Error).message;
       stdio.err(`dmonitor: ${detail}`);
       code = 1;
     }

@@ -10,13 +10,21 @@ import { MAIN } from "../tests/util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { pairs: { type: "string", default: "1000" }, seconds: { type: "string", default: "25" } },
+  options: {
+    pairs: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "25" },
+  },
 });
 const pairs = Number(values.pairs);
 const seconds = Number(values.seconds);
 
 async function peakRss(args: string[], ms: number, ready?: RegExp): Promise<number> {
-  const child = new Deno.Command(Deno.execPath(), { args, stdin: "null", stdout: "null", stderr: "piped" }).spawn();
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
   let sawReady = !ready;
   const reader = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
@@ -43,7 +51,8 @@ const tree = await Deno.makeTempDir({ prefix: "dmonitor-bench-mem-" });
 const state = join(tree, "state");
 await Deno.writeTextFile(
   join(tree, "dmonitor.yaml"),
-  `listen: 127.0.0.1:0\n`.replace(":0", ":29299") + `state_dir: ${state}\ninterval: 10s\ntimeout: 2s\nconcurrency: 32\n`,
+  `listen: 127.0.0.1:0\n`.replace(":0", ":29299") +
+    `state_dir: ${state}\ninterval: 10s\ntimeout: 2s\nconcurrency: 32\n`,
 );
 for (let i = 0; i < pairs; i++) {
   const host = `127.0.${Math.floor(i / 250)}.${(i % 250) + 1}`;
@@ -55,10 +64,16 @@ await Deno.writeTextFile(empty, "await new Promise((r) => setTimeout(r, 600_000)
 
 const ms = seconds * 1000;
 const baseline = await peakRss(["run", "-A", "--quiet", empty], 3000);
-const node = await peakRss(["run", "-A", "--quiet", MAIN, "run", "--config", tree], ms, /node started/);
+const node = await peakRss(
+  ["run", "-A", "--quiet", MAIN, "run", "--config", tree],
+  ms,
+  /node started/,
+);
 await Deno.remove(tree, { recursive: true });
 
 const mib = (b: number) => (b / 1048576).toFixed(1);
 console.log(`memory: bare deno run peak RSS ${mib(baseline)} MiB`);
-console.log(`memory: dmonitor run, ${pairs} host+test pairs, ${seconds}s: peak RSS ${mib(node)} MiB`);
+console.log(
+  `memory: dmonitor run, ${pairs} host+test pairs, ${seconds}s: peak RSS ${mib(node)} MiB`,
+);
 console.log(`memory: ratio ${(node / baseline).toFixed(2)} (target <= 1.5)`);

@@ -8,10 +8,13 @@ import { dmonitor, NodeProcess, writeTree } from "./util.ts";
 Deno.test("alert test: every channel reports; a failing one makes exit 1", async () => {
   const bodies: { kind: string }[] = [];
   let fail = false;
-  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    bodies.push(await req.json());
-    return new Response(fail ? "no" : "ok", { status: fail ? 500 : 200 });
-  });
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (req) => {
+      bodies.push(await req.json());
+      return new Response(fail ? "no" : "ok", { status: fail ? 500 : 200 });
+    },
+  );
   const tree = await writeTree({
     "alert.d/ops.webhook": `http://127.0.0.1:${server.addr.port}/hook\n`,
     "state/.keep": "",

@@ -19,7 +19,12 @@ Deno.test("version and help", async () => {
 });
 
 Deno.test("bad flags and arguments: one line, exit 64, no stack trace", async () => {
-  for (const args of [["frobnicate"], ["check", "--bogus", "h"], ["check"], ["check", "-rf", "ping"], ["config", "chek"], []]) {
+  for (
+    const args of [["frobnicate"], ["check", "--bogus", "h"], ["check"], ["check", "-rf", "ping"], [
+      "config",
+      "chek",
+    ], []]
+  ) {
     const r = await dmonitor(args);
     assert.equal(r.code, 64, `${args.join(" ")}: ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/, "no stack trace");
@@ -40,9 +45,15 @@ Deno.test("config check: OK summary, or every problem with file, key and value a
   });
   const r = await dmonitor(["config", "check", "--config", bad]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`${bad}/hosts.d/www.example.com/ssh: 'port' must be 1-65535, got 99999`));
+  assert.match(
+    r.stderr,
+    new RegExp(`${bad}/hosts.d/www.example.com/ssh: 'port' must be 1-65535, got 99999`),
+  );
   assert.match(r.stderr, /hosts.d\/www.example.com\/nosuch: test 'nosuch' has no plugin/);
-  assert.match(r.stderr, /dmonitor.yaml: 'interval' must be a duration like 30s, 5m or 1h, got "often"/);
+  assert.match(
+    r.stderr,
+    /dmonitor.yaml: 'interval' must be a duration like 30s, 5m or 1h, got "often"/,
+  );
   assert.match(r.stderr, /3 problems/);
 });
 
@@ -66,11 +77,27 @@ Deno.test("check: configured and ad-hoc tests against a real listener; exit 2 on
   assert.match(mixed.stdout, /^127\.0\.0\.1 always_fail FAIL broken on purpose$/m);
 
   listener.close();
-  const down = await dmonitor(["check", "--config", tree, "--set", `port=${port}`, "127.0.0.1", "tcp"]);
+  const down = await dmonitor([
+    "check",
+    "--config",
+    tree,
+    "--set",
+    `port=${port}`,
+    "127.0.0.1",
+    "tcp",
+  ]);
   assert.equal(down.code, 2);
   assert.match(down.stdout, /^127\.0\.0\.1 tcp FAIL /m);
 
-  const missing = await dmonitor(["check", "--config", tree, "127.0.0.1", "tcp", "--set", "port=0"]);
+  const missing = await dmonitor([
+    "check",
+    "--config",
+    tree,
+    "127.0.0.1",
+    "tcp",
+    "--set",
+    "port=0",
+  ]);
   assert.equal(missing.code, 64);
   assert.match(missing.stderr, /'port' must be 1-65535, got 0/);
 });
@@ -99,7 +126,10 @@ Deno.test("run: refuses a broken tree; SIGHUP keeps the old config when the new 
     const before = node.lines.length;
     await node.waitFor(/check result host=127\.0\.0\.1 test=mark status=OK/, 5000);
     await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(node.lines.slice(before).some((l) => /test=mark status=OK/.test(l)), "still checking after a refused reload");
+    assert.ok(
+      node.lines.slice(before).some((l) => /test=mark status=OK/.test(l)),
+      "still checking after a refused reload",
+    );
     // A good edit: accepted.
     await Deno.writeTextFile(join(tree, "hosts.d/127.0.0.1/mark"), "interval: 2s\n");
     node.kill("SIGHUP");
@@ -110,7 +140,9 @@ Deno.test("run: refuses a broken tree; SIGHUP keeps the old config when the new 
   // After kill -9 the last result is still in the state database.
   const { DatabaseSync } = await import("node:sqlite");
   const db = new DatabaseSync(join(state, "state.db"));
-  const row = db.prepare("SELECT status, output FROM check_last WHERE host = '127.0.0.1' AND test = 'mark'").get() as
+  const row = db.prepare(
+    "SELECT status, output FROM check_last WHERE host = '127.0.0.1' AND test = 'mark'",
+  ).get() as
     | { status: string; output: string }
     | undefined;
   db.close();

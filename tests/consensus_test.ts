@@ -13,7 +13,14 @@ const addr = (i: number) => `127.0.0.${i + 2}`;
 
 /** A webhook receiver on 127.0.0.1 recording every notification body. */
 function receiver() {
-  const got: { kind: string; id: string; host: string; test: string; notifier: string; confirmed_by: number }[] = [];
+  const got: {
+    kind: string;
+    id: string;
+    host: string;
+    test: string;
+    notifier: string;
+    confirmed_by: number;
+  }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     got.push(await req.json());
     return new Response("ok");
@@ -49,7 +56,11 @@ class Service {
   }
 }
 
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+async function until(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  ms = 30_000,
+): Promise<void> {
   const end = Date.now() + ms;
   while (!(await ok())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -100,7 +111,10 @@ async function cluster(
 
 async function statusOf(i: number) {
   const r = await fetch(`http://${addr(i)}:${PORT}/v1/status`);
-  return await r.json() as { checks: { host: string; test: string; phase: string; status: string }[]; degraded: boolean };
+  return await r.json() as {
+    checks: { host: string; test: string; phase: string; status: string }[];
+    degraded: boolean;
+  };
 }
 
 for (const n of [3, 5]) {
@@ -108,7 +122,11 @@ for (const n of [3, 5]) {
     using service = new Service();
     service.start();
     await using hook = receiver();
-    await using c = await cluster(n, hook.url, () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }));
+    await using c = await cluster(
+      n,
+      hook.url,
+      () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }),
+    );
     await Promise.all(c.nodes.map((p) => p.waitFor(/test=tcp status=OK/)));
 
     service.stop();
@@ -134,7 +152,9 @@ Deno.test("one node's broken view: no notification over many cycles, and it show
   await using c = await cluster(3, hook.url, (i) => ({
     "hosts.d/127.0.0.1/svc": "",
     // The plugin fails only on n2.
-    "plugins/check_svc": i === 1 ? "#!/bin/sh\necho FAIL broken only here\n" : "#!/bin/sh\necho OK fine\n",
+    "plugins/check_svc": i === 1
+      ? "#!/bin/sh\necho FAIL broken only here\n"
+      : "#!/bin/sh\necho OK fine\n",
   }));
   await until("n2 to see its view differs", async () => {
     const s = await statusOf(1);
@@ -152,12 +172,19 @@ Deno.test("the chosen notifier killed with SIGKILL during an outage: still exact
   using service = new Service();
   service.start();
   await using hook = receiver();
-  await using c = await cluster(3, hook.url, () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }));
+  await using c = await cluster(
+    3,
+    hook.url,
+    () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }),
+  );
   await Promise.all(c.nodes.map((p) => p.waitFor(/test=tcp status=OK/)));
   const before = c.nodes[0]!.lines.length;
   service.stop();
   // n1 is first in name order, so it is the one to notify: kill it as soon as it sees the failure.
-  await until("n1 to see the failure", () => c.nodes[0]!.lines.slice(before).some((l) => /test=tcp status=(FAIL|TIMEOUT)/.test(l)));
+  await until(
+    "n1 to see the failure",
+    () => c.nodes[0]!.lines.slice(before).some((l) => /test=tcp status=(FAIL|TIMEOUT)/.test(l)),
+  );
   c.nodes[0]!.kill("SIGKILL");
   await c.nodes[0]!.status;
   await until("a hand-over notification", () => hook.kinds("down").length >= 1, 40_000);
@@ -177,7 +204,10 @@ Deno.test("peers that hang, answer garbage or are down: checks and verdicts stil
   (async () => {
     for await (const conn of hang) held.push(conn);
   })().catch(() => {});
-  const garbage = Deno.serve({ hostname: "127.0.0.21", port: PORT, onListen: () => {} }, () => new Response("\x00\xffnot json"));
+  const garbage = Deno.serve(
+    { hostname: "127.0.0.21", port: PORT, onListen: () => {} },
+    () => new Response("\x00\xffnot json"),
+  );
   await using hook = receiver();
   try {
     await using c = await cluster(1, hook.url, () => ({
@@ -186,7 +216,11 @@ Deno.test("peers that hang, answer garbage or are down: checks and verdicts stil
     }), { nodesTxt: () => `127.0.0.20:${PORT}\n127.0.0.21:${PORT}\n127.0.0.22:${PORT}\n` });
     const node = c.nodes[0]!;
     const start = Date.now();
-    await until("a verdict", async () => (await statusOf(0)).checks.some((x) => x.phase === "unconfirmed"), 10_000);
+    await until(
+      "a verdict",
+      async () => (await statusOf(0)).checks.some((x) => x.phase === "unconfirmed"),
+      10_000,
+    );
     const verdictMs = Date.now() - start;
     const runsBefore = node.lines.filter((l) => /test=svc status=/.test(l)).length;
     await sleep(5000);
@@ -210,7 +244,11 @@ Deno.test("forged, unsigned, replayed and stale requests to a running node are r
   const body = new TextEncoder().encode(JSON.stringify({ host: "127.0.0.1", test: "ping" }));
   const key = await importPeerKey(KEY);
   const send = (headers: Record<string, string>) =>
-    fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body,
+    });
   const signed = (now: number, nonce: string, k = key) =>
     signRequest(k, { method: "POST", path: "/v1/confirm", node: "tester", body, now, nonce });
 
@@ -218,7 +256,13 @@ Deno.test("forged, unsigned, replayed and stale requests to a running node are r
   assert.equal(unsigned.status, 401);
   assert.equal(await unsigned.text(), await (await send({})).text(), "learns nothing");
 
-  const forged = await send(await signed(Date.now(), "nonce-forged-0000001", await importPeerKey("not-the-key-0123456789abcdef0123456")));
+  const forged = await send(
+    await signed(
+      Date.now(),
+      "nonce-forged-0000001",
+      await importPeerKey("not-the-key-0123456789abcdef0123456"),
+    ),
+  );
   assert.equal(forged.status, 401);
   await forged.body?.cancel();
 

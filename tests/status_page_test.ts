@@ -75,7 +75,10 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
         "down checks come first",
       );
       // Single-node mode: this node alone confirms, so both failures are real incidents it notified.
-      assert.match(text, /Open incidents \(2\) db\.example disk · down for \d+s notifier page-node/);
+      assert.match(
+        text,
+        /Open incidents \(2\) db\.example disk · down for \d+s notifier page-node/,
+      );
       assert.match(text, /page-node FAIL \d+s ago \/var is 97% full/, "who saw what, and when");
       assert.match(text, /Peers \(0\) None: nodes\.txt lists no peer/);
       assert.match(text, /Recent incidents No incidents recorded\./);

@@ -16,7 +16,10 @@ export interface Ran {
 }
 
 /** Runs `dmonitor ARGS` to completion. */
-export async function dmonitor(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Ran> {
+export async function dmonitor(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Ran> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", MAIN, ...args],
     env: { NO_COLOR: "1", ...opts.env },
@@ -36,7 +39,10 @@ export async function writeTree(files: Record<string, string>, dir?: string): Pr
     const full = join(dir, path);
     await Deno.mkdir(dirname(full), { recursive: true });
     await Deno.writeTextFile(full, content);
-    await Deno.chmod(full, path.startsWith("plugins/") ? 0o755 : path === "peer.key" ? 0o600 : 0o644);
+    await Deno.chmod(
+      full,
+      path.startsWith("plugins/") ? 0o755 : path === "peer.key" ? 0o600 : 0o644,
+    );
   }
   return dir;
 }
@@ -89,7 +95,10 @@ export class NodeProcess {
     const seen = this.lines.find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}; log:\n${this.lines.join("\n")}`)), ms);
+      const t = setTimeout(
+        () => reject(new Error(`timed out waiting for ${re}; log:\n${this.lines.join("\n")}`)),
+        ms,
+      );
       this.#waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
     });
   }

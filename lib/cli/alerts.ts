@@ -43,10 +43,14 @@ export async function outboxCommand(args: string[], io: Io): Promise<number> {
   }
   const [sub, ...ids] = positionals;
   if (sub !== undefined && sub !== "retry") {
-    throw new UsageError(`dmonitor outbox: expected 'retry' or nothing, got ${JSON.stringify(sub)}`);
+    throw new UsageError(
+      `dmonitor outbox: expected 'retry' or nothing, got ${JSON.stringify(sub)}`,
+    );
   }
   const nums = ids.map((s) => {
-    if (!/^\d+$/.test(s)) throw new UsageError(`dmonitor outbox retry: IDs are numbers, got ${JSON.stringify(s)}`);
+    if (!/^\d+$/.test(s)) {
+      throw new UsageError(`dmonitor outbox retry: IDs are numbers, got ${JSON.stringify(s)}`);
+    }
     return Number(s);
   });
   const config = await loadNodeConfig(values.config ?? DEFAULT_CONFIG_DIR);
@@ -61,19 +65,25 @@ export async function outboxCommand(args: string[], io: Io): Promise<number> {
 }
 
 export async function alertCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseFlags("alert", args, { config: { type: "string", short: "c" } });
+  const { values, positionals } = parseFlags("alert", args, {
+    config: { type: "string", short: "c" },
+  });
   if (values.help) {
     io.out(ALERT_USAGE);
     return 0;
   }
   if (positionals.length !== 1 || positionals[0] !== "test") {
-    throw new UsageError(`dmonitor alert: expected 'test', got ${JSON.stringify(positionals.join(" "))}`);
+    throw new UsageError(
+      `dmonitor alert: expected 'test', got ${JSON.stringify(positionals.join(" "))}`,
+    );
   }
   const config = await loadNodeConfig(values.config ?? DEFAULT_CONFIG_DIR);
   const settings = alertSettings(config).settings;
   const built = await buildChannels(settings);
   try {
-    const results = await sendTestAlert(alertTargets(settings), built.channels, { node: config.settings.node });
+    const results = await sendTestAlert(alertTargets(settings), built.channels, {
+      node: config.settings.node,
+    });
     io.out(formatTestResults(results));
     return results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
   } finally {

@@ -6,7 +6,7 @@ import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import { type Config, DEFAULT_CONFIG_DIR, parseConfig, type TestConfig } from "../config/mod.ts";
 import { parseTestFile } from "../config/hosts.ts";
 import { parseHostName } from "../config/values.ts";
-import { ConfigError, formatProblem, type ConfigProblem, UsageError } from "../errors/mod.ts";
+import { ConfigError, type ConfigProblem, formatProblem, UsageError } from "../errors/mod.ts";
 import { Limiter } from "../runner/mod.ts";
 import { createExecutor } from "../node/execute.ts";
 import { type Io, parseFlags } from "./args.ts";
@@ -43,7 +43,9 @@ export async function checkCommand(args: string[], io: Io): Promise<number> {
   const sets = (values.set ?? []).map((kv) => {
     // The value is YAML, as in a test file: port=2222 is a number, path=/x a string.
     const m = /^([a-z][a-z0-9_]*)=([^\n]*)$/.exec(kv);
-    if (!m) throw new UsageError(`dmonitor check: --set takes KEY=VALUE, got ${JSON.stringify(kv)}`);
+    if (!m) {
+      throw new UsageError(`dmonitor check: --set takes KEY=VALUE, got ${JSON.stringify(kv)}`);
+    }
     return `${m[1]}: ${m[2]}`;
   });
 
@@ -62,7 +64,9 @@ export async function checkCommand(args: string[], io: Io): Promise<number> {
   let tests: TestConfig[];
   if (names.length === 0) {
     if (configured.length === 0) {
-      io.err(`dmonitor check: no tests configured for ${host} in ${dir}/hosts.d/${host}; name the tests to run`);
+      io.err(
+        `dmonitor check: no tests configured for ${host} in ${dir}/hosts.d/${host}; name the tests to run`,
+      );
       return 64;
     }
     tests = configured;
@@ -81,7 +85,13 @@ export async function checkCommand(args: string[], io: Io): Promise<number> {
         if (Deno.statSync(plugin).isFile) treePlugin = plugin;
       } catch { /* no such plugin: a built-in, or an error below */ }
       const t = parseTestFile(
-        { host, test: name, file: `${host} ${name} (ad hoc)`, content: sets.join("\n"), treePlugin },
+        {
+          host,
+          test: name,
+          file: `${host} ${name} (ad hoc)`,
+          content: sets.join("\n"),
+          treePlugin,
+        },
         config.settings,
         BUILTIN_CHECKS,
         problems,

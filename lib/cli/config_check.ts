@@ -22,7 +22,11 @@ export async function configCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals[0] !== "check" || positionals.length !== 1) {
-    io.err(`dmonitor config: expected 'check', got ${JSON.stringify(positionals.join(" "))} (see 'dmonitor config --help')`);
+    io.err(
+      `dmonitor config: expected 'check', got ${
+        JSON.stringify(positionals.join(" "))
+      } (see 'dmonitor config --help')`,
+    );
     return 64;
   }
   const dir = values.config ?? DEFAULT_CONFIG_DIR;
@@ -38,7 +42,9 @@ export async function configCommand(args: string[], io: Io): Promise<number> {
     return 0;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems) io.err(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+    for (const p of e.problems) {
+      io.err(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+    }
     io.err(`${dir}: ${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}`);
     return 1;
   }

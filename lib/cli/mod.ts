@@ -57,6 +57,10 @@ export async function main(args: string[], io: Io = stdio): Promise<number> {
   }
   if (name === "--version") return COMMANDS.version!(rest, io);
   const command = COMMANDS[name];
-  if (!command) throw new UsageError(`dmonitor: unknown command ${JSON.stringify(name)} (see 'dmonitor --help')`);
+  if (!command) {
+    throw new UsageError(
+      `dmonitor: unknown command ${JSON.stringify(name)} (see 'dmonitor --help')`,
+    );
+  }
   return await command(rest, io);
 }

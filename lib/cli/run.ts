@@ -28,13 +28,19 @@ function logLevel(): Level {
 }
 
 export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Promise<number> {
-  const { values, positionals } = parseFlags("run", args, { config: { type: "string", short: "c" } });
+  const { values, positionals } = parseFlags("run", args, {
+    config: { type: "string", short: "c" },
+  });
   if (values.help) {
     io.out(RUN_USAGE);
     return 0;
   }
   if (positionals.length > 0) {
-    io.err(`dmonitor run: unexpected argument ${JSON.stringify(positionals[0])} (see 'dmonitor run --help')`);
+    io.err(
+      `dmonitor run: unexpected argument ${
+        JSON.stringify(positionals[0])
+      } (see 'dmonitor run --help')`,
+    );
     return 64;
   }
   const dir = values.config ?? DEFAULT_CONFIG_DIR;
@@ -46,8 +52,12 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
     daemon = await startDaemon(dir, { logger, signal, version: VERSION });
   } catch (e) {
     if (e instanceof ConfigError) {
-      for (const p of e.problems) logger.error(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
-      io.err(`dmonitor run: refusing to start: ${e.problems.length} configuration problem(s) in ${dir}`);
+      for (const p of e.problems) {
+        logger.error(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+      }
+      io.err(
+        `dmonitor run: refusing to start: ${e.problems.length} configuration problem(s) in ${dir}`,
+      );
     } else {
       io.err(`dmonitor run: ${(e as Error).message}`);
     }

@@ -32,7 +32,10 @@ async function writeTree(files: Record<string, string>): Promise<string> {
       continue;
     }
     await Deno.writeTextFile(full, content);
-    await Deno.chmod(full, path.startsWith("plugins/") ? 0o755 : path === "peer.key" ? 0o600 : 0o644);
+    await Deno.chmod(
+      full,
+      path.startsWith("plugins/") ? 0o755 : path === "peer.key" ? 0o600 : 0o644,
+    );
   }
   return dir;
 }
@@ -61,7 +64,8 @@ Deno.test("an original-style tree loads with defaults", async () => {
     "nodes.txt": "# peers\nnode-b\n\n10.0.0.3:2930\n[::1]:2931\n",
     "peer.key": KEY + "\n",
     "hosts.d/www.example.com/ssh": "",
-    "hosts.d/www.example.com/http": "port: 8080\npath: /health\ninterval: 30s\ntimeout: 5s\nretries: 1\n",
+    "hosts.d/www.example.com/http":
+      "port: 8080\npath: /health\ninterval: 30s\ntimeout: 5s\nretries: 1\n",
     "hosts.d/10.0.0.9/custom": "threshold: 5\n",
     "plugins/check_custom": "#!/bin/sh\necho OK\n",
     "alert.d/ops@example.com": "",
@@ -141,7 +145,7 @@ const BAD: { name: string; files: Record<string, string>; want: string[] }[] = [
   {
     name: "out-of-range port",
     files: { "hosts.d/www.example.com/ssh": "port: 99999\n" },
-    want: ['hosts.d/www.example.com/ssh|port|must be 1-65535, got 99999'],
+    want: ["hosts.d/www.example.com/ssh|port|must be 1-65535, got 99999"],
   },
   {
     name: "a host name that looks like an option",
@@ -172,7 +176,7 @@ const BAD: { name: string; files: Record<string, string>; want: string[] }[] = [
       'dmonitor.yaml|concurrency|must be a whole number from 1 to 1024, got "many"',
       "dmonitor.yaml|quorum|must be a node count such as 2 or a percentage such as 50%, got 0",
       "hosts.d/a.example/ssh|retries|must be from 0 to 10, got -1",
-      "hosts.d/a.example/ssh|timeout|must be between 100ms and 10m, got \"2h\"",
+      'hosts.d/a.example/ssh|timeout|must be between 100ms and 10m, got "2h"',
     ],
   },
   {
@@ -211,16 +215,18 @@ const BAD: { name: string; files: Record<string, string>; want: string[] }[] = [
     name: "plugin path that is relative, and args on a built-in",
     files: {
       "hosts.d/a.example/x": "plugin: check_tcp\n",
-      "hosts.d/a.example/ssh": "args: [\"-p\", 22]\n",
+      "hosts.d/a.example/ssh": 'args: ["-p", 22]\n',
     },
     want: [
-      'hosts.d/a.example/ssh|args|only applies to plugins',
+      "hosts.d/a.example/ssh|args|only applies to plugins",
       'hosts.d/a.example/x|plugin|must be an absolute path to an executable, got "check_tcp"',
     ],
   },
   {
     name: "explicit plugin that does not exist",
-    files: { "hosts.d/a.example/tcp_n": "plugin: /nonexistent/check_tcp\nargs: [\"-H\", \"{host}\"]\n" },
+    files: {
+      "hosts.d/a.example/tcp_n": 'plugin: /nonexistent/check_tcp\nargs: ["-H", "{host}"]\n',
+    },
     want: ['hosts.d/a.example/tcp_n|plugin|does not exist, got "/nonexistent/check_tcp"'],
   },
   {
@@ -234,7 +240,9 @@ for (const c of BAD) {
   Deno.test(`config error: ${c.name}`, async () => {
     const got = (await problemsOf(c.files)).sort();
     assert.equal(got.length, c.want.length, `got:\n${got.join("\n")}`);
-    [...c.want].sort().forEach((w, i) => assert.ok(got[i]!.startsWith(w), `want ${w}\ngot  ${got[i]}`));
+    [...c.want].sort().forEach((w, i) =>
+      assert.ok(got[i]!.startsWith(w), `want ${w}\ngot  ${got[i]}`)
+    );
   });
 }
 
@@ -243,7 +251,9 @@ Deno.test("a world-readable peer.key is refused", async () => {
   await Deno.chmod(join(dir, "peer.key"), 0o644);
   await assert.rejects(
     () => loadConfig(dir, { builtins: BUILTINS, hostname: "h" }),
-    (e: ConfigError) => /peer\.key: must not be readable by group or others \(chmod 600 peer\.key\), mode is 0644/.test(e.message),
+    (e: ConfigError) =>
+      /peer\.key: must not be readable by group or others \(chmod 600 peer\.key\), mode is 0644/
+        .test(e.message),
   );
 });
 
@@ -261,7 +271,14 @@ Deno.test("parseConfig is pure: works on in-memory files", () => {
       { path: "hosts.d", kind: "dir", content: null, mode: 0o755, uid: 0, size: 0 },
       { path: "hosts.d/db.example", kind: "dir", content: null, mode: 0o755, uid: 0, size: 0 },
       { path: "hosts.d/db.example/ping", kind: "file", content: "", mode: 0o644, uid: 0, size: 0 },
-      { path: "hosts.d/db.example/.ping.swp", kind: "file", content: "x", mode: 0o644, uid: 0, size: 1 },
+      {
+        path: "hosts.d/db.example/.ping.swp",
+        kind: "file",
+        content: "x",
+        mode: 0o644,
+        uid: 0,
+        size: 1,
+      },
     ] as TreeEntry[]).filter((e) => !e.path.includes(".swp")),
   }, { builtins: BUILTINS, hostname: "n" });
   assert.deepEqual(c.tests.map((t) => `${t.host}/${t.test}`), ["db.example/ping"]);

@@ -9,10 +9,10 @@ import type { ParamValue, Settings, TestConfig } from "./types.ts";
 import {
   parseBool,
   parseChoice,
+  type Parsed,
   parseDuration,
   parseInteger,
   parsePort,
-  type Parsed,
   parseString,
   show,
 } from "./values.ts";
@@ -22,7 +22,15 @@ import { decodeYaml } from "./yaml.ts";
 export type BuiltinSpecs = ReadonlyMap<string, { params: Record<string, ParamSpec> }>;
 
 /** Keys every test file may hold, whatever runs it. */
-export const GENERIC_KEYS = ["interval", "timeout", "retries", "plugin", "args", "warning", "unknown"];
+export const GENERIC_KEYS = [
+  "interval",
+  "timeout",
+  "retries",
+  "plugin",
+  "args",
+  "warning",
+  "unknown",
+];
 
 export interface TestFileInput {
   host: string;
@@ -38,7 +46,11 @@ function parseParam(spec: ParamSpec, v: unknown): Parsed<ParamValue> {
     case "port":
       return parsePort(v);
     case "int":
-      return parseInteger(v, spec.min ?? Number.MIN_SAFE_INTEGER, spec.max ?? Number.MAX_SAFE_INTEGER);
+      return parseInteger(
+        v,
+        spec.min ?? Number.MIN_SAFE_INTEGER,
+        spec.max ?? Number.MAX_SAFE_INTEGER,
+      );
     case "bool":
       return parseBool(v);
     case "string":
@@ -83,7 +95,8 @@ export function parseTestFile(
   let args: string[] | null = null;
   const rest: [string, unknown][] = [];
   for (const [key, v] of Object.entries(map)) {
-    const take = <T>(r: Parsed<T>, set: (x: T) => void) => r.ok ? set(r.value) : fail(key, r.message);
+    const take = <T>(r: Parsed<T>, set: (x: T) => void) =>
+      r.ok ? set(r.value) : fail(key, r.message);
     switch (key) {
       case "interval":
         take(parseDuration(v, 1000, 86_400_000), (x) => t.interval = x);
@@ -114,7 +127,9 @@ export function parseTestFile(
         } else {
           const out: string[] = [];
           v.forEach((a, i) => {
-            const r = typeof a === "number" ? { ok: true as const, value: String(a) } : parseString(a);
+            const r = typeof a === "number"
+              ? { ok: true as const, value: String(a) }
+              : parseString(a);
             if (r.ok) out.push(r.value);
             else fail(`${key}[${i}]`, r.message);
           });
@@ -174,7 +189,10 @@ export function parseTestFile(
     }
   }
   if (t.timeout > t.interval) {
-    fail("timeout", `must not exceed the interval (${t.interval / 1000}s), got ${t.timeout / 1000}s`);
+    fail(
+      "timeout",
+      `must not exceed the interval (${t.interval / 1000}s), got ${t.timeout / 1000}s`,
+    );
   }
   return problems.length > before ? null : t;
 }

@@ -26,21 +26,35 @@ export async function loadConfig(dir: string, opts: ParseOptions): Promise<Confi
     files = await readConfigTree(dir);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "does not exist" : (e as Error).message;
-    throw new ConfigError([{ file: dir, key: "", message: `cannot read the configuration directory: ${why}` }], {
+    throw new ConfigError([{
+      file: dir,
+      key: "",
+      message: `cannot read the configuration directory: ${why}`,
+    }], {
       cause: e,
     });
   }
   const config = parseConfig(files, opts);
   const problems: ConfigProblem[] = [];
   for (const t of config.tests) {
-    if (t.executor.kind !== "plugin" || t.executor.path.startsWith(files.root + "/plugins/")) continue;
+    if (t.executor.kind !== "plugin" || t.executor.path.startsWith(files.root + "/plugins/")) {
+      continue;
+    }
     try {
       const st = await Deno.stat(t.executor.path);
       if (!st.isFile || (st.mode! & 0o111) === 0) {
-        problems.push({ file: t.file, key: "plugin", message: `is not an executable file, got ${JSON.stringify(t.executor.path)}` });
+        problems.push({
+          file: t.file,
+          key: "plugin",
+          message: `is not an executable file, got ${JSON.stringify(t.executor.path)}`,
+        });
       }
     } catch {
-      problems.push({ file: t.file, key: "plugin", message: `does not exist, got ${JSON.stringify(t.executor.path)}` });
+      problems.push({
+        file: t.file,
+        key: "plugin",
+        message: `does not exist, got ${JSON.stringify(t.executor.path)}`,
+      });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -27,7 +27,11 @@ export function parseNodes(
     if (raw === "") return;
     const key = `line ${line}`;
     if (/\s/.test(raw)) {
-      problems.push({ file: NODES_FILE, key, message: `must hold one peer per line, got ${JSON.stringify(raw)}` });
+      problems.push({
+        file: NODES_FILE,
+        key,
+        message: `must hold one peer per line, got ${JSON.stringify(raw)}`,
+      });
       return;
     }
     const r = parseHostPort(raw, DEFAULT_PEER_PORT);
@@ -46,7 +50,11 @@ export function parseNodes(
     const id = `${host.toLowerCase()}:${port}`;
     const first = seen.get(id);
     if (first !== undefined) {
-      problems.push({ file: NODES_FILE, key, message: `repeats the peer on line ${first}, got ${JSON.stringify(raw)}` });
+      problems.push({
+        file: NODES_FILE,
+        key,
+        message: `repeats the peer on line ${first}, got ${JSON.stringify(raw)}`,
+      });
       return;
     }
     seen.set(id, line);

@@ -36,11 +36,21 @@ export function parseConfig(files: ConfigFiles, opts: ParseOptions): Config {
   const text = (e: TreeEntry | undefined, file: string): string | null => {
     if (!e) return null;
     if (e.kind !== "file") {
-      problems.push({ file, key: "", message: `must be a regular file, found a ${e.kind === "dir" ? "directory" : "special file"}` });
+      problems.push({
+        file,
+        key: "",
+        message: `must be a regular file, found a ${
+          e.kind === "dir" ? "directory" : "special file"
+        }`,
+      });
       return null;
     }
     if (e.content === null) {
-      problems.push({ file, key: "", message: `is too large (${e.size} bytes, at most ${MAX_FILE_BYTES})` });
+      problems.push({
+        file,
+        key: "",
+        message: `is too large (${e.size} bytes, at most ${MAX_FILE_BYTES})`,
+      });
       return null;
     }
     return e.content;
@@ -63,7 +73,16 @@ export function parseConfig(files: ConfigFiles, opts: ParseOptions): Config {
     const c = text(e, e.path);
     if (c !== null) silenceFiles[e.path.slice("silence.d/".length)] = c;
   }
-  const config: Config = { root: files.root, settings, peers, tests, recipients, alertFiles, silenceFiles, peerKey };
+  const config: Config = {
+    root: files.root,
+    settings,
+    peers,
+    tests,
+    recipients,
+    alertFiles,
+    silenceFiles,
+    peerKey,
+  };
   for (const validate of opts.validators ?? []) problems.push(...validate(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -86,7 +105,8 @@ function checkQuorum(
       problems.push({
         file: SETTINGS_FILE,
         key: "quorum",
-        message: `is ${q.count} but ${NODES_FILE} lists no peer, so at most 1 node can see an outage; ` +
+        message:
+          `is ${q.count} but ${NODES_FILE} lists no peer, so at most 1 node can see an outage; ` +
           `add peers to ${NODES_FILE} or set quorum: 1`,
       });
     }
@@ -99,7 +119,8 @@ function checkQuorum(
     problems.push({
       file: SETTINGS_FILE,
       key: "quorum",
-      message: `is ${q.count} but only ${total} nodes are configured (this one and ${peerCount} in ${NODES_FILE}), ` +
+      message:
+        `is ${q.count} but only ${total} nodes are configured (this one and ${peerCount} in ${NODES_FILE}), ` +
         `so no outage could ever be confirmed`,
     });
   }
@@ -147,7 +168,9 @@ function parseHosts(
     const parts = e.path.split("/");
     if (parts[0] !== "hosts.d") continue;
     if (parts.length === 1) {
-      if (e.kind !== "dir") problems.push({ file: e.path, key: "", message: "must be a directory" });
+      if (e.kind !== "dir") {
+        problems.push({ file: e.path, key: "", message: "must be a directory" });
+      }
       continue;
     }
     const host = parts[1]!;
@@ -155,7 +178,11 @@ function parseHosts(
       const h = parseHostName(host);
       if (!h.ok) problems.push({ file: e.path, key: "", message: `host name ${h.message}` });
       else if (e.kind !== "dir") {
-        problems.push({ file: e.path, key: "", message: "must be a directory holding one file per test" });
+        problems.push({
+          file: e.path,
+          key: "",
+          message: "must be a directory holding one file per test",
+        });
       }
       continue;
     }
@@ -207,7 +234,8 @@ function parseAlerts(
       problems.push({
         file: e.path,
         key: "",
-        message: `file name ${r.message}; alert.d/ holds <address> files, <name>.webhook and <name>.command`,
+        message:
+          `file name ${r.message}; alert.d/ holds <address> files, <name>.webhook and <name>.command`,
       });
       continue;
     }
@@ -215,7 +243,9 @@ function parseAlerts(
       problems.push({
         file: e.path,
         key: "",
-        message: `must be empty (the file name is the address), found ${show(content.trim().slice(0, 40))}`,
+        message: `must be empty (the file name is the address), found ${
+          show(content.trim().slice(0, 40))
+        }`,
       });
       continue;
     }

@@ -6,10 +6,10 @@ import type { ConfigProblem } from "../errors/mod.ts";
 import type { QuorumRule, Settings } from "./types.ts";
 import {
   parseChoice,
+  type Parsed,
   parseDuration,
   parseHostPort,
   parseInteger,
-  type Parsed,
   parseString,
   show,
 } from "./values.ts";
@@ -44,7 +44,10 @@ export function parseQuorum(v: unknown): Parsed<QuorumRule> {
   if (m && Number(m[1]) >= 1 && Number(m[1]) <= 100) {
     return { ok: true, value: { kind: "percent", percent: Number(m[1]) } };
   }
-  return { ok: false, message: `must be a node count such as 2 or a percentage such as 50%, got ${show(v)}` };
+  return {
+    ok: false,
+    message: `must be a node count such as 2 or a percentage such as 50%, got ${show(v)}`,
+  };
 }
 
 /** Parses the decoded YAML document; `hostname` is this machine's name (the default `node`). */
@@ -72,11 +75,17 @@ export function parseSettings(
   };
   if (doc === null || doc === undefined) return s;
   if (typeof doc !== "object" || Array.isArray(doc)) {
-    problems.push({ file: SETTINGS_FILE, key: "", message: `must be a YAML mapping, got ${show(doc)}` });
+    problems.push({
+      file: SETTINGS_FILE,
+      key: "",
+      message: `must be a YAML mapping, got ${show(doc)}`,
+    });
     return s;
   }
-  const fail = (key: string, message: string) => problems.push({ file: SETTINGS_FILE, key, message });
-  const take = <T>(key: string, r: Parsed<T>, set: (v: T) => void) => r.ok ? set(r.value) : fail(key, r.message);
+  const fail = (key: string, message: string) =>
+    problems.push({ file: SETTINGS_FILE, key, message });
+  const take = <T>(key: string, r: Parsed<T>, set: (v: T) => void) =>
+    r.ok ? set(r.value) : fail(key, r.message);
   for (const [key, v] of Object.entries(doc as Record<string, unknown>)) {
     switch (key) {
       case "node":
@@ -91,7 +100,10 @@ export function parseSettings(
           ? parseHostPort(`:${v}`, 2929)
           : typeof v === "string"
           ? parseHostPort(v, 2929)
-          : { ok: false as const, message: `must be an address such as 0.0.0.0:2929, got ${show(v)}` };
+          : {
+            ok: false as const,
+            message: `must be an address such as 0.0.0.0:2929, got ${show(v)}`,
+          };
         take(key, r, (x) => s.listen = { hostname: x.host || "0.0.0.0", port: x.port });
         break;
       }

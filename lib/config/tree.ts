@@ -40,7 +40,8 @@ const TOP_FILES = ["dmonitor.yaml", "nodes.txt", "peer.key"];
 
 /** Editor and package-manager leftovers that are never configuration. */
 export function isIgnoredName(name: string): boolean {
-  return name.startsWith(".") || name.endsWith("~") || /\.(swp|dpkg-[a-z]+|rpmnew|rpmsave|bak|orig)$/.test(name);
+  return name.startsWith(".") || name.endsWith("~") ||
+    /\.(swp|dpkg-[a-z]+|rpmnew|rpmsave|bak|orig)$/.test(name);
 }
 
 /** Reads the tree rooted at `dir`. Throws only when `dir` itself cannot be read. */

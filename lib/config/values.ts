@@ -78,7 +78,9 @@ export function parseString(v: unknown, maxLen = 4096): Parsed<string> {
   if (typeof v !== "string") return bad(`must be a string, got ${show(v)}`);
   if (v.length > maxLen) return bad(`must be at most ${maxLen} characters, got ${v.length}`);
   // deno-lint-ignore no-control-regex
-  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(v)) return bad(`must not hold control characters, got ${show(v)}`);
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(v)) {
+    return bad(`must not hold control characters, got ${show(v)}`);
+  }
   return ok(v);
 }
 
@@ -154,7 +156,10 @@ export function parseEmail(s: string): Parsed<string> {
  * Parses `host`, `host:port`, `[v6]:port`, a bare IPv6 literal, or `:port`.
  * Returns the host without brackets ("" when omitted).
  */
-export function parseHostPort(s: string, defaultPort: number): Parsed<{ host: string; port: number }> {
+export function parseHostPort(
+  s: string,
+  defaultPort: number,
+): Parsed<{ host: string; port: number }> {
   const why = `must be host, host:port or [ipv6]:port, got ${show(s)}`;
   let host: string;
   let portText: string | undefined;

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { formatDuration, parseDuration, parseEmail, parseHostName, parseHostPort } from "./values.ts";
+import {
+  formatDuration,
+  parseDuration,
+  parseEmail,
+  parseHostName,
+  parseHostPort,
+} from "./values.ts";
 
 Deno.test("parseDuration accepts units and bare seconds, enforces bounds", () => {
   const table: [unknown, number | null][] = [
@@ -25,8 +31,31 @@ Deno.test("parseDuration accepts units and bare seconds, enforces bounds", () =>
 });
 
 Deno.test("parseHostName: DNS names and IP literals only", () => {
-  const good = ["localhost", "www.example.com", "a-b.c", "10.0.0.1", "::1", "fe80::1", "2001:db8::8a2e:370:7334", "::ffff:10.1.2.3", "example.com."];
-  const bad = ["", "-rf", "a..b", "../etc", "a/b", "a b", "999.1.1.1", "1.2.3", "a_b.example", "x".repeat(64) + ".com", "::1::2", "$(reboot)"];
+  const good = [
+    "localhost",
+    "www.example.com",
+    "a-b.c",
+    "10.0.0.1",
+    "::1",
+    "fe80::1",
+    "2001:db8::8a2e:370:7334",
+    "::ffff:10.1.2.3",
+    "example.com.",
+  ];
+  const bad = [
+    "",
+    "-rf",
+    "a..b",
+    "../etc",
+    "a/b",
+    "a b",
+    "999.1.1.1",
+    "1.2.3",
+    "a_b.example",
+    "x".repeat(64) + ".com",
+    "::1::2",
+    "$(reboot)",
+  ];
   for (const h of good) assert.ok(parseHostName(h).ok, h);
   for (const h of bad) assert.ok(!parseHostName(h).ok, h);
 });
@@ -50,7 +79,17 @@ Deno.test("parseHostPort: host, host:port, [v6]:port, bare v6", () => {
 Deno.test("parseEmail", () => {
   assert.ok(parseEmail("ops@example.com").ok);
   assert.ok(parseEmail("first.last+pager@mail.example.org").ok);
-  for (const s of ["ops", "@example.com", "ops@", "a@b@c", ".x@example.com", "ops@-bad.com", "ops@example"]) {
+  for (
+    const s of [
+      "ops",
+      "@example.com",
+      "ops@",
+      "a@b@c",
+      ".x@example.com",
+      "ops@-bad.com",
+      "ops@example",
+    ]
+  ) {
     assert.ok(!parseEmail(s).ok, s);
   }
 });

@@ -13,7 +13,11 @@ export function decodeYaml(text: string, file: string, problems: ConfigProblem[]
     if (e instanceof YAMLError) {
       const line = e.linePos?.[0]?.line;
       const msg = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-      problems.push({ file, key: line ? `line ${line}` : "", message: `is not valid YAML: ${msg}` });
+      problems.push({
+        file,
+        key: line ? `line ${line}` : "",
+        message: `is not valid YAML: ${msg}`,
+      });
       return null;
     }
     throw e;

@@ -44,7 +44,10 @@ export function serveNodeApp(
       : e instanceof Deno.errors.AddrNotAvailable
       ? "address not available on this machine"
       : (e as Error).message;
-    throw new Error(`Cannot listen on ${listen.hostname}:${listen.port} ('listen' in dmonitor.yaml): ${why}`, { cause: e });
+    throw new Error(
+      `Cannot listen on ${listen.hostname}:${listen.port} ('listen' in dmonitor.yaml): ${why}`,
+      { cause: e },
+    );
   }
   return { addr: server.addr, shutdown: () => server.shutdown() };
 }

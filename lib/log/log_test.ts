@@ -3,7 +3,12 @@ import { formatLine, memoryLogger } from "./mod.ts";
 
 Deno.test("formatLine: one line, quoted values, no undefined fields", () => {
   assert.equal(
-    formatLine("warn", "node", "check failing", { host: "a.example", output: "connection refused\nretry", n: 3, x: undefined }),
+    formatLine("warn", "node", "check failing", {
+      host: "a.example",
+      output: "connection refused\nretry",
+      n: 3,
+      x: undefined,
+    }),
     'WARN node check failing host=a.example output="connection refused\\nretry" n=3',
   );
   assert.equal(formatLine("info", "c", "multi\nline"), "INFO c multi line");

@@ -9,7 +9,7 @@ import type { Config, TestConfig } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
 import { defaultTiming, IncidentEngine, isDegraded } from "../quorum/mod.ts";
 import type { IncidentState, LocalAnswer, Notifier } from "../quorum/types.ts";
-import { createPeerRpc, peerLabel, type PeerAppDeps } from "../peers/mod.ts";
+import { createPeerRpc, type PeerAppDeps, peerLabel } from "../peers/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import type { StateStore } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
@@ -68,14 +68,16 @@ export class Consensus {
     const log = deps.logger;
     this.#incidents = new IncidentStore(deps.store.db);
     const timing = defaultTiming({ timeout: maxTimeout(config), remind: config.settings.remind });
-    const rpc = config.peers.length === 0 || config.peerKey === null ? null : createPeerRpc(config.peers, {
-      key: config.peerKey,
-      nodeName: config.settings.node,
-      confirmDeadlineMs: timing.confirmDeadlineMs,
-      viewDeadlineMs: timing.viewDeadlineMs,
-      log,
-      ...(deps.peerTls ? { tls: true, client: deps.peerTls.client } : {}),
-    });
+    const rpc = config.peers.length === 0 || config.peerKey === null
+      ? null
+      : createPeerRpc(config.peers, {
+        key: config.peerKey,
+        nodeName: config.settings.node,
+        confirmDeadlineMs: timing.confirmDeadlineMs,
+        viewDeadlineMs: timing.viewDeadlineMs,
+        log,
+        ...(deps.peerTls ? { tls: true, client: deps.peerTls.client } : {}),
+      });
     this.engine = new IncidentEngine({
       self: config.settings.node,
       peers: config.peers.map(peerLabel),
@@ -147,11 +149,16 @@ export class Consensus {
         try {
           store.record(result);
         } catch (e) {
-          logger.error("cannot record a confirm result", { host, test, error: (e as Error).message });
+          logger.error("cannot record a confirm result", {
+            host,
+            test,
+            error: (e as Error).message,
+          });
         }
         return this.engine.answer(host, test, result);
       },
-      view: (host, test) => this.#test(host, test) ? this.engine.answer(host, test, store.last(host, test)) : null,
+      view: (host, test) =>
+        this.#test(host, test) ? this.engine.answer(host, test, store.last(host, test)) : null,
       hear: (host, test, from, view) => {
         if (!this.#test(host, test)) return Promise.resolve(false);
         this.engine.hear(host, test, view).catch((e) =>

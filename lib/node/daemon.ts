@@ -13,8 +13,21 @@ import type { Logger } from "../log/mod.ts";
 import { Limiter } from "../runner/mod.ts";
 import { systemClock } from "../schedule/mod.ts";
 import { StateStore } from "../store/mod.ts";
-import { alertTargets, buildChannels, type BuiltChannels, createNotifier, loadSilences, runOutbox } from "../alerts/mod.ts";
-import { createPeerApp, loadPeerTls, parsePeerSettings, type PeerServer, startPeerServer } from "../peers/mod.ts";
+import {
+  alertTargets,
+  buildChannels,
+  type BuiltChannels,
+  createNotifier,
+  loadSilences,
+  runOutbox,
+} from "../alerts/mod.ts";
+import {
+  createPeerApp,
+  loadPeerTls,
+  parsePeerSettings,
+  type PeerServer,
+  startPeerServer,
+} from "../peers/mod.ts";
 import { loadStatusAccess, type StatusAccess, statusRoutes } from "../status/mod.ts";
 import { startTentacleServer, type TentacleServer } from "../tentacle/mod.ts";
 import { alertSettings, loadNodeConfig, pluginUser, tentacleSettings } from "../cli/load.ts";
@@ -33,7 +46,9 @@ export interface Daemon {
 }
 
 function report(logger: Logger, dir: string, e: ConfigError): void {
-  for (const p of e.problems) logger.error(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+  for (const p of e.problems) {
+    logger.error(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+  }
 }
 
 /** What can change on reload without a restart; the rest is logged as needing one. */
@@ -43,8 +58,12 @@ function restartOnly(a: Config, b: Config): string[] {
   if (a.peerKey !== b.peerKey) out.push("peer.key");
   if (JSON.stringify(a.settings.listen) !== JSON.stringify(b.settings.listen)) out.push("listen");
   if (a.settings.state_dir !== b.settings.state_dir) out.push("state_dir");
-  if (JSON.stringify(a.settings.sections.peer) !== JSON.stringify(b.settings.sections.peer)) out.push("peer");
-  if (JSON.stringify(a.settings.sections.tentacle) !== JSON.stringify(b.settings.sections.tentacle)) out.push("tentacle");
+  if (JSON.stringify(a.settings.sections.peer) !== JSON.stringify(b.settings.sections.peer)) {
+    out.push("peer");
+  }
+  if (
+    JSON.stringify(a.settings.sections.tentacle) !== JSON.stringify(b.settings.sections.tentacle)
+  ) out.push("tentacle");
   if (a.settings.concurrency !== b.settings.concurrency) out.push("concurrency");
   if (a.settings.plugin_user !== b.settings.plugin_user) out.push("plugin_user");
   return out;
@@ -114,7 +133,13 @@ export async function startDaemon(
       requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
     });
     const startedAt = Date.now();
-    const source = nodeStatusSource({ store, config: () => config, consensus: () => consensus, version: o.version, startedAt });
+    const source = nodeStatusSource({
+      store,
+      config: () => config,
+      consensus: () => consensus,
+      version: o.version,
+      startedAt,
+    });
     // Status routes first, so the peer API's signature check on /v1/* never sees /v1/status.
     const root = new Hono();
     statusRoutes({ source, access: () => access, logger: logger.child("status") })(root);
@@ -136,7 +161,12 @@ export async function startDaemon(
       cleanups.push(() => tentacle!.close());
     }
 
-    const outbox = runOutbox({ db: store.db, channels: () => channels.channels, signal, log: logger.child("alerts") });
+    const outbox = runOutbox({
+      db: store.db,
+      channels: () => channels.channels,
+      signal,
+      log: logger.child("alerts"),
+    });
     logger.info("node started", {
       version: o.version,
       node: config.settings.node,
@@ -157,7 +187,9 @@ export async function startDaemon(
         const nextAlerts = alertSettings(next).settings;
         const nextChannels = await buildChannels(nextAlerts);
         const fixed = restartOnly(config, next);
-        if (fixed.length) logger.warn("these settings take effect after a restart", { settings: fixed.join(",") });
+        if (fixed.length) {
+          logger.warn("these settings take effect after a restart", { settings: fixed.join(",") });
+        }
         const rebuild = consensusChanged(config, next);
         const old = channels;
         config = next;
@@ -174,8 +206,12 @@ export async function startDaemon(
       } catch (e) {
         if (e instanceof ConfigError) {
           report(logger, dir, e);
-          logger.error("reload refused: configuration is broken; keeping the running one", { problems: e.problems.length });
-        } else logger.error("reload failed; keeping the running configuration", { error: (e as Error).message });
+          logger.error("reload refused: configuration is broken; keeping the running one", {
+            problems: e.problems.length,
+          });
+        } else {logger.error("reload failed; keeping the running configuration", {
+            error: (e as Error).message,
+          });}
         return false;
       }
     };

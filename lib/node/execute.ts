@@ -23,10 +23,15 @@ export interface ExecutorDeps {
 export type Executor = (test: TestConfig) => Promise<CheckResult>;
 
 /** Replaces `{host}`, `{test}` and `{<param>}` in plugin arguments; unknown names stay as written. */
-export function substituteArgs(args: string[], t: Pick<TestConfig, "host" | "test" | "params">): string[] {
+export function substituteArgs(
+  args: string[],
+  t: Pick<TestConfig, "host" | "test" | "params">,
+): string[] {
   const vars: Record<string, string> = { host: t.host, test: t.test };
   for (const [k, v] of Object.entries(t.params)) vars[k] = String(v);
-  return args.map((a) => a.replace(/\{([a-z_][a-z0-9_]*)\}/g, (m, name: string) => vars[name] ?? m));
+  return args.map((a) =>
+    a.replace(/\{([a-z_][a-z0-9_]*)\}/g, (m, name: string) => vars[name] ?? m)
+  );
 }
 
 /** Runs a built-in check with a hard deadline, even if the check ignored its signal. */
@@ -54,7 +59,13 @@ export async function runBuiltin(
     ]);
     const durationMs = now() - startedAt;
     if (outcome === "timeout") {
-      return { ...base, status: "TIMEOUT", state: "TIMEOUT", output: `timed out after ${t.timeout / 1000}s`, durationMs };
+      return {
+        ...base,
+        status: "TIMEOUT",
+        state: "TIMEOUT",
+        output: `timed out after ${t.timeout / 1000}s`,
+        durationMs,
+      };
     }
     return {
       ...base,
@@ -66,7 +77,13 @@ export async function runBuiltin(
     };
   } catch (e) {
     // A check that throws is a bug in the check, but the node must go on: report it as a failure.
-    return { ...base, status: "FAIL", state: "ERROR", output: `check error: ${sanitizeLine(String(e))}`, durationMs: now() - startedAt };
+    return {
+      ...base,
+      status: "FAIL",
+      state: "ERROR",
+      output: `check error: ${sanitizeLine(String(e))}`,
+      durationMs: now() - startedAt,
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -109,7 +126,9 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   return (t) =>
     deps.limiter.run(`${t.host}\0${t.test}`, async () => {
       let r = await once(t);
-      for (let i = 0; i < t.retries && r.status !== "OK" && !deps.signal?.aborted; i++) r = await once(t);
+      for (let i = 0; i < t.retries && r.status !== "OK" && !deps.signal?.aborted; i++) {
+        r = await once(t);
+      }
       return r;
     });
 }

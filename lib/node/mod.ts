@@ -10,10 +10,20 @@ import { type Clock, Scheduler } from "../schedule/mod.ts";
 import type { LastResult, StateStore } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
 
-export { createExecutor, type Executor, type ExecutorDeps, runBuiltin, substituteArgs } from "./execute.ts";
+export {
+  createExecutor,
+  type Executor,
+  type ExecutorDeps,
+  runBuiltin,
+  substituteArgs,
+} from "./execute.ts";
 
 /** Called after every scheduled result is stored, with the previous stored result. */
-export type ResultHook = (result: CheckResult, previous: LastResult | null, test: TestConfig) => Promise<void>;
+export type ResultHook = (
+  result: CheckResult,
+  previous: LastResult | null,
+  test: TestConfig,
+) => Promise<void>;
 
 export interface NodeDeps {
   config: Config;
@@ -71,7 +81,11 @@ export class Node {
     this.#applyJobs();
     const keys = new Set(config.tests.map((t) => testKey(t.host, t.test)));
     const dropped = this.#deps.store.forgetExcept(keys);
-    this.#deps.logger.info("configuration reloaded", { tests: config.tests.length, peers: config.peers.length, dropped });
+    this.#deps.logger.info("configuration reloaded", {
+      tests: config.tests.length,
+      peers: config.peers.length,
+      dropped,
+    });
   }
 
   /** Runs until `signal` aborts; waits for running checks before returning. */
@@ -94,7 +108,11 @@ export class Node {
 
   #applyJobs(): void {
     this.#scheduler.setJobs(
-      this.#config.tests.map((t) => ({ key: testKey(t.host, t.test), interval: t.interval, test: t })),
+      this.#config.tests.map((t) => ({
+        key: testKey(t.host, t.test),
+        interval: t.interval,
+        test: t,
+      })),
     );
   }
 
@@ -107,7 +125,11 @@ export class Node {
     try {
       store.record(result);
     } catch (e) {
-      logger.error("cannot record result", { host: test.host, test: test.test, error: (e as Error).message });
+      logger.error("cannot record result", {
+        host: test.host,
+        test: test.test,
+        error: (e as Error).message,
+      });
     }
     this.runs++;
     const first = !this.#reported.has(testKey(test.host, test.test));
@@ -133,7 +155,11 @@ export class Node {
       try {
         await onResult(result, previous, test);
       } catch (e) {
-        logger.error("result handling failed", { host: test.host, test: test.test, error: (e as Error).message });
+        logger.error("result handling failed", {
+          host: test.host,
+          test: test.test,
+          error: (e as Error).message,
+        });
       }
     }
   }

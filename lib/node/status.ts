@@ -65,7 +65,9 @@ export function overlayConsensus(
     };
   });
   view.degraded = degraded;
-  view.degradedReason = degraded ? "no peer reachable and most checks failing: this node's own uplink is suspect" : null;
+  view.degradedReason = degraded
+    ? "no peer reachable and most checks failing: this node's own uplink is suspect"
+    : null;
   return view;
 }
 
@@ -80,7 +82,11 @@ export function nodeStatusSource(o: {
     view: () => {
       const config = o.config();
       const now = Date.now();
-      const view = buildStoreView(config, o.store.lastAll(), { version: o.version, startedAt: o.startedAt, now });
+      const view = buildStoreView(config, o.store.lastAll(), {
+        version: o.version,
+        startedAt: o.startedAt,
+        now,
+      });
       const c = o.consensus();
       overlayConsensus(view, c.states(), c.engine.peerHealth(), c.degraded(), config);
       const pending = listOutbox(o.store.db);

@@ -17,12 +17,15 @@ export interface PeerSettings {
 const KEYS = ["tls_cert", "tls_key", "ca"];
 
 /** Pure: validates `peer:`; paths are resolved against the config tree. */
-export function parsePeerSettings(config: Pick<Config, "root" | "settings">): { settings: PeerSettings; problems: ConfigProblem[] } {
+export function parsePeerSettings(
+  config: Pick<Config, "root" | "settings">,
+): { settings: PeerSettings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const settings: PeerSettings = { tls: null, caFile: null };
   const raw = config.settings.sections.peer;
   if (raw === undefined || raw === null) return { settings, problems };
-  const fail = (key: string, message: string) => problems.push({ file: "dmonitor.yaml", key, message });
+  const fail = (key: string, message: string) =>
+    problems.push({ file: "dmonitor.yaml", key, message });
   if (typeof raw !== "object" || Array.isArray(raw)) {
     fail("peer", "must be a mapping with tls_cert, tls_key and ca");
     return { settings, problems };
@@ -42,8 +45,9 @@ export function parsePeerSettings(config: Pick<Config, "root" | "settings">): { 
   const cert = path("tls_cert");
   const key = path("tls_key");
   settings.caFile = path("ca");
-  if ((cert === null) !== (key === null)) fail(cert ? "peer.tls_key" : "peer.tls_cert", "is required with the other (both or neither)");
-  else if (cert && key) settings.tls = { certFile: cert, keyFile: key };
+  if ((cert === null) !== (key === null)) {
+    fail(cert ? "peer.tls_key" : "peer.tls_cert", "is required with the other (both or neither)");
+  } else if (cert && key) settings.tls = { certFile: cert, keyFile: key };
   return { settings, problems };
 }
 
@@ -61,11 +65,20 @@ export async function loadPeerTls(s: PeerSettings): Promise<PeerTls> {
     try {
       return await Deno.readTextFile(file);
     } catch (e) {
-      problems.push({ file: "dmonitor.yaml", key, message: `cannot read ${file}: ${(e as Error).message}` });
+      problems.push({
+        file: "dmonitor.yaml",
+        key,
+        message: `cannot read ${file}: ${(e as Error).message}`,
+      });
       return "";
     }
   };
-  const serve = s.tls ? { cert: await read("peer.tls_cert", s.tls.certFile), key: await read("peer.tls_key", s.tls.keyFile) } : null;
+  const serve = s.tls
+    ? {
+      cert: await read("peer.tls_cert", s.tls.certFile),
+      key: await read("peer.tls_key", s.tls.keyFile),
+    }
+    : null;
   const ca = s.caFile ? await read("peer.ca", s.caFile) : null;
   if (problems.length) throw new ConfigError(problems);
   const client = serve || ca ? Deno.createHttpClient(ca ? { caCerts: [ca] } : {}) : null;

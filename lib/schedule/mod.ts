@@ -71,7 +71,11 @@ export class Scheduler<J extends Job> {
         old.job = job;
         next.set(job.key, old);
       } else {
-        next.set(job.key, { job, due: firstDue(job.key, job.interval, now), running: old?.running ?? false });
+        next.set(job.key, {
+          job,
+          due: firstDue(job.key, job.interval, now),
+          running: old?.running ?? false,
+        });
       }
     }
     this.#slots = next;
@@ -103,7 +107,9 @@ export class Scheduler<J extends Job> {
     slot.due = nextDue(slot.due, slot.job.interval, now);
     if (slot.running) {
       this.overruns++;
-      this.opts.logger?.warn("check still running at its next slot; skipped", { job: slot.job.key.replace("\t", " ") });
+      this.opts.logger?.warn("check still running at its next slot; skipped", {
+        job: slot.job.key.replace("\t", " "),
+      });
       return;
     }
     slot.running = true;

@@ -93,7 +93,9 @@ export class StateStore {
       if (dir !== ":memory:") Deno.mkdirSync(dir, { recursive: true, mode: 0o750 });
       return new StateStore(openDatabase(path), path);
     } catch (e) {
-      throw new StoreError(`Cannot open the state database ${path}: ${(e as Error).message}`, { cause: e });
+      throw new StoreError(`Cannot open the state database ${path}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 
@@ -112,11 +114,22 @@ export class StateStore {
         started_at: r.startedAt,
         duration_ms: r.durationMs,
       });
-      this.#insertHistory.run(r.host, r.test, r.status, r.state, r.output, r.startedAt, r.durationMs);
+      this.#insertHistory.run(
+        r.host,
+        r.test,
+        r.status,
+        r.state,
+        r.output,
+        r.startedAt,
+        r.durationMs,
+      );
       this.db.exec("COMMIT");
     } catch (e) {
       this.db.exec("ROLLBACK");
-      throw new StoreError(`Cannot record ${r.host} ${r.test} in ${this.path}: ${(e as Error).message}`, { cause: e });
+      throw new StoreError(
+        `Cannot record ${r.host} ${r.test} in ${this.path}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
 
@@ -126,7 +139,9 @@ export class StateStore {
   }
 
   lastAll(): LastResult[] {
-    return (this.db.prepare("SELECT * FROM check_last ORDER BY host, test").all() as Row[]).map(toLast);
+    return (this.db.prepare("SELECT * FROM check_last ORDER BY host, test").all() as Row[]).map(
+      toLast,
+    );
   }
 
   history(host: string, test: string, limit = 100): HistoryEntry[] {
@@ -146,7 +161,9 @@ export class StateStore {
 
   /** Deletes history older than `now - retentionMs`; returns how many rows went. */
   prune(now: number, retentionMs: number): number {
-    const r = this.db.prepare("DELETE FROM check_history WHERE started_at < ?").run(now - retentionMs);
+    const r = this.db.prepare("DELETE FROM check_history WHERE started_at < ?").run(
+      now - retentionMs,
+    );
     return Number(r.changes);
   }
 

@@ -45,5 +45,8 @@ Deno.test("state survives reopening the database file", async () => {
 });
 
 Deno.test("an unusable state directory is a StoreError naming the path", () => {
-  assert.throws(() => StateStore.open("/proc/nope/dmonitor"), /Cannot open the state database \/proc\/nope\/dmonitor\/state\.db/);
+  assert.throws(
+    () => StateStore.open("/proc/nope/dmonitor"),
+    /Cannot open the state database \/proc\/nope\/dmonitor\/state\.db/,
+  );
 });
