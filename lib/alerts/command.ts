@@ -7,6 +7,7 @@
  * plugin runner is a separate part with different result semantics).
  * @module
  */
+import { lookupPasswd, resolveUser } from "../runner/user.ts";
 import { renderSubject } from "./render.ts";
 import { renderWebhookPayload } from "./payload.ts";
 import type { CommandTarget } from "./settings.ts";
@@ -62,18 +63,8 @@ export async function checkExecutable(path: string, ownUid = Deno.uid()): Promis
   return null;
 }
 
-/** Finds a user in /etc/passwd contents. */
-export function passwdEntry(passwd: string, user: string): RunAs | null {
-  for (const line of passwd.split("\n")) {
-    const f = line.split(":");
-    if (f[0] === user && f.length >= 4) {
-      const uid = Number(f[2]);
-      const gid = Number(f[3]);
-      if (Number.isInteger(uid) && Number.isInteger(gid)) return { uid, gid };
-    }
-  }
-  return null;
-}
+/** Finds a user in /etc/passwd contents (the plugin runner's parser). */
+export const passwdEntry = lookupPasswd;
 
 /** Who commands run as: `plugin_user` when we are root, else ourselves (null). */
 export async function resolveRunAs(
@@ -81,11 +72,7 @@ export async function resolveRunAs(
   passwdFile = "/etc/passwd",
 ): Promise<RunAs | null> {
   if (Deno.uid() !== 0) return null;
-  const entry = passwdEntry(await Deno.readTextFile(passwdFile), user);
-  if (!entry) {
-    throw new Error(`plugin_user ${JSON.stringify(user)} does not exist in ${passwdFile}`);
-  }
-  return entry;
+  return await resolveUser(user, passwdFile);
 }
 
 /** Reads a stream to its end, keeping the first `max` bytes so the writer never blocks. */

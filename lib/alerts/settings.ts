@@ -4,6 +4,7 @@
  * the key and the value; all problems are returned together.
  * @module
  */
+import { parseDuration as parseTreeDuration } from "../config/values.ts";
 import type { Config, Settings } from "../config/types.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import type { Target } from "./types.ts";
@@ -76,14 +77,11 @@ const SMTP_KEYS = [
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ADDRESS = /^[^\s@<>"]+@[^\s@<>"]+$/;
 
-/** Parses a duration: a number of seconds, or `500ms`, `30s`, `2m`, `1h`. Null when invalid. */
+/** A duration as everywhere in the tree (lib/config): `500ms`, `30s`, `2m`, `1h`, or seconds; null
+ * when invalid or not positive. */
 export function parseDuration(v: unknown): number | null {
-  if (typeof v === "number") return Number.isFinite(v) && v > 0 ? Math.round(v * 1000) : null;
-  if (typeof v !== "string") return null;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
-  if (!m) return null;
-  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"];
-  return ms > 0 ? Math.round(ms) : null;
+  const r = parseTreeDuration(v, 1, 86_400_000);
+  return r.ok ? r.value : null;
 }
 
 /** The address inside `Name <addr>` or a bare `addr`; null when it is neither. */

@@ -3,7 +3,6 @@
  * address never holds up the others and each copy has its own stable Message-ID.
  * @module
  */
-import nodemailer from "nodemailer";
 import { renderAlertMail } from "./render.ts";
 import { mailboxAddress, type SmtpSettings } from "./settings.ts";
 import { type Channel, DeliveryError, type Message } from "./types.ts";
@@ -75,10 +74,28 @@ export function classifySmtpError(e: unknown, server: string): DeliveryError {
 }
 
 /** Creates the email channel; `transport` replaces nodemailer (tests of classification only). */
+/**
+ * nodemailer is loaded on the first mail, not at start-up: it is the largest dependency, and a node
+ * that never sends mail should not carry it (see bench/memory_run.ts).
+ */
+async function lazyTransport(o: SmtpChannelOptions): Promise<MailTransport> {
+  const { default: nodemailer } = await import("nodemailer");
+  return nodemailer.createTransport(transportOptions(o)) as MailTransport;
+}
+
 export function createSmtpChannel(
   o: SmtpChannelOptions,
-  transport: MailTransport = nodemailer.createTransport(transportOptions(o)) as MailTransport,
+  given?: MailTransport,
 ): Channel & { close(): void } {
+  let pending: Promise<MailTransport> | null = given ? Promise.resolve(given) : null;
+  let opened: MailTransport | null = given ?? null;
+  const transport = {
+    sendMail: async (m: Parameters<MailTransport["sendMail"]>[0]) => {
+      opened = await (pending ??= lazyTransport(o));
+      return opened.sendMail(m);
+    },
+    close: () => opened?.close(),
+  };
   const from = o.smtp.from;
   const domain = (mailboxAddress(from) ?? "dmonitor@localhost").split("@").pop()!;
   const server = `${o.smtp.host}:${o.smtp.port}`;

@@ -49,16 +49,7 @@ export interface Channel {
 /** The configured channels by kind; a missing kind means none of its targets can be delivered. */
 export type Channels = Partial<Record<ChannelKind, Channel>>;
 
-/**
- * A message could not be delivered. `permanent` means retrying cannot help (a 5xx rejection of the
- * recipient, an HTTP 4xx, an unknown webhook); the outbox then marks it failed at once.
- */
-export class DeliveryError extends Error {
-  override name = "DeliveryError";
-  constructor(message: string, readonly permanent: boolean, options?: ErrorOptions) {
-    super(message, options);
-  }
-}
+export { DeliveryError } from "../errors/mod.ts";
 
 /** Time as the delivery loop sees it; tests pass a manual clock. */
 export interface Clock {

@@ -26,6 +26,9 @@ export interface ConfigFiles {
   entries: TreeEntry[];
 }
 
+/** One decoder for every file: each TextDecoder holds native converter state. */
+const DECODER = new TextDecoder();
+
 /** Files above this size are listed but not read; the parser reports them. */
 export const MAX_FILE_BYTES = 256 * 1024;
 
@@ -47,7 +50,7 @@ export function isIgnoredName(name: string): boolean {
 /** Reads the tree rooted at `dir`. Throws only when `dir` itself cannot be read. */
 export async function readConfigTree(dir: string): Promise<ConfigFiles> {
   const root = resolve(dir);
-  const st = await Deno.stat(root);
+  const st = Deno.statSync(root);
   if (!st.isDirectory) throw new Error(`${root} is not a directory`);
   const entries: TreeEntry[] = [];
   for (const name of TOP_FILES) {
@@ -66,7 +69,7 @@ async function walk(root: string, rel: string, depth: number, read: boolean, out
   out.push(self);
   if (self.kind !== "dir" || depth === 0) return;
   const names: string[] = [];
-  for await (const d of Deno.readDir(join(root, rel))) {
+  for (const d of Deno.readDirSync(join(root, rel))) {
     if (!isIgnoredName(d.name)) names.push(d.name);
   }
   names.sort();
@@ -77,7 +80,7 @@ async function readEntry(root: string, rel: string, read: boolean): Promise<Tree
   const full = join(root, rel);
   let st: Deno.FileInfo;
   try {
-    st = await Deno.stat(full);
+    st = Deno.statSync(full);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
@@ -85,7 +88,7 @@ async function readEntry(root: string, rel: string, read: boolean): Promise<Tree
   const kind: EntryKind = st.isFile ? "file" : st.isDirectory ? "dir" : "other";
   let content: string | null = null;
   if (kind === "file" && read && st.size <= MAX_FILE_BYTES) {
-    content = new TextDecoder().decode(await Deno.readFile(full));
+    content = DECODER.decode(Deno.readFileSync(full));
   }
   return { path: rel, kind, content, mode: st.mode, uid: st.uid, size: st.size };
 }

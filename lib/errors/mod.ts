@@ -60,3 +60,34 @@ export class ProtocolError extends Error {
 export class StoreError extends Error {
   override name = "StoreError";
 }
+
+/** Why a peer request was refused; the peer learns none of it (401 with a bare body). */
+export type AuthReason =
+  | "no-key"
+  | "unsigned"
+  | "malformed"
+  | "stale"
+  | "forged"
+  | "replayed"
+  | "overloaded";
+
+/** A peer request failed authentication. */
+export class AuthError extends Error {
+  override name = "AuthError";
+  constructor(readonly reason: AuthReason, message: string) {
+    super(message);
+  }
+}
+
+/** A request or operation took longer than its deadline. */
+export class DeadlineError extends Error {
+  override name = "DeadlineError";
+}
+
+/** An alert could not be delivered; `permanent` when retrying cannot help (e.g. a 5xx rejection). */
+export class DeliveryError extends Error {
+  override name = "DeliveryError";
+  constructor(message: string, readonly permanent: boolean, options?: ErrorOptions) {
+    super(message, options);
+  }
+}

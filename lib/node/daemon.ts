@@ -29,7 +29,7 @@ import {
   startPeerServer,
 } from "../peers/mod.ts";
 import { loadStatusAccess, type StatusAccess, statusRoutes } from "../status/mod.ts";
-import { startTentacleServer, type TentacleServer } from "../tentacle/mod.ts";
+import type { TentacleServer } from "../tentacle/mod.ts";
 import { alertSettings, loadNodeConfig, pluginUser, tentacleSettings } from "../cli/load.ts";
 import { createExecutor } from "./execute.ts";
 import { Node } from "./mod.ts";
@@ -157,6 +157,7 @@ export async function startDaemon(
     if (ts) {
       const tlog = logger.child("tentacle");
       for (const w of ts.warnings) tlog.warn(w);
+      const { startTentacleServer } = await import("../tentacle/mod.ts");
       tentacle = await startTentacleServer({ ...ts.server, logger: tlog });
       cleanups.push(() => tentacle!.close());
     }

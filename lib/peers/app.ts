@@ -47,10 +47,8 @@ type Env = {
   Variables: { signal: AbortSignal; peer: string; nonce: string; body: Uint8Array };
 };
 
-/** The request took longer than its deadline. */
-export class DeadlineError extends Error {
-  override name = "DeadlineError";
-}
+import { DeadlineError } from "../errors/mod.ts";
+export { DeadlineError };
 
 const enc = new TextEncoder();
 

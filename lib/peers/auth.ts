@@ -17,22 +17,8 @@ export const HEADERS = {
 
 const enc = new TextEncoder();
 
-/** Why a request was refused. Logged, never told to the client. */
-export type AuthReason =
-  | "no-key"
-  | "unsigned"
-  | "malformed"
-  | "stale"
-  | "forged"
-  | "replayed"
-  | "overloaded";
-
-export class AuthError extends Error {
-  override name = "AuthError";
-  constructor(readonly reason: AuthReason, message: string) {
-    super(message);
-  }
-}
+import { AuthError, type AuthReason } from "../errors/mod.ts";
+export { AuthError, type AuthReason };
 
 /** Imports the shared secret (the trimmed contents of `peer.key`) as an HMAC-SHA256 key. */
 export function importPeerKey(secret: string): Promise<CryptoKey> {
