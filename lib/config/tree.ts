@@ -50,7 +50,7 @@ export function isIgnoredName(name: string): boolean {
 /** Reads the tree rooted at `dir`. Throws only when `dir` itself cannot be read. */
 export async function readConfigTree(dir: string): Promise<ConfigFiles> {
   const root = resolve(dir);
-  const st = Deno.statSync(root);
+  const st = await Deno.stat(root);
   if (!st.isDirectory) throw new Error(`${root} is not a directory`);
   const entries: TreeEntry[] = [];
   for (const name of TOP_FILES) {
@@ -69,7 +69,7 @@ async function walk(root: string, rel: string, depth: number, read: boolean, out
   out.push(self);
   if (self.kind !== "dir" || depth === 0) return;
   const names: string[] = [];
-  for (const d of Deno.readDirSync(join(root, rel))) {
+  for await (const d of Deno.readDir(join(root, rel))) {
     if (!isIgnoredName(d.name)) names.push(d.name);
   }
   names.sort();
@@ -80,7 +80,7 @@ async function readEntry(root: string, rel: string, read: boolean): Promise<Tree
   const full = join(root, rel);
   let st: Deno.FileInfo;
   try {
-    st = Deno.statSync(full);
+    st = await Deno.stat(full);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
@@ -88,7 +88,7 @@ async function readEntry(root: string, rel: string, read: boolean): Promise<Tree
   const kind: EntryKind = st.isFile ? "file" : st.isDirectory ? "dir" : "other";
   let content: string | null = null;
   if (kind === "file" && read && st.size <= MAX_FILE_BYTES) {
-    content = DECODER.decode(Deno.readFileSync(full));
+    content = DECODER.decode(await Deno.readFile(full));
   }
   return { path: rel, kind, content, mode: st.mode, uid: st.uid, size: st.size };
 }
