@@ -59,7 +59,9 @@ const state = join(tree, "state");
 await Deno.writeTextFile(
   join(tree, "dmonitor.yaml"),
   `listen: 127.0.0.1:0\n`.replace(":0", ":29299") +
-    `state_dir: ${state}\ninterval: 10s\ntimeout: 2s\nconcurrency: 32\n`,
+    `state_dir: ${state}\ninterval: ${
+      Deno.env.get("DMONITOR_BENCH_INTERVAL") ?? "10s"
+    }\ntimeout: 2s\nconcurrency: 32\n`,
 );
 for (let i = 0; i < pairs; i++) {
   const host = hostOf(i);
