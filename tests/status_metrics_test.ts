@@ -46,7 +46,9 @@ Deno.test("promtool accepts /metrics of a running node with checks up and down",
     text,
     /^dmonitor_check_duration_seconds\{host="127\.0\.0\.1",test="up"\} \d+(\.\d+)?$/m,
   );
-  assert.match(text, /^dmonitor_plugin_timeouts_total 0$/m);
+  assert.match(text, /^# TYPE dmonitor_plugin_timeouts_total counter$/m);
+  assert.match(text, /^dmonitor_check_runs_total\{status="OK"\} [1-9]\d*$/m, "the node counts its runs");
+  assert.match(text, /^dmonitor_check_runs_total\{status="FAIL"\} [1-9]\d*$/m);
   assert.match(text, /^dmonitor_outbox_depth 0$/m);
 });
 

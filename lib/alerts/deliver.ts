@@ -3,6 +3,7 @@
  * outcome (sent, retry with backoff, or failed). One target's failure never holds up another's.
  * @module
  */
+import { METRICS } from "../metrics/mod.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { backoff, MAX_ATTEMPTS } from "./backoff.ts";
@@ -112,6 +113,7 @@ function logAttempt(log: Logger, a: Attempt): void {
     notification: a.row.notificationId,
     attempt: a.attempt,
   };
+  if (a.outcome !== "interrupted") METRICS.deliveries.inc({ result: a.outcome });
   if (a.outcome === "sent") log.info("alert delivered", { ...fields, reply: a.detail });
   else if (a.outcome === "failed") {
     log.error("alert delivery failed for good", { ...fields, error: a.detail });

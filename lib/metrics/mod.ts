@@ -171,7 +171,8 @@ export const METRICS = {
   /** Incremented by the plugin runner each time a plugin is killed for its timeout. */
   pluginTimeouts: REGISTRY.counter(
     "dmonitor_plugin_timeouts_total",
-    "Plugins killed because they ran past their timeout.",
+    "Checks (plugins and built-ins) stopped because they ran past their timeout, by test.",
+    ["test"],
   ),
   /** Incremented by the node each time a check result is recorded, by status. */
   checkRuns: REGISTRY.counter("dmonitor_check_runs_total", "Check runs completed, by status.", [

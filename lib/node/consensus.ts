@@ -8,6 +8,8 @@ import type { DatabaseSync } from "node:sqlite";
 import type { Config, TestConfig } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
 import { defaultTiming, IncidentEngine, isDegraded } from "../quorum/mod.ts";
+import type { AskFn } from "../quorum/engine.ts";
+import { METRICS } from "../metrics/mod.ts";
 import type { IncidentState, LocalAnswer, Notifier } from "../quorum/types.ts";
 import { createPeerRpc, type PeerAppDeps, peerLabel } from "../peers/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
@@ -48,6 +50,20 @@ export interface ConsensusDeps {
   peerTls?: { client?: Deno.HttpClient };
 }
 
+/** Counts every peer answer in the metrics, by peer and result. */
+function countedAsk(ask: AskFn): AskFn {
+  return async (host, test, mode) => {
+    const answers = await ask(host, test, mode);
+    for (const a of answers) {
+      METRICS.peerRequests.inc({
+        peer: a.peer,
+        result: a.vote.status === "UNREACHABLE" ? "error" : "ok",
+      });
+    }
+    return answers;
+  };
+}
+
 /** Largest check timeout in the tree: peers must be given time to run any of them. */
 export function maxTimeout(config: Config): number {
   return Math.max(config.settings.timeout, ...config.tests.map((t) => t.timeout));
@@ -83,7 +99,7 @@ export class Consensus {
       peers: config.peers.map(peerLabel),
       rule: config.settings.quorum,
       timing,
-      ask: rpc ? rpc.ask : () => Promise.resolve([]),
+      ask: rpc ? countedAsk(rpc.ask) : () => Promise.resolve([]),
       ...(rpc ? { announce: rpc.announce } : {}),
       notifier: deps.notifier,
       log,

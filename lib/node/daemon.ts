@@ -34,6 +34,8 @@ import { alertSettings, loadNodeConfig, pluginUser, tentacleSettings } from "../
 import { createExecutor } from "./execute.ts";
 import { Node } from "./mod.ts";
 import { Consensus, maxTimeout } from "./consensus.ts";
+import { METRICS } from "../metrics/mod.ts";
+import type { Notification } from "../quorum/types.ts";
 import { nodeStatusSource } from "./status.ts";
 
 export interface Daemon {
@@ -95,12 +97,18 @@ export async function startDaemon(
       user: await pluginUser(config),
       signal,
     });
-    const notifier = createNotifier({
+    const outboxNotifier = createNotifier({
       db: store.db,
       targets: () => alertTargets(alerts),
       silences: async () => (await loadSilences(config.root)).silences,
       log: logger,
     });
+    const notifier = {
+      notify: async (n: Notification) => {
+        await outboxNotifier.notify(n);
+        METRICS.notifications.inc({ kind: n.kind });
+      },
+    };
     const makeConsensus = () =>
       new Consensus({
         config: () => config,

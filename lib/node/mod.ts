@@ -3,6 +3,7 @@
  * history, and hands each result to the consensus part. Everything it touches is injected.
  * @module
  */
+import { METRICS } from "../metrics/mod.ts";
 import type { Config, TestConfig } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
@@ -132,6 +133,8 @@ export class Node {
       });
     }
     this.runs++;
+    METRICS.checkRuns.inc({ status: result.status });
+    if (result.state === "TIMEOUT") METRICS.pluginTimeouts.inc({ test: test.test });
     const first = !this.#reported.has(testKey(test.host, test.test));
     const fields = {
       host: test.host,

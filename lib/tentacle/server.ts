@@ -4,6 +4,7 @@
  * @module
  */
 
+import { METRICS } from "../metrics/mod.ts";
 import net from "node:net";
 import tls from "node:tls";
 import { createLogger, type Logger } from "../log/mod.ts";
@@ -129,7 +130,9 @@ export async function startTentacleServer(options: TentacleServerOptions): Promi
     if (busy) refusing++;
     else sessions.set(session, io);
     log.debug("client connected", { peer: io.peer, busy });
+    METRICS.tentacleConnections.inc();
     session.run(busy).catch((e) => {
+      METRICS.tentacleErrors.inc();
       log.info("connection ended", { peer: io.peer, error: (e as Error).message });
     }).finally(async () => {
       if (busy) refusing--;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { METRICS } from "../metrics/mod.ts";
 import {
   Ack,
   checkListFilter,
@@ -93,6 +94,8 @@ export async function upload(
     return "continue";
   }
   s.log.info(z ? "received compressed file" : "received file", fields);
+  METRICS.tentacleFiles.inc({ direction: "received" });
+  METRICS.tentacleBytes.inc({ direction: "received" }, cmd.size);
   await s.reply(R.ok);
   return "continue";
 }
@@ -167,6 +170,8 @@ export async function download(s: Session, name: string, z: boolean): Promise<Ou
     }
     await s.sendFrom(file, size);
     s.log.info("requested file sent", { peer: s.peer, file: name, size });
+    METRICS.tentacleFiles.inc({ direction: "sent" });
+    METRICS.tentacleBytes.inc({ direction: "sent" }, size);
     return "continue";
   } finally {
     file.close();

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { METRICS } from "../metrics/mod.ts";
 import { createHash } from "node:crypto";
 import { Ack, checkName, MAX_LEASES, Reply } from "./protocol.ts";
 import type { Outcome, Session } from "./session.ts";
@@ -44,6 +45,8 @@ export async function move(s: Session, cmd: { name: string }): Promise<Outcome> 
     // As the reference: deleted once sent, without any acknowledgement (SMV is the safe way).
     await removeIfSame(loc.path, opened.ino);
     s.log.info("file sent and deleted", { ...fields, size: opened.size });
+    METRICS.tentacleFiles.inc({ direction: "sent" });
+    METRICS.tentacleBytes.inc({ direction: "sent" }, opened.size);
     return "continue";
   } finally {
     release();
@@ -149,6 +152,8 @@ export async function safeDone(
     lease.release();
   }
   s.log.info("file sent, confirmed and deleted", { ...fields, size: lease.size });
+  METRICS.tentacleFiles.inc({ direction: "sent" });
+  METRICS.tentacleBytes.inc({ direction: "sent" }, lease.size);
   await s.reply(Reply.smvDeleted);
   return "continue";
 }
