@@ -28,6 +28,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
     "plugins/check_web": "#!/bin/sh\necho OK 200 in 3 ms\n",
     "plugins/check_disk": "#!/bin/sh\necho 'FAIL /var is 97% full <b>now</b>'\n",
     "plugins/check_queue": "#!/bin/sh\necho 'FAIL 5123 messages waiting'\n",
+    "silence.d/db.example/queue": "2126-01-01T00:00Z\nqueue migration (Ann)\n",
   });
   await using node = new NodeProcess(["--config", tree]);
   await node.waitFor(/node started/);
@@ -51,6 +52,12 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
     assert.equal(by["db.example disk"].status, "FAIL");
     assert.equal(by["db.example disk"].output, "/var is 97% full <b>now</b>");
     assert.equal(by["db.example queue"].status, "FAIL");
+    assert.deepEqual(v.silences, [{
+      host: "db.example",
+      test: "queue",
+      until: Date.parse("2126-01-01T00:00Z"),
+      reason: "queue migration (Ann)",
+    }]);
   });
 
   await t.step(
@@ -80,6 +87,10 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
         /Open incidents \(2\) db\.example disk · down for \d+s notifier page-node/,
       );
       assert.match(text, /page-node FAIL \d+s ago \/var is 97% full/, "who saw what, and when");
+      assert.match(
+        text,
+        /Silenced \(1\) SILENCED db\.example queue until 2126-01-01 00:00Z queue migration \(Ann\)/,
+      );
       assert.match(text, /Peers \(0\) None: nodes\.txt lists no peer/);
       assert.match(text, /Recent incidents No incidents recorded\./);
       assert.equal(await browser.evaluate("document.title"), "2 down · page-node · dmonitor");

@@ -20,6 +20,7 @@ import {
   createNotifier,
   loadSilences,
   runOutbox,
+  type Silence,
 } from "../alerts/mod.ts";
 import {
   createPeerApp,
@@ -140,11 +141,28 @@ export async function startDaemon(
       state: () => cb().state(),
       requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
     });
+    // silence.d/ is read on every notification; the status view shows a copy at most 10 s old.
+    let silences: Silence[] = [];
+    const refreshSilences = async () => {
+      try {
+        silences = (await loadSilences(config.root)).silences;
+      } catch (e) {
+        logger.warn("cannot read silence.d/", { error: (e as Error).message });
+      }
+    };
+    await refreshSilences();
+    const silenceLoop = (async () => {
+      while (!signal.aborted) {
+        await systemClock.sleep(10_000, signal);
+        await refreshSilences();
+      }
+    })();
     const startedAt = Date.now();
     const source = nodeStatusSource({
       store,
       config: () => config,
       consensus: () => consensus,
+      silences: () => silences,
       version: o.version,
       startedAt,
     });
@@ -211,6 +229,7 @@ export async function startDaemon(
           consensus = makeConsensus();
         }
         node.reload(next);
+        await refreshSilences();
         return true;
       } catch (e) {
         if (e instanceof ConfigError) {
@@ -227,7 +246,7 @@ export async function startDaemon(
 
     const done = (async () => {
       try {
-        await Promise.all([node.run(signal), outbox]);
+        await Promise.all([node.run(signal), outbox, silenceLoop]);
         logger.info("node stopped", { runs: node.runs });
       } finally {
         for (const c of cleanups.reverse()) await c();

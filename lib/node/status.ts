@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
-import { listOutbox } from "../alerts/mod.ts";
+import { activeSilences, listOutbox, type Silence } from "../alerts/mod.ts";
 import { buildStoreView, type StatusSource, type StatusView } from "../status/mod.ts";
 import type { IncidentState } from "../quorum/types.ts";
 import type { PeerHealth } from "../quorum/health.ts";
@@ -75,6 +75,8 @@ export function nodeStatusSource(o: {
   store: StateStore;
   config: () => Config;
   consensus: () => Consensus;
+  /** Silences read from silence.d/ (kept fresh by the caller). */
+  silences?: () => Silence[];
   version: string;
   startedAt: number;
 }): StatusSource {
@@ -90,6 +92,12 @@ export function nodeStatusSource(o: {
       const c = o.consensus();
       overlayConsensus(view, c.states(), c.engine.peerHealth(), c.degraded(), config);
       const pending = listOutbox(o.store.db);
+      view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
+        host: s.host,
+        test: s.test,
+        until: s.until,
+        reason: s.reason,
+      }));
       view.outbox = {
         pending: pending.filter((r) => r.status === "pending").length,
         failed: pending.filter((r) => r.status === "failed").length,

@@ -301,6 +301,28 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
           >
             <Peers peers={view.peers} now={now} />
           </Section>
+          {view.silences && view.silences.length > 0
+            ? (
+              <Section
+                id="silences-section"
+                title={`Silenced (${view.silences.length})`}
+                empty={null}
+              >
+                <ul class="rows" id="silences">
+                  {view.silences.map((x) => (
+                    <li key={`${x.host} ${x.test ?? ""}`}>
+                      <span class="badge">SILENCED</span>
+                      <span class="name">{x.host} {x.test ?? "(all tests)"}</span>
+                      <span class="when">
+                        until {new Date(x.until).toISOString().slice(0, 16).replace("T", " ")}Z
+                      </span>
+                      {x.reason ? <div class="out">{x.reason}</div> : null}
+                    </li>
+                  ))}
+                </ul>
+              </Section>
+            )
+            : null}
           {view.sites.length > 0
             ? (
               <Section

@@ -106,6 +106,17 @@ export function renderText(view: StatusView, opts: { colour?: boolean } = {}): s
     `${p.errors} errors${p.lastError ? `: ${p.lastError}` : ""}`,
   ])));
 
+  if (view.silences && view.silences.length > 0) {
+    out.push("", paint("bold", `Silenced (${view.silences.length})`));
+    out.push(...columns(view.silences.map((s) => [
+      " ",
+      s.host,
+      s.test ?? "(all tests)",
+      `until ${new Date(s.until).toISOString().slice(0, 16).replace("T", " ")}Z`,
+      s.reason,
+    ])));
+  }
+
   if (view.sites.length > 0) {
     out.push("", paint("bold", `Remote sites (${view.sites.length})`));
     out.push(...columns(view.sites.map((s) => [

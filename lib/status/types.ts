@@ -98,6 +98,15 @@ export interface OutboxView {
   oldest: number | null;
 }
 
+/** A maintenance silence in force (silence.d/): notifications for it are muted until `until`. */
+export interface SilenceView {
+  host: string;
+  /** null: every test of the host. */
+  test: string | null;
+  until: number;
+  reason: string;
+}
+
 export interface StatusView {
   node: string;
   version: string;
@@ -117,6 +126,8 @@ export interface StatusView {
   history: PastIncident[];
   peers: PeerView[];
   sites: SiteView[];
+  /** Silences in force now (absent in views from older nodes). */
+  silences?: SilenceView[];
   /** null when the alerts outbox is not wired in. */
   outbox: OutboxView | null;
 }
