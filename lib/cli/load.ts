@@ -13,8 +13,6 @@ import { statusProblems } from "../status/mod.ts";
 import { type ServerSettings, serverSettingsFromConfig } from "../tentacle/mod.ts";
 import { isAbsolute, resolve } from "node:path";
 import { type AlertSettings, parseAlertSettings, parseSilences, type Silence } from "../alerts/mod.ts";
-import { spoolProblems } from "../spool/settings.ts";
-import { syncProblems } from "../sync/settings.ts";
 
 export function hostname(): string {
   try {
@@ -83,8 +81,6 @@ export const VALIDATORS: ((c: Config) => ConfigProblem[])[] = [
   (c) => tentacleSettings(c).problems,
   (c) => parsePeerSettings(c).problems,
   peerKeyProblems,
-  spoolProblems,
-  syncProblems,
 ];
 
 export function loadNodeConfig(dir: string): Promise<Config> {
