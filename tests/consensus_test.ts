@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { importPeerKey, signRequest } from "../lib/peers/mod.ts";
-import { NodeProcess, writeTree } from "./util.ts";
+import { join } from "node:path";
+import { NodeProcess, ROOT, writeTree } from "./util.ts";
 
 const KEY = "consensus-test-key-0123456789abcdef0123";
 const PORT = 2929;
@@ -81,7 +82,7 @@ async function cluster(
   n: number,
   hookUrl: string,
   tests: (i: number) => Record<string, string>,
-  extra: { quorum?: number; nodesTxt?: (i: number) => string } = {},
+  extra: { quorum?: number; nodesTxt?: (i: number) => string; yaml?: string } = {},
 ): Promise<Cluster> {
   const nodes: NodeProcess[] = [];
   const trees: string[] = [];
@@ -90,7 +91,7 @@ async function cluster(
     const state = await Deno.makeTempDir({ prefix: "dmonitor-state-" });
     const tree = await writeTree({
       "dmonitor.yaml": `node: n${i + 1}\nlisten: ${addr(i)}:${PORT}\nstate_dir: ${state}\n` +
-        `interval: 1s\ntimeout: 900ms\nquorum: ${extra.quorum ?? 2}\n`,
+        `interval: 1s\ntimeout: 900ms\nquorum: ${extra.quorum ?? 2}\n${extra.yaml ?? ""}`,
       "nodes.txt": extra.nodesTxt?.(i) ?? all,
       "peer.key": KEY,
       "alert.d/cluster.webhook": hookUrl + "\n",
@@ -277,4 +278,31 @@ Deno.test("forged, unsigned, replayed and stale requests to a running node are r
   assert.equal(stale.status, 401);
   await stale.body?.cancel();
   assert.ok(c.nodes[0]!.lines.some((l) => /401|rejected|refus/i.test(l)), "rejections are logged");
+});
+
+Deno.test("peers over TLS (testdata CA): the outage is confirmed and notified once; plain http is refused", async () => {
+  using service = new Service();
+  service.start();
+  await using hook = receiver();
+  const tls = join(ROOT, "testdata/tls");
+  const yaml =
+    `peer:\n  tls_cert: ${tls}/server.crt\n  tls_key: ${tls}/server.key\n  ca: ${tls}/ca.crt\n`;
+  await using c = await cluster(
+    2,
+    hook.url,
+    () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }),
+    { yaml },
+  );
+  await Promise.all(c.nodes.map((p) => p.waitFor(/test=tcp status=OK/)));
+  assert.ok(c.nodes[0]!.lines.some((l) => /node started .*tls=true/.test(l)));
+  await assert.rejects(fetch(`http://${addr(0)}:${PORT}/healthz`), "the endpoint speaks TLS only");
+  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${tls}/ca.crt`)] });
+  const health = await fetch(`https://${addr(0)}:${PORT}/healthz`, { client });
+  assert.equal(await health.text(), "ok");
+  client.close();
+  service.stop();
+  await until("the down notification", () => hook.kinds("down").length >= 1);
+  await sleep(4000);
+  assert.equal(hook.kinds("down").length, 1, JSON.stringify(hook.got));
+  assert.equal(hook.kinds("down")[0]!.confirmed_by, 2, "both nodes' votes arrived over TLS");
 });

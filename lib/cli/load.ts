@@ -10,9 +10,17 @@ import { ConfigError } from "../errors/mod.ts";
 import { type Config, loadConfig } from "../config/mod.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import { statusProblems } from "../status/mod.ts";
-import { type ServerSettings, serverSettingsFromConfig } from "../tentacle/mod.ts";
+// options.ts only: the server itself is loaded when a tentacle: section asks for it.
+import { type ServerSettings, serverSettingsFromConfig } from "../tentacle/options.ts";
 import { isAbsolute, resolve } from "node:path";
-import { type AlertSettings, parseAlertSettings, parseSilences, type Silence } from "../alerts/mod.ts";
+import {
+  type AlertSettings,
+  parseAlertSettings,
+  parseSilences,
+  type Silence,
+} from "../alerts/mod.ts";
+import { spoolProblems } from "../spool/settings.ts";
+import { syncProblems } from "../sync/settings.ts";
 
 export function hostname(): string {
   try {
@@ -24,10 +32,14 @@ export function hostname(): string {
 
 /** Silence files keyed as the alerts part expects them (`silence.d/<host>[/<test>]`). */
 export function silenceFiles(config: Config): Record<string, string> {
-  return Object.fromEntries(Object.entries(config.silenceFiles).map(([k, v]) => [`silence.d/${k}`, v]));
+  return Object.fromEntries(
+    Object.entries(config.silenceFiles).map(([k, v]) => [`silence.d/${k}`, v]),
+  );
 }
 
-export function alertSettings(config: Config): { settings: AlertSettings; problems: ConfigProblem[] } {
+export function alertSettings(
+  config: Config,
+): { settings: AlertSettings; problems: ConfigProblem[] } {
   return parseAlertSettings(config);
 }
 
@@ -39,15 +51,22 @@ export function silencesOf(config: Config): { silences: Silence[]; problems: Con
  * The `tentacle:` section (the reference tentacle_server's config-file keys) as server settings,
  * with a relative `directory` resolved against the config tree; null when there is no section.
  */
-export function tentacleSettings(config: Config): { settings: ServerSettings | null; problems: ConfigProblem[] } {
+export function tentacleSettings(
+  config: Config,
+): { settings: ServerSettings | null; problems: ConfigProblem[] } {
   const section = config.settings.sections.tentacle;
   if (section === undefined || section === null) return { settings: null, problems: [] };
-  const fail = (message: string) => ({ settings: null, problems: [{ file: "dmonitor.yaml", key: "tentacle", message }] });
+  const fail = (message: string) => ({
+    settings: null,
+    problems: [{ file: "dmonitor.yaml", key: "tentacle", message }],
+  });
   if (typeof section !== "object" || Array.isArray(section)) {
     return fail("must be a mapping of tentacle_server config-file keys (directory, port, ...)");
   }
   const s = { ...(section as Record<string, unknown>) };
-  if (typeof s.directory === "string" && !isAbsolute(s.directory)) s.directory = resolve(config.root, s.directory);
+  if (typeof s.directory === "string" && !isAbsolute(s.directory)) {
+    s.directory = resolve(config.root, s.directory);
+  }
   try {
     return { settings: serverSettingsFromConfig(s), problems: [] };
   } catch (e) {
@@ -81,8 +100,14 @@ export const VALIDATORS: ((c: Config) => ConfigProblem[])[] = [
   (c) => tentacleSettings(c).problems,
   (c) => parsePeerSettings(c).problems,
   peerKeyProblems,
+  spoolProblems,
+  syncProblems,
 ];
 
 export function loadNodeConfig(dir: string): Promise<Config> {
-  return loadConfig(dir, { builtins: BUILTIN_CHECKS, hostname: hostname(), validators: VALIDATORS });
+  return loadConfig(dir, {
+    builtins: BUILTIN_CHECKS,
+    hostname: hostname(),
+    validators: VALIDATORS,
+  });
 }

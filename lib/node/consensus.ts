@@ -75,6 +75,7 @@ export const DEGRADED_PROBE_MS = 30_000;
 export class Consensus {
   readonly engine: IncidentEngine;
   #probeAt = 0;
+  #probing = false;
   readonly #deps: ConsensusDeps;
   readonly #incidents: IncidentStore;
 
@@ -104,13 +105,26 @@ export class Consensus {
       notifier: deps.notifier,
       log,
       save: (s) => this.#incidents.save(s),
-      degraded: () => this.#degradedVote(),
+      degraded: () => !this.#probing && this.degraded(),
     });
     this.engine.restore(this.#incidents.all());
   }
 
   /** The node's result hook: every scheduled result goes through a consensus round. */
   async onResult(result: CheckResult): Promise<void> {
+    // A degraded node votes UNKNOWN and so never asks its peers; once per probe period one of its
+    // failing results runs a normal round, which contacts them and finds out whether they are back.
+    const now = Date.now();
+    if (result.status !== "OK" && now - this.#probeAt >= DEGRADED_PROBE_MS && this.degraded()) {
+      this.#probeAt = now;
+      this.#probing = true;
+      try {
+        await this.engine.round(result.host, result.test, result);
+      } finally {
+        this.#probing = false;
+      }
+      return;
+    }
     await this.engine.round(result.host, result.test, result);
   }
 
@@ -129,18 +143,6 @@ export class Consensus {
       checksTotal: config.tests.length,
       checksFailing: last.filter((r) => r.status !== "OK").length,
     });
-  }
-
-  /** The engine's view: degraded, except one round per probe period, which asks the peers again
-   * (a degraded node votes UNKNOWN and would otherwise never contact them to find they are back). */
-  #degradedVote(): boolean {
-    if (!this.degraded()) return false;
-    const now = Date.now();
-    if (now - this.#probeAt >= DEGRADED_PROBE_MS) {
-      this.#probeAt = now;
-      return false;
-    }
-    return true;
   }
 
   #test(host: string, test: string): TestConfig | undefined {
