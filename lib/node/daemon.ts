@@ -31,7 +31,17 @@ import {
 } from "../peers/mod.ts";
 import { loadStatusAccess, type StatusAccess, statusRoutes } from "../status/mod.ts";
 import type { TentacleServer } from "../tentacle/mod.ts";
-import { alertSettings, loadNodeConfig, pluginUser, tentacleSettings } from "../cli/load.ts";
+import {
+  alertSettings,
+  hostname,
+  loadNodeConfig,
+  pluginUser,
+  tentacleSettings,
+  VALIDATORS,
+} from "../cli/load.ts";
+import { parseConfig } from "../config/mod.ts";
+import type { Spool } from "../spool/mod.ts";
+import type { RunningSync } from "../sync/mod.ts";
 import { createExecutor } from "./execute.ts";
 import { Node } from "./mod.ts";
 import { Consensus, maxTimeout } from "./consensus.ts";
@@ -69,6 +79,11 @@ function restartOnly(a: Config, b: Config): string[] {
   ) out.push("tentacle");
   if (a.settings.concurrency !== b.settings.concurrency) out.push("concurrency");
   if (a.settings.plugin_user !== b.settings.plugin_user) out.push("plugin_user");
+  for (const s of ["spool", "sync"]) {
+    if (JSON.stringify(a.settings.sections[s]) !== JSON.stringify(b.settings.sections[s])) {
+      out.push(s);
+    }
+  }
   return out;
 }
 
@@ -104,12 +119,46 @@ export async function startDaemon(
       silences: async () => (await loadSilences(config.root)).silences,
       log: logger,
     });
-    const notifier = {
+    const alertNotifier = {
       notify: async (n: Notification) => {
         await outboxNotifier.notify(n);
         METRICS.notifications.inc({ kind: n.kind });
       },
     };
+    // A site node (spool: section) hands its notifications to the spool, for the central node to
+    // deliver; it also delivers them itself when it has alert targets of its own.
+    let reloadRef: () => Promise<boolean> = () => Promise.resolve(false);
+    let spool: Spool | null = null;
+    if (config.settings.sections.spool !== undefined) {
+      const { startSpool } = await import("../spool/mod.ts");
+      spool = await startSpool(config, {
+        logger,
+        version: o.version,
+        parseTree: (files) =>
+          parseConfig(files, {
+            builtins: BUILTIN_CHECKS,
+            hostname: hostname(),
+            validators: VALIDATORS,
+          }),
+        reload: () => reloadRef(),
+      });
+      const started = spool;
+      if (started) cleanups.push(() => started.close());
+    }
+    const notifier = !spool ? alertNotifier : {
+      notify: async (n: Notification) => {
+        await spool!.notify(n);
+        if (alertTargets(alerts).length > 0) await alertNotifier.notify(n);
+      },
+    };
+    // A central node (sync: section) pulls its sites and alerts through its own channels.
+    let sync: RunningSync | null = null;
+    if (config.settings.sections.sync !== undefined) {
+      const { startSyncPuller } = await import("../sync/mod.ts");
+      sync = startSyncPuller(config, { db: store.db, notifier: alertNotifier, logger });
+      const started = sync;
+      if (started) cleanups.push(() => started.close());
+    }
     const makeConsensus = () =>
       new Consensus({
         config: () => config,
@@ -127,7 +176,10 @@ export async function startDaemon(
       execute,
       clock: systemClock,
       logger: logger.child("node"),
-      onResult: (r) => consensus.onResult(r),
+      onResult: (r) => {
+        spool?.addResult(r);
+        return consensus.onResult(r);
+      },
     });
 
     const cb = () => consensus.peerCallbacks();
@@ -163,6 +215,7 @@ export async function startDaemon(
       config: () => config,
       consensus: () => consensus,
       silences: () => silences,
+      sites: () => sync?.sites() ?? [],
       version: o.version,
       startedAt,
     });
@@ -253,9 +306,10 @@ export async function startDaemon(
         await channels.close();
       }
     })();
+    reloadRef = () => reloading ??= reload().finally(() => reloading = null);
     return {
       config: () => config,
-      reload: () => reloading ??= reload().finally(() => reloading = null),
+      reload: () => reloadRef(),
       done,
       addr: server.addr,
     };

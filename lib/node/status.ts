@@ -6,7 +6,12 @@
  */
 import type { Config } from "../config/types.ts";
 import { activeSilences, listOutbox, type Silence } from "../alerts/mod.ts";
-import { buildStoreView, type StatusSource, type StatusView } from "../status/mod.ts";
+import {
+  buildStoreView,
+  type SiteView,
+  type StatusSource,
+  type StatusView,
+} from "../status/mod.ts";
 import type { IncidentState } from "../quorum/types.ts";
 import type { PeerHealth } from "../quorum/health.ts";
 import type { StateStore } from "../store/mod.ts";
@@ -77,6 +82,8 @@ export function nodeStatusSource(o: {
   consensus: () => Consensus;
   /** Silences read from silence.d/ (kept fresh by the caller). */
   silences?: () => Silence[];
+  /** Remote sites of a central node (sync: section). */
+  sites?: () => SiteView[];
   version: string;
   startedAt: number;
 }): StatusSource {
@@ -92,6 +99,7 @@ export function nodeStatusSource(o: {
       const c = o.consensus();
       overlayConsensus(view, c.states(), c.engine.peerHealth(), c.degraded(), config);
       const pending = listOutbox(o.store.db);
+      view.sites = o.sites?.() ?? [];
       view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
         host: s.host,
         test: s.test,
