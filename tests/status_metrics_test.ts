@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { NodeProcess, writeTree } from "./util.ts";
 import { run } from "./ops_util.ts";
-import { createNodeApp } from "../lib/http/mod.ts";
+import { Hono } from "hono";
 import { METRICS, REGISTRY } from "../lib/metrics/mod.ts";
 import { parseStatusSettings, statusRoutes } from "../lib/status/mod.ts";
 import { sampleView } from "../lib/status/test_util.ts";
@@ -47,7 +47,11 @@ Deno.test("promtool accepts /metrics of a running node with checks up and down",
     /^dmonitor_check_duration_seconds\{host="127\.0\.0\.1",test="up"\} \d+(\.\d+)?$/m,
   );
   assert.match(text, /^# TYPE dmonitor_plugin_timeouts_total counter$/m);
-  assert.match(text, /^dmonitor_check_runs_total\{status="OK"\} [1-9]\d*$/m, "the node counts its runs");
+  assert.match(
+    text,
+    /^dmonitor_check_runs_total\{status="OK"\} [1-9]\d*$/m,
+    "the node counts its runs",
+  );
   assert.match(text, /^dmonitor_check_runs_total\{status="FAIL"\} [1-9]\d*$/m);
   assert.match(text, /^dmonitor_outbox_depth 0$/m);
 });
@@ -57,13 +61,12 @@ Deno.test("promtool accepts metrics with incidents, peers, sites and counters ot
   METRICS.syncPulls.inc({ site: "plant-7", result: "ok" });
   METRICS.peerRequests.inc({ peer: "10.0.0.2:2929", result: "error" });
   const view = sampleView();
-  const app = createNodeApp({
-    mount: [statusRoutes({
-      source: { view: () => view },
-      access: { settings: parseStatusSettings(undefined, []), token: null },
-      registry: REGISTRY,
-    })],
-  });
+  const app = new Hono();
+  statusRoutes({
+    source: { view: () => view },
+    access: { settings: parseStatusSettings(undefined, []), token: null },
+    registry: REGISTRY,
+  })(app);
   const res = await app.request("/metrics", {}, {
     remoteAddr: { hostname: "127.0.0.1", port: 1, transport: "tcp" },
   });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createNodeApp } from "../http/mod.ts";
+import { Hono } from "hono";
 import { Registry } from "../metrics/mod.ts";
 import { parseStatusSettings } from "./settings.ts";
 import { statusRoutes } from "./routes.ts";
@@ -14,12 +14,10 @@ function app(
   const registry = new Registry();
   registry.counter("dmonitor_plugin_timeouts_total", "Plugins killed.").inc({}, 2);
   const view = sampleView();
-  return {
-    view,
-    app: createNodeApp({
-      mount: [statusRoutes({ source: { view: () => view }, access, registry })],
-    }),
-  };
+  const hono = new Hono();
+  hono.get("/healthz", (c) => c.text("ok\n"));
+  statusRoutes({ source: { view: () => view }, access, registry })(hono);
+  return { view, app: hono };
 }
 
 const from = (hostname: string) => ({ remoteAddr: { transport: "tcp", hostname, port: 40000 } });
