@@ -9,6 +9,7 @@
  * is worse than a duplicate, and the stable Message-ID lets mail software fold the copy.
  * @module
  */
+import { transaction } from "../store/mod.ts";
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { StoreError } from "../errors/mod.ts";
 import { renderSubject } from "./render.ts";
@@ -94,15 +95,7 @@ export class Outbox {
   }
 
   #tx<T>(fn: () => T): T {
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
-      const out = fn();
-      this.db.exec("COMMIT");
-      return out;
-    } catch (e) {
-      this.db.exec("ROLLBACK");
-      throw e;
-    }
+    return transaction(this.db, fn);
   }
 
   #rows(where: string, ...params: SQLInputValue[]): OutboxRow[] {

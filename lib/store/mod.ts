@@ -58,6 +58,22 @@ function toLast(r: Row): LastResult {
   };
 }
 
+/**
+ * Runs `fn` in one write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so two
+ * processes sharing the file wait on busy_timeout instead of failing mid-way); rolls back on error.
+ */
+export function transaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const out = fn();
+    db.exec("COMMIT");
+    return out;
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
 /** Opens a SQLite database with the settings every dmonitor database uses. */
 export function openDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
@@ -101,34 +117,35 @@ export class StateStore {
 
   /** Records one result: the last-result row and a history row, in one transaction. */
   record(r: CheckResult): void {
-    this.db.exec("BEGIN");
     try {
-      this.#upsert.run({
-        host: r.host,
-        test: r.test,
-        status: r.status,
-        state: r.state,
-        output: r.output,
-        perfdata: r.perfdata,
-        exit_code: r.exitCode,
-        started_at: r.startedAt,
-        duration_ms: r.durationMs,
+      transaction(this.db, () => {
+        this.#upsert.run({
+          host: r.host,
+          test: r.test,
+          status: r.status,
+          state: r.state,
+          output: r.output,
+          perfdata: r.perfdata,
+          exit_code: r.exitCode,
+          started_at: r.startedAt,
+          duration_ms: r.durationMs,
+        });
+        this.#insertHistory.run(
+          r.host,
+          r.test,
+          r.status,
+          r.state,
+          r.output,
+          r.startedAt,
+          r.durationMs,
+        );
       });
-      this.#insertHistory.run(
-        r.host,
-        r.test,
-        r.status,
-        r.state,
-        r.output,
-        r.startedAt,
-        r.durationMs,
-      );
-      this.db.exec("COMMIT");
     } catch (e) {
-      this.db.exec("ROLLBACK");
       throw new StoreError(
         `Cannot record ${r.host} ${r.test} in ${this.path}: ${(e as Error).message}`,
-        { cause: e },
+        {
+          cause: e,
+        },
       );
     }
   }

@@ -9,6 +9,7 @@
  * ledger row already exists, which the next run just deletes.
  * @module
  */
+import { transaction } from "../store/mod.ts";
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { StoreError } from "../errors/mod.ts";
 import type { Notification } from "../quorum/types.ts";
@@ -102,15 +103,7 @@ export class SyncStore {
   }
 
   #tx<T>(fn: () => T): T {
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
-      const out = fn();
-      this.db.exec("COMMIT");
-      return out;
-    } catch (e) {
-      this.db.exec("ROLLBACK");
-      throw e;
-    }
+    return transaction(this.db, fn);
   }
 
   /** True when this exact file (site, name, content) was ingested or rejected before. */
