@@ -5,10 +5,53 @@
 import { parse, YAMLError } from "yaml";
 import type { ConfigProblem } from "../errors/mod.ts";
 
+const BLANK_OR_COMMENT = /^\s*(#.*)?$/;
+const FLAT_LINE = /^([a-z_][a-z0-9_]*):[ \t]+(\S+)$/;
+const INT = /^(0|[1-9][0-9]{0,14})$/;
+const DURATION = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
+const PLAIN = /^[A-Za-z/][A-Za-z0-9_./@-]*$/;
+/** Plain scalars YAML 1.2's core schema reads as something other than a string. */
+const NOT_STRINGS = new Set([
+  "true",
+  "True",
+  "TRUE",
+  "false",
+  "False",
+  "FALSE",
+  "null",
+  "Null",
+  "NULL",
+]);
+
+/**
+ * Decodes the common case of a test file, a flat `key: value` mapping of integers, booleans,
+ * durations and plain words, without the YAML library; returns undefined for anything else (which
+ * then goes to the full parser). Same result as the parser for what it accepts (tested against
+ * it), at a fraction of the garbage: 1,000 test files are read at start-up.
+ */
+export function decodeFlat(text: string): Record<string, string | number | boolean> | undefined {
+  const out: Record<string, string | number | boolean> = {};
+  for (const line of text.split("\n")) {
+    const raw = line.endsWith("\r") ? line.slice(0, -1) : line;
+    if (BLANK_OR_COMMENT.test(raw)) continue;
+    const m = FLAT_LINE.exec(raw);
+    if (!m) return undefined;
+    const [, key, v] = m as unknown as [string, string, string];
+    if (Object.hasOwn(out, key)) return undefined; // the parser reports the duplicate
+    if (INT.test(v)) out[key] = Number(v);
+    else if (v === "true" || v === "false") out[key] = v === "true";
+    else if (DURATION.test(v) || (PLAIN.test(v) && !NOT_STRINGS.has(v))) out[key] = v;
+    else return undefined;
+  }
+  return out;
+}
+
 /** Decodes YAML text, pushing a problem (and returning null) when it is not valid YAML. */
 export function decodeYaml(text: string, file: string, problems: ConfigProblem[]): unknown {
   // The original tree's test files are empty: no parser needed (and none of its garbage).
   if (/^(\s*(#.*)?\n?)*$/.test(text)) return null;
+  const flat = decodeFlat(text);
+  if (flat !== undefined) return flat;
   try {
     return parse(text, { uniqueKeys: true, strict: true, prettyErrors: true, maxAliasCount: 100 });
   } catch (e) {

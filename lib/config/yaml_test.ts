@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { decodeFlat, decodeYaml } from "./yaml.ts";
+
+const SAME = [
+  "port: 22\n",
+  "port: 2222\ninterval: 30s\ntimeout: 5s\nretries: 1\n",
+  "# comment\n\npath: /health\nexpect_body: ok\n",
+  "insecure: true\nmin_days: 0\n",
+  "interval: 1m30s\n",
+  "server: ns1.example.com\n",
+  "user: ops@example.com\n",
+  "plugin: /usr/lib/nagios/plugins/check_tcp\n",
+  "x: 500ms\r\n",
+  "flag: yes\n", // a string in YAML 1.2, as the parser says
+];
+const FALLBACK = [
+  "port: 0x16\n", // hex: the parser decides
+  "port: 022\n",
+  "value: 1e3\n",
+  "value: 1.5\n",
+  "value: -3\n",
+  "flag: True\n",
+  "nothing: null\n",
+  "tilde: ~\n",
+  "s: 'quoted'\n",
+  "list: [a, b]\n",
+  'args:\n  - -H\n  - "{host}"\n',
+  "port: 22 # ssh\n",
+  "port: 22\nport: 23\n",
+  "Port: 22\n",
+  "a:b\n",
+  "key: two words\n",
+  "nested:\n  a: 1\n",
+];
+
+Deno.test("decodeFlat gives exactly what the YAML parser gives, or defers to it", () => {
+  for (const text of SAME) {
+    const fast = decodeFlat(text);
+    assert.notEqual(fast, undefined, `fast path expected for ${JSON.stringify(text)}`);
+    assert.deepEqual(fast, parse(text), JSON.stringify(text));
+  }
+  for (const text of FALLBACK) assert.equal(decodeFlat(text), undefined, JSON.stringify(text));
+});
+
+Deno.test("decodeYaml: duplicates still reported with their line through the full parser", () => {
+  const problems: { file: string; key: string; message: string }[] = [];
+  assert.equal(decodeYaml("port: 22\nport: 23\n", "hosts.d/a/ssh", problems), null);
+  assert.equal(problems[0]!.key, "line 2");
+  assert.deepEqual(decodeYaml("port: 0x16\n", "f", []), { port: 22 });
+});
