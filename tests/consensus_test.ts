@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { importPeerKey, signRequest } from "../lib/peers/mod.ts";
 import { join } from "node:path";
-import { NodeProcess, ROOT, writeTree } from "./util.ts";
+import { dmonitor, NodeProcess, ROOT, writeTree } from "./util.ts";
 
 const KEY = "consensus-test-key-0123456789abcdef0123";
 const PORT = 2929;
@@ -300,6 +300,9 @@ Deno.test("peers over TLS (testdata CA): the outage is confirmed and notified on
   const health = await fetch(`https://${addr(0)}:${PORT}/healthz`, { client });
   assert.equal(await health.text(), "ok");
   client.close();
+  const status = await dmonitor(["status", "--config", c.trees[0]!]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /^dmonitor n1 /, "dmonitor status reaches a TLS node over https");
   service.stop();
   await until("the down notification", () => hook.kinds("down").length >= 1);
   await sleep(4000);

@@ -3,6 +3,7 @@
  * it, the same view the page and the JSON show.
  * @module
  */
+import { loadPeerTls, parsePeerSettings } from "../peers/mod.ts";
 import { resolve } from "node:path";
 import { type Config, DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblem, UsageError } from "../errors/mod.ts";
@@ -23,7 +24,7 @@ Exit status: 0 when no check is down, 2 when any is, 1 when the node cannot be a
 usage error.`;
 
 /** The URL of the node's status JSON, from its `listen` address. Pure. */
-export function statusUrl(listen: { hostname: string; port: number }): string {
+export function statusUrl(listen: { hostname: string; port: number }, tls = false): string {
   const h = listen.hostname;
   const host = h === "0.0.0.0" || h === ""
     ? "127.0.0.1"
@@ -32,7 +33,7 @@ export function statusUrl(listen: { hostname: string; port: number }): string {
     : h.includes(":")
     ? `[${h}]`
     : h;
-  return `http://${host}:${listen.port}/v1/status`;
+  return `${tls ? "https" : "http"}://${host}:${listen.port}/v1/status`;
 }
 
 async function readToken(config: Config): Promise<string | null> {
@@ -70,6 +71,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     );
   }
   let url: string;
+  let client: Deno.HttpClient | undefined;
   let token: string | null = null;
   let where: string;
   if (values.url !== undefined) {
@@ -97,7 +99,10 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
       }
       return 1;
     }
-    url = statusUrl(config.settings.listen);
+    // With peer TLS the listener speaks https only, under the certificate peers verify.
+    const peer = parsePeerSettings(config).settings;
+    if (peer.tls) client = (await loadPeerTls(peer)).client ?? undefined;
+    url = statusUrl(config.settings.listen, peer.tls !== null);
     token = await readToken(config);
     where = `'listen' in ${dir}/dmonitor.yaml`;
   }
@@ -105,6 +110,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
   let res: Response;
   try {
     res = await fetch(url, {
+      ...(client ? { client } : {}),
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(5000),
     });
