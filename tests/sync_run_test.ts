@@ -25,7 +25,7 @@ Deno.test("a site's outage reaches the central node's webhook exactly once, mark
       `tentacle:\n  directory: ${siteState}/outbox\n  addresses: 127.0.0.7\n  port: 41131\n  insecure: 1\n` +
       `  ssl_cert: ${TLS}/server.crt\n  ssl_key: ${TLS}/server.key\n  ssl_ca: ${TLS}/ca.crt\n` +
       `spool:\n  directory: ${siteState}/outbox\n  write_interval: 1s\n`,
-    "hosts.d/10.1.2.3/svc": "",
+    "hosts.d/127.0.0.1/svc": "",
     "plugins/check_svc": "#!/bin/sh\necho FAIL service down at the site\n",
   });
   await Deno.mkdir(join(siteState, "outbox"));
@@ -47,7 +47,7 @@ Deno.test("a site's outage reaches the central node's webhook exactly once, mark
   await new Promise((r) => setTimeout(r, 5000)); // several more pulls: no duplicate may follow
   const downs = got.filter((n) => n.kind === "down");
   assert.equal(downs.length, 1, JSON.stringify(got) + "\n" + centralNode.lines.join("\n"));
-  assert.equal(downs[0]!.host, "10.1.2.3");
+  assert.equal(downs[0]!.host, "127.0.0.1");
   assert.equal(downs[0]!.test, "svc");
   assert.equal(downs[0]!.site, "site-a");
   const status = await (await fetch("http://127.0.0.8:2929/v1/status")).json() as {
