@@ -4,6 +4,7 @@
  * puller as its own process. IP literals only: nothing here may ask DNS.
  * @module
  */
+import { prng } from "../lib/quorum/sim.ts";
 import { join } from "node:path";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 import { ROOT } from "./util.ts";
@@ -182,14 +183,6 @@ export class PullerProcess {
   }
 }
 
-/** A seeded PRNG (mulberry32), so a failing fault run can be replayed with its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, shared with the consensus simulation), so a failing fault run can be
+ * replayed with its seed. */
+export const rng = prng;
