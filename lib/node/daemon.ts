@@ -64,27 +64,22 @@ function report(logger: Logger, dir: string, e: ConfigError): void {
   }
 }
 
-/** What can change on reload without a restart; the rest is logged as needing one. */
+/** Settings a reload cannot apply to the running node: a change is logged as needing a restart. */
+const RESTART_ONLY: [string, (c: Config) => unknown][] = [
+  ["node", (c) => c.settings.node],
+  ["peer.key", (c) => c.peerKey],
+  ["listen", (c) => c.settings.listen],
+  ["state_dir", (c) => c.settings.state_dir],
+  ["concurrency", (c) => c.settings.concurrency],
+  ["plugin_user", (c) => c.settings.plugin_user],
+  ...["peer", "tentacle", "spool", "sync"].map((k) =>
+    [k, (c: Config) => c.settings.sections[k]] as [string, (c: Config) => unknown]
+  ),
+];
+
 function restartOnly(a: Config, b: Config): string[] {
-  const out: string[] = [];
-  if (a.settings.node !== b.settings.node) out.push("node");
-  if (a.peerKey !== b.peerKey) out.push("peer.key");
-  if (JSON.stringify(a.settings.listen) !== JSON.stringify(b.settings.listen)) out.push("listen");
-  if (a.settings.state_dir !== b.settings.state_dir) out.push("state_dir");
-  if (JSON.stringify(a.settings.sections.peer) !== JSON.stringify(b.settings.sections.peer)) {
-    out.push("peer");
-  }
-  if (
-    JSON.stringify(a.settings.sections.tentacle) !== JSON.stringify(b.settings.sections.tentacle)
-  ) out.push("tentacle");
-  if (a.settings.concurrency !== b.settings.concurrency) out.push("concurrency");
-  if (a.settings.plugin_user !== b.settings.plugin_user) out.push("plugin_user");
-  for (const s of ["spool", "sync"]) {
-    if (JSON.stringify(a.settings.sections[s]) !== JSON.stringify(b.settings.sections[s])) {
-      out.push(s);
-    }
-  }
-  return out;
+  return RESTART_ONLY.filter(([, get]) => JSON.stringify(get(a)) !== JSON.stringify(get(b)))
+    .map(([name]) => name);
 }
 
 function consensusChanged(a: Config, b: Config): boolean {
