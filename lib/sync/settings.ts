@@ -291,8 +291,12 @@ export function parseSyncSection(
       fail(key, `entry must be a host or host:port, got ${show(addr)}`);
       return;
     }
+    const same = s.sites.find((x) => x.host === hp.value.host && x.port === hp.value.port);
     if (s.sites.some((x) => x.name === name)) fail(key, `names the site ${show(name)} twice`);
-    else s.sites.push({ name, host: hp.value.host, port: hp.value.port });
+    // Two sessions draining one spool would race for its files: one address, one site.
+    else if (same) {
+      fail(key, `is the address of the site ${show(same.name)} already, got ${show(addr)}`);
+    } else s.sites.push({ name, host: hp.value.host, port: hp.value.port });
   };
   for (const a of addresses) add(a, a, "sync_address");
   for (const [n, a] of named) add(n, a, `sites.${n}`);

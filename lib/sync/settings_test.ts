@@ -98,7 +98,7 @@ Deno.test("parseSyncSection: problems name key and value; no site is checked at 
     sync_cert: "c.crt",
     sync_retries: -1,
     parallel: 0,
-    sites: { "10.0.0.1": "10.0.0.9", "no good": "1.2.3.4" },
+    sites: { "10.0.0.1": "10.0.0.9", "no good": "1.2.3.4", twice: "10.0.0.1:41121" },
     surprise: 1,
   }, ctx);
   assert.equal(settings, null);
@@ -112,6 +112,7 @@ Deno.test("parseSyncSection: problems name key and value; no site is checked at 
     "sync.sync_cert and sync_key must be given together (the client certificate and its key)",
     `sync.sync_address entry must be a host or host:port, got "bad host"`,
     `sync.sites.10.0.0.1 names the site "10.0.0.1" twice`,
+    `sync.sites.twice is the address of the site "10.0.0.1" already, got "10.0.0.1:41121"`,
   ]);
   const empty = parseSyncSection({ interval: 30 }, ctx).settings!;
   assert.match(requireSites(empty)!.message, /at least one site/);
