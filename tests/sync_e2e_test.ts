@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BUILTIN_CHECKS } from "../lib/checks/mod.ts";
-import { hostname, loadNodeConfig, VALIDATORS } from "../lib/cli/load.ts";
+import { hostname, loadNodeConfig, VALIDATORS } from "../lib/node/load.ts";
 import { parseConfig } from "../lib/config/mod.ts";
 import { memoryLogger } from "../lib/log/mod.ts";
 import { type Spool, startSpool } from "../lib/spool/mod.ts";

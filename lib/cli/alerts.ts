@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { StateStore } from "../store/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
-import { alertSettings, loadNodeConfig } from "./load.ts";
+import { alertSettings, loadNodeConfig } from "../node/load.ts";
 
 export const OUTBOX_USAGE = `Usage: dmonitor outbox [--config DIR] [--all]
        dmonitor outbox retry [--config DIR] [ID...]

@@ -10,7 +10,7 @@ import { ConfigError, type ConfigProblem, formatProblem, UsageError } from "../e
 import { Limiter } from "../runner/mod.ts";
 import { createExecutor } from "../node/execute.ts";
 import { type Io, parseFlags } from "./args.ts";
-import { hostname, loadNodeConfig } from "./load.ts";
+import { hostname, loadNodeConfig } from "../node/load.ts";
 import { pluginUser } from "./run.ts";
 
 export const CHECK_USAGE = `Usage: dmonitor check [--config DIR] [--set KEY=VALUE]... HOST [TEST...]

@@ -5,7 +5,7 @@
 import { ConfigError, formatProblem } from "../errors/mod.ts";
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
-import { loadNodeConfig } from "./load.ts";
+import { loadNodeConfig } from "../node/load.ts";
 import { loadStatusAccess } from "../status/mod.ts";
 
 export const CONFIG_USAGE = `Usage: dmonitor config check [--config DIR]

@@ -10,7 +10,7 @@ import { startDaemon } from "../node/daemon.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { VERSION } from "./version.ts";
 
-export { pluginUser } from "./load.ts";
+export { pluginUser } from "../node/load.ts";
 
 export const RUN_USAGE = `Usage: dmonitor run [--config DIR]
 

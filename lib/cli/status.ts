@@ -11,7 +11,7 @@ import { parseStatusSettings } from "../status/settings.ts";
 import { renderText } from "../status/text.ts";
 import type { StatusView } from "../status/types.ts";
 import { type Io, parseFlags, stdio } from "./args.ts";
-import { loadNodeConfig } from "./load.ts";
+import { loadNodeConfig } from "../node/load.ts";
 
 export const STATUS_USAGE = `Usage: dmonitor status [--config DIR] [--json] [--url URL]
 

@@ -26,7 +26,7 @@ import {
   syncSettings,
 } from "../sync/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
-import { alertSettings, loadNodeConfig } from "./load.ts";
+import { alertSettings, loadNodeConfig } from "../node/load.ts";
 
 export const SYNC_USAGE = `Usage: dmonitor sync [--config DIR] [--once] [--pandora-conf FILE]
 

@@ -38,7 +38,7 @@ import {
   pluginUser,
   tentacleSettings,
   VALIDATORS,
-} from "../cli/load.ts";
+} from "./load.ts";
 import { parseConfig } from "../config/mod.ts";
 import type { Spool } from "../spool/mod.ts";
 import type { RunningSync } from "../sync/mod.ts";

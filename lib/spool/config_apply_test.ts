@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import { parseConfig } from "../config/mod.ts";
-import { VALIDATORS } from "../cli/load.ts";
+import { VALIDATORS } from "../node/load.ts";
 import { tempDir } from "../sync/test_util.ts";
 import { BUNDLE_CONF, BUNDLE_MD5, bundleMd5, decodeBundle, encodeBundle } from "./bundle.ts";
 import { appliedMd5, applyConfigBundle, type ParseTree, rollForward } from "./config_apply.ts";

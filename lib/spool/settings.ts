@@ -259,7 +259,7 @@ export function spoolSettings(
   });
 }
 
-/** Validator for lib/cli/load.ts VALIDATORS. */
+/** Validator for lib/node/load.ts VALIDATORS. */
 export function spoolProblems(config: Config): ConfigProblem[] {
   return spoolSettings(config).problems;
 }

@@ -330,7 +330,7 @@ export function syncSettings(
   });
 }
 
-/** Validator for lib/cli/load.ts VALIDATORS. */
+/** Validator for lib/node/load.ts VALIDATORS. */
 export function syncProblems(config: Config): ConfigProblem[] {
   return syncSettings(config).problems;
 }
