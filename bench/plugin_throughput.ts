@@ -48,8 +48,13 @@ async function measure(n: number, fn: () => Promise<void>): Promise<Measure> {
   return { rate: n / seconds, cpu: ((cpuSeconds() - c0) * 1000) / n };
 }
 
-async function viaRunner(plugin: string, n: number): Promise<void> {
-  const runner = new PluginRunner({ concurrency: CONCURRENCY });
+/** `sameUser`: no user switch (a node running as its own service user, or `plugin_user: root`),
+ * which lets the runner start plugins through `setsid` instead of Deno's forking spawn. */
+async function viaRunner(plugin: string, n: number, sameUser = false): Promise<void> {
+  const runner = new PluginRunner({
+    concurrency: CONCURRENCY,
+    ...(sameUser && Deno.uid() === 0 ? { user: null } : {}),
+  });
   const results = await Promise.all(
     Array.from(
       { length: n },
@@ -115,17 +120,21 @@ try {
   await viaRunner(plugin, 100);
   await viaXargs(plugin, 100);
   const runner: Measure[] = [];
+  const same: Measure[] = [];
   const bare: Measure[] = [];
   const xargs: Measure[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const r = await measure(N, () => viaRunner(plugin, N));
+    const u = await measure(N, () => viaRunner(plugin, N, true));
+    same.push(u);
     const b = await measure(N, () => viaBareSpawn(plugin, N));
     const x = await measure(N, () => viaXargs(plugin, N));
     runner.push(r);
     bare.push(b);
     xargs.push(x);
     console.log(
-      `round ${round}: runner ${show(r)}, bare Deno.Command ${show(b)}, ` +
+      `round ${round}: runner ${show(r)}, runner without user switch ${show(u)}, ` +
+        `bare Deno.Command ${show(b)}, ` +
         `xargs -P${CONCURRENCY} ${show(x)}, ratio ${(r.rate / x.rate).toFixed(2)}`,
     );
   }
@@ -133,18 +142,24 @@ try {
     rate: median(ms.map((m) => m.rate)),
     cpu: median(ms.map((m) => m.cpu)),
   });
-  const [r, b, x] = [mid(runner), mid(bare), mid(xargs)];
+  const [r, u, b, x] = [mid(runner), mid(same), mid(bare), mid(xargs)];
   const who = Deno.uid() === 0 ? "root, plugins as nobody" : `uid ${Deno.uid()}`;
   console.log(
     `plugin throughput, N=${N}, concurrency ${CONCURRENCY}, median of ${ROUNDS} (${who}):`,
   );
   console.log(`  runner            ${show(r)}`);
+  console.log(`  runner, no user switch (setsid path) ${show(u)}`);
   console.log(`  bare Deno.Command ${show(b)}`);
   console.log(`  xargs -P${CONCURRENCY}         ${show(x)}`);
   console.log(
     `  ratio runner/xargs ${(r.rate / x.rate).toFixed(2)} by wall clock, ${
       (x.cpu / r.cpu).toFixed(2)
     } by CPU per check (target >= 0.90)`,
+  );
+  console.log(
+    `  ratio without user switch ${(u.rate / x.rate).toFixed(2)} by wall clock, ${
+      (x.cpu / u.cpu).toFixed(2)
+    } by CPU per check`,
   );
 } finally {
   await Deno.remove(dir, { recursive: true });

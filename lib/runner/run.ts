@@ -60,6 +60,29 @@ export interface RunDeps {
   pipeGraceMs?: number;
   /** Bytes of stdout kept (default {@link OUTPUT_CAP}). */
   outputCap?: number;
+  /**
+   * The `setsid` used to start plugins in their own session when no user switch is needed
+   * (default: {@link findSetsid}); null forces Deno's `detached` spawn.
+   */
+  setsid?: string | null;
+}
+
+let setsidPath: string | null | undefined;
+
+/** The `setsid` executable (util-linux, or busybox's applet), looked up once; null when absent. */
+export function findSetsid(): string | null {
+  if (setsidPath !== undefined) return setsidPath;
+  setsidPath = null;
+  for (const p of ["/usr/bin/setsid", "/bin/setsid", "/usr/sbin/setsid", "/sbin/setsid"]) {
+    try {
+      const st = Deno.statSync(p);
+      if (st.isFile && (st.mode! & 0o111) !== 0) {
+        setsidPath = p;
+        break;
+      }
+    } catch { /* not here */ }
+  }
+  return setsidPath;
 }
 
 /** Turns a parameter name into its variable: `expect-body` becomes `DMONITOR_EXPECT_BODY`. */
@@ -135,17 +158,23 @@ async function execute(
   refuse: (reason: string) => CheckResult,
 ): Promise<CheckResult> {
   let child: Deno.ChildProcess;
+  const setsid = runAs === null && deps.setsid !== null ? (deps.setsid ?? findSetsid()) : null;
   try {
-    child = new Deno.Command(spec.path, {
-      args: spec.args ?? [spec.host],
+    // The plugin must lead a new session, so that it and everything it forks share process group
+    // `pid` and die together. Deno's own `detached` (and `uid`/`gid`) fork the whole runtime to get
+    // there, which costs milliseconds per run and blocks the event loop; without a user switch,
+    // `setsid PLUGIN` does the same through posix_spawn at a fraction of the cost (it execs in
+    // place: same pid). A user switch keeps Deno's path.
+    const fast = setsid !== null;
+    child = new Deno.Command(fast ? setsid : spec.path, {
+      args: fast ? [spec.path, ...(spec.args ?? [spec.host])] : spec.args ?? [spec.host],
       cwd: SAFE_CWD,
       clearEnv: true,
       env: buildPluginEnv(spec),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      // A new session, so the plugin and everything it forks share process group `pid`.
-      detached: true,
+      ...(fast ? {} : { detached: true }),
       ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
     }).spawn();
   } catch (err) {
@@ -196,6 +225,17 @@ async function execute(
     }, null);
   }
   const exitCode = status.signal === null ? status.code : null;
+  if (setsid !== null && (exitCode === 126 || exitCode === 127) && stdout.bytes.length === 0) {
+    // setsid could not exec the plugin (missing interpreter, not executable): the same refusal
+    // Deno's spawn error gives on the other path, not a Nagios UNKNOWN.
+    const text = new TextDecoder().decode(stderr.bytes);
+    if (/^setsid: failed to execute/m.test(text) || /^setsid: can't execute/m.test(text)) {
+      const err = exitCode === 127
+        ? new Deno.errors.NotFound(text.trim())
+        : new Deno.errors.PermissionDenied(text.trim());
+      return refuse(await describeSpawnError(spec.path, err, runAs));
+    }
+  }
   const parsed = parsePluginOutput(stdout.bytes, exitCode, {
     warning: spec.warning,
     unknown: spec.unknown,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type PluginSpec, type RunDeps, runPlugin } from "./run.ts";
+import { findSetsid, type PluginSpec, type RunDeps, runPlugin } from "./run.ts";
 import type { CheckResult } from "./result.ts";
 import {
   isAlive,
@@ -324,4 +324,62 @@ Deno.test("runPlugin: startedAt and durationMs come from the injected clock", as
   const r = await runPlugin(spec(fx, "check_ok"), { now: () => (t += 5) });
   assert.equal(r.startedAt, 1_005);
   assert.equal(r.durationMs, 5);
+});
+
+// The same hostile plugins through the other spawn path: without a user switch the runner starts
+// plugins with `setsid` (posix_spawn) instead of Deno's forking `detached`. As root that path is
+// taken with `user: null`; as another user it is the default.
+const FAST: Partial<PluginSpec> = isRoot ? { user: null } : {};
+const fastDeps = (): RunDeps => {
+  const setsid = findSetsid();
+  assert.ok(setsid, "setsid (util-linux) is installed");
+  return { setsid };
+};
+
+Deno.test("setsid path: a hanging plugin and one ignoring SIGTERM are killed whole in time", async () => {
+  await using fx = await pluginFixture();
+  for (const name of ["check_hang", "check_ignore_term"]) {
+    const pidFile = fx.pidFile();
+    const [r, ms] = await timed(
+      spec(fx, name, { ...FAST, params: { pidfile: pidFile } }),
+      fastDeps(),
+    );
+    assert.deepEqual([r.status, r.state, r.exitCode], ["TIMEOUT", "TIMEOUT", null], name);
+    assert.ok(ms >= TIMEOUT && ms < TIMEOUT + 1000, `${name} took ${ms} ms`);
+    await assertNothingLeft(pidFile);
+  }
+});
+
+Deno.test("setsid path: children holding stdout or running in the background do not survive", async () => {
+  await using fx = await pluginFixture();
+  for (
+    const [name, output] of [["check_fork_holds_stdout", "forked"], [
+      "check_detached_child",
+      "left a child",
+    ]]
+  ) {
+    const pidFile = fx.pidFile();
+    const [r, ms] = await timed(
+      spec(fx, name!, { ...FAST, params: { pidfile: pidFile } }),
+      fastDeps(),
+    );
+    assert.deepEqual([r.status, r.output], ["OK", output], name);
+    assert.ok(ms < TIMEOUT, `${name} took ${ms} ms`);
+    await assertNothingLeft(pidFile);
+  }
+});
+
+Deno.test("setsid path: a missing interpreter is the same clear ERROR; contracts unchanged", async () => {
+  await using fx = await pluginFixture();
+  const bad = await runPlugin(spec(fx, "check_bad_interpreter", FAST), fastDeps());
+  assert.deepEqual([bad.status, bad.state, bad.exitCode], ["FAIL", "ERROR", null]);
+  assert.equal(
+    bad.output,
+    `Cannot run plugin ${fx.path("check_bad_interpreter")}: ` +
+      "its interpreter /nonexistent/sh (from the #! line) does not exist",
+  );
+  const ok = await runPlugin(spec(fx, "check_ok", FAST), fastDeps());
+  assert.equal(ok.status, "OK");
+  const unknown = await runPlugin(spec(fx, "check_unknown", FAST), fastDeps());
+  assert.deepEqual([unknown.state, unknown.exitCode], ["UNKNOWN", 3]);
 });
