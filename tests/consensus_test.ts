@@ -110,6 +110,33 @@ async function cluster(
   };
 }
 
+/**
+ * n nodes checking one real TCP service with the built-in tcp check, every node seeing it up; the
+ * service, the webhook receiver and the nodes are torn down together.
+ */
+async function tcpCluster(n: number, extra: Parameters<typeof cluster>[3] = {}) {
+  const service = new Service();
+  service.start();
+  const hook = receiver();
+  const c = await cluster(
+    n,
+    hook.url,
+    () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }),
+    extra,
+  );
+  await Promise.all(c.nodes.map((p) => p.waitFor(/test=tcp status=OK/)));
+  return {
+    service,
+    hook,
+    c,
+    async [Symbol.asyncDispose]() {
+      await c[Symbol.asyncDispose]();
+      await hook[Symbol.asyncDispose]();
+      service.stop();
+    },
+  };
+}
+
 async function statusOf(i: number) {
   const r = await fetch(`http://${addr(i)}:${PORT}/v1/status`);
   return await r.json() as {
@@ -120,15 +147,8 @@ async function statusOf(i: number) {
 
 for (const n of [3, 5]) {
   Deno.test(`${n} nodes: a real outage gives exactly one down and one recovery notification`, async () => {
-    using service = new Service();
-    service.start();
-    await using hook = receiver();
-    await using c = await cluster(
-      n,
-      hook.url,
-      () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }),
-    );
-    await Promise.all(c.nodes.map((p) => p.waitFor(/test=tcp status=OK/)));
+    await using t = await tcpCluster(n);
+    const { service, hook } = t;
 
     service.stop();
     await until("the down notification", () => hook.kinds("down").length >= 1);
@@ -170,15 +190,8 @@ Deno.test("one node's broken view: no notification over many cycles, and it show
 });
 
 Deno.test("the chosen notifier killed with SIGKILL during an outage: still exactly one notification", async () => {
-  using service = new Service();
-  service.start();
-  await using hook = receiver();
-  await using c = await cluster(
-    3,
-    hook.url,
-    () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }),
-  );
-  await Promise.all(c.nodes.map((p) => p.waitFor(/test=tcp status=OK/)));
+  await using t = await tcpCluster(3);
+  const { service, hook, c } = t;
   const before = c.nodes[0]!.lines.length;
   service.stop();
   // n1 is first in name order, so it is the one to notify: kill it as soon as it sees the failure.
@@ -281,19 +294,11 @@ Deno.test("forged, unsigned, replayed and stale requests to a running node are r
 });
 
 Deno.test("peers over TLS (testdata CA): the outage is confirmed and notified once; plain http is refused", async () => {
-  using service = new Service();
-  service.start();
-  await using hook = receiver();
   const tls = join(ROOT, "testdata/tls");
   const yaml =
     `peer:\n  tls_cert: ${tls}/server.crt\n  tls_key: ${tls}/server.key\n  ca: ${tls}/ca.crt\n`;
-  await using c = await cluster(
-    2,
-    hook.url,
-    () => ({ "hosts.d/127.0.0.1/tcp": `port: ${service.port}\n` }),
-    { yaml },
-  );
-  await Promise.all(c.nodes.map((p) => p.waitFor(/test=tcp status=OK/)));
+  await using t = await tcpCluster(2, { yaml });
+  const { service, hook, c } = t;
   assert.ok(c.nodes[0]!.lines.some((l) => /node started .*tls=true/.test(l)));
   await assert.rejects(fetch(`http://${addr(0)}:${PORT}/healthz`), "the endpoint speaks TLS only");
   const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${tls}/ca.crt`)] });

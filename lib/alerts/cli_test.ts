@@ -140,3 +140,20 @@ Deno.test("buildChannels: unreadable files and unsafe commands are config errors
     return true;
   });
 });
+
+Deno.test("Outbox.depth: pending and failed counts and the oldest pending, from SQL", async () => {
+  await using t = await tempDb();
+  const outbox = new Outbox(t.db);
+  assertEquals(outbox.depth(), { pending: 0, failed: 0, oldest: null });
+  outbox.enqueue(sampleDown(), [{ channel: "email", name: "a@example.com" }], T0);
+  outbox.enqueue(sampleDown({ id: "n-down-2" }), [
+    { channel: "email", name: "a@example.com" },
+    { channel: "email", name: "b@example.com" },
+  ], T0 + 5_000);
+  const [first, , third] = outbox.list();
+  outbox.claim(first!.id, T0);
+  outbox.markFailed(first!.id, "550 no such user");
+  outbox.claim(third!.id, T0);
+  outbox.markSent(third!.id, T0 + 6_000, "250 ok");
+  assertEquals(outbox.depth(), { pending: 1, failed: 1, oldest: T0 + 5_000 });
+});

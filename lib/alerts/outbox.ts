@@ -225,6 +225,16 @@ export class Outbox {
     return this.#rows(`WHERE status IN (${marks}) ORDER BY id LIMIT ?`, ...statuses, limit);
   }
 
+  /** Pending and failed counts and the oldest pending row's creation time, for status and metrics. */
+  depth(): { pending: number; failed: number; oldest: number | null } {
+    const r = this.db.prepare(
+      `SELECT SUM(status = 'pending') AS pending, SUM(status = 'failed') AS failed,
+              MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest
+       FROM alert_outbox WHERE status IN ('pending', 'failed')`,
+    ).get() as { pending: number | null; failed: number | null; oldest: number | null };
+    return { pending: r.pending ?? 0, failed: r.failed ?? 0, oldest: r.oldest };
+  }
+
   /** All rows of one notification, by recipient. */
   byNotification(notificationId: string): OutboxRow[] {
     return this.#rows("WHERE notification_id = ? ORDER BY recipient", notificationId);

@@ -2,7 +2,7 @@
  * `dmonitor config check`: validates the tree, prints every problem, exits 1 when there are any.
  * @module
  */
-import { ConfigError, formatProblem } from "../errors/mod.ts";
+import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { loadNodeConfig } from "../node/load.ts";
@@ -43,7 +43,7 @@ export async function configCommand(args: string[], io: Io): Promise<number> {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const p of e.problems) {
-      io.err(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+      io.err(formatProblemIn(dir, p));
     }
     io.err(`${dir}: ${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}`);
     return 1;

@@ -4,7 +4,7 @@
  * @module
  */
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
-import { ConfigError, formatProblem } from "../errors/mod.ts";
+import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import { createLogger, type Level } from "../log/mod.ts";
 import { startDaemon } from "../node/daemon.ts";
 import { type Io, parseFlags } from "./args.ts";
@@ -53,7 +53,7 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const p of e.problems) {
-        logger.error(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+        logger.error(formatProblemIn(dir, p));
       }
       io.err(
         `dmonitor run: refusing to start: ${e.problems.length} configuration problem(s) in ${dir}`,

@@ -6,7 +6,7 @@
 import { loadPeerTls, parsePeerSettings } from "../peers/mod.ts";
 import { resolve } from "node:path";
 import { type Config, DEFAULT_CONFIG_DIR } from "../config/mod.ts";
-import { ConfigError, formatProblem, UsageError } from "../errors/mod.ts";
+import { ConfigError, formatProblemIn, UsageError } from "../errors/mod.ts";
 import { parseStatusSettings } from "../status/settings.ts";
 import { renderText } from "../status/text.ts";
 import type { StatusView } from "../status/types.ts";
@@ -95,7 +95,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       for (const p of e.problems) {
-        io.err(`dmonitor status: ${p.file.startsWith("/") ? "" : `${dir}/`}${formatProblem(p)}`);
+        io.err(`dmonitor status: ${formatProblemIn(dir, p)}`);
       }
       return 1;
     }

@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { type Config, DEFAULT_CONFIG_DIR } from "../config/mod.ts";
-import { ConfigError, formatProblem } from "../errors/mod.ts";
+import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import {
   alertTargets,
   buildChannels,
@@ -97,7 +97,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
     }
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems) io.err(`${dir}/${formatProblem(p)}`);
+    for (const p of e.problems) io.err(formatProblemIn(dir, p));
     io.err(`dmonitor sync: ${e.problems.length} configuration problem(s) in ${dir}`);
     return 1;
   }
@@ -112,7 +112,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
       built = await buildChannels(alerts);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      for (const p of e.problems) io.err(`${dir}/${formatProblem(p)}`);
+      for (const p of e.problems) io.err(formatProblemIn(dir, p));
       io.err(`dmonitor sync: cannot set up alert delivery`);
       return 1;
     }

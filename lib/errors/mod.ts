@@ -27,6 +27,14 @@ export function formatProblem(p: ConfigProblem): string {
   return p.key ? `${p.file}: '${p.key}' ${p.message}` : `${p.file}: ${p.message}`;
 }
 
+/**
+ * Formats a problem of the tree rooted at `dir` with the file's full path (problems about `dir`
+ * itself already name an absolute path).
+ */
+export function formatProblemIn(dir: string, p: ConfigProblem): string {
+  return p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`;
+}
+
 /** A bad command-line flag or argument: exit code 64 (EX_USAGE). */
 export class UsageError extends Error {
   override name = "UsageError";

@@ -136,12 +136,15 @@ export class Consensus {
     const config = this.#deps.config();
     if (config.peers.length === 0) return false;
     const unreachable = this.engine.peerHealth().filter((p) => p.unreachableSince !== null).length;
-    const last = this.#deps.store.lastAll();
+    const peersReachable = config.peers.length - unreachable;
+    // This runs for every result (the engine asks before each vote): while any peer answers, the
+    // node is not degraded and the store need not be counted.
+    if (peersReachable > 0) return false;
     return isDegraded({
       peersTotal: config.peers.length,
-      peersReachable: config.peers.length - unreachable,
+      peersReachable,
       checksTotal: config.tests.length,
-      checksFailing: last.filter((r) => r.status !== "OK").length,
+      checksFailing: this.#deps.store.failingCount(),
     });
   }
 

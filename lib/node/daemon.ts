@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { Hono } from "hono";
 import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import type { Config } from "../config/types.ts";
-import { ConfigError, formatProblem } from "../errors/mod.ts";
+import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Limiter } from "../runner/mod.ts";
 import { systemClock } from "../schedule/mod.ts";
@@ -29,7 +29,7 @@ import {
   type PeerServer,
   startPeerServer,
 } from "../peers/mod.ts";
-import { loadStatusAccess, type StatusAccess, statusRoutes } from "../status/mod.ts";
+import { loadStatusAccess, quorumText, type StatusAccess, statusRoutes } from "../status/mod.ts";
 import type { TentacleServer } from "../tentacle/mod.ts";
 import {
   alertSettings,
@@ -60,7 +60,7 @@ export interface Daemon {
 
 function report(logger: Logger, dir: string, e: ConfigError): void {
   for (const p of e.problems) {
-    logger.error(p.file.startsWith("/") ? formatProblem(p) : `${dir}/${formatProblem(p)}`);
+    logger.error(formatProblemIn(dir, p));
   }
 }
 
@@ -313,9 +313,4 @@ export async function startDaemon(
     await channels.close();
     throw e;
   }
-}
-
-function quorumText(c: Config): string {
-  const q = c.settings.quorum;
-  return q.kind === "count" ? String(q.count) : `${q.percent}%`;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
-import { activeSilences, listOutbox, type Silence } from "../alerts/mod.ts";
+import { activeSilences, Outbox, type Silence } from "../alerts/mod.ts";
 import {
   buildStoreView,
   type SiteView,
@@ -87,6 +87,7 @@ export function nodeStatusSource(o: {
   version: string;
   startedAt: number;
 }): StatusSource {
+  const outbox = new Outbox(o.store.db);
   return {
     view: () => {
       const config = o.config();
@@ -98,7 +99,6 @@ export function nodeStatusSource(o: {
       });
       const c = o.consensus();
       overlayConsensus(view, c.states(), c.engine.peerHealth(), c.degraded(), config);
-      const pending = listOutbox(o.store.db);
       view.sites = o.sites?.() ?? [];
       view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
         host: s.host,
@@ -106,14 +106,7 @@ export function nodeStatusSource(o: {
         until: s.until,
         reason: s.reason,
       }));
-      view.outbox = {
-        pending: pending.filter((r) => r.status === "pending").length,
-        failed: pending.filter((r) => r.status === "failed").length,
-        oldest: pending.filter((r) => r.status === "pending").reduce<number | null>(
-          (m, r) => m === null || r.createdAt < m ? r.createdAt : m,
-          null,
-        ),
-      };
+      view.outbox = outbox.depth();
       return view;
     },
   };

@@ -24,6 +24,16 @@ export function ago(at: number | null, now: number): string {
   return `${span(now - at)} ago`;
 }
 
+/** Joins the parts that are present with ` · `: the page's one-line details. */
+export function dotted(parts: readonly (string | null)[]): string {
+  return parts.filter((x) => x !== null).join(" · ");
+}
+
+/** `1 error`, `3 errors`. */
+export function errorCount(n: number): string {
+  return `${n} error${n === 1 ? "" : "s"}`;
+}
+
 /** A run time: `850ms`, `1.2s`, `12s`. */
 export function runTime(ms: number | null): string {
   if (ms === null) return "-";

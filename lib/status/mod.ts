@@ -26,6 +26,7 @@ export type {
 export {
   buildStoreView,
   type LastResults,
+  quorumText,
   type StoreSourceOptions,
   storeStatusSource,
 } from "./source.ts";

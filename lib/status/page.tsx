@@ -7,6 +7,8 @@ import type { Child } from "hono/jsx";
 import {
   ago,
   displayOrder,
+  dotted,
+  errorCount,
   isDown,
   isoTime,
   phaseNote,
@@ -78,11 +80,11 @@ function CheckRow(p: { c: CheckView; now: number }) {
 
 function IncidentCard(p: { i: OpenIncident; now: number }) {
   const { i, now } = p;
-  const who = [
+  const who = dotted([
     i.site ? `site ${i.site}` : null,
     i.notifier ? `notifier ${i.notifier}` : "no notifier chosen yet",
     i.notifier ? (i.notified ? "notified" : "not notified yet") : null,
-  ].filter((x) => x !== null).join(" · ");
+  ]);
   return (
     <div class="card incident" data-incident={i.id}>
       <h3>
@@ -140,15 +142,15 @@ function Peers(p: { peers: PeerView[]; now: number }) {
             {x.lastContact === null ? "never seen" : `seen ${ago(x.lastContact, p.now)}`}
           </span>
           <div class="out">
-            {[
+            {dotted([
               x.reachable === null
                 ? "not contacted yet"
                 : x.rttMs === null
                 ? null
                 : `rtt ${runTime(x.rttMs)}`,
-              `${x.errors} error${x.errors === 1 ? "" : "s"}`,
+              errorCount(x.errors),
               x.lastError ? `last: ${x.lastError}` : null,
-            ].filter((v) => v !== null).join(" · ")}
+            ])}
           </div>
         </li>
       ))}
@@ -171,12 +173,12 @@ function Sites(p: { sites: SiteView[]; now: number }) {
             {x.lastPull === null ? "never pulled" : `pulled ${ago(x.lastPull, p.now)}`}
           </span>
           <div class="out">
-            {[
+            {dotted([
               `lag ${x.lagMs === null ? "unknown" : span(x.lagMs)}`,
               `${x.files} files`,
-              `${x.errors} error${x.errors === 1 ? "" : "s"}`,
+              errorCount(x.errors),
               x.lastError ? `last: ${x.lastError}` : null,
-            ].filter((v) => v !== null).join(" · ")}
+            ])}
           </div>
         </li>
       ))}
@@ -199,11 +201,11 @@ function History(p: { items: PastIncident[]; now: number }) {
             <When at={h.startedAt} now={p.now} />
           </span>
           <div class="out">
-            {[
+            {dotted([
               h.endedAt === null ? "still open" : `lasted ${span(h.endedAt - h.startedAt)}`,
               h.notifier ? `notified by ${h.notifier}` : null,
               h.site ? `site ${h.site}` : null,
-            ].filter((x) => x !== null).join(" · ")}
+            ])}
           </div>
         </li>
       ))}

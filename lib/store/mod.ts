@@ -43,17 +43,23 @@ export interface HistoryEntry {
 
 type Row = Record<string, string | number | null>;
 
-function toLast(r: Row): LastResult {
+function toEntry(r: Row): HistoryEntry {
   return {
     host: r.host as string,
     test: r.test as string,
     status: r.status as Status,
     state: r.state as RawState,
     output: r.output as string,
-    perfdata: r.perfdata as string,
-    exitCode: r.exit_code as number | null,
     startedAt: r.started_at as number,
     durationMs: r.duration_ms as number,
+  };
+}
+
+function toLast(r: Row): LastResult {
+  return {
+    ...toEntry(r),
+    perfdata: r.perfdata as string,
+    exitCode: r.exit_code as number | null,
     since: r.since as number,
   };
 }
@@ -161,19 +167,20 @@ export class StateStore {
     );
   }
 
+  /** How many checks' last result is a failure (FAIL or TIMEOUT). */
+  failingCount(): number {
+    const r = this.db.prepare("SELECT COUNT(*) AS n FROM check_last WHERE status != 'OK'")
+      .get() as {
+        n: number;
+      };
+    return r.n;
+  }
+
   history(host: string, test: string, limit = 100): HistoryEntry[] {
     const rows = this.db.prepare(
       "SELECT * FROM check_history WHERE host = ? AND test = ? ORDER BY started_at DESC, id DESC LIMIT ?",
     ).all(host, test, limit) as Row[];
-    return rows.map((r) => ({
-      host: r.host as string,
-      test: r.test as string,
-      status: r.status as Status,
-      state: r.state as RawState,
-      output: r.output as string,
-      startedAt: r.started_at as number,
-      durationMs: r.duration_ms as number,
-    }));
+    return rows.map(toEntry);
   }
 
   /** Deletes history older than `now - retentionMs`; returns how many rows went. */

@@ -50,3 +50,14 @@ Deno.test("an unusable state directory is a StoreError naming the path", () => {
     /Cannot open the state database \/proc\/nope\/dmonitor\/state\.db/,
   );
 });
+
+Deno.test("failingCount counts checks whose last result failed or timed out", () => {
+  using s = StateStore.open(":memory:");
+  assert.equal(s.failingCount(), 0);
+  s.record(result({ host: "a" }));
+  s.record(result({ host: "b", status: "FAIL", state: "FAIL" }));
+  s.record(result({ host: "c", status: "TIMEOUT", state: "TIMEOUT" }));
+  assert.equal(s.failingCount(), 2);
+  s.record(result({ host: "b", startedAt: 2000 }));
+  assert.equal(s.failingCount(), 1);
+});
