@@ -1,4 +1,4 @@
-// `dmonitor sync` as a process (through lib/sync/sync_main.ts until the lead wires it into main.ts):
+// `dmonitor sync` as a process (main.ts sync):
 // --once for cron, --pandora-conf, exit codes, and `config check` reporting a broken sync: section.
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -8,12 +8,12 @@ import { dataFile, notification, result } from "../lib/sync/test_util.ts";
 import { freePortOn } from "./sync_util.ts";
 import { dmonitor, ROOT, writeTree } from "./util.ts";
 
-const SYNC_MAIN = join(ROOT, "lib/sync/sync_main.ts");
+const MAIN = join(ROOT, "main.ts");
 const HOST = "127.0.0.5";
 
 async function sync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", SYNC_MAIN, ...args],
+    args: ["run", "-A", "--quiet", MAIN, "sync", ...args],
     env: { NO_COLOR: "1" },
     stdin: "null",
     signal: AbortSignal.timeout(60_000),

@@ -4,9 +4,7 @@
 // into its server's directory.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BUILTIN_CHECKS } from "../lib/checks/mod.ts";
-import { hostname, loadNodeConfig, VALIDATORS } from "../lib/node/load.ts";
-import { parseConfig } from "../lib/config/mod.ts";
+import { loadNodeConfig, parseNodeConfig } from "../lib/node/load.ts";
 import { memoryLogger } from "../lib/log/mod.ts";
 import { type Spool, startSpool } from "../lib/spool/mod.ts";
 import { openDatabase } from "../lib/store/mod.ts";
@@ -91,12 +89,7 @@ Deno.test({
       });
       const centralRoot = await Deno.makeTempDir({ prefix: "dmonitor-central-" });
       temps.push(a1Root, a2Root, b1Root, centralRoot);
-      const parseTree = (files: Parameters<typeof parseConfig>[0]) =>
-        parseConfig(files, {
-          builtins: BUILTIN_CHECKS,
-          hostname: hostname(),
-          validators: VALIDATORS,
-        });
+      const parseTree = (files: Parameters<typeof parseNodeConfig>[0]) => parseNodeConfig(files);
       const nodeLog = memoryLogger("info");
       const a1 = (await startSpool(await loadNodeConfig(a1Root), {
         logger: nodeLog,

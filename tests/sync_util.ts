@@ -11,7 +11,7 @@ import { ROOT } from "./util.ts";
 
 export const TLS = join(ROOT, "testdata/tls/");
 const SERVER_MAIN = join(ROOT, "lib/tentacle/server_main.ts");
-const SYNC_MAIN = join(ROOT, "lib/sync/sync_main.ts");
+const MAIN = join(ROOT, "main.ts");
 const REF_SERVER = join(ROOT, "tests/sync_site_server.ts");
 
 /** Client TLS options the central and the site nodes use (test CA, test client certificate). */
@@ -144,7 +144,7 @@ export class PullerProcess {
   start(): void {
     this.from = this.lines.length;
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", SYNC_MAIN, ...this.args],
+      args: ["run", "-A", "--quiet", MAIN, "sync", ...this.args],
       env: { NO_COLOR: "1", DMONITOR_LOG_LEVEL: "info", ...this.env },
       stdin: "null",
       stdout: "null",

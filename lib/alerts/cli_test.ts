@@ -76,11 +76,11 @@ async function tree(smtp: Record<string, unknown>, alertFiles: Record<string, st
     await Deno.writeTextFile(`${root}/alert.d/${name}`, body);
     await Deno.chmod(`${root}/alert.d/${name}`, 0o755);
   }
-  const { settings, problems } = parseAlertSettings({
+  const { settings, problems } = parseAlertSettings(smtp, {
     root,
     recipients: [{ kind: "email", address: "ops@example.com", file: "alert.d/ops@example.com" }],
     alertFiles,
-    settings: { node: "node1", plugin_user: "nobody", sections: { smtp } },
+    settings: { node: "node1", plugin_user: "nobody" },
   });
   assertEquals(problems, []);
   return {

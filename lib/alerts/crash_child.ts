@@ -32,15 +32,11 @@ if (mode === "enqueue" || mode === "queue-only") {
   const hang = { send: () => (say("sending"), new Promise<never>(() => {})) };
   await runOutbox({ db, channels: { email: hang }, log });
 } else if (mode === "deliver") {
-  const { settings } = parseAlertSettings({
+  const { settings } = parseAlertSettings({ host: "127.0.0.1", port: Number(port) }, {
     root: "/",
     recipients: [],
     alertFiles: {},
-    settings: {
-      node: "node1",
-      plugin_user: "nobody",
-      sections: { smtp: { host: "127.0.0.1", port: Number(port) } },
-    },
+    settings: { node: "node1", plugin_user: "nobody" },
   });
   const email = createSmtpChannel({ smtp: settings.smtp, password: null, ca: null });
   const clock = { ...realClock, now: () => Date.now() + Number(offset) };

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseDuration as parseTreeDuration } from "../config/values.ts";
-import type { Config, Settings } from "../config/types.ts";
+import type { BaseConfig, SectionParser, Settings } from "../config/types.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import type { Target } from "./types.ts";
 
@@ -56,9 +56,9 @@ export interface AlertSettings {
   commands: CommandTarget[];
 }
 
-/** The parts of {@link Config} this module reads. */
-export type AlertConfigInput = Pick<Config, "root" | "recipients" | "alertFiles"> & {
-  settings: Pick<Settings, "node" | "plugin_user" | "sections">;
+/** The parts of the base configuration this module reads. */
+export type AlertConfigInput = Pick<BaseConfig, "root" | "recipients" | "alertFiles"> & {
+  settings: Pick<Settings, "node" | "plugin_user">;
 };
 
 const FILE = "dmonitor.yaml";
@@ -203,17 +203,19 @@ export function parseWebhookFile(contents: string): { url: string } | { error: s
 }
 
 /**
- * Parses the alert settings out of the configuration; `problems` is empty when all is well.
+ * Parses the alert settings: the raw `smtp:` section and the alert.d/ entries of the
+ * configuration; `problems` is empty when all is well.
  * @example
- * const { settings, problems } = parseAlertSettings(config);
+ * const { settings, problems } = parseAlertSettings(raw.smtp, config);
  * if (problems.length) throw new ConfigError(problems);
  */
 export function parseAlertSettings(
+  rawSmtp: unknown,
   config: AlertConfigInput,
 ): { settings: AlertSettings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const smtp = parseSmtp(
-    config.settings.sections.smtp,
+    rawSmtp,
     config.root,
     config.settings.node,
     problems,
@@ -263,6 +265,16 @@ export function parseAlertSettings(
     problems,
   };
 }
+
+/** What lib/alerts owns in the tree (`smtp:` and alert.d/), for the node's configuration. */
+export const alertSection: SectionParser<AlertSettings> = {
+  key: "smtp",
+  parse(raw, base, problems) {
+    const r = parseAlertSettings(raw, base);
+    problems.push(...r.problems);
+    return r.settings;
+  },
+};
 
 /** Every destination a notification goes to, in a stable order: emails, webhooks, commands. */
 export function alertTargets(s: AlertSettings): Target[] {

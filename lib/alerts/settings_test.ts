@@ -7,17 +7,20 @@ import {
   parseDuration,
 } from "./settings.ts";
 
-function input(smtp: unknown, alertFiles: Record<string, string> = {}): AlertConfigInput {
-  return {
+function input(
+  smtp: unknown,
+  alertFiles: Record<string, string> = {},
+): [unknown, AlertConfigInput] {
+  return [smtp, {
     root: "/etc/dmonitor",
     recipients: [{ kind: "email", address: "ops@example.com", file: "alert.d/ops@example.com" }],
     alertFiles,
-    settings: { node: "node1.example.com", plugin_user: "nobody", sections: { smtp } },
-  };
+    settings: { node: "node1.example.com", plugin_user: "nobody" },
+  }];
 }
 
 Deno.test("parseAlertSettings: defaults work with a local MTA on port 25", () => {
-  const { settings, problems } = parseAlertSettings(input(undefined));
+  const { settings, problems } = parseAlertSettings(...input(undefined));
   assertEquals(problems, []);
   assertEquals(settings.smtp, {
     host: "localhost",
@@ -35,7 +38,7 @@ Deno.test("parseAlertSettings: defaults work with a local MTA on port 25", () =>
 });
 
 Deno.test("parseAlertSettings: a full smtp section", () => {
-  const { settings, problems } = parseAlertSettings(input({
+  const { settings, problems } = parseAlertSettings(...input({
     host: "mail.example.com",
     secure: true,
     user: "dmonitor",
@@ -85,13 +88,13 @@ Deno.test("parseAlertSettings: every smtp problem names dmonitor.yaml, the key a
     ]],
   ];
   for (const [smtp, want] of table) {
-    const { problems } = parseAlertSettings(input(smtp));
+    const { problems } = parseAlertSettings(...input(smtp));
     assertEquals(new ConfigError(problems).message.split("\n"), want, JSON.stringify(smtp));
   }
 });
 
 Deno.test("parseAlertSettings: webhook and command files in alert.d", () => {
-  const { settings, problems } = parseAlertSettings(input(undefined, {
+  const { settings, problems } = parseAlertSettings(...input(undefined, {
     "ops.webhook": "# Mattermost\nhttps://chat.example.com/hooks/abc\n",
     "pager.command": "#!/bin/sh\ncat >/dev/null\n",
     "alert.d/bad.webhook": "ftp://example.com/x",

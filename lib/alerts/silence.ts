@@ -11,6 +11,7 @@
  * `echo 2025-03-01T18:00Z > silence.d/db1` takes effect without a reload.
  * @module
  */
+import type { SectionParser } from "../config/types.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import type { DeliverableKind } from "./types.ts";
 
@@ -174,6 +175,19 @@ export async function readSilenceTree(root: string): Promise<Record<string, stri
 }
 
 /** Reads and parses `silence.d/`; broken files are returned as problems, never thrown. */
+/** silence.d/ as read with the tree (`Config.silenceFiles`), for the node's configuration. */
+export const silenceSection: SectionParser<Silence[]> = {
+  key: null,
+  parse(_raw, base, problems) {
+    const files = Object.fromEntries(
+      Object.entries(base.silenceFiles).map(([k, v]) => [`silence.d/${k}`, v]),
+    );
+    const r = parseSilences(files);
+    problems.push(...r.problems);
+    return r.silences;
+  },
+};
+
 export async function loadSilences(
   root: string,
 ): Promise<{ silences: Silence[]; problems: ConfigProblem[] }> {

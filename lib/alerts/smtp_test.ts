@@ -21,11 +21,11 @@ import { DeliveryError, type Message } from "./types.ts";
 const CA = Deno.readTextFileSync(CA_FILE);
 
 function smtpSettings(smtp: Record<string, unknown>) {
-  const { settings, problems } = parseAlertSettings({
+  const { settings, problems } = parseAlertSettings(smtp, {
     root: "/etc/dmonitor",
     recipients: [],
     alertFiles: {},
-    settings: { node: "node1.example.com", plugin_user: "nobody", sections: { smtp } },
+    settings: { node: "node1.example.com", plugin_user: "nobody" },
   });
   assertEquals(problems, []);
   return settings.smtp;

@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { StateStore } from "../store/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
-import { alertSettings, loadNodeConfig } from "../node/load.ts";
+import { loadNodeConfig } from "../node/load.ts";
 
 export const OUTBOX_USAGE = `Usage: dmonitor outbox [--config DIR] [--all]
        dmonitor outbox retry [--config DIR] [ID...]
@@ -78,7 +78,7 @@ export async function alertCommand(args: string[], io: Io): Promise<number> {
     );
   }
   const config = await loadNodeConfig(values.config ?? DEFAULT_CONFIG_DIR);
-  const settings = alertSettings(config).settings;
+  const settings = config.sections.alerts;
   const built = await buildChannels(settings);
   try {
     const results = await sendTestAlert(alertTargets(settings), built.channels, {

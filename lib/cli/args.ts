@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "../errors/mod.ts";
+import { createLogger, type Level, type Logger } from "../log/mod.ts";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -32,3 +33,21 @@ export const stdio: Io = {
   out: (t) => Deno.stdout.writeSync(new TextEncoder().encode(t.endsWith("\n") ? t : t + "\n")),
   err: (t) => Deno.stderr.writeSync(new TextEncoder().encode(t.endsWith("\n") ? t : t + "\n")),
 };
+
+/** Throws a UsageError naming the first positional argument a command does not take. */
+export function noPositionals(command: string, positionals: string[]): void {
+  if (positionals.length > 0) {
+    throw new UsageError(
+      `dmonitor ${command}: unexpected argument ${
+        JSON.stringify(positionals[0])
+      } (see 'dmonitor ${command} --help')`,
+    );
+  }
+}
+
+/** The logger of a long-running command: DMONITOR_LOG_LEVEL and DMONITOR_LOG_TIME=1. */
+export function daemonLogger(): Logger {
+  const v = Deno.env.get("DMONITOR_LOG_LEVEL");
+  const min: Level = v === "debug" || v === "info" || v === "warn" || v === "error" ? v : "info";
+  return createLogger({ min, time: Deno.env.get("DMONITOR_LOG_TIME") === "1" });
+}

@@ -11,7 +11,7 @@ import { Limiter } from "../runner/mod.ts";
 import { createExecutor } from "../node/execute.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { hostname, loadNodeConfig } from "../node/load.ts";
-import { pluginUser } from "./run.ts";
+import { pluginUser } from "../node/load.ts";
 
 export const CHECK_USAGE = `Usage: dmonitor check [--config DIR] [--set KEY=VALUE]... HOST [TEST...]
 

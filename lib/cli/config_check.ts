@@ -6,7 +6,7 @@ import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { loadNodeConfig } from "../node/load.ts";
-import { loadStatusAccess } from "../status/mod.ts";
+import { loadResources } from "../node/resources.ts";
 
 export const CONFIG_USAGE = `Usage: dmonitor config check [--config DIR]
 
@@ -31,8 +31,9 @@ export async function configCommand(args: string[], io: Io): Promise<number> {
   }
   const dir = values.config ?? DEFAULT_CONFIG_DIR;
   try {
+    // The same two steps as `dmonitor run`: the tree in one pass, then the files it points at.
     const c = await loadNodeConfig(dir);
-    await loadStatusAccess(c);
+    (await loadResources(c)).close();
     const hosts = new Set(c.tests.map((t) => t.host)).size;
     io.out(
       `${dir}: OK: node ${c.settings.node}, ${hosts} hosts, ${c.tests.length} tests, ` +

@@ -5,12 +5,9 @@
  */
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
-import { createLogger, type Level } from "../log/mod.ts";
 import { startDaemon } from "../node/daemon.ts";
-import { type Io, parseFlags } from "./args.ts";
+import { daemonLogger, type Io, noPositionals, parseFlags } from "./args.ts";
 import { VERSION } from "./version.ts";
-
-export { pluginUser } from "../node/load.ts";
 
 export const RUN_USAGE = `Usage: dmonitor run [--config DIR]
 
@@ -22,11 +19,6 @@ SIGHUP reloads the configuration (a broken one is reported and the running one k
 SIGINT stops the node cleanly.
 Exit status: 0 after a clean stop, 1 when the configuration is broken or the node cannot start.`;
 
-function logLevel(): Level {
-  const v = Deno.env.get("DMONITOR_LOG_LEVEL");
-  return v === "debug" || v === "info" || v === "warn" || v === "error" ? v : "info";
-}
-
 export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Promise<number> {
   const { values, positionals } = parseFlags("run", args, {
     config: { type: "string", short: "c" },
@@ -35,16 +27,9 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
     io.out(RUN_USAGE);
     return 0;
   }
-  if (positionals.length > 0) {
-    io.err(
-      `dmonitor run: unexpected argument ${
-        JSON.stringify(positionals[0])
-      } (see 'dmonitor run --help')`,
-    );
-    return 64;
-  }
+  noPositionals("run", positionals);
   const dir = values.config ?? DEFAULT_CONFIG_DIR;
-  const logger = createLogger({ min: logLevel(), time: Deno.env.get("DMONITOR_LOG_TIME") === "1" });
+  const logger = daemonLogger();
   const ctl = new AbortController();
   const signal = stop ? AbortSignal.any([stop, ctl.signal]) : ctl.signal;
   let daemon;

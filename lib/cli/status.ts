@@ -3,15 +3,14 @@
  * it, the same view the page and the JSON show.
  * @module
  */
-import { loadPeerTls, parsePeerSettings } from "../peers/mod.ts";
+import { loadPeerTls } from "../peers/mod.ts";
 import { resolve } from "node:path";
-import { type Config, DEFAULT_CONFIG_DIR } from "../config/mod.ts";
+import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblemIn, UsageError } from "../errors/mod.ts";
-import { parseStatusSettings } from "../status/settings.ts";
 import { renderText } from "../status/text.ts";
 import type { StatusView } from "../status/types.ts";
 import { type Io, parseFlags, stdio } from "./args.ts";
-import { loadNodeConfig } from "../node/load.ts";
+import { loadNodeConfig, type NodeConfig } from "../node/load.ts";
 
 export const STATUS_USAGE = `Usage: dmonitor status [--config DIR] [--json] [--url URL]
 
@@ -36,8 +35,8 @@ export function statusUrl(listen: { hostname: string; port: number }, tls = fals
   return `${tls ? "https" : "http"}://${host}:${listen.port}/v1/status`;
 }
 
-async function readToken(config: Config): Promise<string | null> {
-  const s = parseStatusSettings(config.settings.sections.status, []);
+async function readToken(config: NodeConfig): Promise<string | null> {
+  const s = config.sections.status;
   if (s.tokenFile === null) return null;
   try {
     return (await Deno.readTextFile(resolve(config.root, s.tokenFile))).trim() || null;
@@ -89,7 +88,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     where = "--url";
   } else {
     const dir = values.config ?? DEFAULT_CONFIG_DIR;
-    let config: Config;
+    let config: NodeConfig;
     try {
       config = await loadNodeConfig(dir);
     } catch (e) {
@@ -100,7 +99,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
       return 1;
     }
     // With peer TLS the listener speaks https only, under the certificate peers verify.
-    const peer = parsePeerSettings(config).settings;
+    const peer = config.sections.peer;
     if (peer.tls) client = (await loadPeerTls(peer)).client ?? undefined;
     url = statusUrl(config.settings.listen, peer.tls !== null);
     token = await readToken(config);

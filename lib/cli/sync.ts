@@ -5,28 +5,14 @@
  * @module
  */
 import { resolve } from "node:path";
-import { type Config, DEFAULT_CONFIG_DIR } from "../config/mod.ts";
+import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
-import {
-  alertTargets,
-  buildChannels,
-  type BuiltChannels,
-  createNotifier,
-  deliverDue,
-  loadSilences,
-  runOutbox,
-} from "../alerts/mod.ts";
-import { createLogger, type Level } from "../log/mod.ts";
+import { buildChannels, type BuiltChannels } from "../alerts/mod.ts";
 import { openDatabase, StateStore } from "../store/mod.ts";
-import {
-  readPandoraConf,
-  requireSites,
-  startSyncPuller,
-  SyncPuller,
-  syncSettings,
-} from "../sync/mod.ts";
-import { type Io, parseFlags } from "./args.ts";
-import { alertSettings, loadNodeConfig } from "../node/load.ts";
+import { readPandoraConf, requireSites, startSyncPuller, SyncPuller } from "../sync/mod.ts";
+import { daemonLogger, type Io, noPositionals, parseFlags } from "./args.ts";
+import { loadNodeConfig, type NodeConfig } from "../node/load.ts";
+import { createAlerting } from "../node/alerting.ts";
 
 export const SYNC_USAGE = `Usage: dmonitor sync [--config DIR] [--once] [--pandora-conf FILE]
 
@@ -42,11 +28,6 @@ where they win over dmonitor.yaml.
 Exit status: 0 when every site was pulled (--once) or after a clean stop, 1 when a site could not
 be pulled (--once) or the configuration is broken, 64 on a usage error.`;
 
-function logLevel(): Level {
-  const v = Deno.env.get("DMONITOR_LOG_LEVEL");
-  return v === "debug" || v === "info" || v === "warn" || v === "error" ? v : "info";
-}
-
 export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): Promise<number> {
   const { values, positionals } = parseFlags("sync", args, {
     config: { type: "string", short: "c" },
@@ -57,14 +38,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
     io.out(SYNC_USAGE);
     return 0;
   }
-  if (positionals.length > 0) {
-    io.err(
-      `dmonitor sync: unexpected argument ${
-        JSON.stringify(positionals[0])
-      } (see 'dmonitor sync --help')`,
-    );
-    return 64;
-  }
+  noPositionals("sync", positionals);
   const dir = values.config ?? DEFAULT_CONFIG_DIR;
   let overrides: Record<string, string> | undefined;
   const pandora = values["pandora-conf"];
@@ -77,21 +51,20 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
       return 1;
     }
   }
-  let config: Config;
+  let config: NodeConfig;
   try {
-    config = await loadNodeConfig(dir);
-    const { settings, problems } = syncSettings(config, overrides);
+    config = await loadNodeConfig(dir, { syncOverrides: overrides });
+    const settings = config.sections.sync;
     const missing = settings ? requireSites(settings) : null;
-    if (missing) problems.push(missing);
-    if (!settings && problems.length === 0) {
-      problems.push({
+    if (missing) throw new ConfigError([missing]);
+    if (!settings) {
+      throw new ConfigError([{
         file: "dmonitor.yaml",
         key: "sync",
         message: "is missing: there is no site to pull (or pass --pandora-conf)",
-      });
+      }]);
     }
-    if (problems.length > 0) throw new ConfigError(problems);
-    if (!settings!.enabled) {
+    if (!settings.enabled) {
       io.err("dmonitor sync: syncserver is 0; nothing to do");
       return 0;
     }
@@ -101,30 +74,30 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
     io.err(`dmonitor sync: ${e.problems.length} configuration problem(s) in ${dir}`);
     return 1;
   }
+  const settings = config.sections.sync!;
 
-  const logger = createLogger({ min: logLevel(), time: Deno.env.get("DMONITOR_LOG_TIME") === "1" });
+  const logger = daemonLogger();
   const store = StateStore.open(resolve(config.root, config.settings.state_dir));
   const db = store.db;
   try {
-    const alerts = alertSettings(config).settings;
     let built: BuiltChannels;
     try {
-      built = await buildChannels(alerts);
+      built = await buildChannels(config.sections.alerts);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       for (const p of e.problems) io.err(formatProblemIn(dir, p));
       io.err(`dmonitor sync: cannot set up alert delivery`);
       return 1;
     }
-    using _channels = { [Symbol.dispose]: () => built.close() };
-    const notifier = createNotifier({
+    using alerting = createAlerting({
       db,
-      targets: () => alertTargets(alerts),
-      silences: async () => (await loadSilences(config.root)).silences,
-      log: logger,
+      root: config.root,
+      settings: config.sections.alerts,
+      channels: built,
+      logger,
     });
+    const notifier = alerting.notifier;
     if (values.once) {
-      const settings = syncSettings(config, overrides).settings!;
       const own = settings.database ? openDatabase(settings.database) : null;
       try {
         const puller = new SyncPuller(settings, {
@@ -135,7 +108,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
           historyRetentionMs: config.settings.history_retention,
         });
         const outcomes = await puller.runOnce(stop);
-        await deliverDue({ db, channels: built.channels, log: logger, signal: stop });
+        await alerting.deliverNow(stop);
         for (const o of outcomes) {
           const r = o.result;
           io.out(
@@ -159,8 +132,8 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
     Deno.addSignalListener("SIGTERM", onStop);
     Deno.addSignalListener("SIGINT", onStop);
     try {
-      const running = startSyncPuller(config, { db, notifier, logger, overrides })!;
-      const outbox = runOutbox({ db, channels: built.channels, signal, log: logger });
+      const running = startSyncPuller(config, { db, notifier, logger })!;
+      const outbox = alerting.run(signal);
       await new Promise<void>((r) =>
         signal.aborted ? r() : signal.addEventListener("abort", () => r(), { once: true })
       );

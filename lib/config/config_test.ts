@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { ConfigError } from "../errors/mod.ts";
 import { loadConfig, parseConfig } from "./mod.ts";
 import type { BuiltinSpecs } from "./hosts.ts";
-import type { Config } from "./types.ts";
+import type { BaseConfig, Config } from "./types.ts";
+import type { ConfigProblem } from "../errors/mod.ts";
 import type { ParamSpec } from "../checks/types.ts";
 import type { TreeEntry } from "./tree.ts";
 
@@ -40,10 +41,21 @@ async function writeTree(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-async function load(files: Record<string, string>): Promise<Config> {
+/** A section owned by "another part": `smtp:` handed over raw, its problems recorded. */
+const SECTIONS = {
+  smtp: {
+    key: "smtp",
+    parse: (raw: unknown, base: BaseConfig, problems: ConfigProblem[]) => {
+      if (raw === "bad") problems.push({ file: "dmonitor.yaml", key: "smtp", message: "is bad" });
+      return { raw, node: base.settings.node };
+    },
+  },
+};
+
+async function load(files: Record<string, string>): Promise<Config<{ smtp: unknown }>> {
   const dir = await writeTree(files);
   try {
-    return await loadConfig(dir, { builtins: BUILTINS, hostname: "node-a" });
+    return await loadConfig(dir, { builtins: BUILTINS, hostname: "node-a", sections: SECTIONS });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -122,7 +134,8 @@ Deno.test("dmonitor.yaml settings are parsed with units and percentages", async 
   assert.equal(s.interval, 90_000);
   assert.equal(s.timeout, 500);
   assert.equal(s.remind, 3_600_000);
-  assert.deepEqual(s.sections, { smtp: { host: "mail" } });
+  // The section parser saw its raw value and the parsed base (node name) in the same pass.
+  assert.deepEqual(c.sections.smtp, { raw: { host: "mail" }, node: "alpha" });
   // "alpha" and "127.0.0.2" are this node itself and are dropped.
   assert.deepEqual(c.peers.map((p) => p.host), ["beta", "gamma"]);
 });
@@ -163,6 +176,14 @@ const BAD: { name: string; files: Record<string, string>; want: string[] }[] = [
     want: [
       "dmonitor.yaml|intervall|is not a known setting",
       "hosts.d/a.example/ssh|prot|is not a parameter of the built-in 'ssh' check",
+    ],
+  },
+  {
+    name: "a section owner's problem comes in the same pass as the tree's",
+    files: { "dmonitor.yaml": "smtp: bad\nretries: 99\n" },
+    want: [
+      "dmonitor.yaml|retries|must be from 0 to 10, got 99",
+      "dmonitor.yaml|smtp|is bad",
     ],
   },
   {

@@ -9,18 +9,22 @@
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
 import { type ConfigFiles, readConfigTree } from "./tree.ts";
 import { parseConfig, type ParseOptions } from "./parse.ts";
-import type { Config } from "./types.ts";
+import type { Config, SectionParsers, SectionsOf } from "./types.ts";
 
 export * from "./types.ts";
 export { type ConfigFiles, readConfigTree } from "./tree.ts";
 export { parseConfig, PEER_KEY_FILE } from "./parse.ts";
-export { DEFAULTS, SECTION_KEYS } from "./settings.ts";
+export { DEFAULTS } from "./settings.ts";
+export { applyFields, fail, type Field, field, type Scope } from "./fields.ts";
 export { formatDuration, parseDuration } from "./values.ts";
 
 export const DEFAULT_CONFIG_DIR = "/etc/dmonitor";
 
 /** Reads and parses the tree at `dir`; throws ConfigError naming every problem. */
-export async function loadConfig(dir: string, opts: ParseOptions): Promise<Config> {
+export async function loadConfig<P extends SectionParsers = Record<never, never>>(
+  dir: string,
+  opts: ParseOptions<P>,
+): Promise<Config<SectionsOf<P>>> {
   let files: ConfigFiles;
   try {
     files = await readConfigTree(dir);

@@ -6,7 +6,14 @@
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
 import type { ConfigFiles, TreeEntry } from "./tree.ts";
 import { MAX_FILE_BYTES } from "./tree.ts";
-import type { Config, Recipient, TestConfig } from "./types.ts";
+import type {
+  BaseConfig,
+  Config,
+  Recipient,
+  SectionParsers,
+  SectionsOf,
+  TestConfig,
+} from "./types.ts";
 import { parseSettings, SETTINGS_FILE } from "./settings.ts";
 import { NODES_FILE, parseNodes } from "./nodes.ts";
 import { type BuiltinSpecs, parseTestFile } from "./hosts.ts";
@@ -17,20 +24,25 @@ export const PEER_KEY_FILE = "peer.key";
 /** A shared key shorter than this is guessable. */
 export const MIN_KEY_LENGTH = 32;
 
-export interface ParseOptions {
+export interface ParseOptions<P extends SectionParsers = Record<never, never>> {
   /** Built-in checks by name with their parameter specs. */
   builtins: BuiltinSpecs;
   /** This machine's host name (default `node`). */
   hostname: string;
+  /** The parsers of the sections other parts own (smtp, peer, status, spool, ...), by name. */
+  sections?: P;
   /**
-   * Validators of the sections other parts own (smtp, alert.d channels, silences, ...). They run on
-   * the parsed configuration even when it has problems, so one pass reports everything.
+   * Checks across parts (a peer key when there are peers, plugin trust). They run on the parsed
+   * configuration even when it has problems, so one pass reports everything.
    */
-  validators?: ((config: Config) => ConfigProblem[])[];
+  validators?: ((config: Config<SectionsOf<P>>) => ConfigProblem[])[];
 }
 
 /** Parses and validates a tree read by `readConfigTree`. Throws ConfigError with every problem. */
-export function parseConfig(files: ConfigFiles, opts: ParseOptions): Config {
+export function parseConfig<P extends SectionParsers = Record<never, never>>(
+  files: ConfigFiles,
+  opts: ParseOptions<P>,
+): Config<SectionsOf<P>> {
   const problems: ConfigProblem[] = [];
   const byPath = new Map(files.entries.map((e) => [e.path, e]));
   const text = (e: TreeEntry | undefined, file: string): string | null => {
@@ -58,7 +70,9 @@ export function parseConfig(files: ConfigFiles, opts: ParseOptions): Config {
 
   const yamlText = text(byPath.get(SETTINGS_FILE), SETTINGS_FILE);
   const doc = yamlText === null ? null : decodeYaml(yamlText, SETTINGS_FILE, problems);
-  const settings = parseSettings(doc, opts.hostname, problems);
+  const parsers = opts.sections ?? ({} as P);
+  const sectionKeys = Object.values(parsers).flatMap((p) => p.key === null ? [] : [p.key]);
+  const { settings, raw } = parseSettings(doc, opts.hostname, problems, sectionKeys);
 
   const nodesText = text(byPath.get(NODES_FILE), NODES_FILE);
   const peers = nodesText === null ? [] : parseNodes(nodesText, settings, problems);
@@ -73,7 +87,7 @@ export function parseConfig(files: ConfigFiles, opts: ParseOptions): Config {
     const c = text(e, e.path);
     if (c !== null) silenceFiles[e.path.slice("silence.d/".length)] = c;
   }
-  const config: Config = {
+  const base: BaseConfig = {
     root: files.root,
     settings,
     peers,
@@ -83,13 +97,19 @@ export function parseConfig(files: ConfigFiles, opts: ParseOptions): Config {
     silenceFiles,
     peerKey,
   };
+  const sections = Object.fromEntries(
+    Object.entries(parsers).map((
+      [name, p],
+    ) => [name, p.parse(p.key === null ? undefined : raw[p.key], base, problems)]),
+  ) as SectionsOf<P>;
+  const config: Config<SectionsOf<P>> = { ...base, sections };
   for (const validate of opts.validators ?? []) problems.push(...validate(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 
 function checkQuorum(
-  settings: Config["settings"],
+  settings: BaseConfig["settings"],
   peerCount: number,
   doc: unknown,
   problems: ConfigProblem[],
@@ -158,7 +178,7 @@ function parsePeerKey(
 function parseHosts(
   files: ConfigFiles,
   byPath: Map<string, TreeEntry>,
-  settings: Config["settings"],
+  settings: BaseConfig["settings"],
   builtins: BuiltinSpecs,
   text: (e: TreeEntry | undefined, file: string) => string | null,
   problems: ConfigProblem[],

@@ -1,9 +1,12 @@
 /**
- * Parses `dmonitor.yaml` (already decoded from YAML) into {@link Settings}. Pure.
+ * Parses the top level of `dmonitor.yaml` (already decoded from YAML) into {@link Settings}, by a
+ * field table. Keys owned by other parts (`smtp:`, `peer:`, ...) are handed back raw, for their
+ * section parsers (see ./sections.ts). Pure.
  * @module
  */
 import type { ConfigProblem } from "../errors/mod.ts";
 import type { QuorumRule, Settings } from "./types.ts";
+import { applyFields, type Field, field } from "./fields.ts";
 import {
   parseChoice,
   type Parsed,
@@ -15,9 +18,6 @@ import {
 } from "./values.ts";
 
 export const SETTINGS_FILE = "dmonitor.yaml";
-
-/** Sections owned by other parts of dmonitor; kept raw here and validated by their owners. */
-export const SECTION_KEYS = ["smtp", "peer", "tentacle", "spool", "sync", "status"];
 
 export const DEFAULTS = {
   listen: { hostname: "0.0.0.0", port: 2929 },
@@ -50,13 +50,69 @@ export function parseQuorum(v: unknown): Parsed<QuorumRule> {
   };
 }
 
-/** Parses the decoded YAML document; `hostname` is this machine's name (the default `node`). */
-export function parseSettings(
-  doc: unknown,
-  hostname: string,
-  problems: ConfigProblem[],
-): Settings {
-  const s: Settings = {
+function parseListen(v: unknown): Parsed<{ host: string; port: number }> {
+  if (typeof v === "number") return parseHostPort(`:${v}`, 2929);
+  if (typeof v === "string") return parseHostPort(v, 2929);
+  return { ok: false, message: `must be an address such as 0.0.0.0:2929, got ${show(v)}` };
+}
+
+function parseRemind(v: unknown): Parsed<number> {
+  if (v === 0 || v === "off" || v === false) return { ok: true, value: 0 };
+  return parseDuration(v, 60 * SECOND, 30 * DAY);
+}
+
+const passFail = (v: unknown) => parseChoice(v, ["pass", "fail"] as const);
+
+/** The top-level keys of dmonitor.yaml: key, parser, setter. */
+export const SETTINGS_FIELDS: readonly Field<Settings>[] = [
+  field("node", (v) => parseString(v, 253), (s, x) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(x)) {
+      return `must be a node name (letters, digits, '.', '-', '_'), got ${show(x)}`;
+    }
+    s.node = x;
+  }),
+  field("listen", parseListen, (s, x) => {
+    s.listen = { hostname: x.host || "0.0.0.0", port: x.port };
+  }),
+  field("quorum", parseQuorum, (s, x) => {
+    s.quorum = x;
+  }),
+  field("interval", (v) => parseDuration(v, SECOND, DAY), (s, x) => {
+    s.interval = x;
+  }),
+  field("timeout", (v) => parseDuration(v, 100, 600 * SECOND), (s, x) => {
+    s.timeout = x;
+  }),
+  field("retries", (v) => parseInteger(v, 0, 10), (s, x) => {
+    s.retries = x;
+  }),
+  field("state_dir", (v) => parseString(v), (s, x) => {
+    if (x === "") return `must be a directory path, got ""`;
+    s.state_dir = x;
+  }),
+  field("plugin_user", (v) => parseString(v, 32), (s, x) => {
+    if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(x)) return `must be a user name, got ${show(x)}`;
+    s.plugin_user = x;
+  }),
+  field("concurrency", (v) => parseInteger(v, 1, 1024), (s, x) => {
+    s.concurrency = x;
+  }),
+  field("history_retention", (v) => parseDuration(v, 60 * SECOND, 3650 * DAY), (s, x) => {
+    s.history_retention = x;
+  }),
+  field("warning", passFail, (s, x) => {
+    s.warning = x;
+  }),
+  field("unknown", passFail, (s, x) => {
+    s.unknown = x;
+  }),
+  field("remind", parseRemind, (s, x) => {
+    s.remind = x;
+  }),
+];
+
+export function defaultSettings(hostname: string): Settings {
+  return {
     node: hostname,
     listen: { ...DEFAULTS.listen },
     quorum: DEFAULTS.quorum,
@@ -71,103 +127,34 @@ export function parseSettings(
     unknown: "fail",
     remind: DEFAULTS.remind,
     singleNode: false,
-    sections: {},
   };
-  if (doc === null || doc === undefined) return s;
-  if (typeof doc !== "object" || Array.isArray(doc)) {
+}
+
+/**
+ * Parses the decoded YAML document; `hostname` is this machine's name (the default `node`).
+ * `sectionKeys` are the keys other parts own: their values come back in `raw`, unparsed.
+ */
+export function parseSettings(
+  doc: unknown,
+  hostname: string,
+  problems: ConfigProblem[],
+  sectionKeys: readonly string[] = [],
+): { settings: Settings; raw: Record<string, unknown> } {
+  const settings = defaultSettings(hostname);
+  const raw: Record<string, unknown> = {};
+  const scope = { file: SETTINGS_FILE, section: "", hint: "YAML mapping", problems };
+  if (doc !== null && doc !== undefined && typeof doc !== "object" || Array.isArray(doc)) {
     problems.push({
       file: SETTINGS_FILE,
       key: "",
       message: `must be a YAML mapping, got ${show(doc)}`,
     });
-    return s;
+    return { settings, raw };
   }
-  const fail = (key: string, message: string) =>
-    problems.push({ file: SETTINGS_FILE, key, message });
-  const take = <T>(key: string, r: Parsed<T>, set: (v: T) => void) =>
-    r.ok ? set(r.value) : fail(key, r.message);
-  for (const [key, v] of Object.entries(doc as Record<string, unknown>)) {
-    switch (key) {
-      case "node":
-        take(key, parseString(v, 253), (x) => {
-          if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(x)) {
-            fail(key, `must be a node name (letters, digits, '.', '-', '_'), got ${show(x)}`);
-          } else s.node = x;
-        });
-        break;
-      case "listen": {
-        const r = typeof v === "number"
-          ? parseHostPort(`:${v}`, 2929)
-          : typeof v === "string"
-          ? parseHostPort(v, 2929)
-          : {
-            ok: false as const,
-            message: `must be an address such as 0.0.0.0:2929, got ${show(v)}`,
-          };
-        take(key, r, (x) => s.listen = { hostname: x.host || "0.0.0.0", port: x.port });
-        break;
-      }
-      case "quorum":
-        take(key, parseQuorum(v), (x) => s.quorum = x);
-        break;
-      case "interval":
-        take(key, parseDuration(v, SECOND, DAY), (x) => s.interval = x);
-        break;
-      case "timeout":
-        take(key, parseDuration(v, 100, 600 * SECOND), (x) => s.timeout = x);
-        break;
-      case "retries":
-        take(key, parseInteger(v, 0, 10), (x) => s.retries = x);
-        break;
-      case "state_dir":
-        take(key, parseString(v), (x) => {
-          if (x === "") fail(key, `must be a directory path, got ""`);
-          else s.state_dir = x;
-        });
-        break;
-      case "plugin_user":
-        take(key, parseString(v, 32), (x) => {
-          if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(x)) fail(key, `must be a user name, got ${show(x)}`);
-          else s.plugin_user = x;
-        });
-        break;
-      case "concurrency":
-        take(key, parseInteger(v, 1, 1024), (x) => s.concurrency = x);
-        break;
-      case "history_retention":
-        take(key, parseDuration(v, 60 * SECOND, 3650 * DAY), (x) => s.history_retention = x);
-        break;
-      case "warning":
-        take(key, parseChoice(v, ["pass", "fail"] as const), (x) => s.warning = x);
-        break;
-      case "unknown":
-        take(key, parseChoice(v, ["pass", "fail"] as const), (x) => s.unknown = x);
-        break;
-      case "remind":
-        if (v === 0 || v === "off" || v === false) s.remind = 0;
-        else take(key, parseDuration(v, 60 * SECOND, 30 * DAY), (x) => s.remind = x);
-        break;
-      default:
-        if (SECTION_KEYS.includes(key)) s.sections[key] = v;
-        else fail(key, `is not a known setting (known: ${[...KNOWN].join(", ")})`);
-    }
+  applyFields(doc, settings, SETTINGS_FIELDS, scope, sectionKeys);
+  for (const k of sectionKeys) {
+    const v = (doc as Record<string, unknown> | null)?.[k];
+    if (v !== undefined) raw[k] = v;
   }
-  return s;
+  return { settings, raw };
 }
-
-const KNOWN = [
-  "node",
-  "listen",
-  "quorum",
-  "interval",
-  "timeout",
-  "retries",
-  "state_dir",
-  "plugin_user",
-  "concurrency",
-  "history_retention",
-  "warning",
-  "unknown",
-  "remind",
-  ...SECTION_KEYS,
-];

@@ -3,6 +3,7 @@
  * Durations are milliseconds.
  * @module
  */
+import type { ConfigProblem } from "../errors/mod.ts";
 
 /** How many nodes (counting this one) must see a failure: a count, or a percentage of all nodes. */
 export type QuorumRule = { kind: "count"; count: number } | { kind: "percent"; percent: number };
@@ -36,8 +37,6 @@ export interface Settings {
   remind: number;
   /** True when nodes.txt lists no peer: this node decides alone (quorum 1). */
   singleNode: boolean;
-  /** Raw sections later parts of dmonitor own (peer, tentacle, spool, sync, smtp, ...), unparsed. */
-  sections: Record<string, unknown>;
 }
 
 /** One peer from nodes.txt. */
@@ -82,7 +81,8 @@ export interface Recipient {
   file: string;
 }
 
-export interface Config {
+/** What lib/config itself parses; the parts that own sections read it to parse theirs. */
+export interface BaseConfig {
   /** Absolute path of the config root. */
   root: string;
   settings: Settings;
@@ -96,3 +96,30 @@ export interface Config {
   /** Contents of `peer.key`, trimmed, or null when absent. */
   peerKey: string | null;
 }
+
+/**
+ * The whole configuration: the base plus each owner's typed section (alerts, peer, status, ...),
+ * parsed once in the same pass by the {@link SectionParser}s given to `parseConfig`.
+ */
+export interface Config<S = Record<never, never>> extends BaseConfig {
+  sections: S;
+}
+
+/**
+ * A part's parser for what it owns in the tree: `key` is its key of dmonitor.yaml (null when it
+ * reads only files, such as silence.d/); `parse` gets that key's raw value and the base
+ * configuration, records every problem (file, key, value) in `problems`, and returns typed,
+ * defaulted settings even when there are problems, so one pass reports everything.
+ */
+export interface SectionParser<T> {
+  key: string | null;
+  parse(raw: unknown, base: BaseConfig, problems: ConfigProblem[]): T;
+}
+
+// deno-lint-ignore no-explicit-any
+export type SectionParsers = Record<string, SectionParser<any>>;
+
+/** The typed sections that a table of section parsers produces. */
+export type SectionsOf<P extends SectionParsers> = {
+  [K in keyof P]: P[K] extends SectionParser<infer T> ? T : never;
+};

@@ -1,56 +1,34 @@
 /**
- * Assembles a running node from a configuration tree: state store, check executor, scheduler,
- * consensus, alert outbox, the peer/status listener and an optional Tentacle server; reloads on
- * demand and stops cleanly. `dmonitor run` is a thin wrapper around {@link startDaemon}.
+ * The composition root: assembles a running node from a configuration tree (state store, check
+ * executor, scheduler, consensus, alerting, the peer/status listener, optional spool, sync puller
+ * and Tentacle server), applies reloads and stops cleanly. Wiring only: what a reload changes is
+ * decided by {@link planReload}, alerting is set up by {@link createAlerting}, the HTTP app by
+ * {@link buildNodeApp}. `dmonitor run` is a thin wrapper around {@link startDaemon}.
  * @module
  */
 import { resolve } from "node:path";
-import { Hono } from "hono";
 import { BUILTIN_CHECKS } from "../checks/mod.ts";
-import type { Config } from "../config/types.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Limiter } from "../runner/mod.ts";
 import { systemClock } from "../schedule/mod.ts";
 import { StateStore } from "../store/mod.ts";
-import {
-  alertTargets,
-  buildChannels,
-  type BuiltChannels,
-  createNotifier,
-  loadSilences,
-  runOutbox,
-  type Silence,
-} from "../alerts/mod.ts";
-import {
-  createPeerApp,
-  loadPeerTls,
-  parsePeerSettings,
-  type PeerServer,
-  startPeerServer,
-} from "../peers/mod.ts";
-import { loadStatusAccess, quorumText, type StatusAccess, statusRoutes } from "../status/mod.ts";
-import type { TentacleServer } from "../tentacle/mod.ts";
-import {
-  alertSettings,
-  hostname,
-  loadNodeConfig,
-  pluginUser,
-  tentacleSettings,
-  VALIDATORS,
-} from "./load.ts";
-import { parseConfig } from "../config/mod.ts";
-import type { Spool } from "../spool/mod.ts";
-import type { RunningSync } from "../sync/mod.ts";
+import { loadSilences, type Silence } from "../alerts/mod.ts";
+import { createPeerApp, startPeerServer } from "../peers/mod.ts";
+import { quorumText, statusRoutes } from "../status/mod.ts";
+import type { Notification, Notifier } from "../quorum/types.ts";
+import { createAlerting } from "./alerting.ts";
 import { createExecutor } from "./execute.ts";
-import { Node } from "./mod.ts";
+import { buildNodeApp } from "./http.ts";
+import { loadNodeConfig, type NodeConfig, parseNodeConfig, pluginUser } from "./load.ts";
+import { Node } from "./node.ts";
 import { Consensus, maxTimeout } from "./consensus.ts";
-import { METRICS } from "../metrics/mod.ts";
-import type { Notification } from "../quorum/types.ts";
+import { planReload } from "./reload.ts";
+import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
 
 export interface Daemon {
-  config(): Config;
+  config(): NodeConfig;
   /** Re-reads the tree; a broken one is logged and the running configuration kept. */
   reload(): Promise<boolean>;
   /** Resolves when the node has stopped (after `signal` aborts). */
@@ -58,34 +36,7 @@ export interface Daemon {
   addr: { hostname: string; port: number };
 }
 
-function report(logger: Logger, dir: string, e: ConfigError): void {
-  for (const p of e.problems) {
-    logger.error(formatProblemIn(dir, p));
-  }
-}
-
-/** Settings a reload cannot apply to the running node: a change is logged as needing a restart. */
-const RESTART_ONLY: [string, (c: Config) => unknown][] = [
-  ["node", (c) => c.settings.node],
-  ["peer.key", (c) => c.peerKey],
-  ["listen", (c) => c.settings.listen],
-  ["state_dir", (c) => c.settings.state_dir],
-  ["concurrency", (c) => c.settings.concurrency],
-  ["plugin_user", (c) => c.settings.plugin_user],
-  ...["peer", "tentacle", "spool", "sync"].map((k) =>
-    [k, (c: Config) => c.settings.sections[k]] as [string, (c: Config) => unknown]
-  ),
-];
-
-function restartOnly(a: Config, b: Config): string[] {
-  return RESTART_ONLY.filter(([, get]) => JSON.stringify(get(a)) !== JSON.stringify(get(b)))
-    .map(([name]) => name);
-}
-
-function consensusChanged(a: Config, b: Config): boolean {
-  return JSON.stringify([a.peers, a.settings.quorum, a.settings.remind, a.settings.timeout]) !==
-    JSON.stringify([b.peers, b.settings.quorum, b.settings.remind, b.settings.timeout]);
-}
+type Cleanup = () => Promise<void> | void;
 
 /** Starts every part of the node; throws ConfigError or a one-line Error when it cannot start. */
 export async function startDaemon(
@@ -94,66 +45,52 @@ export async function startDaemon(
 ): Promise<Daemon> {
   const { logger, signal } = o;
   let config = await loadNodeConfig(dir);
-  let access: StatusAccess = await loadStatusAccess(config);
-  let alerts = alertSettings(config).settings;
-  const peerTls = await loadPeerTls(parsePeerSettings(config).settings);
-  let channels: BuiltChannels = await buildChannels(alerts);
-
-  const store = StateStore.open(resolve(config.root, config.settings.state_dir));
-  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  const res = await loadResources(config);
+  let access = res.access;
+  const cleanups: Cleanup[] = [() => res.peerTls.client?.close()];
+  const stop = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  };
   try {
+    const store = StateStore.open(resolve(config.root, config.settings.state_dir));
+    cleanups.push(() => store.close());
     const execute = createExecutor({
       limiter: new Limiter(config.settings.concurrency),
       builtins: BUILTIN_CHECKS,
       user: await pluginUser(config),
       signal,
     });
-    const outboxNotifier = createNotifier({
+    const alerting = createAlerting({
       db: store.db,
-      targets: () => alertTargets(alerts),
-      silences: async () => (await loadSilences(config.root)).silences,
-      log: logger,
+      root: config.root,
+      settings: config.sections.alerts,
+      channels: res.channels,
+      logger,
     });
-    const alertNotifier = {
-      notify: async (n: Notification) => {
-        await outboxNotifier.notify(n);
-        METRICS.notifications.inc({ kind: n.kind });
-      },
-    };
-    // A site node (spool: section) hands its notifications to the spool, for the central node to
-    // deliver; it also delivers them itself when it has alert targets of its own.
-    let reloadRef: () => Promise<boolean> = () => Promise.resolve(false);
-    let spool: Spool | null = null;
-    if (config.settings.sections.spool !== undefined) {
-      const { startSpool } = await import("../spool/mod.ts");
-      spool = await startSpool(config, {
+    cleanups.push(() => alerting.close());
+
+    // A site node (spool:) hands its notifications to the spool, for the central node to deliver,
+    // and delivers them itself too when it has alert targets of its own.
+    const reloadRef = { current: (): Promise<boolean> => Promise.resolve(false) };
+    const spool = config.sections.spool === null ? null : await (await import("../spool/mod.ts"))
+      .startSpool(config, {
         logger,
         version: o.version,
-        parseTree: (files) =>
-          parseConfig(files, {
-            builtins: BUILTIN_CHECKS,
-            hostname: hostname(),
-            validators: VALIDATORS,
-          }),
-        reload: () => reloadRef(),
+        parseTree: (files) => parseNodeConfig(files),
+        reload: () => reloadRef.current(),
       });
-      const started = spool;
-      if (started) cleanups.push(() => started.close());
-    }
-    const notifier = !spool ? alertNotifier : {
+    if (spool) cleanups.push(() => spool.close());
+    const notifier: Notifier = !spool ? alerting.notifier : {
       notify: async (n: Notification) => {
-        await spool!.notify(n);
-        if (alertTargets(alerts).length > 0) await alertNotifier.notify(n);
+        await spool.notify(n);
+        if (alerting.targets().length > 0) await alerting.notifier.notify(n);
       },
     };
-    // A central node (sync: section) pulls its sites and alerts through its own channels.
-    let sync: RunningSync | null = null;
-    if (config.settings.sections.sync !== undefined) {
-      const { startSyncPuller } = await import("../sync/mod.ts");
-      sync = startSyncPuller(config, { db: store.db, notifier: alertNotifier, logger });
-      const started = sync;
-      if (started) cleanups.push(() => started.close());
-    }
+    // A central node (sync:) pulls its sites and alerts through its own channels.
+    const sync = config.sections.sync === null ? null : (await import("../sync/mod.ts"))
+      .startSyncPuller(config, { db: store.db, notifier: alerting.notifier, logger });
+    if (sync) cleanups.push(() => sync.close());
+
     const makeConsensus = () =>
       new Consensus({
         config: () => config,
@@ -161,7 +98,7 @@ export async function startDaemon(
         execute,
         notifier,
         logger: logger.child("quorum"),
-        ...(peerTls.client ? { peerTls: { client: peerTls.client } } : {}),
+        ...(res.peerTls.client ? { peerTls: { client: res.peerTls.client } } : {}),
       });
     let consensus = makeConsensus();
     cleanups.push(() => consensus.close());
@@ -177,18 +114,7 @@ export async function startDaemon(
       },
     });
 
-    const cb = () => consensus.peerCallbacks();
-    const app = createPeerApp({
-      nodeName: config.settings.node,
-      key: config.peerKey,
-      log: logger.child("peers"),
-      confirm: (h, t, s) => cb().confirm(h, t, s),
-      view: (h, t) => cb().view(h, t),
-      hear: (h, t, f, v) => cb().hear(h, t, f, v),
-      state: () => cb().state(),
-      requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
-    });
-    // silence.d/ is read on every notification; the status view shows a copy at most 10 s old.
+    // silence.d/ is read for every notification; the status view shows a copy at most 10 s old.
     let silences: Silence[] = [];
     const refreshSilences = async () => {
       try {
@@ -204,7 +130,7 @@ export async function startDaemon(
         await refreshSilences();
       }
     })();
-    const startedAt = Date.now();
+
     const source = nodeStatusSource({
       store,
       config: () => config,
@@ -212,36 +138,41 @@ export async function startDaemon(
       silences: () => silences,
       sites: () => sync?.sites() ?? [],
       version: o.version,
-      startedAt,
+      startedAt: Date.now(),
     });
-    // Status routes first, so the peer API's signature check on /v1/* never sees /v1/status.
-    const root = new Hono();
-    statusRoutes({ source, access: () => access, logger: logger.child("status") })(root);
-    root.route("/", app as unknown as Hono);
-    const server: PeerServer = startPeerServer({
+    const cb = () => consensus.peerCallbacks();
+    const app = buildNodeApp({
+      status: statusRoutes({ source, access: () => access, logger: logger.child("status") }),
+      peer: createPeerApp({
+        nodeName: config.settings.node,
+        key: config.peerKey,
+        log: logger.child("peers"),
+        confirm: (h, t, s) => cb().confirm(h, t, s),
+        view: (h, t) => cb().view(h, t),
+        hear: (h, t, f, v) => cb().hear(h, t, f, v),
+        state: () => cb().state(),
+        requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
+      }),
+      logger: logger.child("http"),
+    });
+    const server = startPeerServer({
       hostname: config.settings.listen.hostname,
       port: config.settings.listen.port,
-      app: root,
-      ...(peerTls.serve ? { tls: peerTls.serve } : {}),
+      app,
+      ...(res.peerTls.serve ? { tls: res.peerTls.serve } : {}),
     });
     cleanups.push(() => server.shutdown());
 
-    let tentacle: TentacleServer | undefined;
-    const ts = tentacleSettings(config).settings;
+    const ts = config.sections.tentacle;
     if (ts) {
       const tlog = logger.child("tentacle");
       for (const w of ts.warnings) tlog.warn(w);
       const { startTentacleServer } = await import("../tentacle/mod.ts");
-      tentacle = await startTentacleServer({ ...ts.server, logger: tlog });
-      cleanups.push(() => tentacle!.close());
+      const tentacle = await startTentacleServer({ ...ts.server, logger: tlog });
+      cleanups.push(() => tentacle.close());
     }
 
-    const outbox = runOutbox({
-      db: store.db,
-      channels: () => channels.channels,
-      signal,
-      log: logger.child("alerts"),
-    });
+    const outbox = alerting.run(signal);
     logger.info("node started", {
       version: o.version,
       node: config.settings.node,
@@ -250,29 +181,25 @@ export async function startDaemon(
       peers: config.peers.length,
       mode: config.settings.singleNode ? "single-node" : `quorum ${quorumText(config)}`,
       listen: `${server.addr.hostname}:${server.addr.port}`,
-      tls: peerTls.serve !== null,
+      tls: res.peerTls.serve !== null,
       state: store.path,
     });
 
-    let reloading: Promise<boolean> | null = null;
     const reload = async (): Promise<boolean> => {
       try {
         const next = await loadNodeConfig(dir);
-        const nextAccess = await loadStatusAccess(next);
-        const nextAlerts = alertSettings(next).settings;
-        const nextChannels = await buildChannels(nextAlerts);
-        const fixed = restartOnly(config, next);
-        if (fixed.length) {
-          logger.warn("these settings take effect after a restart", { settings: fixed.join(",") });
+        const nextRes = await loadResources(next);
+        nextRes.peerTls.client?.close(); // peer TLS is restart-only: the running client stays
+        const plan = planReload(config, next);
+        if (plan.needsRestart.length) {
+          logger.warn("these settings take effect after a restart", {
+            settings: plan.needsRestart.join(","),
+          });
         }
-        const rebuild = consensusChanged(config, next);
-        const old = channels;
         config = next;
-        access = nextAccess;
-        alerts = nextAlerts;
-        channels = nextChannels;
-        await old.close();
-        if (rebuild) {
+        access = nextRes.access;
+        alerting.update(next.sections.alerts, nextRes.channels);
+        if (plan.rebuildConsensus) {
           consensus.close();
           consensus = makeConsensus();
         }
@@ -280,37 +207,33 @@ export async function startDaemon(
         await refreshSilences();
         return true;
       } catch (e) {
-        if (e instanceof ConfigError) {
-          report(logger, dir, e);
-          logger.error("reload refused: configuration is broken; keeping the running one", {
-            problems: e.problems.length,
-          });
-        } else {logger.error("reload failed; keeping the running configuration", {
+        if (!(e instanceof ConfigError)) {
+          logger.error("reload failed; keeping the running configuration", {
             error: (e as Error).message,
-          });}
+          });
+          return false;
+        }
+        for (const p of e.problems) logger.error(formatProblemIn(dir, p));
+        logger.error("reload refused: configuration is broken; keeping the running one", {
+          problems: e.problems.length,
+        });
         return false;
       }
     };
+    let reloading: Promise<boolean> | null = null;
+    reloadRef.current = () => reloading ??= reload().finally(() => reloading = null);
 
     const done = (async () => {
       try {
         await Promise.all([node.run(signal), outbox, silenceLoop]);
         logger.info("node stopped", { runs: node.runs });
       } finally {
-        for (const c of cleanups.reverse()) await c();
-        await channels.close();
+        await stop();
       }
     })();
-    reloadRef = () => reloading ??= reload().finally(() => reloading = null);
-    return {
-      config: () => config,
-      reload: () => reloadRef(),
-      done,
-      addr: server.addr,
-    };
+    return { config: () => config, reload: () => reloadRef.current(), done, addr: server.addr };
   } catch (e) {
-    for (const c of cleanups.reverse()) await c();
-    await channels.close();
+    await stop();
     throw e;
   }
 }

@@ -1,26 +1,27 @@
 /**
- * Loading the configuration the way every command does: the real built-in checks, the real host
- * name, and the validators of every part that owns a section of the tree.
+ * The node's configuration: lib/config's single pass with the section parser of every part that
+ * owns a piece of the tree, composed here into one typed {@link NodeConfig}. Every command loads
+ * through {@link loadNodeConfig}, so `dmonitor config check` refuses exactly what `run` refuses.
  * @module
  */
 import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import { resolveUser, type RunAs } from "../runner/mod.ts";
-import { checkPeerKeyRequirement, parsePeerSettings } from "../peers/mod.ts";
-import { ConfigError } from "../errors/mod.ts";
-import { type Config, loadConfig } from "../config/mod.ts";
+import { peerSection } from "../peers/settings.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
-import { statusProblems } from "../status/mod.ts";
-// options.ts only: the server itself is loaded when a tentacle: section asks for it.
-import { type ServerSettings, serverSettingsFromConfig } from "../tentacle/options.ts";
-import { isAbsolute, resolve } from "node:path";
 import {
-  type AlertSettings,
-  parseAlertSettings,
-  parseSilences,
-  type Silence,
-} from "../alerts/mod.ts";
-import { spoolProblems } from "../spool/settings.ts";
-import { syncProblems } from "../sync/settings.ts";
+  type Config,
+  type ConfigFiles,
+  loadConfig,
+  parseConfig,
+  type SectionsOf,
+} from "../config/mod.ts";
+import { statusSection } from "../status/settings.ts";
+// options.ts only: the server itself is loaded when a tentacle: section asks for it.
+import { tentacleSection } from "../tentacle/options.ts";
+import { alertSection } from "../alerts/settings.ts";
+import { silenceSection } from "../alerts/silence.ts";
+import { spoolSection } from "../spool/settings.ts";
+import { syncSection } from "../sync/settings.ts";
 
 export function hostname(): string {
   try {
@@ -30,48 +31,47 @@ export function hostname(): string {
   }
 }
 
-/** Silence files keyed as the alerts part expects them (`silence.d/<host>[/<test>]`). */
-export function silenceFiles(config: Config): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(config.silenceFiles).map(([k, v]) => [`silence.d/${k}`, v]),
-  );
+/** The section parsers of every part; `syncOverrides` are `dmonitor sync --pandora-conf` keys. */
+export function nodeSections(syncOverrides?: Record<string, string>) {
+  return {
+    alerts: alertSection,
+    silences: silenceSection,
+    peer: peerSection,
+    status: statusSection,
+    tentacle: tentacleSection,
+    spool: spoolSection,
+    sync: syncSection(syncOverrides),
+  };
 }
 
-export function alertSettings(
-  config: Config,
-): { settings: AlertSettings; problems: ConfigProblem[] } {
-  return parseAlertSettings(config);
+/** The node's whole configuration, every section typed and parsed once. */
+export type NodeConfig = Config<SectionsOf<ReturnType<typeof nodeSections>>>;
+
+/** Checks across parts, run in the same pass (added to by the parts that need one). */
+export const VALIDATORS: ((c: NodeConfig) => ConfigProblem[])[] = [];
+
+export interface LoadOptions {
+  syncOverrides?: Record<string, string>;
 }
 
-export function silencesOf(config: Config): { silences: Silence[]; problems: ConfigProblem[] } {
-  return parseSilences(silenceFiles(config));
-}
-
-/**
- * The `tentacle:` section (the reference tentacle_server's config-file keys) as server settings,
- * with a relative `directory` resolved against the config tree; null when there is no section.
- */
-export function tentacleSettings(
-  config: Config,
-): { settings: ServerSettings | null; problems: ConfigProblem[] } {
-  const section = config.settings.sections.tentacle;
-  if (section === undefined || section === null) return { settings: null, problems: [] };
-  const fail = (message: string) => ({
-    settings: null,
-    problems: [{ file: "dmonitor.yaml", key: "tentacle", message }],
+/** Reads and parses the tree at `dir`; throws ConfigError naming every problem. */
+export function loadNodeConfig(dir: string, o: LoadOptions = {}): Promise<NodeConfig> {
+  return loadConfig(dir, {
+    builtins: BUILTIN_CHECKS,
+    hostname: hostname(),
+    sections: nodeSections(o.syncOverrides),
+    validators: VALIDATORS,
   });
-  if (typeof section !== "object" || Array.isArray(section)) {
-    return fail("must be a mapping of tentacle_server config-file keys (directory, port, ...)");
-  }
-  const s = { ...(section as Record<string, unknown>) };
-  if (typeof s.directory === "string" && !isAbsolute(s.directory)) {
-    s.directory = resolve(config.root, s.directory);
-  }
-  try {
-    return { settings: serverSettingsFromConfig(s), problems: [] };
-  } catch (e) {
-    return fail((e as Error).message.replace(/^tentacle-server: /, ""));
-  }
+}
+
+/** The pure half of {@link loadNodeConfig}, for a tree already read (a pushed site bundle). */
+export function parseNodeConfig(files: ConfigFiles, host = hostname()): NodeConfig {
+  return parseConfig(files, {
+    builtins: BUILTIN_CHECKS,
+    hostname: host,
+    sections: nodeSections(),
+    validators: VALIDATORS,
+  });
 }
 
 /** Who plugins run as: `plugin_user` when the node is root; undefined when it is not. */
@@ -79,35 +79,4 @@ export async function pluginUser(config: Config): Promise<RunAs | null | undefin
   if (Deno.uid() !== 0) return undefined;
   if (config.settings.plugin_user === "root") return null;
   return await resolveUser(config.settings.plugin_user);
-}
-
-/** A node with peers needs the shared key (its format is checked where peer.key is parsed). */
-function peerKeyProblems(c: Config): ConfigProblem[] {
-  if (c.peers.length === 0 || c.peerKey !== null) return [];
-  try {
-    checkPeerKeyRequirement(c);
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-}
-
-export const VALIDATORS: ((c: Config) => ConfigProblem[])[] = [
-  (c) => alertSettings(c).problems,
-  (c) => silencesOf(c).problems,
-  statusProblems,
-  (c) => tentacleSettings(c).problems,
-  (c) => parsePeerSettings(c).problems,
-  peerKeyProblems,
-  spoolProblems,
-  syncProblems,
-];
-
-export function loadNodeConfig(dir: string): Promise<Config> {
-  return loadConfig(dir, {
-    builtins: BUILTIN_CHECKS,
-    hostname: hostname(),
-    validators: VALIDATORS,
-  });
 }

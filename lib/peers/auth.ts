@@ -6,6 +6,7 @@
  * the way back either.
  * @module
  */
+import { constantTimeEqual } from "../secret/mod.ts";
 import { NonceCache } from "./nonce_cache.ts";
 
 export const HEADERS = {
@@ -106,15 +107,7 @@ export async function verifyReply(
   const got = fromHex(r.signature);
   if (got === null) return false;
   const want = await hmac(key, replyText({ ...r, bodyHash: await sha256Hex(r.body) }));
-  return timingSafeEqual(got, want);
-}
-
-/** Compares two byte strings in time that depends only on their lengths. */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
+  return constantTimeEqual(got, want);
 }
 
 const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -172,7 +165,9 @@ export class RequestVerifier {
       this.#key,
       requestText({ method: r.method, path: r.path, node, timestamp, nonce, bodyHash }),
     );
-    if (!timingSafeEqual(fromHex(signature)!, want)) throw new AuthError("forged", "bad signature");
+    if (!constantTimeEqual(fromHex(signature)!, want)) {
+      throw new AuthError("forged", "bad signature");
+    }
     const seen = this.#nonces.check(nonce, now);
     if (seen === "replayed") throw new AuthError("replayed", "nonce already used");
     if (seen === "full") throw new AuthError("overloaded", "nonce cache full");

@@ -21,7 +21,6 @@ export {
   RequestVerifier,
   signReply,
   signRequest,
-  timingSafeEqual,
   verifyReply,
 } from "./auth.ts";
 export { NonceCache, type NonceVerdict } from "./nonce_cache.ts";

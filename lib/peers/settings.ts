@@ -4,7 +4,8 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import type { Config } from "../config/types.ts";
+import type { SectionParser } from "../config/types.ts";
+import { checkPeerKeyRequirement } from "./server.ts";
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
 
 export interface PeerSettings {
@@ -16,13 +17,13 @@ export interface PeerSettings {
 
 const KEYS = ["tls_cert", "tls_key", "ca"];
 
-/** Pure: validates `peer:`; paths are resolved against the config tree. */
+/** Pure: validates the raw `peer:` section; paths are resolved against the tree at `root`. */
 export function parsePeerSettings(
-  config: Pick<Config, "root" | "settings">,
+  raw: unknown,
+  root: string,
 ): { settings: PeerSettings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const settings: PeerSettings = { tls: null, caFile: null };
-  const raw = config.settings.sections.peer;
   if (raw === undefined || raw === null) return { settings, problems };
   const fail = (key: string, message: string) =>
     problems.push({ file: "dmonitor.yaml", key, message });
@@ -37,7 +38,7 @@ export function parsePeerSettings(
       fail(`peer.${key}`, `must be a file path, got ${JSON.stringify(v)}`);
       return null;
     }
-    return isAbsolute(v) ? v : resolve(config.root, v);
+    return isAbsolute(v) ? v : resolve(root, v);
   };
   for (const k of Object.keys(raw)) {
     if (!KEYS.includes(k)) fail(`peer.${k}`, `is not a known setting (known: ${KEYS.join(", ")})`);
@@ -50,6 +51,25 @@ export function parsePeerSettings(
   } else if (cert && key) settings.tls = { certFile: cert, keyFile: key };
   return { settings, problems };
 }
+
+/**
+ * `peer:` and the shared key's presence (a node with peers needs `peer.key`; its format is checked
+ * where lib/config reads it), for the node's configuration.
+ */
+export const peerSection: SectionParser<PeerSettings> = {
+  key: "peer",
+  parse(raw, base, problems) {
+    const r = parsePeerSettings(raw, base.root);
+    problems.push(...r.problems);
+    try {
+      checkPeerKeyRequirement(base);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(...e.problems);
+    }
+    return r.settings;
+  },
+};
 
 export interface PeerTls {
   /** For the listener. */

@@ -28,7 +28,7 @@ export type ApplyOutcome =
     detail: string;
   };
 
-/** Validates a candidate tree; throws ConfigError (lib/cli: `parseConfig(files, opts)`). */
+/** Validates a candidate tree the way `dmonitor run` does (lib/node `parseNodeConfig`); throws ConfigError. */
 export type ParseTree = (files: ConfigFiles) => Config;
 
 interface Plan {

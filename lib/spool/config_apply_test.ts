@@ -2,16 +2,13 @@
 // with a crash-safe swap, refused when broken.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BUILTIN_CHECKS } from "../checks/mod.ts";
-import { parseConfig } from "../config/mod.ts";
-import { VALIDATORS } from "../node/load.ts";
+import { parseNodeConfig } from "../node/load.ts";
 import { tempDir } from "../sync/test_util.ts";
 import { BUNDLE_CONF, BUNDLE_MD5, bundleMd5, decodeBundle, encodeBundle } from "./bundle.ts";
 import { appliedMd5, applyConfigBundle, type ParseTree, rollForward } from "./config_apply.ts";
 import { readLocalBundle } from "./sender.ts";
 
-const parse: ParseTree = (files) =>
-  parseConfig(files, { builtins: BUILTIN_CHECKS, hostname: "site-node", validators: VALIDATORS });
+const parse: ParseTree = (files) => parseNodeConfig(files, "site-node");
 
 async function tree(dir: string, files: Record<string, string>) {
   for (const [p, c] of Object.entries(files)) {

@@ -28,7 +28,7 @@ import {
   rollForward,
 } from "./config_apply.ts";
 import { clientOptions, fetchBundle, readLocalBundle, sendSpool } from "./sender.ts";
-import { type SpoolSettings, spoolSettings } from "./settings.ts";
+import type { SpoolSettings } from "./settings.ts";
 import { type SpoolStats, SpoolWriter } from "./writer.ts";
 
 export {
@@ -69,9 +69,8 @@ export {
   parseSpoolSection,
   SPOOL_DEFAULTS,
   SPOOL_KEYS,
-  spoolProblems,
+  spoolSection,
   type SpoolSettings,
-  spoolSettings,
 } from "./settings.ts";
 export { nextSecond, splitBatches, type SpoolStats, SpoolWriter, writeAtomic } from "./writer.ts";
 
@@ -82,8 +81,7 @@ export interface SpoolDeps {
   version?: string;
   /**
    * Validates a candidate configuration tree the way `dmonitor run` loads one (throws ConfigError):
-   * `(files) => parseConfig(files, { builtins: BUILTIN_CHECKS, hostname: hostname(), validators:
-   * VALIDATORS })`. Required when `receive_config` is on.
+   * lib/node `parseNodeConfig`. Required when `receive_config` is on.
    */
   parseTree?: ParseTree;
   /** Called after a pushed configuration was written into the tree: reload the node (as SIGHUP). */
@@ -115,17 +113,14 @@ export interface Spool {
 }
 
 /**
- * Starts the spool of a node whose configuration has a `spool:` section; null without one.
- * Throws when the section is invalid (config loading reports that earlier) or the directory
- * cannot be created.
+ * Starts the spool of a node whose configuration has a `spool:` section (parsed with the rest of
+ * the tree); null without one. Throws when the directory cannot be created.
  */
-export async function startSpool(config: Config, deps: SpoolDeps): Promise<Spool | null> {
-  const { settings, problems } = spoolSettings(config);
-  if (problems.length > 0) {
-    throw new Error(
-      `Cannot start the spool: ${problems.map((p) => `'${p.key}' ${p.message}`).join("; ")}`,
-    );
-  }
+export async function startSpool(
+  config: Config<{ spool: SpoolSettings | null }>,
+  deps: SpoolDeps,
+): Promise<Spool | null> {
+  const settings = config.sections.spool;
   if (!settings) return null;
   if (settings.receiveConfig && !deps.parseTree) {
     throw new Error("Cannot start the spool: receive_config needs a parseTree");

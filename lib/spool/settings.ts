@@ -5,7 +5,8 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import type { Config } from "../config/types.ts";
+import type { SectionParser } from "../config/types.ts";
+import { applyFields, fail as failAt, type Field, field, type Scope } from "../config/fields.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import {
   parseBool,
@@ -50,25 +51,6 @@ export interface SpoolSettings {
   /** How often the sender drains the queue and looks for a pushed configuration, ms. */
   pollMs: number;
 }
-
-export const SPOOL_KEYS = [
-  "directory",
-  "send_to",
-  "ssl",
-  "ssl_ca",
-  "ssl_cert",
-  "ssl_key",
-  "password",
-  "timeout",
-  "agent_name",
-  "group",
-  "site",
-  "write_interval",
-  "max_size",
-  "max_age",
-  "receive_config",
-  "poll_interval",
-] as const;
 
 export const SPOOL_DEFAULTS = {
   writeIntervalMs: 30_000,
@@ -123,6 +105,76 @@ export function parseName(v: unknown, what: string): Parsed<string> {
     : { ok: false, message: `must be ${what} (letters, digits, '.', '-', '_'), got ${show(v)}` };
 }
 
+/** The spool settings and the sending options being assembled while the keys are read. */
+interface Draft {
+  s: SpoolSettings;
+  path: (p: string) => string;
+  target: { host: string; port: number } | null;
+  tls: { on: boolean; caFile?: string; certFile?: string; keyFile?: string };
+  password?: string;
+  timeoutMs: number;
+}
+
+const path = (set: (d: Draft, p: string) => void) => (d: Draft, x: string) => {
+  if (x === "") return `must be a path, got ""`;
+  set(d, d.path(x));
+};
+
+/** The keys of `spool:`: key, parser, setter. */
+const SPOOL_FIELDS: readonly Field<Draft>[] = [
+  field("directory", (v) => parseString(v), path((d, p) => d.s.directory = p)),
+  field("send_to", (v) => parseString(v, 300), (d, x) => {
+    const hp = parseHostPort(x.trim(), DEFAULT_PORT);
+    if (!hp.ok || hp.value.host === "") {
+      return `must be the site Tentacle server as host or host:port, got ${show(x)}`;
+    }
+    d.target = hp.value;
+  }),
+  field(
+    "ssl",
+    (v) => v === 1 || v === 0 ? { ok: true, value: v === 1 } : parseBool(v),
+    (d, x) => {
+      d.tls.on = x;
+    },
+  ),
+  field("ssl_ca", (v) => parseString(v), path((d, p) => d.tls.caFile = p)),
+  field("ssl_cert", (v) => parseString(v), path((d, p) => d.tls.certFile = p)),
+  field("ssl_key", (v) => parseString(v), path((d, p) => d.tls.keyFile = p)),
+  field("password", (v) => parseString(v, 1024), (d, x) => {
+    d.password = x;
+  }),
+  field("timeout", (v) => parseDuration(v, 100, 600_000), (d, x) => {
+    d.timeoutMs = x;
+  }),
+  field("agent_name", (v) => parseName(v, "an agent name"), (d, x) => {
+    d.s.agentName = x;
+  }),
+  field("group", (v) => parseString(v, 100), (d, x) => {
+    d.s.group = x;
+  }),
+  field("site", (v) => parseName(v, "a site name"), (d, x) => {
+    d.s.site = x;
+  }),
+  field("write_interval", (v) => parseDuration(v, 1000, 86_400_000), (d, x) => {
+    d.s.writeIntervalMs = x;
+  }),
+  field("max_size", (v) => parseBytes(v, 64 * 1024, 2 ** 44), (d, x) => {
+    d.s.maxBytes = x;
+  }),
+  field("max_age", (v) => parseDuration(v, 60_000, 3650 * 86_400_000), (d, x) => {
+    d.s.maxAgeMs = x;
+  }),
+  field("receive_config", parseBool, (d, x) => {
+    d.s.receiveConfig = x;
+  }),
+  field("poll_interval", (v) => parseDuration(v, 100, 3_600_000), (d, x) => {
+    d.s.pollMs = x;
+  }),
+];
+
+/** The keys `spool:` accepts. */
+export const SPOOL_KEYS = SPOOL_FIELDS.map((f) => f.key);
+
 /**
  * Parses a raw `spool:` section. `root` resolves relative paths, `node` and `stateDir` give the
  * defaults. Returns null settings when the section is absent.
@@ -133,103 +185,38 @@ export function parseSpoolSection(
 ): { settings: SpoolSettings | null; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   if (section === undefined || section === null) return { settings: null, problems };
-  const fail = (key: string, message: string) =>
-    problems.push({ file: "dmonitor.yaml", key: key ? `spool.${key}` : "spool", message });
-  if (typeof section !== "object" || Array.isArray(section)) {
-    fail("", `must be a mapping (directory, send_to, max_size, ...), got ${show(section)}`);
-    return { settings: null, problems };
-  }
-  const raw = section as Record<string, unknown>;
-  const path = (p: string) => isAbsolute(p) ? p : resolve(ctx.root, p);
-  const s: SpoolSettings = {
-    directory: resolve(path(ctx.stateDir), "spool"),
-    sendTo: null,
-    agentName: ctx.node,
-    group: null,
-    site: null,
-    writeIntervalMs: SPOOL_DEFAULTS.writeIntervalMs,
-    maxBytes: SPOOL_DEFAULTS.maxBytes,
-    maxAgeMs: SPOOL_DEFAULTS.maxAgeMs,
-    receiveConfig: false,
-    pollMs: SPOOL_DEFAULTS.pollMs,
+  const scope: Scope = {
+    file: "dmonitor.yaml",
+    section: "spool",
+    hint: "directory, send_to, max_size, ...",
+    problems,
   };
-  const take = <T>(key: string, r: Parsed<T>, set: (v: T) => void) =>
-    r.ok ? set(r.value) : fail(key, r.message);
-  let target: { host: string; port: number } | null = null;
-  const tls: { on: boolean; caFile?: string; certFile?: string; keyFile?: string } = { on: false };
-  let password: string | undefined;
-  let timeoutMs: number = SPOOL_DEFAULTS.timeoutMs;
-  for (const [key, v] of Object.entries(raw)) {
-    switch (key) {
-      case "directory":
-        take(
-          key,
-          parseString(v),
-          (x) => x === "" ? fail(key, `must be a directory path, got ""`) : s.directory = path(x),
-        );
-        break;
-      case "send_to":
-        take(key, parseString(v, 300), (x) => {
-          const hp = parseHostPort(x.trim(), DEFAULT_PORT);
-          if (!hp.ok || hp.value.host === "") {
-            fail(key, `must be the site Tentacle server as host or host:port, got ${show(v)}`);
-          } else target = hp.value;
-        });
-        break;
-      case "ssl":
-        take(
-          key,
-          v === 1 || v === 0 ? { ok: true, value: v === 1 } : parseBool(v),
-          (x) => tls.on = x,
-        );
-        break;
-      case "ssl_ca":
-        take(key, parseString(v), (x) => tls.caFile = path(x));
-        break;
-      case "ssl_cert":
-        take(key, parseString(v), (x) => tls.certFile = path(x));
-        break;
-      case "ssl_key":
-        take(key, parseString(v), (x) => tls.keyFile = path(x));
-        break;
-      case "password":
-        take(key, parseString(v, 1024), (x) => password = x);
-        break;
-      case "timeout":
-        take(key, parseDuration(v, 100, 600_000), (x) => timeoutMs = x);
-        break;
-      case "agent_name":
-        take(key, parseName(v, "an agent name"), (x) => s.agentName = x);
-        break;
-      case "group":
-        take(key, parseString(v, 100), (x) => s.group = x);
-        break;
-      case "site":
-        take(key, parseName(v, "a site name"), (x) => s.site = x);
-        break;
-      case "write_interval":
-        take(key, parseDuration(v, 1000, 86_400_000), (x) => s.writeIntervalMs = x);
-        break;
-      case "max_size":
-        take(key, parseBytes(v, 64 * 1024, 2 ** 44), (x) => s.maxBytes = x);
-        break;
-      case "max_age":
-        take(key, parseDuration(v, 60_000, 3650 * 86_400_000), (x) => s.maxAgeMs = x);
-        break;
-      case "receive_config":
-        take(key, parseBool(v), (x) => s.receiveConfig = x);
-        break;
-      case "poll_interval":
-        take(key, parseDuration(v, 100, 3_600_000), (x) => s.pollMs = x);
-        break;
-      default:
-        fail(key, `is not a known spool setting (known: ${SPOOL_KEYS.join(", ")})`);
-    }
-  }
+  const resolvePath = (p: string) => isAbsolute(p) ? p : resolve(ctx.root, p);
+  const d: Draft = {
+    s: {
+      directory: resolve(resolvePath(ctx.stateDir), "spool"),
+      sendTo: null,
+      agentName: ctx.node,
+      group: null,
+      site: null,
+      writeIntervalMs: SPOOL_DEFAULTS.writeIntervalMs,
+      maxBytes: SPOOL_DEFAULTS.maxBytes,
+      maxAgeMs: SPOOL_DEFAULTS.maxAgeMs,
+      receiveConfig: false,
+      pollMs: SPOOL_DEFAULTS.pollMs,
+    },
+    path: resolvePath,
+    target: null,
+    tls: { on: false },
+    timeoutMs: SPOOL_DEFAULTS.timeoutMs,
+  };
+  if (!applyFields(section, d, SPOOL_FIELDS, scope)) return { settings: null, problems };
+  const { s, tls, password, timeoutMs } = d;
+  const fail = (key: string, message: string) => failAt(scope, key, message);
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     fail("ssl_cert", "and ssl_key must be given together (the client certificate and its key)");
   }
-  const t = target as { host: string; port: number } | null;
+  const t = d.target;
   if (t) {
     const useTls = tls.on || tls.caFile !== undefined || tls.certFile !== undefined;
     s.sendTo = {
@@ -248,18 +235,16 @@ export function parseSpoolSection(
   return { settings: problems.length ? null : s, problems };
 }
 
-/** The spool settings of a parsed configuration (null when there is no `spool:` section). */
-export function spoolSettings(
-  config: Config,
-): { settings: SpoolSettings | null; problems: ConfigProblem[] } {
-  return parseSpoolSection(config.settings.sections.spool, {
-    root: config.root,
-    node: config.settings.node,
-    stateDir: config.settings.state_dir,
-  });
-}
-
-/** Validator for lib/node/load.ts VALIDATORS. */
-export function spoolProblems(config: Config): ConfigProblem[] {
-  return spoolSettings(config).problems;
-}
+/** The `spool:` section's parser, composed by lib/node/load.ts into the node's configuration. */
+export const spoolSection: SectionParser<SpoolSettings | null> = {
+  key: "spool",
+  parse(raw, base, problems) {
+    const r = parseSpoolSection(raw, {
+      root: base.root,
+      node: base.settings.node,
+      stateDir: base.settings.state_dir,
+    });
+    problems.push(...r.problems);
+    return r.settings;
+  },
+};

@@ -83,7 +83,7 @@ Deno.test("parseSpoolSection: every problem, each naming key and value", () => {
     `spool.max_age must be between 1m and 3650d, got "5s"`,
     `spool.agent_name must be an agent name (letters, digits, '.', '-', '_'), got "bad name"`,
     `spool.send_to must be the site Tentacle server as host or host:port, got ""`,
-    `spool.colour is not a known spool setting (known: directory, send_to, ssl, ssl_ca, ssl_cert, ssl_key, password, timeout, agent_name, group, site, write_interval, max_size, max_age, receive_config, poll_interval)`,
+    `spool.colour is not a known setting (known: directory, send_to, ssl, ssl_ca, ssl_cert, ssl_key, password, timeout, agent_name, group, site, write_interval, max_size, max_age, receive_config, poll_interval)`,
     `spool.write_interval must be between 1s and 1d, got "1ms"`,
     "spool.ssl_cert and ssl_key must be given together (the client certificate and its key)",
     "spool.send_to is needed for ssl, ssl_ca, ssl_cert, ssl_key and password (they configure sending)",

@@ -10,7 +10,7 @@ import {
 import { parseStatusSettings } from "./settings.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
-import type { Config } from "../config/types.ts";
+import type { StatusSettings } from "./settings.ts";
 
 Deno.test("addressBytes reads IPv4, IPv6, compressed and v4-embedded forms", () => {
   assert.deepEqual([...addressBytes("10.1.2.3")!], [10, 1, 2, 3]);
@@ -115,15 +115,18 @@ Deno.test("parseStatusSettings: defaults, values and every problem with file, ke
   assert.equal(p2[0]!.key, "status");
 });
 
-function configWith(root: string, status: unknown): Config {
-  return { root, settings: { sections: { status } } } as unknown as Config;
+function configWith(root: string, status: unknown): [StatusSettings, string] {
+  const problems: ConfigProblem[] = [];
+  const s = parseStatusSettings(status, problems);
+  assert.deepEqual(problems, []);
+  return [s, root];
 }
 
 Deno.test("loadStatusAccess reads the token file and refuses missing, short or readable ones", async () => {
   const root = await Deno.makeTempDir();
   await Deno.writeTextFile(`${root}/good.token`, "s3cret-s3cret-s3cret\n", { mode: 0o600 });
   await Deno.chmod(`${root}/good.token`, 0o600);
-  const a = await loadStatusAccess(configWith(root, { token_file: "good.token" }));
+  const a = await loadStatusAccess(...configWith(root, { token_file: "good.token" }));
   assert.equal(a.token, "s3cret-s3cret-s3cret");
 
   await Deno.writeTextFile(`${root}/short.token`, "abc\n");
@@ -143,12 +146,15 @@ Deno.test("loadStatusAccess reads the token file and refuses missing, short or r
       ],
     ] as const
   ) {
-    await assert.rejects(loadStatusAccess(configWith(root, { token_file: file })), (e: unknown) => {
-      assert.ok(e instanceof ConfigError);
-      assert.match(e.message, re);
-      assert.match(e.message, /^dmonitor.yaml: /);
-      return true;
-    });
+    await assert.rejects(
+      loadStatusAccess(...configWith(root, { token_file: file })),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, re);
+        assert.match(e.message, /^dmonitor.yaml: /);
+        return true;
+      },
+    );
   }
   await Deno.remove(root, { recursive: true });
 });

@@ -33,7 +33,7 @@ export {
 export {
   parseStatusSettings,
   STATUS_DEFAULTS,
-  statusProblems,
+  statusSection,
   type StatusSettings,
 } from "./settings.ts";
 export {

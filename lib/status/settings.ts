@@ -3,9 +3,11 @@
  * key (`status.allow[1]`) and the offending value.
  * @module
  */
-import { parseDuration, show } from "../config/values.ts";
+import { type Parsed, parseDuration, show } from "../config/values.ts";
+import { applyFields, type Field, field, type Nested } from "../config/fields.ts";
+import type { SectionParser } from "../config/types.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
-import { type Cidr, parseCidr } from "./access.ts";
+import { type Cidr, parseCidr } from "./cidr.ts";
 
 export interface StatusSettings {
   /** Client networks allowed without a token. */
@@ -23,8 +25,47 @@ export const STATUS_DEFAULTS = {
   refresh: 30_000,
 } as const;
 
-const FILE = "dmonitor.yaml";
-const KEYS = ["allow", "token_file", "refresh"];
+function parseList(v: unknown): Parsed<unknown[]> {
+  const list = typeof v === "string" ? [v] : v;
+  return Array.isArray(list) ? { ok: true, value: list } : {
+    ok: false,
+    message: `must be a list of addresses or networks such as 127.0.0.0/8 or ::1, got ${show(v)}`,
+  };
+}
+
+function parseTokenFile(v: unknown): Parsed<string> {
+  return typeof v !== "string" || v.trim() === "" || v.includes("\0")
+    ? { ok: false, message: `must be the path of a file holding the token, got ${show(v)}` }
+    : { ok: true, value: v };
+}
+
+/** The keys of `status:`: key, parser, setter. */
+const STATUS_FIELDS: readonly Field<StatusSettings>[] = [
+  field("allow", parseList, (s, list) => {
+    const bad: Nested[] = [];
+    s.allow = [];
+    list.forEach((item, i) => {
+      const net = typeof item === "string" ? parseCidr(item) : null;
+      if (net) s.allow.push(net);
+      else {
+        bad.push({
+          key: `allow[${i}]`,
+          message: `must be an address or network such as 192.0.2.0/24 or 2001:db8::/32, got ${
+            show(item)
+          }`,
+        });
+      }
+    });
+    s.allowText = list.map(String);
+    return bad;
+  }),
+  field("token_file", parseTokenFile, (s, x) => {
+    s.tokenFile = x;
+  }),
+  field("refresh", (v) => parseDuration(v, 5_000, 3_600_000), (s, x) => {
+    s.refresh = x;
+  }),
+];
 
 /** Parses the raw `status` value (undefined when the section is absent). */
 export function parseStatusSettings(raw: unknown, problems: ConfigProblem[]): StatusSettings {
@@ -34,67 +75,17 @@ export function parseStatusSettings(raw: unknown, problems: ConfigProblem[]): St
     tokenFile: null,
     refresh: STATUS_DEFAULTS.refresh,
   };
-  if (raw === undefined || raw === null) return s;
-  const fail = (key: string, message: string) =>
-    problems.push({ file: FILE, key: `status.${key}`, message });
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    problems.push({
-      file: FILE,
-      key: "status",
-      message: `must be a mapping (allow, token_file, refresh), got ${show(raw)}`,
-    });
-    return s;
-  }
-  for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
-    switch (key) {
-      case "allow": {
-        const list = typeof v === "string" ? [v] : v;
-        if (!Array.isArray(list)) {
-          fail(
-            key,
-            `must be a list of addresses or networks such as 127.0.0.0/8 or ::1, got ${show(v)}`,
-          );
-          break;
-        }
-        const nets: Cidr[] = [];
-        list.forEach((item, i) => {
-          const net = typeof item === "string" ? parseCidr(item) : null;
-          if (!net) {
-            fail(
-              `${key}[${i}]`,
-              `must be an address or network such as 192.0.2.0/24 or 2001:db8::/32, got ${
-                show(item)
-              }`,
-            );
-          } else nets.push(net);
-        });
-        s.allow = nets;
-        s.allowText = list.map(String);
-        break;
-      }
-      case "token_file":
-        if (typeof v !== "string" || v.trim() === "" || v.includes("\0")) {
-          fail(key, `must be the path of a file holding the token, got ${show(v)}`);
-        } else s.tokenFile = v;
-        break;
-      case "refresh": {
-        const r = parseDuration(v, 5_000, 3_600_000);
-        if (r.ok) s.refresh = r.value;
-        else fail(key, r.message);
-        break;
-      }
-      default:
-        fail(key, `is not a known setting (known: ${KEYS.join(", ")})`);
-    }
-  }
+  applyFields(raw, s, STATUS_FIELDS, {
+    file: "dmonitor.yaml",
+    section: "status",
+    hint: "allow, token_file, refresh",
+    problems,
+  });
   return s;
 }
 
-/** A validator for `loadConfig`'s `validators` hook: the `status:` section's problems (pure). */
-export function statusProblems(
-  config: { settings: { sections: Record<string, unknown> } },
-): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  parseStatusSettings(config.settings.sections.status, problems);
-  return problems;
-}
+/** The `status:` section's parser, composed by lib/node/load.ts into the node's configuration. */
+export const statusSection: SectionParser<StatusSettings> = {
+  key: "status",
+  parse: (raw, _base, problems) => parseStatusSettings(raw, problems),
+};

@@ -22,7 +22,7 @@ import type { SiteView } from "../status/types.ts";
 import { openDatabase } from "../store/mod.ts";
 import type { TentacleClient, TentacleClientOptions } from "../tentacle/mod.ts";
 import { SyncPuller } from "./puller.ts";
-import { requireSites, syncSettings } from "./settings.ts";
+import { requireSites, type SyncSettings } from "./settings.ts";
 
 export {
   type AgentData,
@@ -57,9 +57,8 @@ export {
   type SiteConfig,
   SYNC_DEFAULTS,
   SYNC_KEYS,
-  syncProblems,
+  syncSection,
   type SyncSettings,
-  syncSettings,
 } from "./settings.ts";
 export {
   centralNotification,
@@ -78,8 +77,6 @@ export interface SyncDeps {
   clock?: Clock;
   /** This node's name, as the notifier of "site unreachable" (default `settings.node`). */
   node?: string;
-  /** Keys read from a pandora_server.conf (`readPandoraConf`), winning over the yaml section. */
-  overrides?: Record<string, string>;
   connect?: (options: TentacleClientOptions) => Promise<TentacleClient>;
   random?: () => number;
 }
@@ -95,13 +92,15 @@ export interface RunningSync {
 
 /**
  * Starts the puller of a node whose configuration has a `sync:` section (with `syncserver` not 0);
- * null otherwise. Throws ConfigError when the section is invalid or lists no site.
+ * null otherwise. Throws ConfigError when it lists no site.
  */
-export function startSyncPuller(config: Config, deps: SyncDeps): RunningSync | null {
-  const { settings, problems } = syncSettings(config, deps.overrides);
+export function startSyncPuller(
+  config: Config<{ sync: SyncSettings | null }>,
+  deps: SyncDeps,
+): RunningSync | null {
+  const settings = config.sections.sync;
   const missing = settings ? requireSites(settings) : null;
-  if (missing) problems.push(missing);
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (missing) throw new ConfigError([missing]);
   if (!settings || !settings.enabled) return null;
   const own = settings.database ? openDatabase(settings.database) : null;
   const puller = new SyncPuller(settings, {

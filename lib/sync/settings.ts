@@ -6,7 +6,8 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import type { Config } from "../config/types.ts";
+import type { SectionParser } from "../config/types.ts";
+import { applyFields, fail as failAt, type Field, field, type Scope } from "../config/fields.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import { type Parsed, parseDuration, parseHostPort, parseString, show } from "../config/values.ts";
 import { parseName } from "../spool/settings.ts";
@@ -67,23 +68,6 @@ export const PANDORA_KEYS = [
   "sync_timeout",
 ] as const;
 
-export const SYNC_KEYS = [
-  ...PANDORA_KEYS,
-  "sync_password",
-  "sites",
-  "interval",
-  "parallel",
-  "unreachable_after",
-  "directory",
-  "database",
-  "batch",
-  "session_timeout",
-  "ledger_retention",
-  "sites_dir",
-  "backoff_base",
-  "backoff_max",
-] as const;
-
 export const SYNC_DEFAULTS = {
   port: DEFAULT_PORT,
   retries: 3,
@@ -136,6 +120,95 @@ export function readPandoraConf(text: string): Record<string, string> {
   return out;
 }
 
+/** The sync settings and the site addresses being assembled while the keys are read. */
+interface Draft {
+  s: SyncSettings;
+  path: (p: string) => string;
+  tls: { caFile?: string; certFile?: string; keyFile?: string };
+  port: number;
+  addresses: string[];
+  named: [string, unknown][];
+}
+
+const filePath = (set: (d: Draft, p: string) => void) => (d: Draft, x: string) => {
+  if (x.trim() === "") return `must be a file path, got ""`;
+  set(d, d.path(x.trim()));
+};
+const str = (v: unknown) => parseString(v);
+
+function parseAddresses(v: unknown): Parsed<string[]> {
+  if (Array.isArray(v) && v.every((x) => typeof x === "string")) {
+    return { ok: true, value: v.map((x) => x.trim()) };
+  }
+  const r = parseString(v);
+  return r.ok ? { ok: true, value: r.value.split(",").map((a) => a.trim()).filter((a) => a) } : r;
+}
+
+function parseSites(v: unknown): Parsed<Record<string, unknown>> {
+  return typeof v === "object" && v !== null && !Array.isArray(v)
+    ? { ok: true, value: v as Record<string, unknown> }
+    : { ok: false, message: `must be a mapping of site name to address, got ${show(v)}` };
+}
+
+/** The keys of `sync:` (Pandora's first): key, parser, setter. */
+const SYNC_FIELDS: readonly Field<Draft>[] = [
+  field("syncserver", parseSwitch, (d, x) => {
+    d.s.enabled = x;
+  }),
+  field("sync_address", parseAddresses, (d, x) => {
+    d.addresses = x;
+  }),
+  field("sync_port", (v) => parseCount(v, 1, 65535), (d, x) => {
+    d.port = x;
+  }),
+  field("sync_ca", str, filePath((d, p) => d.tls.caFile = p)),
+  field("sync_cert", str, filePath((d, p) => d.tls.certFile = p)),
+  field("sync_key", str, filePath((d, p) => d.tls.keyFile = p)),
+  field("sync_retries", (v) => parseCount(v, 0, 100), (d, x) => {
+    d.s.retries = x;
+  }),
+  field("sync_timeout", (v) => parseSeconds(v, 100, 3_600_000), (d, x) => {
+    d.s.timeoutMs = x;
+  }),
+  field("sync_password", (v) => parseString(v, 1024), (d, x) => {
+    d.s.password = x;
+  }),
+  // Each entry is checked after the table (its problems name `sites.<name>`).
+  field("sites", parseSites, (d, sites) => {
+    d.named = Object.entries(sites);
+  }),
+  field("interval", (v) => parseSeconds(v, 100, 86_400_000), (d, x) => {
+    d.s.intervalMs = x;
+  }),
+  field("parallel", (v) => parseCount(v, 1, 256), (d, x) => {
+    d.s.parallel = x;
+  }),
+  field("unreachable_after", (v) => parseSeconds(v, 100, 30 * 86_400_000), (d, x) => {
+    d.s.unreachableAfterMs = x;
+  }),
+  field("directory", str, filePath((d, p) => d.s.directory = p)),
+  field("database", str, filePath((d, p) => d.s.database = p)),
+  field("batch", (v) => parseCount(v, 1, 256), (d, x) => {
+    d.s.batch = x;
+  }),
+  field("session_timeout", (v) => parseSeconds(v, 1000, 86_400_000), (d, x) => {
+    d.s.sessionTimeoutMs = x;
+  }),
+  field("ledger_retention", (v) => parseSeconds(v, 3_600_000, 3650 * 86_400_000), (d, x) => {
+    d.s.ledgerRetentionMs = x;
+  }),
+  field("sites_dir", str, filePath((d, p) => d.s.sitesDir = p)),
+  field("backoff_base", (v) => parseSeconds(v, 10, 3_600_000), (d, x) => {
+    d.s.backoffBaseMs = x;
+  }),
+  field("backoff_max", (v) => parseSeconds(v, 10, 86_400_000), (d, x) => {
+    d.s.backoffMaxMs = x;
+  }),
+];
+
+/** The keys `sync:` accepts. */
+export const SYNC_KEYS = SYNC_FIELDS.map((f) => f.key);
+
 /**
  * Parses a raw `sync:` section (`overrides`, e.g. from pandora_server.conf, win over it). `root`
  * resolves relative paths; `stateDir` gives the default work directory.
@@ -149,8 +222,13 @@ export function parseSyncSection(
   if ((section === undefined || section === null) && !hasOverrides) {
     return { settings: null, problems };
   }
-  const fail = (key: string, message: string) =>
-    problems.push({ file: "dmonitor.yaml", key: key ? `sync.${key}` : "sync", message });
+  const scope: Scope = {
+    file: "dmonitor.yaml",
+    section: "sync",
+    hint: "sync_address, sync_port, ...",
+    problems,
+  };
+  const fail = (key: string, message: string) => failAt(scope, key, message);
   if (
     section !== undefined && section !== null &&
     (typeof section !== "object" || Array.isArray(section))
@@ -182,105 +260,9 @@ export function parseSyncSection(
     backoffBaseMs: SYNC_DEFAULTS.backoffBaseMs,
     backoffMaxMs: SYNC_DEFAULTS.backoffMaxMs,
   };
-  const take = <T>(key: string, r: Parsed<T>, set: (v: T) => void) =>
-    r.ok ? set(r.value) : fail(key, r.message);
-  const tls: { caFile?: string; certFile?: string; keyFile?: string } = {};
-  let port: number = SYNC_DEFAULTS.port;
-  let addresses: string[] = [];
-  const named: [string, string][] = [];
-  const pathKey = (key: string, v: unknown, set: (p: string) => void) =>
-    take(
-      key,
-      parseString(v),
-      (x) => x.trim() === "" ? fail(key, `must be a file path, got ""`) : set(path(x.trim())),
-    );
-  for (const [key, v] of Object.entries(raw)) {
-    switch (key) {
-      case "syncserver":
-        take(key, parseSwitch(v), (x) => s.enabled = x);
-        break;
-      case "sync_address":
-        if (Array.isArray(v) && v.every((x) => typeof x === "string")) {
-          addresses = v.map((x) => x.trim());
-        } else {take(key, parseString(v), (x) =>
-            addresses = x.split(",").map((a) =>
-              a.trim()
-            ).filter((a) => a !== ""));}
-        break;
-      case "sync_port":
-        take(key, parseCount(v, 1, 65535), (x) => port = x);
-        break;
-      case "sync_ca":
-        pathKey(key, v, (p) => tls.caFile = p);
-        break;
-      case "sync_cert":
-        pathKey(key, v, (p) => tls.certFile = p);
-        break;
-      case "sync_key":
-        pathKey(key, v, (p) => tls.keyFile = p);
-        break;
-      case "sync_retries":
-        take(key, parseCount(v, 0, 100), (x) => s.retries = x);
-        break;
-      case "sync_timeout":
-        take(key, parseSeconds(v, 100, 3_600_000), (x) => s.timeoutMs = x);
-        break;
-      case "sync_password":
-        take(key, parseString(v, 1024), (x) => s.password = x);
-        break;
-      case "sites":
-        if (typeof v !== "object" || v === null || Array.isArray(v)) {
-          fail(key, `must be a mapping of site name to address, got ${show(v)}`);
-        } else {
-          for (const [name, addr] of Object.entries(v as Record<string, unknown>)) {
-            const n = parseName(name, "a site name");
-            if (!n.ok) fail(`${key}.${name}`, `name ${n.message}`);
-            else if (typeof addr !== "string") {
-              fail(
-                `${key}.${name}`,
-                `must be an address such as 10.1.2.3 or 10.1.2.3:41121, got ${show(addr)}`,
-              );
-            } else named.push([name, addr.trim()]);
-          }
-        }
-        break;
-      case "interval":
-        take(key, parseSeconds(v, 100, 86_400_000), (x) => s.intervalMs = x);
-        break;
-      case "parallel":
-        take(key, parseCount(v, 1, 256), (x) => s.parallel = x);
-        break;
-      case "unreachable_after":
-        take(key, parseSeconds(v, 100, 30 * 86_400_000), (x) => s.unreachableAfterMs = x);
-        break;
-      case "directory":
-        pathKey(key, v, (p) => s.directory = p);
-        break;
-      case "database":
-        pathKey(key, v, (p) => s.database = p);
-        break;
-      case "batch":
-        take(key, parseCount(v, 1, 256), (x) => s.batch = x);
-        break;
-      case "session_timeout":
-        take(key, parseSeconds(v, 1000, 86_400_000), (x) => s.sessionTimeoutMs = x);
-        break;
-      case "ledger_retention":
-        take(key, parseSeconds(v, 3_600_000, 3650 * 86_400_000), (x) => s.ledgerRetentionMs = x);
-        break;
-      case "sites_dir":
-        pathKey(key, v, (p) => s.sitesDir = p);
-        break;
-      case "backoff_base":
-        take(key, parseSeconds(v, 10, 3_600_000), (x) => s.backoffBaseMs = x);
-        break;
-      case "backoff_max":
-        take(key, parseSeconds(v, 10, 86_400_000), (x) => s.backoffMaxMs = x);
-        break;
-      default:
-        fail(key, `is not a known sync setting (known: ${SYNC_KEYS.join(", ")})`);
-    }
-  }
+  const d: Draft = { s, path, tls: {}, port: SYNC_DEFAULTS.port, addresses: [], named: [] };
+  applyFields(raw, d, SYNC_FIELDS, scope);
+  const { tls, port, addresses, named } = d;
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     fail("sync_cert", "and sync_key must be given together (the client certificate and its key)");
   }
@@ -299,7 +281,16 @@ export function parseSyncSection(
     } else s.sites.push({ name, host: hp.value.host, port: hp.value.port });
   };
   for (const a of addresses) add(a, a, "sync_address");
-  for (const [n, a] of named) add(n, a, `sites.${n}`);
+  for (const [name, addr] of named) {
+    const n = parseName(name, "a site name");
+    if (!n.ok) fail(`sites.${name}`, `name ${n.message}`);
+    else if (typeof addr !== "string") {
+      fail(
+        `sites.${name}`,
+        `must be an address such as 10.1.2.3 or 10.1.2.3:41121, got ${show(addr)}`,
+      );
+    } else add(name, addr.trim(), `sites.${name}`);
+  }
   // No site is not an error here: `dmonitor sync --pandora-conf` may bring the addresses. Starting
   // the puller without any is (see requireSites).
   if (s.backoffMaxMs < s.backoffBaseMs) fail("backoff_max", "must not be below backoff_base");
@@ -318,19 +309,23 @@ export function requireSites(s: SyncSettings): ConfigProblem | null {
     : null;
 }
 
-/** The sync settings of a configuration (null without a `sync:` section and overrides). */
-export function syncSettings(
-  config: Config,
+/**
+ * The `sync:` section's parser, composed by lib/node/load.ts into the node's configuration;
+ * `overrides` (Pandora's keys from `dmonitor sync --pandora-conf`) win over dmonitor.yaml.
+ */
+export function syncSection(
   overrides?: Record<string, string>,
-): { settings: SyncSettings | null; problems: ConfigProblem[] } {
-  return parseSyncSection(config.settings.sections.sync, {
-    root: config.root,
-    stateDir: config.settings.state_dir,
-    overrides,
-  });
-}
-
-/** Validator for lib/node/load.ts VALIDATORS. */
-export function syncProblems(config: Config): ConfigProblem[] {
-  return syncSettings(config).problems;
+): SectionParser<SyncSettings | null> {
+  return {
+    key: "sync",
+    parse(raw, base, problems) {
+      const r = parseSyncSection(raw, {
+        root: base.root,
+        stateDir: base.settings.state_dir,
+        overrides,
+      });
+      problems.push(...r.problems);
+      return r.settings;
+    },
+  };
 }

@@ -107,11 +107,11 @@ Deno.test("parseSyncSection: problems name key and value; no site is checked at 
     "sync.sync_port must be from 1 to 65535, got 70000",
     "sync.sync_retries must be from 0 to 100, got -1",
     "sync.parallel must be from 1 to 256, got 0",
-    `sync.sites.no good name must be a site name (letters, digits, '.', '-', '_'), got "no good"`,
-    `sync.surprise is not a known sync setting (known: syncserver, sync_address, sync_port, sync_ca, sync_cert, sync_key, sync_retries, sync_timeout, sync_password, sites, interval, parallel, unreachable_after, directory, database, batch, session_timeout, ledger_retention, sites_dir, backoff_base, backoff_max)`,
+    `sync.surprise is not a known setting (known: syncserver, sync_address, sync_port, sync_ca, sync_cert, sync_key, sync_retries, sync_timeout, sync_password, sites, interval, parallel, unreachable_after, directory, database, batch, session_timeout, ledger_retention, sites_dir, backoff_base, backoff_max)`,
     "sync.sync_cert and sync_key must be given together (the client certificate and its key)",
     `sync.sync_address entry must be a host or host:port, got "bad host"`,
     `sync.sites.10.0.0.1 names the site "10.0.0.1" twice`,
+    `sync.sites.no good name must be a site name (letters, digits, '.', '-', '_'), got "no good"`,
     `sync.sites.twice is the address of the site "10.0.0.1" already, got "10.0.0.1:41121"`,
   ]);
   const empty = parseSyncSection({ interval: 30 }, ctx).settings!;

@@ -3,7 +3,10 @@
  * notifications, a recording notifier, temporary directories and data files. Not public surface.
  * @module
  */
-import type { Config } from "../config/types.ts";
+import type { BaseConfig, Config } from "../config/types.ts";
+import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
+import { spoolSection, type SpoolSettings } from "../spool/settings.ts";
+import { syncSection, type SyncSettings } from "./settings.ts";
 import { DEFAULTS } from "../config/settings.ts";
 import type { Notification } from "../quorum/types.ts";
 import type { CheckResult } from "../runner/result.ts";
@@ -12,13 +15,16 @@ import { renderAgentData } from "../spool/agent_xml.ts";
 export const TLS_DIR = new URL("../../testdata/tls/", import.meta.url).pathname;
 export const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
 
-/** A parsed configuration rooted at `root` with the given raw sections. */
+/**
+ * A parsed configuration rooted at `root` with the given raw `spool:` / `sync:` sections, parsed
+ * by their section parsers (a problem throws, naming it).
+ */
 export function configWith(
   root: string,
-  sections: Record<string, unknown>,
+  raw: { spool?: unknown; sync?: unknown },
   node = "node-1",
-): Config {
-  return {
+): Config<{ spool: SpoolSettings | null; sync: SyncSettings | null }> {
+  const base: BaseConfig = {
     root,
     settings: {
       node,
@@ -35,7 +41,6 @@ export function configWith(
       unknown: "fail",
       remind: 0,
       singleNode: true,
-      sections,
     },
     peers: [],
     tests: [],
@@ -44,6 +49,11 @@ export function configWith(
     silenceFiles: {},
     peerKey: null,
   };
+  const problems: ConfigProblem[] = [];
+  const spool = spoolSection.parse(raw.spool, base, problems);
+  const sync = syncSection().parse(raw.sync, base, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...base, sections: { spool, sync } };
 }
 
 export function result(over: Partial<CheckResult> = {}): CheckResult {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isAbsolute, resolve } from "node:path";
+import type { SectionParser } from "../config/types.ts";
 import { UsageError } from "../errors/mod.ts";
 import { DEFAULT_PORT, parseFilters } from "./protocol.ts";
 import type { TentacleClientOptions } from "./client.ts";
@@ -301,3 +303,30 @@ export function serverSettingsFromConfig(section: Record<string, unknown>): Serv
   }
   return resolveServerSettings(new Map(), conf);
 }
+
+/**
+ * The `tentacle:` section of dmonitor.yaml (the reference's config-file keys) as server settings,
+ * with a relative `directory` resolved against the config tree; null when there is no section.
+ */
+export const tentacleSection: SectionParser<ServerSettings | null> = {
+  key: "tentacle",
+  parse(section, base, problems) {
+    if (section === undefined || section === null) return null;
+    const fail = (message: string) => {
+      problems.push({ file: "dmonitor.yaml", key: "tentacle", message });
+      return null;
+    };
+    if (typeof section !== "object" || Array.isArray(section)) {
+      return fail("must be a mapping of tentacle_server config-file keys (directory, port, ...)");
+    }
+    const s = { ...(section as Record<string, unknown>) };
+    if (typeof s.directory === "string" && !isAbsolute(s.directory)) {
+      s.directory = resolve(base.root, s.directory);
+    }
+    try {
+      return serverSettingsFromConfig(s);
+    } catch (e) {
+      return fail((e as Error).message.replace(/^tentacle-server: /, ""));
+    }
+  },
+};

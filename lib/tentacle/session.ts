@@ -4,7 +4,8 @@
  * @module
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
+import { constantTimeEqual } from "../secret/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { encodeLine, FrameReader } from "./framing.ts";
 import type { Transport } from "./transport.ts";
@@ -112,9 +113,7 @@ export class Session {
       this.log.info("client did not authenticate", { peer: this.peer });
       return false;
     }
-    const want = new TextEncoder().encode(this.cfg.passDigest!);
-    const got = new TextEncoder().encode(cmd.digest);
-    if (want.length !== got.length || !timingSafeEqual(want, got)) {
+    if (!constantTimeEqual(this.cfg.passDigest!, cmd.digest)) {
       this.log.info("invalid password", { peer: this.peer });
       return false;
     }

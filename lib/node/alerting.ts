@@ -1,0 +1,75 @@
+/**
+ * Alerting as every command sets it up (`run`, `sync`, `alert test`): the notifier that makes a
+ * notification durable in the outbox, the delivery loop, and the channels built from the parsed
+ * alert settings, swappable on reload. One place, so the three cannot drift apart.
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import {
+  type AlertSettings,
+  alertTargets,
+  type BuiltChannels,
+  createNotifier,
+  deliverDue,
+  loadSilences,
+  runOutbox,
+  type Target,
+} from "../alerts/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { METRICS } from "../metrics/mod.ts";
+import type { Notification, Notifier } from "../quorum/types.ts";
+
+export interface AlertingDeps {
+  db: DatabaseSync;
+  /** The config root, whose silence.d/ is read for every notification. */
+  root: string;
+  settings: AlertSettings;
+  channels: BuiltChannels;
+  logger: Logger;
+}
+
+export interface Alerting extends Disposable {
+  /** Queues durably in the outbox (one row per target), counted in the metrics. */
+  notifier: Notifier;
+  targets(): Target[];
+  /** Delivers until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
+  /** Delivers what is due now, once (`dmonitor sync --once`). */
+  deliverNow(signal?: AbortSignal): Promise<void>;
+  /** Takes new settings and channels (a reload); the old channels are closed. */
+  update(settings: AlertSettings, channels: BuiltChannels): void;
+  close(): void;
+}
+
+export function createAlerting(deps: AlertingDeps): Alerting {
+  let settings = deps.settings;
+  let built = deps.channels;
+  const log = deps.logger.child("alerts");
+  const outbox = createNotifier({
+    db: deps.db,
+    targets: () => alertTargets(settings),
+    silences: async () => (await loadSilences(deps.root)).silences,
+    log: deps.logger,
+  });
+  return {
+    notifier: {
+      notify: async (n: Notification) => {
+        await outbox.notify(n);
+        METRICS.notifications.inc({ kind: n.kind });
+      },
+    },
+    targets: () => alertTargets(settings),
+    run: (signal) => runOutbox({ db: deps.db, channels: () => built.channels, signal, log }),
+    deliverNow: async (signal) => {
+      await deliverDue({ db: deps.db, channels: built.channels, log, signal });
+    },
+    update(next, channels) {
+      const old = built;
+      settings = next;
+      built = channels;
+      old.close();
+    },
+    close: () => built.close(),
+    [Symbol.dispose]: () => built.close(),
+  };
+}
