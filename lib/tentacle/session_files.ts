@@ -185,7 +185,7 @@ async function probe(s: Session): Promise<Outcome> {
   await s.reply(Reply.recvSize(body.length));
   const ack = await s.ack();
   if (ack === null) return "close";
-  if (ack === Ack.RECV) await s.io.write(body);
+  if (ack === Ack.RECV) await s.writeBody(body);
   return "continue";
 }
 
@@ -211,6 +211,6 @@ export async function list(s: Session, cmd: { name: string }): Promise<Outcome> 
   const ack = await s.ack();
   if (ack === null) return "close";
   if (ack !== Ack.LS) return "continue";
-  await s.io.write(body);
+  await s.writeBody(body);
   return "continue";
 }

@@ -46,6 +46,11 @@ function hold(path: string): () => void {
   };
 }
 
+/** What a body can be sent from: an open stored file (see openStored) or a Deno.FsFile. */
+export interface Readable {
+  read(p: Uint8Array): Promise<number | null>;
+}
+
 /** Writes all of `data`; Deno's `write` may be partial. */
 export async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
   let off = 0;
