@@ -9,7 +9,10 @@
  * that), ingested in one SQLite transaction keyed by site + name + SHA-256, and deleted locally
  * only after that commits. Whatever is killed when, a file is either still on the site (moved
  * again later: the ledger recognises it), or complete in `incoming/` (ingested at the next start),
- * or ingested; a partial download is only ever a hidden temporary file, which is swept.
+ * or ingested; a partial download is only ever a hidden temporary file, which is swept. With a
+ * reference server (MV deletes before we acknowledge) each file is durable before the next MV, and
+ * a complete body still under its temporary name is kept and ingested: a crash loses at most the
+ * one file whose body was being received.
  * @module
  */
 import { createHash } from "node:crypto";
