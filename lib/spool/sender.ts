@@ -8,7 +8,12 @@
 import { join } from "node:path";
 import { ProtocolError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { isBusyReply, TentacleClient, type TentacleClientOptions } from "../tentacle/mod.ts";
+import {
+  clientOptionsFrom,
+  isBusyReply,
+  TentacleClient,
+  type TentacleClientOptions,
+} from "../tentacle/mod.ts";
 import { listSpool } from "./bound.ts";
 import { BUNDLE_CONF, BUNDLE_MD5 } from "./bundle.ts";
 import type { SendTo } from "./settings.ts";
@@ -21,14 +26,7 @@ export interface SendOutcome {
 
 /** Tentacle client options for a `send_to` target. */
 export function clientOptions(t: SendTo): TentacleClientOptions {
-  return {
-    host: t.host,
-    port: t.port,
-    password: t.password,
-    tls: t.tls ? { caFile: t.tls.caFile, certFile: t.tls.certFile, keyFile: t.tls.keyFile } : false,
-    idleTimeoutMs: t.timeoutMs,
-    probe: false,
-  };
+  return clientOptionsFrom(t, { probe: false });
 }
 
 /** Sends every data file of `dir` over `client`, oldest first; deletes each once accepted. */

@@ -9,7 +9,10 @@
  * that), ingested in one SQLite transaction keyed by site + name + SHA-256, and deleted locally
  * only after that commits. Whatever is killed when, a file is either still on the site (moved
  * again later: the ledger recognises it), or complete in `incoming/` (ingested at the next start),
- * or ingested; a partial download is only ever a hidden temporary file, which is swept.
+ * or ingested; a partial download is only ever a hidden temporary file, which is swept. With a
+ * reference server (MV deletes before we acknowledge) each file is durable before the next MV, and
+ * a complete body still under its temporary name is kept and ingested: a crash loses at most the
+ * one file whose body was being received.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -19,7 +22,13 @@ import type { Logger } from "../log/mod.ts";
 import type { Clock } from "../schedule/mod.ts";
 import { DATA_FILE } from "../spool/agent_xml.ts";
 import { sweepTemps } from "../spool/bound.ts";
-import { checkName, TentacleClient, type TentacleClientOptions } from "../tentacle/mod.ts";
+import {
+  checkName,
+  clientOptionsFrom,
+  completeTemp,
+  TentacleClient,
+  type TentacleClientOptions,
+} from "../tentacle/mod.ts";
 import { pushSiteConfig } from "./push.ts";
 import type { SiteConfig, SyncSettings } from "./settings.ts";
 import type { IngestOutcome, SyncStore } from "./store.ts";
@@ -64,13 +73,13 @@ export function siteDirs(
 
 /** Tentacle client options for a site. */
 export function siteClientOptions(site: SiteConfig, s: SyncSettings): TentacleClientOptions {
-  return {
+  return clientOptionsFrom({
     host: site.host,
     port: site.port,
     password: s.password,
-    tls: s.tls ? { caFile: s.tls.caFile, certFile: s.tls.certFile, keyFile: s.tls.keyFile } : false,
-    idleTimeoutMs: s.timeoutMs,
-  };
+    tls: s.tls,
+    timeoutMs: s.timeoutMs,
+  });
 }
 
 /** Orders data file names oldest first (by the time in the name, then by name). */
@@ -122,6 +131,37 @@ export async function ingestLocalFile(
   return out;
 }
 
+/**
+ * Renames complete downloads left under their temporary name (killed between the last body byte
+ * and the rename; the name records the announced size, see completeTemp) into place, so that they
+ * are ingested rather than swept; returns their names. A name already taken in `incoming/` is
+ * handed to `ingest` first (which removes it), so neither file is lost.
+ */
+export async function recoverCompleteTemps(
+  incoming: string,
+  ingest: (name: string) => Promise<void>,
+): Promise<string[]> {
+  const kept: string[] = [];
+  for await (const e of Deno.readDir(incoming)) {
+    const c = e.isFile ? completeTemp(e.name) : null;
+    if (!c || !c.name.endsWith(".data") || checkName(c.name) !== null) continue;
+    const path = join(incoming, e.name);
+    const st = await Deno.lstat(path).catch(() => null);
+    if (!st?.isFile || st.size !== c.size) continue; // partial: swept
+    const dest = join(incoming, c.name);
+    if (await Deno.lstat(dest).then(() => true, () => false)) await ingest(c.name);
+    using f = await Deno.open(path, { read: true, write: true });
+    await f.syncData();
+    await Deno.rename(path, dest);
+    kept.push(c.name);
+  }
+  if (kept.length > 0) {
+    using d = await Deno.open(incoming, { read: true });
+    await d.sync();
+  }
+  return kept;
+}
+
 /** Runs one session with `site`. Throws PeerError/ProtocolError when the site cannot be drained. */
 export async function pullSite(site: SiteConfig, deps: SessionDeps): Promise<PullResult> {
   const { store, settings, log, clock } = deps;
@@ -158,13 +198,22 @@ export async function pullSite(site: SiteConfig, deps: SessionDeps): Promise<Pul
       result.newestWrittenAt = Math.max(result.newestWrittenAt ?? 0, o.writtenAt);
     }
   };
-  // Leftovers of an interrupted run: partial downloads are swept, complete ones ingested.
-  await sweepTemps(dirs.incoming, clock.now(), -1);
+  // Leftovers of an interrupted run: every complete file is ingested, including downloads that
+  // are complete but still under their temporary name (a reference server has deleted its copy);
+  // only partial downloads are swept.
+  const ingestLeftover = async (name: string) =>
+    count(await ingestLocalFile(store, site.name, dirs, name, clock.now()), name);
   for await (const e of Deno.readDir(dirs.incoming)) {
-    if (e.isFile && !e.name.startsWith(".")) {
-      count(await ingestLocalFile(store, site.name, dirs, e.name, clock.now()), e.name);
-    }
+    if (e.isFile && !e.name.startsWith(".")) await ingestLeftover(e.name);
   }
+  for (const name of await recoverCompleteTemps(dirs.incoming, ingestLeftover)) {
+    log.info("ingested a complete download left under its temporary name", {
+      site: site.name,
+      file: name,
+    });
+    await ingestLeftover(name);
+  }
+  await sweepTemps(dirs.incoming, clock.now(), -1);
 
   const connect = deps.connect ?? ((o: TentacleClientOptions) => TentacleClient.connect(o));
   const client = await connect(siteClientOptions(site, settings));

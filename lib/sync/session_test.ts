@@ -139,6 +139,41 @@ Deno.test("pullSite: leftovers of a killed run are finished before connecting, e
   assert.equal(store.pendingNotifications().length, 1);
 });
 
+Deno.test("pullSite: a complete download left under its temporary name is ingested, not swept", async () => {
+  await using w = await tempDir();
+  const { settings, store, deps, log } = setup(w.path, { sync_port: freePort(), sync_timeout: 1 });
+  const dirs = siteDirs(settings.directory, "127.0.0.1");
+  await Deno.mkdir(dirs.incoming, { recursive: true });
+  // Killed after the last body byte of an MV (the reference server has deleted its copy) and
+  // before the rename: the temporary name records the announced size. One more is partial, and
+  // one complete temporary file's name is also taken by a complete file not yet ingested.
+  const uuid = () => crypto.randomUUID();
+  const a = dataFile("node-1", T0, [result({ output: "a" })]);
+  const b = dataFile("node-1", T0 + 1, [result({ output: "b" })]);
+  const c = dataFile("node-1", T0 + 2, [result({ output: "c" })]);
+  const len = (x: string) => new TextEncoder().encode(x).length;
+  await Deno.writeTextFile(
+    join(dirs.incoming, `.dmonitor.tmp.${uuid()}.size${len(a)}.a.1.data`),
+    a,
+  );
+  await Deno.writeTextFile(
+    join(dirs.incoming, `.dmonitor.tmp.${uuid()}.size${len(b)}.a.2.data`),
+    b.slice(0, 60),
+  );
+  await Deno.writeTextFile(join(dirs.incoming, "a.3.data"), c);
+  await Deno.writeTextFile(
+    join(dirs.incoming, `.dmonitor.tmp.${uuid()}.size${len(b)}.a.3.data`),
+    b,
+  );
+  await assert.rejects(pullSite(settings.sites[0]!, deps), PeerError); // the site is down
+  assert.deepEqual(await entries(dirs.incoming), []);
+  // a.1 from its temporary file, a.3 twice (the file in place, then the temporary one); a.2 was
+  // partial: swept (the one file in flight, which a reference server may have deleted).
+  const files = store.history("127.0.0.1", "node-1", "www.example.com/http").map((h) => h.file);
+  assert.deepEqual(files.sort(), ["a.1.data", "a.3.data", "a.3.data"]);
+  assert.equal(log.lines.filter((l) => /left under its temporary name/.test(l)).length, 2);
+});
+
 Deno.test("pullSite: a file still being written on a reference server is rejected, never ingested", async () => {
   await using w = await tempDir();
   await using srv = await startTestServer({ insecure: true, extensions: false });

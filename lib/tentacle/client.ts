@@ -327,22 +327,31 @@ export class TentacleClient {
     for (let start = 0; start < items.length; start += batch) {
       const slice = items.slice(start, start + batch);
       const fetched: Fetched[] = [];
-      try {
-        if (safe) await this.#fetchPipelined(slice, fetched, failed);
-        else {
-          for (const item of slice) {
-            try {
-              fetched.push(await this.#fetchMv(item.name, item.dest));
-            } catch (e) {
-              if (!(e instanceof ProtocolError) || this.#broken) throw e;
-              failed.push({ name: item.name, error: e });
-            }
+      if (!safe) {
+        // A reference server deletes each file as soon as it has sent it: every file is made
+        // durable (fdatasync, rename into place, directory fsync) before the next MV is sent,
+        // so a crash loses at most the one file in flight (and not even that once its body is
+        // complete: the sized temporary name lets the next run keep it).
+        for (const item of slice) {
+          let one: Fetched;
+          try {
+            one = await this.#fetchMv(item.name, item.dest);
+          } catch (e) {
+            if (!(e instanceof ProtocolError) || this.#broken) throw e;
+            failed.push({ name: item.name, error: e });
+            continue;
           }
+          await this.#settle([one]);
+          fetched.push(one);
         }
-      } finally {
-        // Even when the connection broke: what plain MV sent is already deleted on the server,
-        // and an unconfirmed SMV copy only means the server sends it again later.
-        await this.#settle(fetched);
+      } else {
+        try {
+          await this.#fetchPipelined(slice, fetched, failed);
+        } finally {
+          // Even when the connection broke: an unconfirmed SMV copy only means the server sends
+          // it again later.
+          await this.#settle(fetched);
+        }
       }
       if (!safe) {
         for (const f of fetched) {
@@ -407,9 +416,10 @@ export class TentacleClient {
 
   /** Fetches one file by MV (lock-step) into a temporary file (not yet durable). */
   async #fetchMv(name: string, dest: string): Promise<Fetched> {
-    const tmp = await openTemp(dest);
+    const size = await this.#announced(`MV <${name}>`, "MV");
+    // Opened before the go-ahead: if that fails, the server is told nothing and keeps the file.
+    const tmp = await openTemp(dest, size);
     try {
-      const size = await this.#announced(`MV <${name}>`, "MV");
       await this.#line(Ack.MV);
       const sha256 = await this.#receive(tmp.file, size);
       return { name, dest, tmp, size, sha256 };

@@ -29,10 +29,32 @@ export interface Fetched {
   sha256: string;
 }
 
-/** A hidden temporary file next to `dest` (same file system, so the rename is atomic). */
-export async function openTemp(dest: string): Promise<TempFile> {
-  const path = join(dirname(dest), `${TEMP_PREFIX}${crypto.randomUUID()}.${basename(dest)}`);
+/**
+ * A hidden temporary file next to `dest` (same file system, so the rename is atomic). With the
+ * announced `size`, the name records it (`.dmonitor.tmp.<uuid>.size<n>.<name>`), so that after a
+ * crash between the last body byte and the rename, the next run can tell a complete download
+ * (length n) from a partial one and keep it (see completeTemp).
+ */
+export async function openTemp(dest: string, size?: number): Promise<TempFile> {
+  const tag = `${TEMP_PREFIX}${crypto.randomUUID()}.`;
+  const sized = size === undefined ? "" : `size${size}.`;
+  const name = new TextEncoder().encode(tag + sized + basename(dest)).length > 255
+    ? tag + basename(dest) // too long to annotate: such a temporary file is only ever swept
+    : tag + sized + basename(dest);
+  const path = join(dirname(dest), name);
   return { path, file: await Deno.open(path, { write: true, read: true, createNew: true }) };
+}
+
+const SIZED_TEMP = /^\.dmonitor\.tmp\.[0-9a-f-]{36}\.size(\d+)\.(.+)$/;
+
+/**
+ * For a temporary file name written by openTemp with a size: the destination name and the size a
+ * complete download has (pure). Null for any other name.
+ * @example completeTemp(".dmonitor.tmp.<uuid>.size42.a.1.data") // { name: "a.1.data", size: 42 }
+ */
+export function completeTemp(entry: string): { name: string; size: number } | null {
+  const m = SIZED_TEMP.exec(entry);
+  return m ? { name: m[2]!, size: Number(m[1]) } : null;
 }
 
 /** Encodes protocol lines, each with its `\\n`. */

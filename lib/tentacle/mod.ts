@@ -13,6 +13,8 @@ export {
   type TentacleClientOptions,
   type TentacleClientTls,
 } from "./client.ts";
+export { clientOptionsFrom, type TentacleTarget } from "./client_options.ts";
+export { completeTemp } from "./client_io.ts";
 export { type CliDeps, tentacleClientMain, tentacleServerMain } from "./cli.ts";
 export { resolveServerSettings, type ServerSettings, serverSettingsFromConfig } from "./options.ts";
 export {

@@ -12,7 +12,10 @@ import { DEFAULT_PORT, type Filter, MAX_LINE, parseFilters, passwordDigest } fro
 import { Session, type SessionConfig } from "./session.ts";
 import { Storage } from "./storage.ts";
 import { ConnTransport } from "./conn_transport.ts";
-import { SocketTransport, type Transport } from "./transport.ts";
+import { DeadlineError, SocketTransport, type Transport } from "./transport.ts";
+
+/** Default slowest transfer rate tolerated, bytes per second (64 kbit/s). */
+export const DEFAULT_MIN_RATE = 8192;
 
 interface Listener {
   port: number;
@@ -35,6 +38,13 @@ export interface TentacleServerOptions {
   maxUnzippedSize?: number;
   /** How long any single read or write may wait, in ms (`-t` x (`-r` + 1) s). Default 4000. */
   idleTimeoutMs?: number;
+  /** How long a whole command line may take to arrive, in ms. Default: `idleTimeoutMs`. */
+  lineTimeoutMs?: number;
+  /**
+   * Slowest transfer tolerated, in bytes per second: a body of n bytes must be done within
+   * `idleTimeoutMs + n / minRate` s. Default 8192 (64 kbit/s), so 2 MB may take about 4 minutes.
+   */
+  minRate?: number;
   /** Server password (`-x`). */
   password?: string;
   /** TLS (`-e`, `-k`, `-f`): PEM file paths. With `caFile`, client certificates are required. */
@@ -94,6 +104,7 @@ export async function startTentacleServer(options: TentacleServerOptions): Promi
   const swept = await storage.sweep(Date.now(), 10 * 60_000);
   if (swept > 0) log.info("removed stale temporary files", { count: swept });
 
+  const idleMs = options.idleTimeoutMs ?? 4000;
   const cfg: SessionConfig = {
     storage,
     passDigest: options.password ? passwordDigest(options.password) : null,
@@ -103,9 +114,13 @@ export async function startTentacleServer(options: TentacleServerOptions): Promi
     maxUnzippedSize: options.maxUnzippedSize ?? maxSize * 64,
     extensions: options.extensions ?? true,
     leaseMs: options.leaseMs ?? 60_000,
+    deadlines: {
+      lineMs: options.lineTimeoutMs ?? idleMs,
+      baseMs: idleMs,
+      minRate: options.minRate ?? DEFAULT_MIN_RATE,
+    },
     logger: log,
   };
-  const idleMs = options.idleTimeoutMs ?? 4000;
   const maxConn = options.maxConnections ?? 10;
   const maxLine = options.maxLineLength ?? MAX_LINE;
   const graceMs = options.closeGraceMs ?? 5000;
@@ -126,6 +141,7 @@ export async function startTentacleServer(options: TentacleServerOptions): Promi
     }
     if (busy) io.idleMs = Math.min(idleMs, 1000);
     const session = new Session(cfg, io, io.peer, { maxLine });
+    if (busy) session.lineMs = Math.min(session.lineMs, 1000);
     open.add(io);
     if (busy) refusing++;
     else sessions.set(session, io);
@@ -133,7 +149,9 @@ export async function startTentacleServer(options: TentacleServerOptions): Promi
     METRICS.tentacleConnections.inc();
     session.run(busy).catch((e) => {
       METRICS.tentacleErrors.inc();
-      log.info("connection ended", { peer: io.peer, error: (e as Error).message });
+      if (e instanceof DeadlineError) {
+        log.warn("slow client disconnected", { peer: io.peer, error: e.message });
+      } else log.info("connection ended", { peer: io.peer, error: (e as Error).message });
     }).finally(async () => {
       if (busy) refusing--;
       sessions.delete(session);

@@ -8,11 +8,11 @@ import { createHash } from "node:crypto";
 import { constantTimeEqual } from "../secret/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { encodeLine, FrameReader } from "./framing.ts";
-import type { Transport } from "./transport.ts";
+import { DeadlineError, type Transport } from "./transport.ts";
 import { busyReply, type Command, parseCommand, Reply } from "./protocol.ts";
 import { download, list, upload } from "./session_files.ts";
 import { type Lease, move, safeDone, safeMove } from "./session_moves.ts";
-import { type Storage, writeAll } from "./storage.ts";
+import { type Readable, type Storage, writeAll } from "./storage.ts";
 
 /** What a session needs from its server. */
 export interface SessionConfig {
@@ -26,7 +26,27 @@ export interface SessionConfig {
   extensions: boolean;
   /** How long an unconfirmed safe move keeps its file locked. */
   leaseMs: number;
+  /** Deadlines against slow clients: see {@link Deadlines}. */
+  deadlines: Deadlines;
   logger: Logger;
+}
+
+/**
+ * Overall deadlines, on top of the idle timeout of each single read or write (which a client
+ * sending one byte a second never trips): a command line must be complete within `lineMs` of the
+ * server starting to wait for it, and a body of n bytes must be received or sent within
+ * `baseMs + n / minRate` seconds. Past either the connection is dropped and the cut is logged.
+ */
+export interface Deadlines {
+  lineMs: number;
+  baseMs: number;
+  /** Slowest transfer rate tolerated, bytes per second. */
+  minRate: number;
+}
+
+/** How long a transfer of `size` bytes may take (pure). */
+export function transferDeadlineMs(d: Deadlines, size: number): number {
+  return Math.ceil(d.baseMs + (size * 1000) / d.minRate);
 }
 
 /** After a command: keep reading, or close the connection. */
@@ -52,12 +72,51 @@ export class Session {
   /** Files sent by SMV and not yet confirmed, by path. */
   readonly leases = new Map<string, Lease>();
 
+  /** The command-line deadline (shorter for a connection that is only answered "busy"). */
+  lineMs: number;
+
   constructor(cfg: SessionConfig, io: Transport, peer: string, opts: { maxLine: number }) {
     this.cfg = cfg;
     this.io = io;
     this.peer = peer;
     this.reader = new FrameReader(io, { maxLine: opts.maxLine });
     this.log = cfg.logger;
+    this.lineMs = cfg.deadlines.lineMs;
+  }
+
+  /**
+   * Runs one I/O step under an overall deadline; past it the connection is dropped (which also
+   * ends the step) and a DeadlineError names what was too slow.
+   */
+  async within<T>(ms: number, what: string, step: () => Promise<T>): Promise<T> {
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      this.io.destroy();
+    }, ms);
+    try {
+      const out = await step();
+      if (expired) throw new DeadlineError(`${what} not done within ${ms} ms`);
+      return out;
+    } catch (e) {
+      if (expired && !(e instanceof DeadlineError)) {
+        throw new DeadlineError(`${what} not done within ${ms} ms`, undefined, { cause: e });
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The next command line, under the line deadline; null when the client closed. */
+  readCommand(): Promise<string | null> {
+    return this.within(this.lineMs, "command line", () => this.reader.readLine());
+  }
+
+  /** Writes a body (LS answer, probe) under the transfer deadline of its size. */
+  writeBody(body: Uint8Array): Promise<void> {
+    const ms = transferDeadlineMs(this.cfg.deadlines, body.length);
+    return this.within(ms, `sending ${body.length} bytes`, () => this.io.write(body));
   }
 
   reply(line: string): Promise<void> {
@@ -88,7 +147,7 @@ export class Session {
     if (this.cfg.passDigest !== null && !(await this.#authenticate())) return;
     while (!this.stopping) {
       this.idle = true;
-      const line = await this.reader.readLine();
+      const line = await this.readCommand();
       this.idle = false;
       if (line === null) return; // the client closed without QUIT
       const cmd = parseCommand(line);
@@ -105,7 +164,7 @@ export class Session {
 
   async #authenticate(): Promise<boolean> {
     this.idle = true;
-    const line = await this.reader.readLine();
+    const line = await this.readCommand();
     this.idle = false;
     if (line === null) return false;
     const cmd = parseCommand(line);
@@ -124,11 +183,19 @@ export class Session {
 
   /** Receives exactly `size` body bytes into an open file. */
   async receiveInto(file: Deno.FsFile, size: number): Promise<void> {
-    for await (const piece of this.reader.readBody(size)) await writeAll(file, piece);
+    const ms = transferDeadlineMs(this.cfg.deadlines, size);
+    await this.within(ms, `receiving ${size} bytes`, async () => {
+      for await (const piece of this.reader.readBody(size)) await writeAll(file, piece);
+    });
   }
 
   /** Sends `size` bytes of an open file; feeds `hash` on the way. Fails if the file is short. */
-  async sendFrom(file: Deno.FsFile, size: number, hash?: ReturnType<typeof createHash>) {
+  sendFrom(file: Readable, size: number, hash?: ReturnType<typeof createHash>): Promise<void> {
+    const ms = transferDeadlineMs(this.cfg.deadlines, size);
+    return this.within(ms, `sending ${size} bytes`, () => this.#sendFrom(file, size, hash));
+  }
+
+  async #sendFrom(file: Readable, size: number, hash?: ReturnType<typeof createHash>) {
     let left = size;
     // One buffer for the whole file when writes complete on resolve; else fresh ones, because a
     // node socket keeps a reference to what it was given until it is flushed.
@@ -146,8 +213,8 @@ export class Session {
   }
 
   /** Reads the client's go-ahead; null means it closed. */
-  async ack(): Promise<string | null> {
-    return await this.reader.readLine();
+  ack(): Promise<string | null> {
+    return this.readCommand();
   }
 }
 

@@ -15,7 +15,7 @@ import {
   Reply,
 } from "./protocol.ts";
 import type { Outcome, Session } from "./session.ts";
-import { openStored } from "./storage.ts";
+import { StoredFile } from "./storage.ts";
 import { extractZip, writeZip, ZipError, ZipTooBigError } from "./zip.ts";
 
 export async function upload(
@@ -50,9 +50,22 @@ export async function upload(
     return "continue";
   }
   const loc = storage.locate(cmd.name);
+  if (!(await storage.contains(loc.dir))) {
+    // A filter directory replaced by a link out of the storage directory: never written through.
+    s.log.warn("refused a file: its directory is outside the storage directory", {
+      ...fields,
+      directory: loc.dir,
+    });
+    await s.reply(R.bad);
+    return "continue";
+  }
   const kind = await storage.kind(loc.path);
   if (kind === "other" || (kind === "file" && !overwrite)) {
-    s.log.info("file already exists", fields);
+    // A symbolic link (or a FIFO, a directory) at the name is "other": never replaced or followed.
+    (kind === "other" ? s.log.warn : s.log.info)("file already exists", {
+      ...fields,
+      ...(kind === "other" ? { reason: "not a regular file" } : {}),
+    });
     await s.reply(R.dup);
     return "continue";
   }
@@ -138,29 +151,30 @@ export async function download(s: Session, name: string, z: boolean): Promise<Ou
   }
   const { storage } = s.cfg;
   const loc = storage.locate(name);
-  const opened = why ? null : await openStored(loc.path);
-  if (!opened) {
-    s.log.info("requested file does not exist", { peer: s.peer, file: name });
+  const opened = why ? null : await storage.open(loc.path);
+  if (!(opened instanceof StoredFile)) {
+    if (opened) refusedLink(s, name, opened.refused);
+    else s.log.info("requested file does not exist", { peer: s.peer, file: name });
     await s.reply(R.none);
     return "continue";
   }
   let zipPath: string | null = null;
-  let file = opened.file;
+  let zipFile: Deno.FsFile | null = null;
   try {
     let size = opened.size;
     if (z) {
       zipPath = storage.tempPath(storage.root, ".zip");
       try {
-        size = await writeZip(loc.path, zipPath, name);
+        size = await writeZip(opened, zipPath, name);
       } catch (e) {
         // The reference answers QUIT and drops the connection when it cannot compress.
         s.log.error("compression error", { peer: s.peer, file: name, error: String(e) });
         await s.reply(Reply.quit);
         return "close";
       }
-      file.close();
-      file = await Deno.open(zipPath, { read: true });
+      zipFile = await Deno.open(zipPath, { read: true });
     }
+    const file = zipFile ?? opened;
     await s.reply(R.size(size));
     const ack = await s.ack();
     if (ack === null) return "close";
@@ -174,9 +188,19 @@ export async function download(s: Session, name: string, z: boolean): Promise<Ou
     METRICS.tentacleBytes.inc({ direction: "sent" }, size);
     return "continue";
   } finally {
-    file.close();
+    await opened.close();
+    zipFile?.close();
     if (zipPath) await Deno.remove(zipPath).catch(() => {});
   }
+}
+
+/** Logs a stored name that was not served: a link, not a regular file, or outside the storage. */
+export function refusedLink(s: Session, name: string, why: string): void {
+  s.log.warn("refused to serve a file that is not a regular file inside the storage directory", {
+    peer: s.peer,
+    file: name,
+    reason: why,
+  });
 }
 
 async function probe(s: Session): Promise<Outcome> {
@@ -185,7 +209,7 @@ async function probe(s: Session): Promise<Outcome> {
   await s.reply(Reply.recvSize(body.length));
   const ack = await s.ack();
   if (ack === null) return "close";
-  if (ack === Ack.RECV) await s.io.write(body);
+  if (ack === Ack.RECV) await s.writeBody(body);
   return "continue";
 }
 
@@ -211,6 +235,6 @@ export async function list(s: Session, cmd: { name: string }): Promise<Outcome> 
   const ack = await s.ack();
   if (ack === null) return "close";
   if (ack !== Ack.LS) return "continue";
-  await s.io.write(body);
+  await s.writeBody(body);
   return "continue";
 }

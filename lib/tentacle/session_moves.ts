@@ -8,7 +8,8 @@ import { METRICS } from "../metrics/mod.ts";
 import { createHash } from "node:crypto";
 import { Ack, checkName, MAX_LEASES, Reply } from "./protocol.ts";
 import type { Outcome, Session } from "./session.ts";
-import { openStored, removeIfSame, tryLock } from "./storage.ts";
+import { removeIfSame, StoredFile, tryLock } from "./storage.ts";
+import { refusedLink } from "./session_files.ts";
 
 export async function move(s: Session, cmd: { name: string }): Promise<Outcome> {
   if (!s.cfg.insecure) {
@@ -28,8 +29,9 @@ export async function move(s: Session, cmd: { name: string }): Promise<Outcome> 
     return "continue";
   }
   try {
-    const opened = await openStored(loc.path);
-    if (!opened) {
+    const opened = await s.cfg.storage.open(loc.path);
+    if (!(opened instanceof StoredFile)) {
+      if (opened) refusedLink(s, cmd.name, opened.refused);
       await s.reply(Reply.mvErr);
       return "continue";
     }
@@ -38,12 +40,12 @@ export async function move(s: Session, cmd: { name: string }): Promise<Outcome> 
       const ack = await s.ack();
       if (ack === null) return "close";
       if (ack !== Ack.MV) return "continue";
-      await s.sendFrom(opened.file, opened.size);
+      await s.sendFrom(opened, opened.size);
     } finally {
-      opened.file.close();
+      await opened.close();
     }
     // As the reference: deleted once sent, without any acknowledgement (SMV is the safe way).
-    await removeIfSame(loc.path, opened.ino);
+    await removeIfSame(loc.path, opened.ino, opened.dev);
     s.log.info("file sent and deleted", { ...fields, size: opened.size });
     METRICS.tentacleFiles.inc({ direction: "sent" });
     METRICS.tentacleBytes.inc({ direction: "sent" }, opened.size);
@@ -56,6 +58,7 @@ export async function move(s: Session, cmd: { name: string }): Promise<Outcome> 
 /** A file sent by SMV, kept locked for this connection until SMV DONE (or the lease expires). */
 export interface Lease {
   ino: number | null;
+  dev: number | null;
   size: number;
   sha256: string;
   release: () => void;
@@ -89,8 +92,9 @@ export async function safeMove(s: Session, cmd: { name: string }): Promise<Outco
   }
   let leased = false;
   try {
-    const opened = await openStored(loc.path);
-    if (!opened) {
+    const opened = await s.cfg.storage.open(loc.path);
+    if (!(opened instanceof StoredFile)) {
+      if (opened) refusedLink(s, cmd.name, opened.refused);
       await s.reply(Reply.smvErr);
       return "continue";
     }
@@ -98,9 +102,9 @@ export async function safeMove(s: Session, cmd: { name: string }): Promise<Outco
     try {
       // No go-ahead round trip (unlike MV): the puller asked for it and may pipeline requests.
       await s.reply(Reply.smvSize(opened.size));
-      await s.sendFrom(opened.file, opened.size, hash);
+      await s.sendFrom(opened, opened.size, hash);
     } finally {
-      opened.file.close();
+      await opened.close();
     }
     const timer = setTimeout(() => {
       if (s.leases.get(loc.path)?.timer !== timer) return;
@@ -110,6 +114,7 @@ export async function safeMove(s: Session, cmd: { name: string }): Promise<Outco
     }, s.cfg.leaseMs);
     s.leases.set(loc.path, {
       ino: opened.ino,
+      dev: opened.dev,
       size: opened.size,
       sha256: hash.digest("hex"),
       release,
@@ -144,7 +149,7 @@ export async function safeDone(
       await s.reply(Reply.smvKept("checksum mismatch"));
       return "continue";
     }
-    if (!(await removeIfSame(path, lease.ino))) {
+    if (!(await removeIfSame(path, lease.ino, lease.dev))) {
       await s.reply(Reply.smvKept("file changed"));
       return "continue";
     }

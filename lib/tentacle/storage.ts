@@ -4,11 +4,15 @@
  * @module
  */
 
-import { join } from "node:path";
+import { constants as FS } from "node:fs";
+import fsp, { type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { type Filter, listable, RESERVED_PREFIX, routeName } from "./protocol.ts";
 
 /** Prefix of the hidden files uploads are written to before they are renamed into place. */
 export const TEMP_PREFIX = `${RESERVED_PREFIX}.tmp.`;
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = FS;
 
 /** Where a name lives: its directory (created on demand) and full path. */
 export interface Located {
@@ -46,6 +50,11 @@ function hold(path: string): () => void {
   };
 }
 
+/** What a body can be sent from: an open stored file (see openStored) or a Deno.FsFile. */
+export interface Readable {
+  read(p: Uint8Array): Promise<number | null>;
+}
+
 /** Writes all of `data`; Deno's `write` may be partial. */
 export async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
   let off = 0;
@@ -69,11 +78,24 @@ export class Storage {
   readonly root: string;
   readonly filters: readonly Filter[];
   readonly fsync: boolean;
+  /** The root with every link resolved (set by prepare()); nothing outside it is ever served. */
+  realRoot: string;
 
   constructor(root: string, filters: readonly Filter[], opts: { fsync?: boolean } = {}) {
     this.root = root.length > 1 && root.endsWith("/") ? root.slice(0, -1) : root;
     this.filters = filters;
     this.fsync = opts.fsync ?? true;
+    this.realRoot = this.root;
+  }
+
+  /** Opens a stored file without following links out of the storage directory (openStored). */
+  open(path: string): Promise<StoredFile | Refusal | null> {
+    return openStored(path, this.realRoot);
+  }
+
+  /** Whether `dir` is the storage directory or inside it, once every link is resolved. */
+  contains(dir: string): Promise<boolean> {
+    return inside(this.realRoot, dir);
   }
 
   /** Applies the filters to a name (already checked with checkName). */
@@ -91,13 +113,14 @@ export class Storage {
 
   /** Creates every filter directory (the reference expects them to exist already). */
   async prepare(): Promise<void> {
+    this.realRoot = await Deno.realPath(this.root);
     for (const f of this.filters) await Deno.mkdir(join(this.root, f.dir), { recursive: true });
   }
 
-  /** What is at `path`: a regular file, something else, or nothing. */
+  /** What is at `path`: a regular file, something else (a symbolic link too), or nothing. */
   async kind(path: string): Promise<"file" | "other" | "none"> {
     try {
-      const st = await Deno.stat(path);
+      const st = await Deno.lstat(path);
       return st.isFile ? "file" : "other";
     } catch (e) {
       if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
@@ -172,8 +195,14 @@ export class Storage {
 
   /** Entries of a directory as `LS` shows them: `.` and `..` first, then servable names, sorted. */
   async list(dir: string): Promise<string[]> {
+    if (!(await this.contains(dir))) {
+      throw new Error(`${dir} is outside the storage directory ${this.root}`);
+    }
     const names: string[] = [];
-    for await (const e of Deno.readDir(dir)) if (listable(e.name)) names.push(e.name);
+    // Regular files and directories only: a symbolic link (or a FIFO) is never offered.
+    for await (const e of Deno.readDir(dir)) {
+      if ((e.isFile || e.isDirectory) && listable(e.name)) names.push(e.name);
+    }
     names.sort();
     return [".", "..", ...names];
   }
@@ -183,11 +212,12 @@ export class Storage {
     const dirs = new Set([this.root, ...this.filters.map((f) => join(this.root, f.dir))]);
     let removed = 0;
     for (const dir of dirs) {
+      if (!(await this.contains(dir))) continue;
       try {
         for await (const e of Deno.readDir(dir)) {
           if (!e.isFile || !e.name.startsWith(TEMP_PREFIX)) continue;
           const p = join(dir, e.name);
-          const st = await Deno.stat(p).catch(() => null);
+          const st = await Deno.lstat(p).catch(() => null);
           if (st && now - (st.mtime?.getTime() ?? 0) > maxAgeMs) {
             await Deno.remove(p).catch(() => {});
             removed++;
@@ -201,32 +231,110 @@ export class Storage {
   }
 }
 
-/** Opens a stored regular file for reading; null when missing or not a regular file. */
-export async function openStored(
-  path: string,
-): Promise<{ file: Deno.FsFile; size: number; ino: number | null } | null> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (e) {
-    if (
-      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory ||
-      e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.IsADirectory
-    ) return null;
-    throw e;
+/** A stored file opened for reading (without following a symbolic link); see Storage.open. */
+export class StoredFile implements Readable {
+  constructor(
+    readonly handle: FileHandle,
+    readonly size: number,
+    readonly ino: number | null,
+    readonly dev: number | null,
+    readonly mtime: Date | null,
+  ) {}
+
+  async read(p: Uint8Array): Promise<number | null> {
+    const { bytesRead } = await this.handle.read(p, 0, p.length, null);
+    return bytesRead === 0 ? null : bytesRead;
   }
-  const st = await file.stat();
-  if (!st.isFile) {
-    file.close();
-    return null;
+
+  close(): Promise<void> {
+    return this.handle.close().catch(() => {});
   }
-  return { file, size: st.size, ino: st.ino };
 }
 
-/** Deletes `path` only if it is still the file that was opened (same inode). */
-export async function removeIfSame(path: string, ino: number | null): Promise<boolean> {
+/** Why a name that exists was not served: a link, something that is not a file, or outside. */
+export type Refusal = { refused: string };
+
+const MISSING = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EISDIR"]);
+
+/**
+ * Opens `path` for reading: never through a symbolic link (O_NOFOLLOW), never blocking on a FIFO
+ * (O_NONBLOCK), regular files only, in a directory inside `root` (`realRoot`: resolved); and after
+ * opening, the handle must still be the file at `path` (fstat vs lstat, same device and inode),
+ * so a swap between the checks and the open is refused too. Null when there is no such file.
+ */
+export async function openStored(
+  path: string,
+  realRoot: string | null = null,
+): Promise<StoredFile | Refusal | null> {
+  if (realRoot !== null && !(await inside(realRoot, dirname(path)))) {
+    return { refused: "its directory is outside the storage directory" };
+  }
+  let handle: FileHandle;
   try {
-    if (ino !== null && (await Deno.stat(path)).ino !== ino) return false;
+    handle = await fsp.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? "";
+    if (code === "ELOOP") return { refused: "it is a symbolic link" };
+    if (MISSING.has(code)) return null;
+    throw e;
+  }
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory()) return await close(handle, null);
+    if (!st.isFile()) return await close(handle, { refused: "it is not a regular file" });
+    const now = await Deno.lstat(path).catch(() => null);
+    const moved = realRoot !== null && !(await inside(realRoot, dirname(path)));
+    if (!now || !now.isFile || now.ino !== st.ino || now.dev !== st.dev || moved) {
+      return await close(handle, { refused: "it changed while being opened" });
+    }
+    return new StoredFile(handle, st.size, st.ino, st.dev, st.mtime ?? null);
+  } catch (e) {
+    await handle.close().catch(() => {});
+    throw e;
+  }
+}
+
+async function close<T>(handle: FileHandle, out: T): Promise<T> {
+  await handle.close().catch(() => {});
+  return out;
+}
+
+/** Whether `dir` resolves (every link followed) to `realRoot` or a directory below it. */
+export async function inside(realRoot: string, dir: string): Promise<boolean> {
+  let real: string;
+  try {
+    real = await Deno.realPath(dir);
+  } catch (e) {
+    // A directory that does not exist yet (a filter directory removed since start-up) holds
+    // nothing to serve; it is created by mkdir, which never follows a final link.
+    if (e instanceof Deno.errors.NotFound) return !(await danglingLink(dir));
+    throw e;
+  }
+  return real === realRoot || real.startsWith(realRoot === "/" ? "/" : realRoot + "/");
+}
+
+async function danglingLink(path: string): Promise<boolean> {
+  for (let p = path; p !== dirname(p); p = dirname(p)) {
+    const st = await Deno.lstat(p).catch(() => null);
+    if (st) return st.isSymlink;
+  }
+  return false;
+}
+
+/**
+ * Deletes `path` only if it is still the file that was opened (same device and inode) and not a
+ * symbolic link (unlink never follows one anyway).
+ */
+export async function removeIfSame(
+  path: string,
+  ino: number | null,
+  dev: number | null = null,
+): Promise<boolean> {
+  try {
+    const st = await Deno.lstat(path);
+    if (!st.isFile) return false;
+    if (ino !== null && st.ino !== ino) return false;
+    if (dev !== null && st.dev !== dev) return false;
     await Deno.remove(path);
     return true;
   } catch (e) {

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { parseFilters } from "./protocol.ts";
-import { lock, openStored, removeIfSame, Storage, TEMP_PREFIX, tryLock } from "./storage.ts";
+import {
+  lock,
+  openStored,
+  removeIfSame,
+  Storage,
+  StoredFile,
+  TEMP_PREFIX,
+  tryLock,
+} from "./storage.ts";
 import { ls, tempDir } from "./test_util.ts";
 
 Deno.test("locks: tryLock fails while held; lock waits its turn", async () => {
@@ -73,15 +81,15 @@ Deno.test("openStored and removeIfSame: regular files only; never delete a repla
   await Deno.mkdir(`${d.path}/dir`);
   assert.equal(await openStored(`${d.path}/dir`), null);
   assert.equal(await openStored(`${d.path}/missing`), null);
-  const o = (await openStored(`${d.path}/f`))!;
-  o.file.close();
+  const o = (await openStored(`${d.path}/f`)) as StoredFile;
+  await o.close();
   assert.equal(o.size, 2);
   await Deno.writeTextFile(`${d.path}/g`, "v2");
   await Deno.rename(`${d.path}/g`, `${d.path}/f`); // replaced behind our back
   assert.equal(await removeIfSame(`${d.path}/f`, o.ino), false);
   assert.equal(await Deno.readTextFile(`${d.path}/f`), "v2");
-  const o2 = (await openStored(`${d.path}/f`))!;
-  o2.file.close();
+  const o2 = (await openStored(`${d.path}/f`)) as StoredFile;
+  await o2.close();
   assert.equal(await removeIfSame(`${d.path}/f`, o2.ino), true);
   assert.equal(await removeIfSame(`${d.path}/f`, o2.ino), false);
 });

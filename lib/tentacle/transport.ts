@@ -32,6 +32,14 @@ export class IdleTimeoutError extends ProtocolError {
   override name = "IdleTimeoutError";
 }
 
+/**
+ * A command line or a body did not arrive (or could not be sent) within its overall deadline,
+ * although every single read made progress: a slow client (one byte a second) holding a slot.
+ */
+export class DeadlineError extends IdleTimeoutError {
+  override name = "DeadlineError";
+}
+
 /** The connection was closed or reset while we waited. */
 export class ConnectionClosedError extends ProtocolError {
   override name = "ConnectionClosedError";

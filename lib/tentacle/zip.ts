@@ -63,7 +63,10 @@ async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
 }
 
 /** Reads up to `n` bytes at the current position; returns fewer only at end of file. */
-async function readUpTo(f: Deno.FsFile, n: number): Promise<Uint8Array> {
+async function readUpTo(
+  f: { read(p: Uint8Array): Promise<number | null> },
+  n: number,
+): Promise<Uint8Array> {
   const buf = new Uint8Array(n);
   let off = 0;
   while (off < n) {
@@ -80,13 +83,15 @@ async function readUpTo(f: Deno.FsFile, n: number): Promise<Uint8Array> {
  * data descriptor is needed.
  */
 export async function writeZip(
-  input: string,
+  input: string | { read(p: Uint8Array): Promise<number | null>; mtime: Date | null },
   output: string,
   name: string,
   opts: { mtime?: Date } = {},
 ): Promise<number> {
-  using src = await Deno.open(input, { read: true });
-  const st = await src.stat();
+  // A path is opened here; an open file (a stored file checked by openStored) is read as it is.
+  using opened = typeof input === "string" ? await Deno.open(input, { read: true }) : null;
+  const src = opened ?? (input as { read(p: Uint8Array): Promise<number | null> });
+  const st = opened ? await opened.stat() : { mtime: (input as { mtime: Date | null }).mtime };
   using out = await Deno.open(output, { write: true, create: true, truncate: true });
   const nameBytes = new TextEncoder().encode(name);
   const { time, date } = dosDateTime(opts.mtime ?? st.mtime ?? new Date(0));
