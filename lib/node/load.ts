@@ -4,7 +4,7 @@
  * @module
  */
 import { BUILTIN_CHECKS } from "../checks/mod.ts";
-import { resolveUser, type RunAs } from "../runner/mod.ts";
+import { pluginTrustProblems, resolveUser, type RunAs } from "../runner/mod.ts";
 import { checkPeerKeyRequirement, parsePeerSettings } from "../peers/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { type Config, loadConfig } from "../config/mod.ts";
@@ -102,6 +102,7 @@ export const VALIDATORS: ((c: Config) => ConfigProblem[])[] = [
   peerKeyProblems,
   spoolProblems,
   syncProblems,
+  (c) => pluginTrustProblems(c),
 ];
 
 export function loadNodeConfig(dir: string): Promise<Config> {
