@@ -7,7 +7,7 @@ import {
   runAlertCommand,
 } from "./command.ts";
 import { renderWebhookPayload } from "./payload.ts";
-import { manualClock, sampleDown, T0, TESTDATA, tempDb } from "./test_util.ts";
+import { manualClock, sampleDown, T0, tempDb, TESTDATA } from "./test_util.ts";
 import { DeliveryError, type Message } from "./types.ts";
 import { trustedTempDir } from "../runner/test_util.ts";
 import { memoryLogger } from "../log/mod.ts";

@@ -44,9 +44,9 @@ export {
   dirProblem,
   type EntryInfo,
   fileProblem,
+  type TrustOptions,
   trustProblem,
   trustProblemSync,
-  type TrustOptions,
 } from "./trust.ts";
 export { pluginTrustProblems, type TrustConfigInput, type TrustEnv } from "./validate.ts";
 export { lookupPasswd, resolveUser } from "./user.ts";

@@ -62,7 +62,9 @@ function writableProblem(path: string, mode: number): string | null {
   const by = [mode & 0o020 ? "group" : "", mode & 0o002 ? "others" : ""].filter(Boolean);
   if (by.length === 0) return null;
   const sticky = (mode & 0o1000) !== 0 ? "; a sticky directory like /tmp is not safe either" : "";
-  return `${path} is writable by ${by.join(" and ")} (${octal(mode)}); run chmod go-w on it${sticky}`;
+  return `${path} is writable by ${by.join(" and ")} (${
+    octal(mode)
+  }); run chmod go-w on it${sticky}`;
 }
 
 /** The permission bit (owner, group or other) that applies to `runAs` for this entry. */

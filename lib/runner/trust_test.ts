@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { dirProblem, type EntryInfo, fileProblem, trustProblem, trustProblemSync } from "./trust.ts";
+import {
+  dirProblem,
+  type EntryInfo,
+  fileProblem,
+  trustProblem,
+  trustProblemSync,
+} from "./trust.ts";
 import { runPlugin } from "./run.ts";
 import { trustedTempDir } from "./test_util.ts";
 import { pluginTrustProblems } from "./validate.ts";
@@ -29,7 +35,11 @@ const file = (mode: number, uid = 0, gid = 0): EntryInfo => ({
 Deno.test("trust: the pure rules for directories and files", () => {
   const table: [string, string | null, string | null][] = [
     ["dir 0755 root", dirProblem("/d", dir(0o755), asNobody), null],
-    ["dir owned by the node's user", dirProblem("/d", dir(0o700, 1000), { ...asRoot, nodeUid: 1000 }), null],
+    [
+      "dir owned by the node's user",
+      dirProblem("/d", dir(0o700, 1000), { ...asRoot, nodeUid: 1000 }),
+      null,
+    ],
     [
       "dir group-writable",
       dirProblem("/d", dir(0o775), asRoot),
@@ -41,13 +51,21 @@ Deno.test("trust: the pure rules for directories and files", () => {
       "/tmp is writable by group and others (mode 1777); run chmod go-w on it; " +
       "a sticky directory like /tmp is not safe either",
     ],
-    ["dir of another user", dirProblem("/d", dir(0o755, 7), asRoot), "/d is owned by uid 7, not by root"],
+    [
+      "dir of another user",
+      dirProblem("/d", dir(0o755, 7), asRoot),
+      "/d is owned by uid 7, not by root",
+    ],
     [
       "dir of another user, node uid 1000",
       dirProblem("/d", dir(0o755, 7), { nodeUid: 1000, runAs: null }),
       "/d is owned by uid 7, not by root or dmonitor's own user (uid 1000)",
     ],
-    ["dir closed to nobody", dirProblem("/d", dir(0o750), asNobody), "/d is not searchable by uid 65534 (mode 0750)"],
+    [
+      "dir closed to nobody",
+      dirProblem("/d", dir(0o750), asNobody),
+      "/d is not searchable by uid 65534 (mode 0750)",
+    ],
     ["dir open to nobody's group", dirProblem("/d", dir(0o750, 0, NOBODY), asNobody), null],
     ["file 0755", fileProblem("/f", file(0o755), asNobody), null],
     [
@@ -60,7 +78,11 @@ Deno.test("trust: the pure rules for directories and files", () => {
       fileProblem("/f", file(0o2755), asNobody),
       "/f has the setgid bit (mode 2755); plugins run without privileges: run chmod ug-s on it",
     ],
-    ["file 0700 as nobody", fileProblem("/f", file(0o700), asNobody), "/f is not executable by uid 65534 (mode 0700)"],
+    [
+      "file 0700 as nobody",
+      fileProblem("/f", file(0o700), asNobody),
+      "/f is not executable by uid 65534 (mode 0700)",
+    ],
     ["file 0700 as root", fileProblem("/f", file(0o700), asRoot), null],
     ["file 0644", fileProblem("/f", file(0o644), asRoot), "/f is not executable (mode 0644)"],
     ["directory as the file", fileProblem("/f", dir(0o755), asRoot), "/f is not a regular file"],
@@ -145,7 +167,13 @@ Deno.test({
     await Deno.chown(theirs, NOBODY, NOBODY);
     const swapped = await t.plugin(`${theirs}/check_x`);
     await assertRefused(swapped, `${theirs} is owned by uid 65534, not by root`, "nobody's dir");
-    const asRootUser = await runPlugin({ host: "h", test: "t", path: swapped, timeoutMs: 5_000, user: null });
+    const asRootUser = await runPlugin({
+      host: "h",
+      test: "t",
+      path: swapped,
+      timeoutMs: 5_000,
+      user: null,
+    });
     assert.equal(asRootUser.state, "ERROR", "refused with plugin_user root too");
 
     // Links: every link and every directory of every target is checked.
@@ -255,15 +283,21 @@ Deno.test({
     }
     await Deno.chmod(ext, 0o755);
     await Deno.chmod(cmd, 0o755);
-    assert.deepEqual(pluginTrustProblems({
-      root,
-      tests: [],
-      alertFiles: { "alert.d/pager.command": "" },
-      settings: { plugin_user: "nobody" },
-    }), []);
+    assert.deepEqual(
+      pluginTrustProblems({
+        root,
+        tests: [],
+        alertFiles: { "alert.d/pager.command": "" },
+        settings: { plugin_user: "nobody" },
+      }),
+      [],
+    );
     const again: string[] = [];
     assert.equal(
-      await configCommand(["check", "--config", root], { out: (s) => again.push(s), err: (s) => again.push(s) }),
+      await configCommand(["check", "--config", root], {
+        out: (s) => again.push(s),
+        err: (s) => again.push(s),
+      }),
       0,
       again.join("\n"),
     );
