@@ -53,6 +53,8 @@ function openLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (Deno.build.os !== "linux") return null;
+  // Never prompt for the permission on a terminal: without it, go without the subreaper.
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
   for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
     try {
       const lib = Deno.dlopen(name, {
@@ -135,23 +137,34 @@ function hasPluginEnv(pid: number): boolean {
   }
 }
 
-/** Zombie session leaders seen once, reaped when seen again (Deno reaps its own within ms). */
-const lingering = new Map<number, string>();
+/**
+ * Zombie session leaders by pid: their start time and when first seen. One still there (same
+ * start time) after {@link LINGER_MS} is an orphan: Deno reaps its own children within
+ * milliseconds of their exit, and reaping one of those would steal its exit status.
+ */
+const lingering = new Map<number, { start: string; seen: number }>();
+const LINGER_MS = 5_000;
 
 function strays(self: Proc): { kill: number[]; reap: number[] } {
   const kill: number[] = [];
   const reap: number[] = [];
-  for (const pid of children()) {
+  const now = performance.now();
+  const current = children();
+  // Forget pids that are gone (reaped by Deno after all), so the map stays bounded.
+  for (const pid of lingering.keys()) if (!current.includes(pid)) lingering.delete(pid);
+  for (const pid of current) {
     if (tracked.has(pid)) continue;
     const p = readProc(pid);
     if (!p || p.ppid !== self.pid || p.sid === self.sid) continue;
     const leader = p.sid === p.pid;
     if (p.state === "Z" || p.state === "X") {
+      const seen = lingering.get(pid);
       if (!leader) reap.push(pid);
-      else if (lingering.get(pid) === p.start) {
+      else if (seen?.start !== p.start) lingering.set(pid, { start: p.start, seen: now });
+      else if (now - seen.seen >= LINGER_MS) {
         lingering.delete(pid);
         reap.push(pid);
-      } else lingering.set(pid, p.start);
+      }
       continue;
     }
     if (!leader || hasPluginEnv(pid)) kill.push(pid);
