@@ -10,6 +10,7 @@
  * @module
  */
 import { capture } from "../lib/runner/capture.ts";
+import { trustedTempDir } from "../lib/runner/test_util.ts";
 import { OUTPUT_CAP, PluginRunner, resolveUser } from "../lib/runner/mod.ts";
 
 const N = Number(Deno.args[0] ?? 2000);
@@ -18,8 +19,8 @@ const CONCURRENCY = 16;
 
 /** A private 0755 copy of the plugin, whatever the checkout's umask was. */
 async function setup(): Promise<{ dir: string; plugin: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "dmonitor-bench-" });
-  await Deno.chmod(dir, 0o755);
+  // Not under /tmp, which the runner's trust rules refuse above a plugin.
+  const dir = await trustedTempDir("dmonitor-bench-");
   const plugin = `${dir}/check_ok`;
   await Deno.copyFile(new URL("../testdata/plugins/check_ok", import.meta.url), plugin);
   await Deno.chmod(plugin, 0o755);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT } from "./util.ts";
+import { trustedTempDir } from "../lib/runner/test_util.ts";
 import { bundle, releasePermissions, run } from "./ops_util.ts";
 import { BUILTIN_CHECKS } from "../lib/checks/mod.ts";
 
@@ -26,8 +27,8 @@ Deno.test("lib/init/embedded.ts is generated from packaging/example and plugins/
 });
 
 Deno.test("the bundle runs outside the repository: version, init, config check, check, run and status", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "dmonitor-outside-" });
-  await Deno.chmod(dir, 0o755); // plugins run as nobody when the tests run as root
+  // Plugins run as nobody when the tests run as root; not under /tmp (lib/runner/trust.ts).
+  const dir = await trustedTempDir("dmonitor-outside-");
   const js = join(dir, "dmonitor.js");
   await Deno.copyFile(await bundle(), js);
   const text = await Deno.readTextFile(js);

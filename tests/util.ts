@@ -5,6 +5,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { trustedTempDir } from "../lib/runner/test_util.ts";
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 export const MAIN = join(ROOT, "main.ts");
@@ -32,8 +33,9 @@ export async function dmonitor(
 
 /** Writes a config tree (path -> content) into a new temp dir; `plugins/` files become 0755. */
 export async function writeTree(files: Record<string, string>, dir?: string): Promise<string> {
-  // 0755: when tests run as root, plugins run as `nobody`, who must be able to reach them.
-  dir ??= await Deno.makeTempDir({ prefix: "dmonitor-e2e-" });
+  // 0755: when tests run as root, plugins run as `nobody`, who must be able to reach them. Not
+  // under /tmp, which the plugin trust rules refuse above a plugin (lib/runner/trust.ts).
+  dir ??= await trustedTempDir("dmonitor-e2e-");
   await Deno.chmod(dir, 0o755);
   for (const [path, content] of Object.entries(files)) {
     const full = join(dir, path);

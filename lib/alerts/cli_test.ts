@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
 import { ConfigError } from "../errors/mod.ts";
 import { buildChannels } from "./channels.ts";
+import { trustedTempDir } from "../runner/test_util.ts";
 import { formatOutbox, formatTestResults, listOutbox, retryOutbox, sendTestAlert } from "./cli.ts";
 import { Outbox } from "./outbox.ts";
 import { type AlertSettings, alertTargets, parseAlertSettings } from "./settings.ts";
@@ -69,8 +70,8 @@ Deno.test("formatTestResults: one line per target and a total", () => {
 });
 
 async function tree(smtp: Record<string, unknown>, alertFiles: Record<string, string>) {
-  const root = await Deno.makeTempDir({ prefix: "dmonitor-tree-" });
-  await Deno.chmod(root, 0o755);
+  // Not under /tmp: commands must pass the plugin trust rules (lib/runner/trust.ts).
+  const root = await trustedTempDir("dmonitor-tree-");
   await Deno.mkdir(`${root}/alert.d`, { mode: 0o755 });
   for (const [name, body] of Object.entries(alertFiles)) {
     await Deno.writeTextFile(`${root}/alert.d/${name}`, body);
@@ -135,7 +136,8 @@ Deno.test("buildChannels: unreadable files and unsafe commands are config errors
     assertEquals(e.message.split("\n"), [
       `dmonitor.yaml: 'smtp.password_file' cannot be read: ${t.root}/missing.pass does not exist`,
       `dmonitor.yaml: 'smtp.ca' must be a PEM certificate file, got "${TESTDATA}echo.command"`,
-      "alert.d/pager.command: is writable by group or others (mode 777); refusing to run it",
+      `alert.d/pager.command: ${t.root}/alert.d/pager.command is writable by group and others ` +
+      "(mode 0777); run chmod go-w on it",
     ]);
     return true;
   });

@@ -2,12 +2,16 @@
  * The command channel: runs `alert.d/<name>.command` (the file itself, or what it links to) with
  * the `dmonitor.notification/1` document on stdin, under the same rules as check plugins: no
  * shell, a clean environment, cwd `/`, its own process group killed whole on timeout, output
- * capped, refused when writable by others, and run as `plugin_user` when dmonitor is root.
- * Exit 0 means delivered; anything else is retried by the outbox. Self-contained on purpose (the
- * plugin runner is a separate part with different result semantics).
+ * capped, refused unless the plugin trust rules pass (lib/runner/trust.ts), and run as
+ * `plugin_user` when dmonitor is root. Exit 0 means delivered; anything else is retried by the
+ * outbox. The result is the command's own exit status: what it leaves behind (even outside its
+ * process group) is ended, not waited for. Self-contained otherwise (the plugin runner is a
+ * separate part with different result semantics).
  * @module
  */
 import { lookupPasswd, resolveUser } from "../runner/user.ts";
+import { trustProblem } from "../runner/trust.ts";
+import { becomeSubreaper, sweepOrphans, trackChild, untrackChild } from "../runner/reaper.ts";
 import { renderSubject } from "./render.ts";
 import { renderWebhookPayload } from "./payload.ts";
 import type { CommandTarget } from "./settings.ts";
@@ -41,26 +45,16 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** Why an executable must not be run, or null when it is fine (follows symlinks). */
-export async function checkExecutable(path: string, ownUid = Deno.uid()): Promise<string | null> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (e) {
-    return e instanceof Deno.errors.NotFound ? "does not exist" : (e as Error).message;
-  }
-  const mode = info.mode ?? 0;
-  if (!info.isFile) return "is not a regular file";
-  if ((mode & 0o111) === 0) return "is not executable (chmod 755 it)";
-  if (mode & 0o022) {
-    return `is writable by group or others (mode ${
-      (mode & 0o777).toString(8)
-    }); refusing to run it`;
-  }
-  if (info.uid !== 0 && info.uid !== ownUid) {
-    return `is owned by uid ${info.uid}, not root or dmonitor's user; refusing to run it`;
-  }
-  return null;
+/**
+ * Why an executable must not be run, or null when it is fine: the plugin trust rules, the same
+ * check and message `dmonitor config check` gives (lib/runner/validate.ts).
+ */
+export function checkExecutable(
+  path: string,
+  ownUid: number | null = Deno.uid(),
+  runAs: RunAs | null = null,
+): Promise<string | null> {
+  return trustProblem(path, { nodeUid: ownUid, runAs });
 }
 
 /** Finds a user in /etc/passwd contents (the plugin runner's parser). */
@@ -76,21 +70,43 @@ export async function resolveRunAs(
 }
 
 /** Reads a stream to its end, keeping the first `max` bytes so the writer never blocks. */
-async function drain(stream: ReadableStream<Uint8Array>, max: number) {
+function drain(stream: ReadableStream<Uint8Array>, max: number) {
+  const reader = stream.getReader();
   const kept: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
-  for await (const chunk of stream) {
-    const room = max - size;
-    if (room > 0) {
-      kept.push(room >= chunk.length ? chunk : chunk.subarray(0, room));
-      size += Math.min(room, chunk.length);
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value: chunk, done } = await reader.read();
+        if (done) break;
+        const room = max - size;
+        if (room > 0) {
+          kept.push(room >= chunk.length ? chunk : chunk.subarray(0, room));
+          size += Math.min(room, chunk.length);
+        }
+        if (chunk.length > room) truncated = true;
+      }
+    } catch {
+      // Cancelled: keep what was read.
     }
-    if (chunk.length > room) truncated = true;
-  }
-  const all = new Uint8Array(size);
-  kept.reduce((at, c) => (all.set(c, at), at + c.length), 0);
-  return { text: new TextDecoder().decode(all), truncated };
+  })();
+  const result = () => {
+    const all = new Uint8Array(size);
+    kept.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+    return { text: new TextDecoder().decode(all), truncated };
+  };
+  return { done, result, cancel: () => reader.cancel().catch(() => {}) };
+}
+
+/** After the command exits, how long what it started may keep its pipes open. */
+export const PIPE_GRACE_MS = 200;
+
+/** Resolves true when `p` settles within `ms`, false otherwise. */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  return Promise.race([p.then(() => true, () => true), late]).finally(() => clearTimeout(timer));
 }
 
 /** Runs one executable with `input` on stdin, sandboxed; never throws for what the child does. */
@@ -99,6 +115,8 @@ export async function runAlertCommand(
   input: string,
   o: RunOptions,
 ): Promise<CommandRun> {
+  // Before the spawn: what the command orphans is then re-parented to us (lib/runner/reaper.ts).
+  becomeSubreaper();
   const child = new Deno.Command(path, {
     args: [],
     cwd: "/",
@@ -111,6 +129,8 @@ export async function runAlertCommand(
     detached: true,
     ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
   }).spawn();
+  trackChild(child.pid);
+  const exited = child.status.finally(() => untrackChild(child.pid));
   const killGroup = () => {
     try {
       Deno.kill(-child.pid, "SIGKILL");
@@ -124,15 +144,27 @@ export async function runAlertCommand(
   o.signal?.addEventListener("abort", onAbort, { once: true });
   const out = drain(child.stdout, o.maxOutput);
   const err = drain(child.stderr, o.maxOutput);
+  const pipes = Promise.all([out.done, err.done]);
   const writer = child.stdin.getWriter();
-  // A command that exits without reading its stdin must not fail the delivery.
-  await writer.write(new TextEncoder().encode(input)).catch(() => {});
-  await writer.close().catch(() => {});
+  // A command that exits without reading its stdin must not fail the delivery; one that leaves
+  // a child holding stdin open must not hold the write either.
+  const written = (async () => {
+    await writer.write(new TextEncoder().encode(input)).catch(() => {});
+    await writer.close().catch(() => {});
+  })();
   try {
-    const status = await child.status;
-    // Children left behind holding stdout open would keep the reads below waiting forever.
+    const status = await exited;
+    clearTimeout(timer);
+    // The result is the command's own status. Children left holding its pipes get a short grace,
+    // then the group and anything that left it are ended and the reads are cut.
+    await within(pipes, PIPE_GRACE_MS);
     killGroup();
-    const [stdout, stderr] = await Promise.all([out, err]);
+    await sweepOrphans();
+    if (!(await within(pipes, 100))) await Promise.all([out.cancel(), err.cancel()]);
+    await pipes;
+    if (!(await within(written, 100))) await writer.abort().catch(() => {});
+    const stdout = out.result();
+    const stderr = err.result();
     return {
       pid: child.pid,
       code: status.signal ? null : status.code,
@@ -171,8 +203,8 @@ export function createCommandChannel(o: CommandChannelOptions): Channel {
       if (!cmd) {
         throw new DeliveryError(`command '${msg.target.name}' is no longer configured`, true);
       }
-      const unsafe = await checkExecutable(cmd.path);
-      if (unsafe) throw new DeliveryError(`${cmd.file} ${unsafe}`, false);
+      const unsafe = await checkExecutable(cmd.path, Deno.uid(), o.runAs);
+      if (unsafe) throw new DeliveryError(`Cannot run ${cmd.file}: ${unsafe}`, false);
       const n = msg.notification;
       let run: CommandRun;
       try {

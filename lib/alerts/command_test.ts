@@ -7,14 +7,22 @@ import {
   runAlertCommand,
 } from "./command.ts";
 import { renderWebhookPayload } from "./payload.ts";
-import { sampleDown, T0, TESTDATA } from "./test_util.ts";
+import { manualClock, sampleDown, T0, tempDb, TESTDATA } from "./test_util.ts";
 import { DeliveryError, type Message } from "./types.ts";
+import { trustedTempDir } from "../runner/test_util.ts";
+import { memoryLogger } from "../log/mod.ts";
+import { createNotifier } from "./notifier.ts";
+import { deliverDue } from "./deliver.ts";
 
-/** Copies the testdata commands into a fresh directory any user can read, mode 755. */
+const NAMES = ["echo", "fail", "hang", "flood", "stray"];
+
+/**
+ * Copies the testdata commands into a fresh directory any user can read, mode 755, under a
+ * parent the trust rules accept (not /tmp: see lib/runner/trust.ts).
+ */
 async function commands(): Promise<{ dir: string } & AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: "dmonitor-cmd-" });
-  await Deno.chmod(dir, 0o755);
-  for (const name of ["echo", "fail", "hang", "flood"]) {
+  const dir = await trustedTempDir("dmonitor-cmd-");
+  for (const name of NAMES) {
     await Deno.copyFile(`${TESTDATA}${name}.command`, `${dir}/${name}.command`);
     await Deno.chmod(`${dir}/${name}.command`, 0o755);
   }
@@ -23,7 +31,7 @@ async function commands(): Promise<{ dir: string } & AsyncDisposable> {
 
 function channelFor(dir: string, timeoutMs = 5_000) {
   return createCommandChannel({
-    commands: ["echo", "fail", "hang", "flood"].map((name) => ({
+    commands: NAMES.map((name) => ({
       name,
       path: `${dir}/${name}.command`,
       file: `alert.d/${name}.command`,
@@ -127,22 +135,66 @@ Deno.test("command: unsafe or missing executables are refused with a reason", as
   const path = `${c.dir}/echo.command`;
   assertEquals(await checkExecutable(path), null);
   await Deno.chmod(path, 0o777);
-  assertEquals(
-    await checkExecutable(path),
-    "is writable by group or others (mode 777); refusing to run it",
-  );
+  const writable = `${path} is writable by group and others (mode 0777); run chmod go-w on it`;
+  assertEquals(await checkExecutable(path), writable);
   await rejects(channelFor(c.dir).send(message("echo"), signal), (e: DeliveryError) => {
-    assertEquals(
-      e.message,
-      "alert.d/echo.command is writable by group or others (mode 777); refusing to run it",
-    );
+    assertEquals(e.message, `Cannot run alert.d/echo.command: ${writable}`);
     return !e.permanent;
   });
   await Deno.chmod(path, 0o644);
-  assertEquals(await checkExecutable(path), "is not executable (chmod 755 it)");
-  assertEquals(await checkExecutable(`${c.dir}/nope`), "does not exist");
+  assertEquals(await checkExecutable(path), `${path} is not executable (mode 0644)`);
+  assertEquals(await checkExecutable(`${c.dir}/nope`), `${c.dir}/nope does not exist`);
   await Deno.chmod(path, 0o755);
   assertEquals(await checkExecutable(path, 4242), null, "root-owned is fine for anyone");
+  // The directory counts too: a group-writable alert.d lets others swap the command.
+  await Deno.chmod(c.dir, 0o775);
+  assertEquals(
+    await checkExecutable(path),
+    `${c.dir} is writable by group (mode 0775); run chmod go-w on it`,
+  );
+  await Deno.chmod(c.dir, 0o755);
+});
+
+/** Live processes whose environment holds `marker` (a notification id), from /proc. */
+function processesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (!Deno.readTextFileSync(`/proc/${e.name}/environ`).includes(marker)) continue;
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z") out.push(Number(e.name));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return out;
+}
+
+Deno.test("command channel: exit 0 with setsid children left behind is delivered once, and they end", async () => {
+  await using c = await commands();
+  await using t = await tempDb();
+  const clock = manualClock();
+  const log = memoryLogger();
+  const id = `stray-${crypto.randomUUID()}`;
+  const notifier = createNotifier({
+    db: t.db,
+    targets: () => [{ channel: "command", name: "stray" }],
+    clock,
+    log,
+  });
+  assertEquals((await notifier.enqueue(sampleDown({ id }))).queued, 1);
+  // A timeout far above the pipe grace: on the old code the delivery waited for it, then failed.
+  const opts = { db: t.db, channels: { command: channelFor(c.dir, 3_000) }, clock, log };
+  try {
+    const first = await deliverDue(opts);
+    assertEquals(first.map((a) => a.outcome), ["sent"], JSON.stringify(first));
+    assertEquals(processesWith(`DMONITOR_NOTIFICATION=${id}`), [], "nothing of it is left");
+    clock.advance(24 * 3600_000);
+    assertEquals(await deliverDue(opts), [], "not sent again");
+  } finally {
+    for (const pid of processesWith(`DMONITOR_NOTIFICATION=${id}`)) Deno.kill(pid, "SIGKILL");
+  }
 });
 
 Deno.test("passwdEntry finds a user's uid and gid", () => {

@@ -5,7 +5,7 @@
  * @module
  */
 import { BUILTIN_CHECKS } from "../checks/mod.ts";
-import { resolveUser, type RunAs } from "../runner/mod.ts";
+import { pluginTrustProblems, resolveUser, type RunAs } from "../runner/mod.ts";
 import { peerSection } from "../peers/settings.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import {
@@ -48,7 +48,9 @@ export function nodeSections(syncOverrides?: Record<string, string>) {
 export type NodeConfig = Config<SectionsOf<ReturnType<typeof nodeSections>>>;
 
 /** Checks across parts, run in the same pass (added to by the parts that need one). */
-export const VALIDATORS: ((c: NodeConfig) => ConfigProblem[])[] = [];
+export const VALIDATORS: ((c: NodeConfig) => ConfigProblem[])[] = [
+  (c) => pluginTrustProblems(c),
+];
 
 export interface LoadOptions {
   syncOverrides?: Record<string, string>;

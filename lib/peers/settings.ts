@@ -62,7 +62,8 @@ export const peerSection: SectionParser<PeerSettings> = {
     const r = parsePeerSettings(raw, base.root);
     problems.push(...r.problems);
     try {
-      checkPeerKeyRequirement(base);
+      // A key that is present had its format checked where lib/config read it.
+      if (base.peerKey === null) checkPeerKeyRequirement(base);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       problems.push(...e.problems);

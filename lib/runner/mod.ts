@@ -39,5 +39,14 @@ export {
   sanitizeLine,
   statusOf,
 } from "./parse.ts";
-export { checkPluginSafety, inspectPlugin, type PluginFileInfo, type RunAs } from "./safety.ts";
+export type { RunAs } from "./safety.ts";
+export {
+  dirProblem,
+  type EntryInfo,
+  fileProblem,
+  type TrustOptions,
+  trustProblem,
+  trustProblemSync,
+} from "./trust.ts";
+export { pluginTrustProblems, type TrustConfigInput, type TrustEnv } from "./validate.ts";
 export { lookupPasswd, resolveUser } from "./user.ts";

@@ -13,7 +13,9 @@ import {
   sanitizeLine,
 } from "./parse.ts";
 import type { CheckResult } from "./result.ts";
-import { describeSpawnError, inspectPlugin, type RunAs } from "./safety.ts";
+import { describeSpawnError, type RunAs } from "./safety.ts";
+import { trustProblem } from "./trust.ts";
+import { becomeSubreaper, sweepOrphans, trackChild, untrackChild } from "./reaper.ts";
 import { resolveUser } from "./user.ts";
 
 /** The only PATH a plugin sees. */
@@ -139,7 +141,9 @@ export async function runPlugin(spec: PluginSpec, deps: RunDeps = {}): Promise<C
         ? await (deps.resolveUser ?? resolveUser)("nobody")
         : spec.user;
     }
-    const refusal = await inspectPlugin(spec.path, nodeUid, runAs);
+    // The rules `dmonitor config check` applies too (validate.ts), re-checked before every run
+    // since files change. Exec'ing by path afterwards is safe: see trust.ts for why.
+    const refusal = await trustProblem(spec.path, { nodeUid, runAs });
     if (refusal) return refuse(refusal);
     if (deps.signal?.aborted) return refuse("run aborted (dmonitor is stopping)");
     return await execute(spec, deps, runAs, result, refuse);
@@ -157,6 +161,8 @@ async function execute(
   result: MakeResult,
   refuse: (reason: string) => CheckResult,
 ): Promise<CheckResult> {
+  // Before the first spawn: from then on, what a plugin orphans is re-parented to us (reaper.ts).
+  becomeSubreaper();
   let child: Deno.ChildProcess;
   const setsid = runAs === null && deps.setsid !== null ? (deps.setsid ?? findSetsid()) : null;
   try {
@@ -181,6 +187,8 @@ async function execute(
     return refuse(await describeSpawnError(spec.path, err, runAs));
   }
   const pid = child.pid;
+  trackChild(pid);
+  const reaped = child.status.finally(() => untrackChild(pid));
   const out = capture(child.stdout, deps.outputCap ?? OUTPUT_CAP);
   const err = capture(child.stderr, OUTPUT_CAP);
   const pipes = Promise.all([out.done, err.done]);
@@ -192,22 +200,25 @@ async function execute(
   const stop = deps.signal ? AbortSignal.any([deadline.signal, deps.signal]) : deadline.signal;
   let status: Deno.CommandStatus | undefined;
   try {
-    status = await untilAborted(child.status, stop);
+    status = await untilAborted(reaped, stop);
   } finally {
     clearTimeout(timer);
   }
   if (status === undefined) {
     killGroup(pid, "SIGTERM");
-    await within(child.status, deps.killGraceMs ?? 500);
+    await within(reaped, deps.killGraceMs ?? 500);
     killGroup(pid, "SIGKILL");
-    await child.status;
+    await reaped;
     await killGroupAndWait(pid);
   } else {
     // Children that inherited stdout may keep it open forever; they get a short grace.
     await within(pipes, deps.pipeGraceMs ?? 200);
     await killGroupAndWait(pid);
   }
-  // With the group dead the pipes close at once, unless something escaped it (setsid).
+  // What left the group (setsid) and was orphaned is now our child: end it too.
+  await sweepOrphans();
+  // With the group and the strays dead the pipes close at once, unless an escaped process is
+  // still attached to a live parent outside the run (then the reads are cancelled).
   if (!(await within(pipes, 100))) await Promise.all([out.cancel(), err.cancel()]);
   const [stdout, stderr] = await pipes;
 

@@ -159,7 +159,10 @@ Deno.test("runPlugin: a background child without stdout is killed after the run"
   await assertNothingLeft(pidFile);
 });
 
-Deno.test("runPlugin: a child escaping with setsid cannot hold the run past its grace", async () => {
+/** Live processes among `pids`, after the run has returned. */
+const survivors = (pids: number[]) => pids.filter(isAlive);
+
+Deno.test("runPlugin: a child escaping with setsid neither holds the run nor survives it", async () => {
   await using fx = await pluginFixture();
   const pidFile = fx.pidFile();
   const [r, ms] = await timed(spec(fx, "check_escape_session", { params: { pidfile: pidFile } }));
@@ -167,11 +170,35 @@ Deno.test("runPlugin: a child escaping with setsid cannot hold the run past its 
   try {
     assert.deepEqual([r.status, r.output], ["OK", "escaped"]);
     assert.ok(ms < TIMEOUT, `took ${ms} ms`);
+    assert.ok(escaped, "the plugin recorded its escaped child");
+    assert.deepEqual(survivors([escaped]), [], "the setsid child was ended with the run");
+    assert.deepEqual(sessionMembers(escaped), [], "nothing is left in its session");
   } finally {
-    // Known limit: leaving the session escapes group kill (only a cgroup would catch it).
     if (escaped && isAlive(escaped)) Deno.kill(escaped, "SIGKILL");
   }
 });
+
+for (const setsid of [undefined, null]) {
+  const how = setsid === null ? "detached spawn" : "setsid path";
+  Deno.test(`runPlugin (${how}): a double-forked daemon outside group and session is ended`, async () => {
+    await using fx = await pluginFixture();
+    for (let i = 0; i < 3; i++) {
+      const pidFile = fx.pidFile();
+      const r = await runPlugin(spec(fx, "check_double_fork", { params: { pidfile: pidFile } }), {
+        setsid,
+      });
+      const pids = await readPids(pidFile);
+      try {
+        assert.deepEqual([r.status, r.output], ["OK", "daemonized"]);
+        assert.equal(pids.length, 3, `plugin, session leader and daemon recorded: ${pids}`);
+        assert.deepEqual(survivors(pids), [], `run ${i}: nothing of the plugin is left`);
+        for (const pid of pids) assert.deepEqual(sessionMembers(pid), [], `session ${pid} empty`);
+      } finally {
+        for (const pid of survivors(pids)) Deno.kill(pid, "SIGKILL");
+      }
+    }
+  });
+}
 
 Deno.test("runPlugin: a missing interpreter is a clear ERROR, not a crash", async () => {
   await using fx = await pluginFixture();
@@ -188,24 +215,25 @@ Deno.test("runPlugin: a missing interpreter is a clear ERROR, not a crash", asyn
 Deno.test("runPlugin: refuses unsafe or missing plugins, naming path and reason", async () => {
   await using fx = await pluginFixture();
   const ok = await Deno.readTextFile(fx.path("check_ok"));
-  const cases: [string, () => Promise<string>, string][] = [
-    ["missing", () => Promise.resolve(`${fx.dir}/check_nope`), "no such file"],
-    ["relative", () => Promise.resolve("check_ok"), "the path is not absolute"],
-    ["directory", () => Promise.resolve(fx.scratch), "not a regular file"],
+  const cases: [string, () => Promise<string>, (path: string) => string][] = [
+    ["missing", () => Promise.resolve(`${fx.dir}/check_nope`), (p) => `${p} does not exist`],
+    ["relative", () => Promise.resolve("check_ok"), (p) => `${p} is not an absolute path`],
+    ["directory", () => Promise.resolve(fx.scratch), (p) => `${p} is not a regular file`],
     [
       "group-writable",
       () => fx.write("check_gw", ok, 0o775),
-      "writable by group (mode 0775); run chmod go-w on it",
+      (p) => `${p} is writable by group (mode 0775); run chmod go-w on it`,
     ],
     [
       "world-writable",
       () => fx.write("check_ow", ok, 0o757),
-      "writable by others (mode 0757); run chmod go-w on it",
+      (p) => `${p} is writable by others (mode 0757); run chmod go-w on it`,
     ],
-    ["not executable", () => fx.write("check_nx", ok, 0o644), "not executable"],
+    ["not executable", () => fx.write("check_nx", ok, 0o644), (p) => `${p} is not executable`],
   ];
-  for (const [name, make, reason] of cases) {
+  for (const [name, make, why] of cases) {
     const path = await make();
+    const reason = why(path);
     const r = await runPlugin({ host: "h", test: "t", path, timeoutMs: TIMEOUT });
     assert.deepEqual([r.status, r.state, r.exitCode], ["FAIL", "ERROR", null], name);
     assert.ok(r.output.startsWith(`Cannot run plugin ${path}: ${reason}`), `${name}: ${r.output}`);
@@ -223,7 +251,7 @@ Deno.test({
     assert.equal(r.state, "ERROR");
     assert.equal(
       r.output,
-      `Cannot run plugin ${path}: owned by uid 4242, not by root or dmonitor's own user (uid 0)`,
+      `Cannot run plugin ${path}: ${path} is owned by uid 4242, not by root`,
     );
     // The same file is fine for a node running as uid 4242 (simulated; we stay root).
     const own = await runPlugin({ host: "h", test: "t", path, timeoutMs: TIMEOUT }, {
@@ -285,7 +313,10 @@ Deno.test({
     // The plugin must be executable by that user, or it is refused before spawning.
     const path = await fx.write("check_rootonly", "#!/bin/sh\necho OK\n", 0o700);
     const r = await runPlugin({ host: "h", test: "t", path, timeoutMs: TIMEOUT });
-    assert.equal(r.output, `Cannot run plugin ${path}: not executable by uid 65534 (mode 0700)`);
+    assert.equal(
+      r.output,
+      `Cannot run plugin ${path}: ${path} is not executable by uid 65534 (mode 0700)`,
+    );
   },
 });
 

@@ -3,7 +3,53 @@
  * checks that processes are really gone.
  * @module
  */
+import { trustProblemSync } from "./trust.ts";
+
 const SOURCE = decodeURIComponent(new URL("../../testdata/plugins", import.meta.url).pathname);
+const REPO = decodeURIComponent(new URL("../..", import.meta.url).pathname).replace(/\/$/, "");
+
+let trustedBase: string | undefined;
+
+/**
+ * A parent for temp dirs that hold executables: /tmp (world-writable, sticky) fails the runner's
+ * trust rules, as it does OpenSSH's. Tries $DMONITOR_TEST_TMPDIR, /run (root only) and the
+ * checkout's `.tmp/`, keeping the first whose whole chain a plugin running as `nobody` may use.
+ */
+export function trustedTmpBase(): string {
+  if (trustedBase) return trustedBase;
+  const uid = Deno.uid();
+  const nobody = { uid: 65534, gid: 65534 };
+  const candidates = [
+    Deno.env.get("DMONITOR_TEST_TMPDIR"),
+    uid === 0 ? "/run/dmonitor-test" : undefined,
+    `${REPO}/.tmp`,
+  ].filter((c): c is string => !!c);
+  const tried: string[] = [];
+  for (const dir of candidates) {
+    try {
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+      Deno.chmodSync(dir, 0o755);
+      // Probe with a file: the walker wants one at the end of the chain.
+      const probe = `${dir}/.probe-${Deno.pid}`;
+      Deno.writeTextFileSync(probe, "");
+      Deno.chmodSync(probe, 0o755);
+      const why = trustProblemSync(probe, { nodeUid: uid, runAs: uid === 0 ? nobody : null });
+      Deno.removeSync(probe);
+      if (why === null) return trustedBase = dir;
+      tried.push(why);
+    } catch (e) {
+      tried.push(`${dir}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`no trusted directory for test plugins: ${tried.join("; ")}`);
+}
+
+/** `Deno.makeTempDir` under {@link trustedTmpBase}, mode 0755. */
+export async function trustedTempDir(prefix: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ dir: trustedTmpBase(), prefix });
+  await Deno.chmod(dir, 0o755);
+  return dir;
+}
 
 /** A temp copy of the test plugins, usable whatever the checkout's umask and owner were. */
 export interface PluginFixture extends AsyncDisposable {
@@ -24,8 +70,7 @@ export interface PluginFixture extends AsyncDisposable {
  * fresh clone under umask 002 would otherwise hand us group-writable files the runner refuses.
  */
 export async function pluginFixture(): Promise<PluginFixture> {
-  const dir = await Deno.makeTempDir({ prefix: "dmonitor-plugins-" });
-  await Deno.chmod(dir, 0o755);
+  const dir = await trustedTempDir("dmonitor-plugins-");
   const scratch = `${dir}/scratch`;
   await Deno.mkdir(scratch);
   await Deno.chmod(scratch, 0o1777);

@@ -1,0 +1,213 @@
+/**
+ * Ending what a plugin or a command channel left behind after leaving its process group.
+ *
+ * Killing the process group misses a child that called setsid(2) (it leads a new session and
+ * group). dmonitor therefore makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER, via FFI
+ * to libc: the one reason for `--allow-ffi`): a process whose parent dies is then re-parented to
+ * dmonitor instead of to init, where {@link sweepOrphans} finds and ends it after each run.
+ *
+ * A cgroup v2 child group per run would attribute every descendant exactly (cgroup.kill), but
+ * Deno cannot spawn straight into a cgroup (no CLONE_INTO_CGROUP), so a plugin could fork before
+ * being moved; and under systemd it needs `Delegate=yes` plus a writable cgroup tree, which
+ * ProtectControlGroups=yes forbids. The subreaper needs nothing from the unit.
+ *
+ * Which of dmonitor's children are strays: a child listed in /proc/self/task/<tid>/children
+ *  - that the runner or the command channel is not running right now ({@link trackChild}), and
+ *  - that is not in dmonitor's own session (every plugin and command runs in a new one, which no
+ *    descendant can leave for dmonitor's), and
+ *  - either does not lead its session (Deno only ever starts session leaders or members of
+ *    dmonitor's session, so such a child was re-parented), or leads one and carries a plugin's
+ *    environment (`DMONITOR_HOST`): the built-in ping check's detached `ping` has neither.
+ * A stray of a run still in progress is ended by whichever run ends first: it has escaped
+ * already, and nothing may outlive its run. Orphans that clear their environment and lead their
+ * own session are not told apart from Deno's own children; they are left alone (documented).
+ * @module
+ */
+
+/** Live plugin and command pids (a count per pid: pids are reused). */
+const tracked = new Map<number, number>();
+
+/** Marks `pid` as a child the runner is waiting for: a sweep never touches it. */
+export function trackChild(pid: number): void {
+  tracked.set(pid, (tracked.get(pid) ?? 0) + 1);
+}
+
+/** Undoes {@link trackChild} once the child has been reaped. */
+export function untrackChild(pid: number): void {
+  const n = (tracked.get(pid) ?? 1) - 1;
+  if (n <= 0) tracked.delete(pid);
+  else tracked.set(pid, n);
+}
+
+type Libc = {
+  prctl(option: number, a: number, b: number, c: number, d: number): number;
+  waitpid(pid: number, status: null, options: number): number;
+};
+let libc: Libc | null | undefined;
+let subreaper = false;
+
+const PR_SET_CHILD_SUBREAPER = 36;
+const WNOHANG = 1;
+
+function openLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  if (Deno.build.os !== "linux") return null;
+  // Never prompt for the permission on a terminal: without it, go without the subreaper.
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+  for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
+    try {
+      const lib = Deno.dlopen(name, {
+        prctl: { parameters: ["i32", "usize", "usize", "usize", "usize"], result: "i32" },
+        waitpid: { parameters: ["i32", "pointer", "i32"], result: "i32" },
+      });
+      libc = lib.symbols as unknown as Libc;
+      break;
+    } catch {
+      // No FFI permission, or not this libc: try the next, then go without.
+    }
+  }
+  return libc;
+}
+
+/**
+ * Makes this process a child subreaper, once; false when it cannot (no --allow-ffi, no libc).
+ * Without it, processes that left their group and were orphaned go to init and survive.
+ */
+export function becomeSubreaper(): boolean {
+  if (subreaper) return true;
+  const c = openLibc();
+  if (c === null) return false;
+  subreaper = c.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0;
+  return subreaper;
+}
+
+/** Whether {@link becomeSubreaper} succeeded. */
+export function isSubreaper(): boolean {
+  return subreaper;
+}
+
+interface Proc {
+  pid: number;
+  state: string;
+  ppid: number;
+  sid: number;
+  start: string;
+}
+
+function readProc(pid: number | "self"): Proc | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // After ")": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+  // stime cutime cstime priority nice num_threads itrealvalue starttime ...
+  return {
+    pid: Number(text.slice(0, text.indexOf(" "))),
+    state: f[0]!,
+    ppid: Number(f[1]),
+    sid: Number(f[3]),
+    start: f[19]!,
+  };
+}
+
+/** Our direct children, from every thread's `children` list (no full /proc scan). */
+function children(): number[] {
+  const out = new Set<number>();
+  try {
+    for (const t of Deno.readDirSync("/proc/self/task")) {
+      try {
+        const text = Deno.readTextFileSync(`/proc/self/task/${t.name}/children`);
+        for (const p of text.split(" ")) if (/^\d+$/.test(p)) out.add(Number(p));
+      } catch { /* thread gone */ }
+    }
+  } catch { /* no /proc */ }
+  return [...out];
+}
+
+function hasPluginEnv(pid: number): boolean {
+  try {
+    const env = Deno.readTextFileSync(`/proc/${pid}/environ`);
+    return env.startsWith("DMONITOR_HOST=") || env.includes("\0DMONITOR_HOST=");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Zombie session leaders by pid: their start time and when first seen. One still there (same
+ * start time) after {@link LINGER_MS} is an orphan: Deno reaps its own children within
+ * milliseconds of their exit, and reaping one of those would steal its exit status.
+ */
+const lingering = new Map<number, { start: string; seen: number }>();
+const LINGER_MS = 5_000;
+
+function strays(self: Proc): { kill: number[]; reap: number[] } {
+  const kill: number[] = [];
+  const reap: number[] = [];
+  const now = performance.now();
+  const current = children();
+  // Forget pids that are gone (reaped by Deno after all), so the map stays bounded.
+  for (const pid of lingering.keys()) if (!current.includes(pid)) lingering.delete(pid);
+  for (const pid of current) {
+    if (tracked.has(pid)) continue;
+    const p = readProc(pid);
+    if (!p || p.ppid !== self.pid || p.sid === self.sid) continue;
+    const leader = p.sid === p.pid;
+    if (p.state === "Z" || p.state === "X") {
+      const seen = lingering.get(pid);
+      if (!leader) reap.push(pid);
+      else if (seen?.start !== p.start) lingering.set(pid, { start: p.start, seen: now });
+      else if (now - seen.seen >= LINGER_MS) {
+        lingering.delete(pid);
+        reap.push(pid);
+      }
+      continue;
+    }
+    if (!leader || hasPluginEnv(pid)) kill.push(pid);
+  }
+  return { kill, reap };
+}
+
+let running: Promise<number> | null = null;
+
+/**
+ * Ends every stray child (see the module doc) and whatever it forked, and reaps them; resolves
+ * to how many were ended. A no-op without the subreaper. Concurrent calls share one sweep.
+ */
+export function sweepOrphans(): Promise<number> {
+  if (!subreaper) return Promise.resolve(0);
+  if (running) return running;
+  running = sweep().finally(() => running = null);
+  return running;
+}
+
+async function sweep(): Promise<number> {
+  const self = readProc("self");
+  if (!self) return 0;
+  let ended = 0;
+  // Each round kills the strays found; what they had forked is re-parented to us when they die
+  // and found by the next round. The bound stops a fork bomb from holding the runner.
+  for (let round = 0; round < 100; round++) {
+    const { kill, reap } = strays(self);
+    for (const pid of reap) libc!.waitpid(pid, null, WNOHANG);
+    if (kill.length === 0) break;
+    for (const pid of kill) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+        ended++;
+      } catch { /* gone already */ }
+    }
+    // Reap them, so that neither zombies pile up nor their children stay attached to them.
+    const until = performance.now() + 1000;
+    let left = kill;
+    while (left.length > 0 && performance.now() < until) {
+      left = left.filter((pid) => libc!.waitpid(pid, null, WNOHANG) === 0);
+      if (left.length > 0) await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+  return ended;
+}
