@@ -20,7 +20,6 @@
  * @module
  */
 export type { CheckResult, RawState, Status } from "./result.ts";
-export { isFailure } from "./result.ts";
 export {
   buildPluginEnv,
   envName,

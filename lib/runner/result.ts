@@ -28,8 +28,3 @@ export interface CheckResult {
   startedAt: number;
   durationMs: number;
 }
-
-/** True when the status counts as a failure (FAIL or TIMEOUT). */
-export function isFailure(status: Status): boolean {
-  return status !== "OK";
-}

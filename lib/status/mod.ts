@@ -5,9 +5,9 @@
  *
  * @example
  * ```ts
- * const access = await loadStatusAccess(config);
- * const source = storeStatusSource(store, () => node.config, { version: VERSION, startedAt: Date.now() });
- * const app = createNodeApp({ mount: [statusRoutes({ source, access })] });
+ * const access = await loadStatusAccess(config.sections.status, config.root);
+ * const source = { view: () => buildStoreView(config, store.lastAll(), { version, startedAt, now: Date.now() }) };
+ * const app = buildNodeApp({ status: statusRoutes({ source, access }), peer, logger }); // lib/node
  * ```
  * @module
  */
@@ -23,13 +23,7 @@ export type {
   StatusView,
   VoteView,
 } from "./types.ts";
-export {
-  buildStoreView,
-  type LastResults,
-  quorumText,
-  type StoreSourceOptions,
-  storeStatusSource,
-} from "./source.ts";
+export { buildStoreView, quorumText } from "./source.ts";
 export {
   parseStatusSettings,
   STATUS_DEFAULTS,

@@ -39,7 +39,7 @@ const FORBIDDEN = "403 forbidden: the dmonitor status page answers loopback clie
   "'status.allow' in dmonitor.yaml lists your network or you present the token from " +
   "'status.token_file' (Authorization: Bearer TOKEN, or ?token=TOKEN once in a browser).\n";
 
-/** Returns the mount function for `createNodeApp({ mount: [...] })`. */
+/** Returns the function that mounts the status routes on the node's app (lib/node `buildNodeApp`). */
 export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
   const access = typeof deps.access === "function"
     ? deps.access

@@ -5,19 +5,7 @@
  */
 import type { Config } from "../config/types.ts";
 import type { LastResult } from "../store/mod.ts";
-import type { CheckView, StatusSource, StatusView } from "./types.ts";
-
-/** What {@link buildStoreView} needs from the state store. */
-export interface LastResults {
-  lastAll(): LastResult[];
-}
-
-export interface StoreSourceOptions {
-  version: string;
-  /** Epoch ms the node started. */
-  startedAt?: number | null;
-  now?: () => number;
-}
+import type { CheckView, StatusView } from "./types.ts";
 
 /** The quorum rule as written in dmonitor.yaml. */
 export function quorumText(config: Config): string {
@@ -71,26 +59,5 @@ export function buildStoreView(
     })),
     sites: [],
     outbox: null,
-  };
-}
-
-/**
- * A {@link StatusSource} over the state store and the current configuration (`config` may be a
- * function so a reloaded configuration shows at once).
- */
-export function storeStatusSource(
-  store: LastResults,
-  config: Config | (() => Config),
-  opts: StoreSourceOptions,
-): StatusSource {
-  const now = opts.now ?? Date.now;
-  const cfg = typeof config === "function" ? config : () => config;
-  return {
-    view: () =>
-      buildStoreView(cfg(), store.lastAll(), {
-        version: opts.version,
-        startedAt: opts.startedAt ?? null,
-        now: now(),
-      }),
   };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { StateStore } from "../store/mod.ts";
 import type { Config } from "../config/types.ts";
-import { storeStatusSource } from "./source.ts";
+import { buildStoreView } from "./source.ts";
 
 function config(): Config {
   const test = (host: string, t: string) => ({ host, test: t, interval: 30_000 });
@@ -18,7 +18,7 @@ function config(): Config {
   } as unknown as Config;
 }
 
-Deno.test("storeStatusSource joins configured checks with stored results; peers from nodes.txt", () => {
+Deno.test("buildStoreView joins configured checks with stored results; peers from nodes.txt", () => {
   using store = StateStore.open(":memory:");
   store.record({
     host: "b.example",
@@ -43,8 +43,11 @@ Deno.test("storeStatusSource joins configured checks with stored results; peers 
     startedAt: 1000,
     durationMs: 1,
   });
-  const v = storeStatusSource(store, config, { version: "9.9.9", startedAt: 500, now: () => 5000 })
-    .view();
+  const v = buildStoreView(config(), store.lastAll(), {
+    version: "9.9.9",
+    startedAt: 500,
+    now: 5000,
+  });
   assert.equal(v.node, "alpha");
   assert.equal(v.mode, "cluster");
   assert.equal(v.quorum, "50%");

@@ -1,0 +1,233 @@
+/**
+ * A small metrics registry rendered in the Prometheus text format (version 0.0.4). Parts of
+ * dmonitor increment the well-known counters in {@link METRICS}; the status part adds gauges
+ * computed from the status view at scrape time.
+ *
+ * @example
+ * ```ts
+ * import { METRICS } from "./lib/metrics/mod.ts";
+ * METRICS.pluginTimeouts.inc({ test: "http" });
+ * ```
+ * @module
+ */
+
+export type Labels = Record<string, string>;
+export type MetricType = "counter" | "gauge";
+
+/** One metric family: name, help, type and its samples. */
+export interface Family {
+  name: string;
+  help: string;
+  type: MetricType;
+  samples: { labels: Labels; value: number }[];
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function key(labels: Labels): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** A metric whose samples are kept in memory, keyed by label set. */
+export class Metric {
+  readonly #values = new Map<string, { labels: Labels; value: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: MetricType,
+    readonly labelNames: readonly string[] = [],
+  ) {
+    if (!NAME.test(name)) throw new Error(`Invalid metric name ${JSON.stringify(name)}`);
+    if (type === "counter" && !name.endsWith("_total")) {
+      throw new Error(`Counter ${name} must end in _total`);
+    }
+    for (const l of labelNames) {
+      if (!LABEL.test(l)) throw new Error(`Invalid label name ${JSON.stringify(l)} on ${name}`);
+    }
+  }
+
+  #check(labels: Labels): void {
+    const got = Object.keys(labels).sort().join(",");
+    if (got !== [...this.labelNames].sort().join(",")) {
+      throw new Error(`${this.name} takes labels {${this.labelNames.join(",")}}, got {${got}}`);
+    }
+  }
+
+  /** Adds `n` (default 1; counters refuse negative steps). */
+  inc(labels: Labels = {}, n = 1): void {
+    if (this.type === "counter" && n < 0) throw new Error(`Counter ${this.name} cannot decrease`);
+    this.#check(labels);
+    const k = key(labels);
+    const cur = this.#values.get(k);
+    if (cur) cur.value += n;
+    else this.#values.set(k, { labels: { ...labels }, value: n });
+  }
+
+  /** Sets a gauge. */
+  set(labels: Labels, value: number): void {
+    if (this.type !== "gauge") throw new Error(`${this.name} is a counter; use inc()`);
+    this.#check(labels);
+    this.#values.set(key(labels), { labels: { ...labels }, value });
+  }
+
+  /** The current value for `labels` (0 when never touched). */
+  get(labels: Labels = {}): number {
+    return this.#values.get(key(labels))?.value ?? 0;
+  }
+
+  family(): Family {
+    const samples = [...this.#values.values()].map((s) => ({
+      labels: { ...s.labels },
+      value: s.value,
+    }));
+    // A family without labels is always exposed, as 0 until something counts.
+    if (samples.length === 0 && this.labelNames.length === 0) {
+      samples.push({ labels: {}, value: 0 });
+    }
+    return { name: this.name, help: this.help, type: this.type, samples };
+  }
+}
+
+/** Metrics by name; `collectors` add families computed at scrape time. */
+export class Registry {
+  readonly #metrics = new Map<string, Metric>();
+  readonly #collectors: (() => Family[])[] = [];
+
+  counter(name: string, help: string, labelNames: readonly string[] = []): Metric {
+    return this.#add(new Metric(name, help, "counter", labelNames));
+  }
+
+  gauge(name: string, help: string, labelNames: readonly string[] = []): Metric {
+    return this.#add(new Metric(name, help, "gauge", labelNames));
+  }
+
+  /** Adds families computed on every scrape (e.g. from the status view). */
+  collect(fn: () => Family[]): void {
+    this.#collectors.push(fn);
+  }
+
+  #add(m: Metric): Metric {
+    if (this.#metrics.has(m.name)) throw new Error(`Metric ${m.name} is registered twice`);
+    this.#metrics.set(m.name, m);
+    return m;
+  }
+
+  /** Every family: registered metrics first, then collected ones. */
+  families(): Family[] {
+    const out = [...this.#metrics.values()].map((m) => m.family());
+    for (const c of this.#collectors) out.push(...c());
+    return out;
+  }
+
+  /** The Prometheus text exposition of every family. */
+  render(extra: Family[] = []): string {
+    return renderFamilies([...this.families(), ...extra]);
+  }
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+/** Renders families in the Prometheus text format; families sharing a name are merged. */
+export function renderFamilies(families: Family[]): string {
+  const merged = new Map<string, Family>();
+  for (const f of families) {
+    const have = merged.get(f.name);
+    if (have) have.samples.push(...f.samples);
+    else merged.set(f.name, { ...f, samples: [...f.samples] });
+  }
+  const lines: string[] = [];
+  for (const f of merged.values()) {
+    lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) {
+      const ls = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
+      lines.push(`${f.name}${ls ? `{${ls}}` : ""} ${formatValue(s.value)}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * The process-wide registry and the counters other parts increment. Until a part is wired in, its
+ * counters stay at 0 (labelled ones are simply absent).
+ */
+export const REGISTRY = new Registry();
+
+export const METRICS = {
+  /** Incremented by the plugin runner each time a plugin is killed for its timeout. */
+  pluginTimeouts: REGISTRY.counter(
+    "dmonitor_plugin_timeouts_total",
+    "Checks (plugins and built-ins) stopped because they ran past their timeout, by test.",
+    ["test"],
+  ),
+  /** Incremented by the node each time a check result is recorded, by status. */
+  checkRuns: REGISTRY.counter("dmonitor_check_runs_total", "Check runs completed, by status.", [
+    "status",
+  ]),
+  /** Incremented by the consensus part for each confirm request it sends, by peer and result. */
+  peerRequests: REGISTRY.counter(
+    "dmonitor_peer_requests_total",
+    "Confirm and state requests sent to peers, by peer and result (ok, error).",
+    ["peer", "result"],
+  ),
+  /** Incremented by the alerts part when a notification is accepted for delivery, by kind. */
+  notifications: REGISTRY.counter(
+    "dmonitor_notifications_total",
+    "Notifications this node queued for delivery, by kind (down, recovered, reminder).",
+    ["kind"],
+  ),
+  /** Incremented by the alerts outbox after each delivery attempt, by result (sent, retry, failed). */
+  deliveries: REGISTRY.counter(
+    "dmonitor_deliveries_total",
+    "Outbox delivery attempts, by result (sent, retry, failed).",
+    ["result"],
+  ),
+  /** Incremented by the Tentacle server for each accepted connection. */
+  tentacleConnections: REGISTRY.counter(
+    "dmonitor_tentacle_connections_total",
+    "Connections accepted by the Tentacle server.",
+  ),
+  /** Incremented by the Tentacle server per file transferred, by direction (received, sent). */
+  tentacleFiles: REGISTRY.counter(
+    "dmonitor_tentacle_files_total",
+    "Files transferred by the Tentacle server, by direction (received, sent).",
+    ["direction"],
+  ),
+  /** Incremented by the Tentacle server by bytes transferred, by direction. */
+  tentacleBytes: REGISTRY.counter(
+    "dmonitor_tentacle_bytes_total",
+    "Bytes of file data transferred by the Tentacle server, by direction (received, sent).",
+    ["direction"],
+  ),
+  /** Incremented by the Tentacle server for each refused or failed session. */
+  tentacleErrors: REGISTRY.counter(
+    "dmonitor_tentacle_errors_total",
+    "Tentacle sessions that ended in an error (bad password, protocol violation, I/O).",
+  ),
+  /** Incremented by the sync puller per pull, by site and result (ok, error). */
+  syncPulls: REGISTRY.counter(
+    "dmonitor_sync_pulls_total",
+    "Pulls from remote sites, by site and result (ok, error).",
+    ["site", "result"],
+  ),
+  /** Incremented by the sync puller per file fetched, by site. */
+  syncFiles: REGISTRY.counter(
+    "dmonitor_sync_files_total",
+    "Files pulled from remote sites, by site.",
+    ["site"],
+  ),
+} as const;
