@@ -120,7 +120,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
     const notifier = createNotifier({
       db,
       targets: () => alertTargets(alerts),
-      silences: async () => (await loadSilences(config.root)).silences,
+      silences: () => loadSilences(config.root),
       log: logger,
     });
     if (values.once) {

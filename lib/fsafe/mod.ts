@@ -120,9 +120,14 @@ function check(path: string, lst: fs.Stats, target: string, st: fs.Stats | null,
 /** `size` from stat; when stat said less than was read (a /proc file says 0), "more than". */
 function tooLarge(path: string, size: number, max: number): TreeFileError {
   const is = size > max ? `it is ${size} bytes` : `it holds more than ${max} bytes`;
-  return new TreeFileError(path, "too-large", `Cannot read ${path}: ${is}, at most ${max} are read`, {
-    size: Math.max(size, max + 1),
-  });
+  return new TreeFileError(
+    path,
+    "too-large",
+    `Cannot read ${path}: ${is}, at most ${max} are read`,
+    {
+      size: Math.max(size, max + 1),
+    },
+  );
 }
 
 function confirm(path: string, c: Checked, st: fs.Stats): void {
@@ -253,7 +258,9 @@ export function readTreeFile(path: string, opts: ReadOptions): Promise<Uint8Arra
   const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
   return new Promise<Uint8Array>((resolve, reject) => {
     const onAbort = () =>
-      reject(deadline.aborted ? timeout(path, opts) : fail(path, signal.reason ?? new Error("aborted")));
+      reject(
+        deadline.aborted ? timeout(path, opts) : fail(path, signal.reason ?? new Error("aborted")),
+      );
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     readAsync(path, opts.maxBytes, signal).then(
@@ -350,7 +357,8 @@ export function listTreeDir(
   const ms = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
   return new Promise((resolve, reject) => {
     const t = setTimeout(
-      () => reject(new TreeFileError(dir, "timeout", `Cannot list ${dir}: no answer within ${ms} ms`)),
+      () =>
+        reject(new TreeFileError(dir, "timeout", `Cannot list ${dir}: no answer within ${ms} ms`)),
       ms,
     );
     fs.promises.stat(dir).then(
@@ -358,4 +366,13 @@ export function listTreeDir(
       (e) => reject(fail(dir, e)),
     ).catch(reject).finally(() => clearTimeout(t));
   });
+}
+
+/** What a {@link TreeFileError} says about its file, without the leading "Cannot read PATH: ". */
+export function treeFileDetail(e: TreeFileError): string {
+  for (const verb of ["read", "list"]) {
+    const prefix = `Cannot ${verb} ${e.path}: `;
+    if (e.message.startsWith(prefix)) return e.message.slice(prefix.length);
+  }
+  return e.message;
 }

@@ -75,12 +75,18 @@ Deno.test("readTreeFile: the size cap holds by stat and by what is actually read
   try {
     const big = join(dir, "big");
     const re = /big: it is 5000 bytes, at most 4999 are read$/;
-    assert.throws(() => readTreeFileSync(big, { maxBytes: 4999 }), (e) => refused(e, "too-large", re));
+    assert.throws(
+      () => readTreeFileSync(big, { maxBytes: 4999 }),
+      (e) => refused(e, "too-large", re),
+    );
     await assert.rejects(readTreeFile(big, { maxBytes: 4999 }), (e) => refused(e, "too-large", re));
     // /proc files say size 0 and then produce content: the read itself stops past the cap.
     const proc = join(dir, "proc");
     const cap = /proc: it holds more than 16 bytes, at most 16 are read$/;
-    assert.throws(() => readTreeFileSync(proc, { maxBytes: 16 }), (e) => refused(e, "too-large", cap));
+    assert.throws(
+      () => readTreeFileSync(proc, { maxBytes: 16 }),
+      (e) => refused(e, "too-large", cap),
+    );
     await assert.rejects(readTreeFile(proc, { maxBytes: 16 }), (e) => refused(e, "too-large", cap));
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -116,8 +122,14 @@ Deno.test("listTreeDir classifies entries without opening them", async () => {
         ["zero", "other", "links to /dev/zero, a character device"],
       ]);
     }
-    assert.throws(() => listTreeDirSync(join(dir, "absent")), (e) => refused(e, "missing", /absent/));
-    await assert.rejects(listTreeDir(join(dir, "fifo")), (e) => refused(e, "not-regular", /a FIFO/));
+    assert.throws(
+      () => listTreeDirSync(join(dir, "absent")),
+      (e) => refused(e, "missing", /absent/),
+    );
+    await assert.rejects(
+      listTreeDir(join(dir, "fifo")),
+      (e) => refused(e, "not-regular", /a FIFO/),
+    );
     assert.throws(
       () => listTreeDirSync(dir, { maxEntries: 3 }),
       (e) => refused(e, "too-large", /more than 3 entries/),

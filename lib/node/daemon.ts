@@ -111,7 +111,7 @@ export async function startDaemon(
     const outboxNotifier = createNotifier({
       db: store.db,
       targets: () => alertTargets(alerts),
-      silences: async () => (await loadSilences(config.root)).silences,
+      silences: () => loadSilences(config.root),
       log: logger,
     });
     const alertNotifier = {
