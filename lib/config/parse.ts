@@ -39,8 +39,8 @@ export function parseConfig(files: ConfigFiles, opts: ParseOptions): Config {
       problems.push({
         file,
         key: "",
-        message: `must be a regular file, found a ${
-          e.kind === "dir" ? "directory" : "special file"
+        message: `must be a regular file, found ${
+          e.kind === "dir" ? "a directory" : e.what ?? "a special file"
         }`,
       });
       return null;

@@ -284,13 +284,16 @@ export interface TreeDirEntry {
   what: string;
   /** lstat's size, or the link target's. */
   size: number;
+  /** Permission bits and owner of the file (a link's target), for files whose safety matters. */
+  mode: number;
+  uid: number;
 }
 
 function classify(dir: string, name: string, lst: fs.Stats, st: fs.Stats | null): TreeDirEntry {
   const link = lst.isSymbolicLink();
   const real = link ? st : lst;
   if (real === null) {
-    return { name, kind: "other", what: "a symbolic link to nothing", size: 0 };
+    return { name, kind: "other", what: "a symbolic link to nothing", size: 0, mode: 0, uid: -1 };
   }
   const kind = real.isFile() ? "file" : real.isDirectory() ? "dir" : "other";
   let what = describeKind(real);
@@ -299,9 +302,31 @@ function classify(dir: string, name: string, lst: fs.Stats, st: fs.Stats | null)
     try {
       to = fs.realpathSync(`${dir}/${name}`);
     } catch { /* raced away */ }
-    what = `links to ${to || "a special file"}, ${describeKind(real)}`;
+    what = `a link to ${to || "a special file"}, ${describeKind(real)}`;
   }
-  return { name, kind, what, size: real.size };
+  return { name, kind, what, size: real.size, mode: real.mode, uid: real.uid };
+}
+
+/**
+ * Classifies one path of the tree like {@link listTreeDirSync} does its entries, without opening
+ * it; null when it does not exist.
+ */
+export function inspectTreeEntrySync(path: string): TreeDirEntry | null {
+  let lst: fs.Stats;
+  try {
+    lst = fs.lstatSync(path);
+  } catch (e) {
+    if (errorCode(e) === "ENOENT") return null;
+    throw fail(path, e);
+  }
+  let target: fs.Stats | null = null;
+  if (lst.isSymbolicLink()) {
+    try {
+      target = fs.statSync(path);
+    } catch { /* dangling */ }
+  }
+  const slash = path.lastIndexOf("/");
+  return classify(path.slice(0, slash), path.slice(slash + 1), lst, target);
 }
 
 /**

@@ -119,7 +119,7 @@ Deno.test("listTreeDir classifies entries without opening them", async () => {
         ["proc", "file", "a regular file"],
         ["sub", "dir", "a directory"],
         ["to-plain", "file", "a regular file"],
-        ["zero", "other", "links to /dev/zero, a character device"],
+        ["zero", "other", "a link to /dev/zero, a character device"],
       ]);
     }
     assert.throws(
