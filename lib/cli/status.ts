@@ -146,8 +146,15 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     );
     return 1;
   }
-  if (values.json) io.out(JSON.stringify(view, null, 2));
-  else {
+  // JSON escapes C0 but leaves DEL and C1 (0x9b is a CSI to some terminals) raw: escape them too.
+  if (values.json) {
+    io.out(
+      JSON.stringify(view, null, 2).replace(
+        /[\x7f-\x9f]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      ),
+    );
+  } else {
     const colour = io === stdio && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
     io.out(renderText(view, { colour }));
   }
