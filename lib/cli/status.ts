@@ -12,6 +12,7 @@ import { renderText } from "../status/text.ts";
 import type { StatusView } from "../status/types.ts";
 import { type Io, parseFlags, stdio } from "./args.ts";
 import { loadNodeConfig } from "../node/load.ts";
+import { LIMITS, readTreeText } from "../fsafe/mod.ts";
 
 export const STATUS_USAGE = `Usage: dmonitor status [--config DIR] [--json] [--url URL]
 
@@ -40,7 +41,8 @@ async function readToken(config: Config): Promise<string | null> {
   const s = parseStatusSettings(config.settings.sections.status, []);
   if (s.tokenFile === null) return null;
   try {
-    return (await Deno.readTextFile(resolve(config.root, s.tokenFile))).trim() || null;
+    const path = resolve(config.root, s.tokenFile);
+    return (await readTreeText(path, { maxBytes: LIMITS.secret })).trim() || null;
   } catch {
     return null; // Not readable by this user: try without; a refusal is explained below.
   }

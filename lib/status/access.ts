@@ -9,6 +9,7 @@ import { isIPv4, isIPv6 } from "../config/values.ts";
 import type { Config } from "../config/types.ts";
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
 import { parseStatusSettings, type StatusSettings } from "./settings.ts";
+import { LIMITS, readTreeText, treeFileDetail, TreeFileError } from "../fsafe/mod.ts";
 
 /** A network: address bytes (4 or 16) and prefix length. */
 export interface Cidr {
@@ -129,7 +130,7 @@ export async function loadStatusAccess(config: Config): Promise<StatusAccess> {
       problems.push({ file: "dmonitor.yaml", key: "status.token_file", message });
     try {
       const st = await Deno.stat(path);
-      const text = (await Deno.readTextFile(path)).trim();
+      const text = (await readTreeText(path, { maxBytes: LIMITS.secret })).trim();
       if (text.length < MIN_TOKEN_LENGTH || /\s/.test(text)) {
         fail(
           `must name a file holding one token of at least ${MIN_TOKEN_LENGTH} characters without spaces, ` +
@@ -144,7 +145,13 @@ export async function loadStatusAccess(config: Config): Promise<StatusAccess> {
         );
       } else token = text;
     } catch (e) {
-      const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+      const missing = e instanceof Deno.errors.NotFound ||
+        (e instanceof TreeFileError && e.reason === "missing");
+      const why = missing
+        ? "no such file"
+        : e instanceof TreeFileError
+        ? treeFileDetail(e)
+        : (e as Error).message;
       fail(`cannot be read (${why}: ${path}), got ${JSON.stringify(settings.tokenFile)}`);
     }
   }

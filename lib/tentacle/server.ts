@@ -13,6 +13,7 @@ import { Session, type SessionConfig } from "./session.ts";
 import { Storage } from "./storage.ts";
 import { ConnTransport } from "./conn_transport.ts";
 import { SocketTransport, type Transport } from "./transport.ts";
+import { LIMITS, readTreeText } from "../fsafe/mod.ts";
 
 interface Listener {
   port: number;
@@ -144,10 +145,11 @@ export async function startTentacleServer(options: TentacleServerOptions): Promi
 
   let tlsOpts: tls.TlsOptions | null = null;
   if (options.tls) {
-    const ca = options.tls.caFile ? await Deno.readTextFile(options.tls.caFile) : undefined;
+    const pem = (file: string) => readTreeText(file, { maxBytes: LIMITS.pem });
+    const ca = options.tls.caFile ? await pem(options.tls.caFile) : undefined;
     tlsOpts = {
-      cert: await Deno.readTextFile(options.tls.certFile),
-      key: await Deno.readTextFile(options.tls.keyFile),
+      cert: await pem(options.tls.certFile),
+      key: await pem(options.tls.keyFile),
       ca,
       requestCert: ca !== undefined,
       rejectUnauthorized: ca !== undefined,
