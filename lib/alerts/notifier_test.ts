@@ -94,3 +94,26 @@ Deno.test("notifier: a failing source and unreadable files are logged once, the 
   ]);
   ok(log.lines.some((l) => l.includes("notification queued") && l.includes("notification=d")));
 });
+
+Deno.test("outbox: held rows are not due until released, or until the hold ends (a crash in between)", async () => {
+  await using t = await tempDb();
+  const outbox = new Outbox(t.db);
+  const ids = outbox.enqueueHeld(sampleDown(), targets, T0, T0 + HOLD_MS);
+  assertEquals(ids.length, 1);
+  assertEquals(outbox.enqueueHeld(sampleDown(), targets, T0, T0 + HOLD_MS), [], "queued once");
+  assertEquals(outbox.due(T0), [], "held");
+  assertEquals(
+    outbox.due(T0 + HOLD_MS).map((r) => r.id),
+    ids,
+    "sent after the hold if never released",
+  );
+  outbox.release(ids, T0 + 1);
+  assertEquals(outbox.due(T0 + 1).map((r) => r.id), ids, "due once released");
+  const muted = outbox.enqueueHeld(sampleDown({ id: "m" }), targets, T0, T0 + HOLD_MS);
+  outbox.mute(muted, "muted by silence.d/x");
+  assertEquals(
+    outbox.byNotification("m").map((r) => [r.status, r.lastError]),
+    [["muted", "muted by silence.d/x"]],
+  );
+  assertEquals(outbox.due(T0 + HOLD_MS).map((r) => r.id), ids, "a muted row is never due");
+});
