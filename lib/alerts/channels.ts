@@ -9,6 +9,7 @@ import type { AlertSettings } from "./settings.ts";
 import { createSmtpChannel } from "./smtp.ts";
 import type { Channels } from "./types.ts";
 import { createWebhookChannel } from "./webhook.ts";
+import { LIMITS, readTreeText, treeFileDetail, TreeFileError } from "../fsafe/mod.ts";
 
 export interface BuiltChannels {
   channels: Channels;
@@ -19,11 +20,14 @@ export interface BuiltChannels {
 async function readFileProblem(
   path: string,
   key: string,
+  maxBytes: number,
 ): Promise<{ text: string | null; problem: ConfigProblem | null }> {
   try {
-    return { text: await Deno.readTextFile(path), problem: null };
+    return { text: await readTreeText(path, { maxBytes }), problem: null };
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "does not exist" : (e as Error).message;
+    const why = e instanceof TreeFileError
+      ? treeFileDetail(e).replace(/^it does not exist$/, "does not exist")
+      : (e as Error).message;
     return {
       text: null,
       problem: { file: "dmonitor.yaml", key, message: `cannot be read: ${path} ${why}` },
@@ -36,14 +40,14 @@ export async function buildChannels(s: AlertSettings): Promise<BuiltChannels> {
   const problems: ConfigProblem[] = [];
   let password = s.smtp.password;
   if (s.smtp.passwordFile) {
-    const r = await readFileProblem(s.smtp.passwordFile, "smtp.password_file");
+    const r = await readFileProblem(s.smtp.passwordFile, "smtp.password_file", LIMITS.secret);
     if (r.problem) problems.push(r.problem);
     // Only the line ending an editor adds is dropped; a password may contain spaces.
     else password = r.text!.replace(/\r?\n$/, "");
   }
   let ca: string | null = null;
   if (s.smtp.ca) {
-    const r = await readFileProblem(s.smtp.ca, "smtp.ca");
+    const r = await readFileProblem(s.smtp.ca, "smtp.ca", LIMITS.pem);
     if (r.problem) problems.push(r.problem);
     else if (!r.text!.includes("-----BEGIN CERTIFICATE-----")) {
       problems.push({

@@ -10,7 +10,7 @@
  * const notifier = createNotifier({
  *   db,
  *   targets: () => alertTargets(settings),
- *   silences: async () => (await loadSilences(config.root)).silences,
+ *   silences: () => loadSilences(config.root),
  * });
  * const stop = new AbortController();
  * const loop = runOutbox({ db, channels: () => built.channels, signal: stop.signal, log });

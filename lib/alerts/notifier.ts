@@ -1,7 +1,12 @@
 /**
- * The notifier the consensus part hands notifications to: applies silences, then writes one
- * outbox row per target and wakes the delivery loop. When `notify` resolves, the notification is
- * durable; calling it again with the same notification id is harmless.
+ * The notifier the consensus part hands notifications to: writes one outbox row per target
+ * first, then applies silences and wakes the delivery loop. When `notify` resolves, the
+ * notification is durable; calling it again with the same notification id is harmless.
+ *
+ * Silences are optional: the rows are persisted (held back from delivery for a moment) before
+ * silence.d is consulted, the consultation has a deadline, and a silence that cannot be read
+ * mutes nothing. A page is never lost to a broken silence.d; at worst it is sent during a
+ * maintenance window. Each reading problem is logged once, not once per notification.
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
@@ -11,6 +16,7 @@ import { wakeOutbox } from "./deliver.ts";
 import { Outbox } from "./outbox.ts";
 import { formatTime } from "./render.ts";
 import { matchingSilence, shouldMute, type Silence } from "./silence.ts";
+import { type ConfigProblem, formatProblem } from "../errors/mod.ts";
 import { type Clock, realClock, type Target } from "./types.ts";
 
 export interface NotifyResult {
@@ -21,6 +27,14 @@ export interface NotifyResult {
   /** The silence in force that muted it, or null. */
   mutedBy: Silence | null;
 }
+
+/** What a silence source returns: the silences, or them with the problems met reading them. */
+export type SilenceRead =
+  | readonly Silence[]
+  | { silences: readonly Silence[]; problems: readonly ConfigProblem[] };
+
+/** How long new rows are held back while silences are consulted; a crash sends them after. */
+export const HOLD_MS = 60_000;
 
 /** lib/quorum's `Notifier`; `enqueue` does the same and says what it did. */
 export interface Notifier extends QuorumNotifier {
@@ -33,8 +47,13 @@ export interface NotifierOptions {
   db: DatabaseSync;
   /** Current targets (from {@link alertTargets}); a getter so a reload takes effect. */
   targets: () => readonly Target[];
-  /** Current silences, e.g. `async () => (await loadSilences(root)).silences`. Default: none. */
-  silences?: () => readonly Silence[] | Promise<readonly Silence[]>;
+  /**
+   * Current silences, e.g. `() => loadSilences(root)`; problems it returns are logged once each.
+   * Default: none.
+   */
+  silences?: () => SilenceRead | Promise<SilenceRead>;
+  /** How long silences may take before the notification goes out unmuted (default 5 s). */
+  silenceDeadlineMs?: number;
   clock?: Clock;
   log?: Logger;
 }
@@ -45,7 +64,7 @@ export interface NotifierOptions {
  * const notifier = createNotifier({
  *   db,
  *   targets: () => alertTargets(settings),
- *   silences: async () => (await loadSilences(config.root)).silences,
+ *   silences: () => loadSilences(config.root),
  * });
  * await notifier.notify(notification);
  */
@@ -53,18 +72,9 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const outbox = new Outbox(opts.db);
   const clock = opts.clock ?? realClock;
   const log = (opts.log ?? createLogger()).child("alerts");
+  const readSilences = silenceReader(opts, log);
   const enqueue = async (n: Notification): Promise<NotifyResult> => {
-    let silences: readonly Silence[] = [];
-    try {
-      silences = await (opts.silences?.() ?? []);
-    } catch (e) {
-      // A broken silence.d must not swallow a page: notify as if nothing were silenced.
-      log.warn("cannot read silences, notifying anyway", { error: (e as Error).message });
-    }
     const now = clock.now();
-    const silence = matchingSilence(silences, n.host, n.test, now) ?? null;
-    const down = n.kind === "recovered" ? outbox.downRecord(n.incidentId) : "none";
-    const muted = shouldMute(n.kind, silence !== null, down);
     const targets = opts.targets();
     const fields = { kind: n.kind, host: n.host, test: n.test, notification: n.id };
     if (targets.length === 0) {
@@ -72,16 +82,71 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       log.error("no alert target configured in alert.d/, notification not sent", fields);
       return { queued, muted: false, mutedBy: null };
     }
-    const note = muted
-      ? silence
-        ? `muted by ${silence.file} until ${formatTime(silence.until)}`
-        : "muted: its down notice was muted"
-      : undefined;
-    const queued = outbox.enqueue(n, targets, now, { status: muted ? "muted" : "pending", note });
-    if (muted) log.info("notification muted", { ...fields, by: silence?.file ?? "down notice" });
-    else if (queued > 0) log.info("notification queued", { ...fields, targets: queued });
-    if (queued > 0 && !muted) wakeOutbox(opts.db);
-    return { queued, muted, mutedBy: muted ? silence : null };
+    const down = n.kind === "recovered" ? outbox.downRecord(n.incidentId) : "none";
+    // Durable before anything optional is consulted.
+    const ids = outbox.enqueueHeld(n, targets, now, now + HOLD_MS);
+    if (ids.length === 0) return { queued: 0, muted: false, mutedBy: null };
+    const silences = await readSilences();
+    const at = clock.now();
+    const silence = matchingSilence(silences, n.host, n.test, at) ?? null;
+    const muted = shouldMute(n.kind, silence !== null, down);
+    if (muted) {
+      outbox.mute(
+        ids,
+        silence
+          ? `muted by ${silence.file} until ${formatTime(silence.until)}`
+          : "muted: its down notice was muted",
+      );
+      log.info("notification muted", { ...fields, by: silence?.file ?? "down notice" });
+    } else {
+      outbox.release(ids, at);
+      log.info("notification queued", { ...fields, targets: ids.length });
+      wakeOutbox(opts.db);
+    }
+    return { queued: ids.length, muted, mutedBy: muted ? silence : null };
   };
   return { enqueue, notify: async (n) => void await enqueue(n) };
+}
+
+/**
+ * Reads the silences within the deadline; never throws. A failure, or each problem of a file,
+ * is logged when it first appears and again only after it went away and came back.
+ */
+function silenceReader(opts: NotifierOptions, log: Logger): () => Promise<readonly Silence[]> {
+  const deadline = opts.silenceDeadlineMs ?? 5_000;
+  let failing: string | null = null;
+  let reported = new Set<string>();
+  return async () => {
+    if (!opts.silences) return [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const read = await Promise.race([
+        Promise.resolve().then(() => opts.silences!()),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`silence.d/ not read within ${deadline} ms`)),
+            deadline,
+          );
+        }),
+      ]);
+      failing = null;
+      const { silences, problems } = Array.isArray(read)
+        ? { silences: read as readonly Silence[], problems: [] }
+        : read as { silences: readonly Silence[]; problems: readonly ConfigProblem[] };
+      const now = new Set(problems.map(formatProblem));
+      for (const p of now) {
+        if (!reported.has(p)) log.warn("silence ignored, it mutes nothing", { problem: p });
+      }
+      reported = now;
+      return silences;
+    } catch (e) {
+      // A broken silence.d must not swallow a page: notify as if nothing were silenced.
+      const why = (e as Error).message;
+      if (why !== failing) log.warn("cannot read silences, notifying anyway", { error: why });
+      failing = why;
+      return [];
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }

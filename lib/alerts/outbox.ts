@@ -123,6 +123,44 @@ export class Outbox {
     return this.#insert(n, rows, now, opts.status ?? "pending", opts.note ?? null);
   }
 
+  /**
+   * Queues `n` for every target as pending but not due before `holdUntil`, and returns the ids of
+   * the new rows. The notifier persists a notification this way before it consults anything
+   * optional (silence.d), then {@link release}s or {@link mute}s the rows; a node that dies in
+   * between sends them when the hold ends (a duplicate page beats a missed one).
+   */
+  enqueueHeld(
+    n: Deliverable,
+    targets: readonly Target[],
+    now: number,
+    holdUntil: number,
+  ): number[] {
+    const rows = targets.map((t) => ({
+      recipient: targetKey(t),
+      channel: t.channel,
+      target: t.name,
+    }));
+    return this.#insertRows(n, rows, now, holdUntil, "pending", null);
+  }
+
+  /** Makes held rows due now. */
+  release(ids: readonly number[], now: number): void {
+    if (ids.length === 0) return;
+    this.db.prepare(
+      `UPDATE alert_outbox SET next_at = ? WHERE status = 'pending' AND attempts = 0
+       AND id IN (${ids.map(() => "?").join(", ")})`,
+    ).run(now, ...ids);
+  }
+
+  /** Marks held rows muted (never sent), with `note` as their last_error. */
+  mute(ids: readonly number[], note: string): void {
+    if (ids.length === 0) return;
+    this.db.prepare(
+      `UPDATE alert_outbox SET status = 'muted', last_error = ? WHERE status = 'pending'
+       AND attempts = 0 AND id IN (${ids.map(() => "?").join(", ")})`,
+    ).run(note, ...ids);
+  }
+
   /** Records a notification that had nowhere to go, as failed, so `dmonitor outbox` shows it. */
   recordUndeliverable(n: Deliverable, now: number, reason: string): number {
     return this.#insert(
@@ -141,6 +179,17 @@ export class Outbox {
     status: OutboxStatus,
     note: string | null,
   ): number {
+    return this.#insertRows(n, rows, now, now, status, note).length;
+  }
+
+  #insertRows(
+    n: Deliverable,
+    rows: { recipient: string; channel: string; target: string }[],
+    now: number,
+    nextAt: number,
+    status: OutboxStatus,
+    note: string | null,
+  ): number[] {
     const stmt = this.db.prepare(
       `INSERT OR IGNORE INTO alert_outbox (notification_id, recipient, channel, target,
         incident_id, kind, host, test, summary, payload, status, created_at, next_at, last_error)
@@ -149,26 +198,25 @@ export class Outbox {
     const payload = JSON.stringify(n);
     const summary = renderSubject(n);
     return this.#tx(() => {
-      let added = 0;
+      const added: number[] = [];
       for (const r of rows) {
-        added += Number(
-          stmt.run(
-            n.id,
-            r.recipient,
-            r.channel,
-            r.target,
-            n.incidentId,
-            n.kind,
-            n.host,
-            n.test,
-            summary,
-            payload,
-            status,
-            now,
-            now,
-            note,
-          ).changes,
+        const run = stmt.run(
+          n.id,
+          r.recipient,
+          r.channel,
+          r.target,
+          n.incidentId,
+          n.kind,
+          n.host,
+          n.test,
+          summary,
+          payload,
+          status,
+          now,
+          nextAt,
+          note,
         );
+        if (Number(run.changes) === 1) added.push(Number(run.lastInsertRowid));
       }
       return added;
     });

@@ -13,6 +13,14 @@
  */
 import type { SectionParser } from "../config/types.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
+import {
+  LIMITS,
+  listTreeDir,
+  readTreeText,
+  type TreeDirEntry,
+  treeFileDetail,
+  TreeFileError,
+} from "../fsafe/mod.ts";
 import type { DeliverableKind } from "./types.ts";
 
 export interface Silence {
@@ -140,41 +148,56 @@ export function shouldMute(kind: DeliverableKind, silenced: boolean, down: DownR
   }
 }
 
+/** Deadline for reading one silence file, or listing one directory, at run time. */
+const SILENCE_DEADLINE_MS = 2_000;
+
 /**
  * Reads `silence.d/` under the config root (I/O only): files by relative path, directories where
  * a file belongs as null. Hidden files and editor backups (`~`) are skipped; a missing directory
- * means no silences.
+ * means no silences. Only regular files are read (through lib/fsafe, so a FIFO or a link to a
+ * device never blocks or floods the notifier); whatever cannot be read is returned as a problem
+ * and mutes nothing.
  */
-export async function readSilenceTree(root: string): Promise<Record<string, string | null>> {
-  const out: Record<string, string | null> = {};
+export async function readSilenceTree(
+  root: string,
+): Promise<{ files: Record<string, string | null>; problems: ConfigProblem[] }> {
+  const files: Record<string, string | null> = {};
+  const problems: ConfigProblem[] = [];
+  const refuse = (file: string, e: unknown) => {
+    if (!(e instanceof TreeFileError)) throw e;
+    problems.push({ file, key: "", message: `${treeFileDetail(e)}; it mutes nothing` });
+  };
   const skip = (name: string) => name.startsWith(".") || name.endsWith("~");
   const walk = async (rel: string, depth: number) => {
-    let entries: Deno.DirEntry[];
+    let entries: TreeDirEntry[];
     try {
-      entries = await Array.fromAsync(Deno.readDir(`${root}/${rel}`));
+      entries = await listTreeDir(`${root}/${rel}`, { deadlineMs: SILENCE_DEADLINE_MS });
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound && depth === 0) return;
-      throw e;
+      if (e instanceof TreeFileError && e.reason === "missing" && depth === 0) return;
+      return refuse(rel, e);
     }
     for (const e of entries) {
       if (skip(e.name)) continue;
       const path = `${rel}/${e.name}`;
-      const info = await Deno.stat(`${root}/${path}`);
-      if (info.isDirectory) {
+      if (e.kind === "dir") {
         if (depth === 0) await walk(path, 1);
-        else out[path] = null;
-      } else if (info.size > 64 * 1024) {
-        out[path] = "";
-      } else {
-        out[path] = await Deno.readTextFile(`${root}/${path}`);
+        else files[path] = null;
+        continue;
+      }
+      try {
+        files[path] = await readTreeText(`${root}/${path}`, {
+          maxBytes: LIMITS.silence,
+          deadlineMs: SILENCE_DEADLINE_MS,
+        });
+      } catch (err) {
+        refuse(path, err);
       }
     }
   };
   await walk("silence.d", 0);
-  return out;
+  return { files, problems };
 }
 
-/** Reads and parses `silence.d/`; broken files are returned as problems, never thrown. */
 /** silence.d/ as read with the tree (`Config.silenceFiles`), for the node's configuration. */
 export const silenceSection: SectionParser<Silence[]> = {
   key: null,
@@ -188,8 +211,11 @@ export const silenceSection: SectionParser<Silence[]> = {
   },
 };
 
+/** Reads and parses `silence.d/`; broken or unreadable files are returned as problems, never thrown. */
 export async function loadSilences(
   root: string,
 ): Promise<{ silences: Silence[]; problems: ConfigProblem[] }> {
-  return parseSilences(await readSilenceTree(root));
+  const read = await readSilenceTree(root);
+  const parsed = parseSilences(read.files);
+  return { silences: parsed.silences, problems: [...read.problems, ...parsed.problems] };
 }

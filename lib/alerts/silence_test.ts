@@ -121,3 +121,24 @@ Deno.test("loadSilences reads silence.d from a real tree", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("loadSilences refuses a FIFO, a link to /dev/zero and an oversized file, and reads the rest", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${root}/silence.d/www`, { recursive: true });
+    await Deno.writeTextFile(`${root}/silence.d/db1`, "2025-03-01T13:00Z\n");
+    const fifo = await new Deno.Command("mkfifo", { args: [`${root}/silence.d/www/ssh`] }).output();
+    assertEquals(fifo.code, 0);
+    await Deno.symlink("/dev/zero", `${root}/silence.d/zero`);
+    await Deno.writeTextFile(`${root}/silence.d/huge`, "#".repeat(70_000));
+    const { silences, problems } = await loadSilences(root);
+    assertEquals(silences.map((s) => s.file), ["silence.d/db1"]);
+    assertEquals(new ConfigError(problems).message.split("\n"), [
+      "silence.d/huge: it is 70000 bytes, at most 65536 are read; it mutes nothing",
+      "silence.d/www/ssh: it is a FIFO; only regular files are read; it mutes nothing",
+      "silence.d/zero: it links to /dev/zero, a character device; only regular files are read; it mutes nothing",
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

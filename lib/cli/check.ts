@@ -12,6 +12,7 @@ import { createExecutor } from "../node/execute.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { hostname, loadNodeConfig } from "../node/load.ts";
 import { pluginUser } from "../node/load.ts";
+import { sanitizeText } from "../text/mod.ts";
 
 export const CHECK_USAGE = `Usage: dmonitor check [--config DIR] [--set KEY=VALUE]... HOST [TEST...]
 
@@ -110,6 +111,9 @@ export async function checkCommand(args: string[], io: Io): Promise<number> {
     user: await pluginUser(config),
   });
   const results = await Promise.all(tests.map((t) => execute(t)));
-  for (const r of results) io.out(`${r.host} ${r.test} ${r.status} ${r.output}`.trimEnd());
+  // Plugin output goes to the operator's terminal: no control sequences from it get there.
+  for (const r of results) {
+    io.out(sanitizeText(`${r.host} ${r.test} ${r.status} ${r.output}`).trimEnd());
+  }
   return results.every((r) => r.status === "OK") ? 0 : 2;
 }

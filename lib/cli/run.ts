@@ -19,6 +19,9 @@ SIGHUP reloads the configuration (a broken one is reported and the running one k
 SIGINT stops the node cleanly.
 Exit status: 0 after a clean stop, 1 when the configuration is broken or the node cannot start.`;
 
+/** How long a stop may take before the node exits regardless (systemd's default is 90 s). */
+export const STOP_GRACE_MS = 5_000;
+
 export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Promise<number> {
   const { values, positionals } = parseFlags("run", args, {
     config: { type: "string", short: "c" },
@@ -49,14 +52,32 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
     return 1;
   }
   const onHup = () => void daemon.reload();
-  const onStop = () => ctl.abort();
+  // A clean stop waits for running checks and deliveries; whatever still hangs after the grace
+  // period (a wedged file system, a stuck peer) does not keep the node alive: systemd's stop
+  // timeout must never be the one that ends it. A second signal exits at once.
+  let force: (code: number) => void = () => {};
+  const forced = new Promise<number>((r) => (force = r));
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  signal.addEventListener("abort", () => {
+    grace = setTimeout(() => {
+      logger.error("node did not stop in time, exiting anyway", { grace_ms: STOP_GRACE_MS });
+      force(1);
+    }, STOP_GRACE_MS);
+  }, { once: true });
+  const onStop = () => {
+    if (ctl.signal.aborted) {
+      logger.warn("second stop signal, exiting now");
+      force(1);
+    }
+    ctl.abort();
+  };
   Deno.addSignalListener("SIGHUP", onHup);
   Deno.addSignalListener("SIGTERM", onStop);
   Deno.addSignalListener("SIGINT", onStop);
   try {
-    await daemon.done;
-    return 0;
+    return await Promise.race([daemon.done.then(() => 0), forced]);
   } finally {
+    clearTimeout(grace);
     Deno.removeSignalListener("SIGHUP", onHup);
     Deno.removeSignalListener("SIGTERM", onStop);
     Deno.removeSignalListener("SIGINT", onStop);

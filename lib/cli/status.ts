@@ -11,6 +11,7 @@ import { renderText } from "../status/text.ts";
 import type { StatusView } from "../status/types.ts";
 import { type Io, parseFlags, stdio } from "./args.ts";
 import { loadNodeConfig, type NodeConfig } from "../node/load.ts";
+import { LIMITS, readTreeText } from "../fsafe/mod.ts";
 
 export const STATUS_USAGE = `Usage: dmonitor status [--config DIR] [--json] [--url URL]
 
@@ -39,7 +40,8 @@ async function readToken(config: NodeConfig): Promise<string | null> {
   const s = config.sections.status;
   if (s.tokenFile === null) return null;
   try {
-    return (await Deno.readTextFile(resolve(config.root, s.tokenFile))).trim() || null;
+    const path = resolve(config.root, s.tokenFile);
+    return (await readTreeText(path, { maxBytes: LIMITS.secret })).trim() || null;
   } catch {
     return null; // Not readable by this user: try without; a refusal is explained below.
   }
@@ -145,8 +147,15 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     );
     return 1;
   }
-  if (values.json) io.out(JSON.stringify(view, null, 2));
-  else {
+  // JSON escapes C0 but leaves DEL and C1 (0x9b is a CSI to some terminals) raw: escape them too.
+  if (values.json) {
+    io.out(
+      JSON.stringify(view, null, 2).replace(
+        /[\x7f-\x9f]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      ),
+    );
+  } else {
     const colour = io === stdio && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
     io.out(renderText(view, { colour }));
   }

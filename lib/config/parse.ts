@@ -51,8 +51,8 @@ export function parseConfig<P extends SectionParsers = Record<never, never>>(
       problems.push({
         file,
         key: "",
-        message: `must be a regular file, found a ${
-          e.kind === "dir" ? "directory" : "special file"
+        message: `must be a regular file, found ${
+          e.kind === "dir" ? "a directory" : e.what ?? "a special file"
         }`,
       });
       return null;

@@ -4,6 +4,13 @@
  * @module
  */
 import { join, resolve } from "node:path";
+import {
+  inspectTreeEntrySync,
+  listTreeDirSync,
+  readTreeFileSync,
+  treeFileDetail,
+  TreeFileError,
+} from "../fsafe/mod.ts";
 
 /** What kind of directory entry a path is. */
 export type EntryKind = "file" | "dir" | "other";
@@ -18,6 +25,8 @@ export interface TreeEntry {
   mode: number | null;
   uid: number | null;
   size: number;
+  /** For kind "other": what was found instead of a file ("a FIFO", "a link to /dev/zero, ..."). */
+  what?: string;
 }
 
 /** The raw tree: every entry dmonitor looks at, in a stable order. */
@@ -80,27 +89,40 @@ function walk(root: string, rel: string, depth: number, read: boolean, out: Tree
   if (!self) return;
   out.push(self);
   if (self.kind !== "dir" || depth === 0) return;
-  const names: string[] = [];
-  for (const d of Deno.readDirSync(join(root, rel))) {
-    if (!isIgnoredName(d.name)) names.push(d.name);
-  }
-  names.sort();
+  const names = listTreeDirSync(join(root, rel)).map((d) => d.name).filter((n) =>
+    !isIgnoredName(n)
+  );
   for (const name of names) walk(root, `${rel}/${name}`, depth - 1, read, out);
 }
 
+/**
+ * One entry, classified without opening it; a file's content is read through lib/fsafe, so only
+ * a regular file (checked again on the opened handle) is read, and never more than the cap.
+ */
 function readEntry(root: string, rel: string, read: boolean): TreeEntry | null {
   const full = join(root, rel);
-  let st: Deno.FileInfo;
+  const d = inspectTreeEntrySync(full);
+  if (!d) return null;
+  const entry: TreeEntry = {
+    path: rel,
+    kind: d.kind,
+    content: null,
+    mode: d.mode,
+    uid: d.uid,
+    size: d.size,
+    ...(d.kind === "other" ? { what: d.what } : {}),
+  };
+  if (d.kind !== "file" || !read || d.size > MAX_FILE_BYTES) return entry;
   try {
-    st = Deno.statSync(full);
+    entry.content = DECODER.decode(readTreeFileSync(full, { maxBytes: MAX_FILE_BYTES }));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
+    if (!(e instanceof TreeFileError)) throw e;
+    if (e.reason === "missing") return null; // removed since it was listed
+    if (e.reason === "too-large") entry.size = e.size ?? entry.size;
+    else if (e.reason === "not-regular") {
+      entry.kind = "other";
+      entry.what = treeFileDetail(e).replace(/^it (is|was) /, "").replace(/; only .*$/, "");
+    } else throw e;
   }
-  const kind: EntryKind = st.isFile ? "file" : st.isDirectory ? "dir" : "other";
-  let content: string | null = null;
-  if (kind === "file" && read && st.size <= MAX_FILE_BYTES) {
-    content = DECODER.decode(Deno.readFileSync(full));
-  }
-  return { path: rel, kind, content, mode: st.mode, uid: st.uid, size: st.size };
+  return entry;
 }

@@ -87,6 +87,28 @@ export class AuthError extends Error {
   }
 }
 
+/** Why a file of the tree was not read. */
+export type TreeFileReason = "missing" | "not-regular" | "too-large" | "timeout" | "unreadable";
+
+/**
+ * A file of the configuration tree was refused or could not be read. The message names the path
+ * and what was found (`... is a FIFO, not a regular file`, `... is 3145728 bytes, at most 1048576`).
+ */
+export class TreeFileError extends Error {
+  override name = "TreeFileError";
+  /** The size found, for "too-large". */
+  readonly size: number | null;
+  constructor(
+    readonly path: string,
+    readonly reason: TreeFileReason,
+    message: string,
+    options?: ErrorOptions & { size?: number },
+  ) {
+    super(message, options);
+    this.size = options?.size ?? null;
+  }
+}
+
 /** A request or operation took longer than its deadline. */
 export class DeadlineError extends Error {
   override name = "DeadlineError";

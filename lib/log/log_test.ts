@@ -20,3 +20,14 @@ Deno.test("levels filter and child components name the part", () => {
   log.child("peers").info("up", { peer: "b" });
   assert.deepEqual(log.lines, ["INFO dmonitor.peers up peer=b"]);
 });
+
+Deno.test("formatLine: terminal escapes from plugins and peers never reach the log", () => {
+  assert.equal(
+    formatLine("info", "node", "check \x1b]0;pwned\x07result", {
+      output: "FAIL\x1b[2J disk\x1b]52;c;ZWNobyBoaQ==\x07 full",
+      peer: "beta\x9b2J",
+      multi: "a\nb\x1b[31m",
+    }),
+    'INFO node check result output="FAIL disk full" peer=beta multi="a\\nb"',
+  );
+});

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { sanitizeText } from "../text/mod.ts";
+
 export type Level = "debug" | "info" | "warn" | "error";
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -18,16 +20,20 @@ export interface Logger {
   child(component: string): Logger;
 }
 
-/** Quotes a value when it holds spaces, quotes or control characters, so a line stays one line. */
+/**
+ * Quotes a value when it holds spaces, quotes or control characters, so a line stays one line.
+ * Terminal control sequences and control characters (from a plugin's or a peer's text) are
+ * removed first; newlines and tabs are kept, escaped by the quoting.
+ */
 export function formatValue(v: string | number | boolean): string {
-  const s = String(v);
+  const s = typeof v === "string" ? sanitizeText(v, { lines: true }) : String(v);
   // deno-lint-ignore no-control-regex
-  return /^[^\s"=\\\x00-\x1f\x7f]+$/.test(s) ? s : JSON.stringify(s);
+  return /^[^\s"=\\\x00-\x1f\x7f-\x9f]+$/.test(s) ? s : JSON.stringify(s);
 }
 
 /** Formats one log line (pure; exported for tests). */
 export function formatLine(level: Level, component: string, msg: string, fields?: Fields): string {
-  const parts = [level.toUpperCase(), component, msg.replace(/[\r\n]+/g, " ")];
+  const parts = [level.toUpperCase(), component, sanitizeText(msg.replace(/[\r\n]+/g, " "))];
   for (const [k, v] of Object.entries(fields ?? {})) {
     if (v === undefined || v === null) continue;
     parts.push(`${k}=${formatValue(v)}`);

@@ -48,7 +48,7 @@ export function createAlerting(deps: AlertingDeps): Alerting {
   const outbox = createNotifier({
     db: deps.db,
     targets: () => alertTargets(settings),
-    silences: async () => (await loadSilences(deps.root)).silences,
+    silences: () => loadSilences(deps.root),
     log: deps.logger,
   });
   return {

@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { SectionParser } from "../config/types.ts";
 import { checkPeerKeyRequirement } from "./server.ts";
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
+import { LIMITS, readTreeText, treeFileDetail, TreeFileError } from "../fsafe/mod.ts";
 
 export interface PeerSettings {
   /** Serve https with this certificate chain and key, and reach peers over https. */
@@ -84,13 +85,10 @@ export async function loadPeerTls(s: PeerSettings): Promise<PeerTls> {
   const problems: ConfigProblem[] = [];
   const read = async (key: string, file: string) => {
     try {
-      return await Deno.readTextFile(file);
+      return await readTreeText(file, { maxBytes: LIMITS.pem });
     } catch (e) {
-      problems.push({
-        file: "dmonitor.yaml",
-        key,
-        message: `cannot read ${file}: ${(e as Error).message}`,
-      });
+      const why = e instanceof TreeFileError ? treeFileDetail(e) : (e as Error).message;
+      problems.push({ file: "dmonitor.yaml", key, message: `cannot read ${file}: ${why}` });
       return "";
     }
   };

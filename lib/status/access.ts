@@ -9,6 +9,7 @@ import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
 import { constantTimeEqual } from "../secret/mod.ts";
 import { cidrContains } from "./cidr.ts";
 import type { StatusSettings } from "./settings.ts";
+import { LIMITS, readTreeText, treeFileDetail, TreeFileError } from "../fsafe/mod.ts";
 
 export { addressBytes, type Cidr, cidrContains, parseCidr } from "./cidr.ts";
 
@@ -50,7 +51,7 @@ export async function loadStatusAccess(
       problems.push({ file: "dmonitor.yaml", key: "status.token_file", message });
     try {
       const st = await Deno.stat(path);
-      const text = (await Deno.readTextFile(path)).trim();
+      const text = (await readTreeText(path, { maxBytes: LIMITS.secret })).trim();
       if (text.length < MIN_TOKEN_LENGTH || /\s/.test(text)) {
         fail(
           `must name a file holding one token of at least ${MIN_TOKEN_LENGTH} characters without spaces, ` +
@@ -65,7 +66,13 @@ export async function loadStatusAccess(
         );
       } else token = text;
     } catch (e) {
-      const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+      const missing = e instanceof Deno.errors.NotFound ||
+        (e instanceof TreeFileError && e.reason === "missing");
+      const why = missing
+        ? "no such file"
+        : e instanceof TreeFileError
+        ? treeFileDetail(e)
+        : (e as Error).message;
       fail(`cannot be read (${why}: ${path}), got ${JSON.stringify(settings.tokenFile)}`);
     }
   }

@@ -5,6 +5,7 @@
  */
 import { ago, displayOrder, isDown, phaseNote, runTime, statusWord, summarize } from "./format.ts";
 import type { StatusView } from "./types.ts";
+import { sanitizeDeep } from "../text/mod.ts";
 
 const CODES = { red: 31, green: 32, yellow: 33, grey: 90, bold: 1 } as const;
 type Colour = keyof typeof CODES;
@@ -21,8 +22,13 @@ function columns(rows: string[][]): string[] {
   );
 }
 
-/** Renders the view as plain text (with ANSI colours when `colour`). */
-export function renderText(view: StatusView, opts: { colour?: boolean } = {}): string {
+/**
+ * Renders the view as plain text (with ANSI colours when `colour`). Every text in the view (plugin
+ * output, peer votes, site errors: it may have come over the network) is stripped of terminal
+ * control sequences first, so the only escapes printed are this function's own colours.
+ */
+export function renderText(input: StatusView, opts: { colour?: boolean } = {}): string {
+  const view = sanitizeDeep(input);
   const paint = (c: Colour, s: string) => (opts.colour ? `\x1b[${CODES[c]}m${s}\x1b[0m` : s);
   const now = view.generatedAt;
   const sum = summarize(view);

@@ -21,6 +21,7 @@ import {
 } from "../spool/bundle.ts";
 import { isIgnoredName } from "../config/tree.ts";
 import type { TentacleClient } from "../tentacle/mod.ts";
+import { readTreeText } from "../fsafe/mod.ts";
 
 /** Reads `dir` (a `sites.d/<site>` tree) into a bundle; null when the directory does not exist. */
 export async function readSiteBundle(dir: string): Promise<Bundle | null> {
@@ -47,7 +48,8 @@ export async function readSiteBundle(dir: string): Promise<Bundle | null> {
       else if (e.isFile) {
         const why = badBundlePath(p);
         if (why) throw new Error(`Cannot push ${join(dir, p)}: it ${why}`);
-        const text = await Deno.readTextFile(join(dir, p));
+        // Only a regular file, and never more than the bundle can hold (lib/fsafe).
+        const text = await readTreeText(join(dir, p), { maxBytes: MAX_BUNDLE_BYTES });
         total += text.length;
         if (total > MAX_BUNDLE_BYTES) {
           throw new Error(`Cannot push ${dir}: more than ${MAX_BUNDLE_BYTES} bytes`);

@@ -16,6 +16,7 @@ import { DeadlineError, SocketTransport, type Transport } from "./transport.ts";
 
 /** Default slowest transfer rate tolerated, bytes per second (64 kbit/s). */
 export const DEFAULT_MIN_RATE = 8192;
+import { LIMITS, readTreeText } from "../fsafe/mod.ts";
 
 interface Listener {
   port: number;
@@ -162,10 +163,11 @@ export async function startTentacleServer(options: TentacleServerOptions): Promi
 
   let tlsOpts: tls.TlsOptions | null = null;
   if (options.tls) {
-    const ca = options.tls.caFile ? await Deno.readTextFile(options.tls.caFile) : undefined;
+    const pem = (file: string) => readTreeText(file, { maxBytes: LIMITS.pem });
+    const ca = options.tls.caFile ? await pem(options.tls.caFile) : undefined;
     tlsOpts = {
-      cert: await Deno.readTextFile(options.tls.certFile),
-      key: await Deno.readTextFile(options.tls.keyFile),
+      cert: await pem(options.tls.certFile),
+      key: await pem(options.tls.keyFile),
       ca,
       requestCert: ca !== undefined,
       rejectUnauthorized: ca !== undefined,

@@ -1,0 +1,119 @@
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { memoryLogger } from "../log/mod.ts";
+import { createNotifier, HOLD_MS } from "./notifier.ts";
+import { Outbox } from "./outbox.ts";
+import type { Silence } from "./silence.ts";
+import { manualClock, sampleDown, T0, tempDb } from "./test_util.ts";
+import type { Target } from "./types.ts";
+
+const targets: Target[] = [{ channel: "email", name: "a@example.com" }];
+const HOUR = 3_600_000;
+
+Deno.test("notifier: the notification is in the outbox, held, before silences are consulted", async () => {
+  await using t = await tempDb();
+  const outbox = new Outbox(t.db);
+  let seen: { status: string; nextAt: number }[] = [];
+  const notifier = createNotifier({
+    db: t.db,
+    targets: () => targets,
+    clock: manualClock(),
+    log: memoryLogger(),
+    silences: () => {
+      seen = outbox.byNotification(sampleDown().id).map((r) => ({
+        status: r.status,
+        nextAt: r.nextAt,
+      }));
+      return [];
+    },
+  });
+  assertEquals((await notifier.enqueue(sampleDown())).queued, 1);
+  assertEquals(seen, [{ status: "pending", nextAt: T0 + HOLD_MS }], "held while silences are read");
+  assertEquals(outbox.due(T0).map((r) => r.status), ["pending"], "due once released");
+});
+
+Deno.test("notifier: silences that never answer do not hold the page", async () => {
+  await using t = await tempDb();
+  const log = memoryLogger();
+  const notifier = createNotifier({
+    db: t.db,
+    targets: () => targets,
+    clock: manualClock(),
+    log,
+    silences: () => new Promise<Silence[]>(() => {}),
+    silenceDeadlineMs: 50,
+  });
+  const r = await notifier.enqueue(sampleDown());
+  assertEquals([r.queued, r.muted], [1, false]);
+  assertEquals(new Outbox(t.db).due(T0).length, 1);
+  await notifier.enqueue(sampleDown({ id: "n2" }));
+  assertEquals(
+    log.lines.filter((l) => l.includes("cannot read silences")),
+    ['WARN dmonitor.alerts cannot read silences, notifying anyway error="silence.d/ not read within 50 ms"'],
+    "logged once for two notifications",
+  );
+});
+
+Deno.test("notifier: a failing source and unreadable files are logged once, the rest still mute", async () => {
+  await using t = await tempDb();
+  const log = memoryLogger();
+  let fail = true;
+  const silence: Silence = {
+    host: "www.example.com",
+    test: null,
+    until: T0 + HOUR,
+    reason: "",
+    file: "silence.d/www.example.com",
+  };
+  const notifier = createNotifier({
+    db: t.db,
+    targets: () => targets,
+    clock: manualClock(),
+    log,
+    silences: () => {
+      if (fail) throw new Error("boom");
+      return {
+        silences: [silence],
+        problems: [{ file: "silence.d/db1", key: "", message: "it is a FIFO; it mutes nothing" }],
+      };
+    },
+  });
+  for (const id of ["a", "b"]) {
+    assertEquals((await notifier.enqueue(sampleDown({ id, host: "db1" }))).muted, false);
+  }
+  fail = false;
+  for (const id of ["c", "d"]) {
+    assertEquals((await notifier.enqueue(sampleDown({ id, host: "db1" }))).muted, false, id);
+  }
+  const muted = await notifier.enqueue(sampleDown({ id: "e" }));
+  assertEquals(muted.mutedBy, silence, "a readable silence still mutes");
+  assertEquals(new Outbox(t.db).byNotification("e").map((r) => r.status), ["muted"]);
+  const warns = log.lines.filter((l) => l.startsWith("WARN"));
+  assertEquals(warns, [
+    "WARN dmonitor.alerts cannot read silences, notifying anyway error=boom",
+    'WARN dmonitor.alerts silence ignored, it mutes nothing problem="silence.d/db1: it is a FIFO; it mutes nothing"',
+  ]);
+  ok(log.lines.some((l) => l.includes("notification queued") && l.includes("notification=d")));
+});
+
+Deno.test("outbox: held rows are not due until released, or until the hold ends (a crash in between)", async () => {
+  await using t = await tempDb();
+  const outbox = new Outbox(t.db);
+  const ids = outbox.enqueueHeld(sampleDown(), targets, T0, T0 + HOLD_MS);
+  assertEquals(ids.length, 1);
+  assertEquals(outbox.enqueueHeld(sampleDown(), targets, T0, T0 + HOLD_MS), [], "queued once");
+  assertEquals(outbox.due(T0), [], "held");
+  assertEquals(
+    outbox.due(T0 + HOLD_MS).map((r) => r.id),
+    ids,
+    "sent after the hold if never released",
+  );
+  outbox.release(ids, T0 + 1);
+  assertEquals(outbox.due(T0 + 1).map((r) => r.id), ids, "due once released");
+  const muted = outbox.enqueueHeld(sampleDown({ id: "m" }), targets, T0, T0 + HOLD_MS);
+  outbox.mute(muted, "muted by silence.d/x");
+  assertEquals(
+    outbox.byNotification("m").map((r) => [r.status, r.lastError]),
+    [["muted", "muted by silence.d/x"]],
+  );
+  assertEquals(outbox.due(T0 + HOLD_MS).map((r) => r.id), ids, "a muted row is never due");
+});

@@ -1,0 +1,403 @@
+/**
+ * The one way dmonitor reads a file of its configuration tree (hosts.d, alert.d, silence.d,
+ * sites.d, keys, certificates), at start and at run time. Only regular files are read, with a
+ * size cap and a deadline:
+ *
+ * - the path is inspected with lstat (and, for a symbolic link, stat of its target) first, so a
+ *   FIFO, a device or a socket is refused without ever being opened (opening a device can have
+ *   effects: a watchdog starts, a tape rewinds);
+ * - the file is then opened with O_NONBLOCK, so a FIFO swapped in after the check cannot block the
+ *   open, and with O_NOFOLLOW on the resolved path, so a link swapped in is refused;
+ * - the opened handle is fstat'ed: it must be a regular file with the device and inode seen
+ *   before, which closes the swap race; reads stop one byte past the cap, whatever stat said.
+ *
+ * Symbolic links to regular files are followed (certificates under /etc/letsencrypt/live are
+ * links). Deno.open has no O_NONBLOCK, so this goes through node:fs, which passes the flags on.
+ * @module
+ */
+import fs from "node:fs";
+import { TreeFileError } from "../errors/mod.ts";
+
+export { TreeFileError };
+
+/** Caps by kind of file, in bytes. */
+export const LIMITS = {
+  /** hosts.d tests, alert.d entries, nodes.txt, dmonitor.yaml. */
+  config: 256 * 1024,
+  /** silence.d entries: an end time and a reason. */
+  silence: 64 * 1024,
+  /** peer.key, status tokens, passwords. */
+  secret: 64 * 1024,
+  /** TLS certificates, keys and CA bundles. */
+  pem: 1024 * 1024,
+} as const;
+
+/** How long one file may take to read at run time before it is given up. */
+export const DEFAULT_DEADLINE_MS = 5_000;
+
+/** The most entries one directory listing returns. */
+export const MAX_DIR_ENTRIES = 100_000;
+
+export interface ReadOptions {
+  /** Refuse the file when it holds more than this many bytes. */
+  maxBytes: number;
+  /** Give up after this long (default {@link DEFAULT_DEADLINE_MS}). */
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
+const OPEN_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW;
+const CHUNK = 64 * 1024;
+const DECODER = new TextDecoder();
+
+/** What a stat result is, as a message says it: "a FIFO", "a character device", ... */
+export function describeKind(st: fs.Stats): string {
+  if (st.isFile()) return "a regular file";
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  if (st.isSymbolicLink()) return "a symbolic link";
+  return "a special file";
+}
+
+function errorCode(e: unknown): string | undefined {
+  return (e as { code?: string }).code;
+}
+
+function fail(path: string, e: unknown): TreeFileError {
+  if (e instanceof TreeFileError) return e;
+  const code = errorCode(e);
+  if (code === "ENOENT" || code === "ENOTDIR") {
+    return new TreeFileError(path, "missing", `Cannot read ${path}: it does not exist`, {
+      cause: e,
+    });
+  }
+  if (code === "ELOOP") {
+    return new TreeFileError(
+      path,
+      "not-regular",
+      `Cannot read ${path}: it was replaced by a symbolic link while being opened`,
+      { cause: e },
+    );
+  }
+  const why = (e as Error).message.replace(/, (open|read|stat|lstat|realpath) .*$/, "");
+  return new TreeFileError(path, "unreadable", `Cannot read ${path}: ${why}`, { cause: e });
+}
+
+/** The target to open and what it must be, from lstat (+ stat for a link); throws when refused. */
+interface Checked {
+  target: string;
+  dev: number;
+  ino: number;
+}
+
+function check(path: string, lst: fs.Stats, target: string, st: fs.Stats | null, max: number) {
+  const link = lst.isSymbolicLink();
+  if (st === null) {
+    throw new TreeFileError(
+      path,
+      "missing",
+      `Cannot read ${path}: it is a symbolic link to ${target}, which does not exist`,
+    );
+  }
+  if (!st.isFile()) {
+    const what = describeKind(st);
+    throw new TreeFileError(
+      path,
+      "not-regular",
+      link
+        ? `Cannot read ${path}: it links to ${target}, ${what}; only regular files are read`
+        : `Cannot read ${path}: it is ${what}; only regular files are read`,
+    );
+  }
+  if (st.size > max) throw tooLarge(path, st.size, max);
+  return { target, dev: st.dev, ino: st.ino };
+}
+
+/** `size` from stat; when stat said less than was read (a /proc file says 0), "more than". */
+function tooLarge(path: string, size: number, max: number): TreeFileError {
+  const is = size > max ? `it is ${size} bytes` : `it holds more than ${max} bytes`;
+  return new TreeFileError(
+    path,
+    "too-large",
+    `Cannot read ${path}: ${is}, at most ${max} are read`,
+    {
+      size: Math.max(size, max + 1),
+    },
+  );
+}
+
+function confirm(path: string, c: Checked, st: fs.Stats): void {
+  if (!st.isFile() || st.dev !== c.dev || st.ino !== c.ino) {
+    throw new TreeFileError(
+      path,
+      "not-regular",
+      `Cannot read ${path}: it was replaced while being opened (now ${describeKind(st)})`,
+    );
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function inspectSync(path: string, max: number): Checked {
+  const lst = fs.lstatSync(path);
+  if (!lst.isSymbolicLink()) return check(path, lst, path, lst, max);
+  let target: string;
+  try {
+    target = fs.realpathSync(path);
+  } catch (e) {
+    if (errorCode(e) === "ENOENT") return check(path, lst, fs.readlinkSync(path), null, max);
+    throw e;
+  }
+  return check(path, lst, target, fs.statSync(target), max);
+}
+
+/**
+ * Reads a regular file of the tree, synchronously (start and reload, where the tree is a few
+ * thousand small files). Throws {@link TreeFileError} naming the path and what was found.
+ * The deadline is checked between reads of 64 KiB.
+ */
+export function readTreeFileSync(path: string, opts: ReadOptions): Uint8Array {
+  const until = Date.now() + (opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  let fd: number | null = null;
+  try {
+    const c = inspectSync(path, opts.maxBytes);
+    fd = fs.openSync(c.target, OPEN_FLAGS);
+    confirm(path, c, fs.fstatSync(fd));
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    while (true) {
+      if (Date.now() > until) throw timeout(path, opts);
+      const buf = new Uint8Array(Math.min(CHUNK, opts.maxBytes + 1 - total));
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(n === buf.length ? buf : buf.subarray(0, n));
+      total += n;
+      if (total > opts.maxBytes) throw tooLarge(path, fs.fstatSync(fd).size, opts.maxBytes);
+    }
+    return concat(chunks, total);
+  } catch (e) {
+    throw fail(path, e);
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/** {@link readTreeFileSync} decoded as UTF-8. */
+export function readTreeTextSync(path: string, opts: ReadOptions): string {
+  return DECODER.decode(readTreeFileSync(path, opts));
+}
+
+function timeout(path: string, opts: ReadOptions): TreeFileError {
+  return new TreeFileError(
+    path,
+    "timeout",
+    `Cannot read ${path}: not read within ${opts.deadlineMs ?? DEFAULT_DEADLINE_MS} ms`,
+  );
+}
+
+async function inspect(path: string, max: number): Promise<Checked> {
+  const lst = await fs.promises.lstat(path);
+  if (!lst.isSymbolicLink()) return check(path, lst, path, lst, max);
+  let target: string;
+  try {
+    target = await fs.promises.realpath(path);
+  } catch (e) {
+    if (errorCode(e) === "ENOENT") {
+      return check(path, lst, await fs.promises.readlink(path), null, max);
+    }
+    throw e;
+  }
+  return check(path, lst, target, await fs.promises.stat(target), max);
+}
+
+async function readAsync(path: string, max: number, signal: AbortSignal): Promise<Uint8Array> {
+  const c = await inspect(path, max);
+  signal.throwIfAborted();
+  const fh = await fs.promises.open(c.target, OPEN_FLAGS);
+  try {
+    signal.throwIfAborted();
+    confirm(path, c, await fh.stat());
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    while (true) {
+      signal.throwIfAborted();
+      const buf = new Uint8Array(Math.min(CHUNK, max + 1 - total));
+      const { bytesRead: n } = await fh.read(buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(n === buf.length ? buf : buf.subarray(0, n));
+      total += n;
+      if (total > max) throw tooLarge(path, (await fh.stat()).size, max);
+    }
+    return concat(chunks, total);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads a regular file of the tree (run time: silence.d on every notification). Rejects with
+ * {@link TreeFileError} when refused, unreadable, or not read within the deadline; the caller is
+ * released at the deadline even when the file system itself hangs (an NFS mount gone away).
+ */
+export function readTreeFile(path: string, opts: ReadOptions): Promise<Uint8Array> {
+  const ms = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const deadline = AbortSignal.timeout(ms);
+  const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const onAbort = () =>
+      reject(
+        deadline.aborted ? timeout(path, opts) : fail(path, signal.reason ?? new Error("aborted")),
+      );
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    readAsync(path, opts.maxBytes, signal).then(
+      (bytes) => resolve(bytes),
+      (e) => reject(signal.aborted && deadline.aborted ? timeout(path, opts) : fail(path, e)),
+    ).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** {@link readTreeFile} decoded as UTF-8. */
+export async function readTreeText(path: string, opts: ReadOptions): Promise<string> {
+  return DECODER.decode(await readTreeFile(path, opts));
+}
+
+/** One entry of a tree directory, classified without opening it. */
+export interface TreeDirEntry {
+  name: string;
+  /** "file" and "dir" include symbolic links to one; "other" is everything never read. */
+  kind: "file" | "dir" | "other";
+  /** For "other": what it is, for messages ("a FIFO", "links to /dev/zero, a character device"). */
+  what: string;
+  /** lstat's size, or the link target's. */
+  size: number;
+  /** Permission bits and owner of the file (a link's target), for files whose safety matters. */
+  mode: number;
+  uid: number;
+}
+
+function classify(dir: string, name: string, lst: fs.Stats, st: fs.Stats | null): TreeDirEntry {
+  const link = lst.isSymbolicLink();
+  const real = link ? st : lst;
+  if (real === null) {
+    return { name, kind: "other", what: "a symbolic link to nothing", size: 0, mode: 0, uid: -1 };
+  }
+  const kind = real.isFile() ? "file" : real.isDirectory() ? "dir" : "other";
+  let what = describeKind(real);
+  if (link && kind === "other") {
+    let to = "";
+    try {
+      to = fs.realpathSync(`${dir}/${name}`);
+    } catch { /* raced away */ }
+    what = `a link to ${to || "a special file"}, ${describeKind(real)}`;
+  }
+  return { name, kind, what, size: real.size, mode: real.mode, uid: real.uid };
+}
+
+/**
+ * Classifies one path of the tree like {@link listTreeDirSync} does its entries, without opening
+ * it; null when it does not exist.
+ */
+export function inspectTreeEntrySync(path: string): TreeDirEntry | null {
+  let lst: fs.Stats;
+  try {
+    lst = fs.lstatSync(path);
+  } catch (e) {
+    if (errorCode(e) === "ENOENT") return null;
+    throw fail(path, e);
+  }
+  let target: fs.Stats | null = null;
+  if (lst.isSymbolicLink()) {
+    try {
+      target = fs.statSync(path);
+    } catch { /* dangling */ }
+  }
+  const slash = path.lastIndexOf("/");
+  return classify(path.slice(0, slash), path.slice(slash + 1), lst, target);
+}
+
+/**
+ * Lists a directory of the tree, sorted by name, each entry classified by lstat (and stat of a
+ * link's target) so nothing is opened. Throws {@link TreeFileError}: "missing" when `dir` does
+ * not exist, "not-regular" when it is not a directory.
+ */
+export function listTreeDirSync(dir: string, opts: { maxEntries?: number } = {}): TreeDirEntry[] {
+  const max = opts.maxEntries ?? MAX_DIR_ENTRIES;
+  try {
+    const st = fs.statSync(dir);
+    if (!st.isDirectory()) {
+      throw new TreeFileError(dir, "not-regular", `Cannot list ${dir}: it is ${describeKind(st)}`);
+    }
+    const out: TreeDirEntry[] = [];
+    for (const d of Deno.readDirSync(dir)) {
+      if (out.length >= max) {
+        throw new TreeFileError(
+          dir,
+          "too-large",
+          `Cannot list ${dir}: it holds more than ${max} entries`,
+        );
+      }
+      const path = `${dir}/${d.name}`;
+      let lst: fs.Stats;
+      try {
+        lst = fs.lstatSync(path);
+      } catch {
+        continue; // removed since readdir
+      }
+      let target: fs.Stats | null = null;
+      if (lst.isSymbolicLink()) {
+        try {
+          target = fs.statSync(path);
+        } catch { /* dangling */ }
+      }
+      out.push(classify(dir, d.name, lst, target));
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch (e) {
+    throw fail(dir, e);
+  }
+}
+
+/** {@link listTreeDirSync} with a deadline, for run time. */
+export function listTreeDir(
+  dir: string,
+  opts: { maxEntries?: number; deadlineMs?: number } = {},
+): Promise<TreeDirEntry[]> {
+  // A local readdir of a small directory is quick; the deadline is for a hung mount, which the
+  // synchronous call cannot escape, so run it through the async stat first: a hung mount shows
+  // there and releases the caller at the deadline.
+  const ms = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(
+      () =>
+        reject(new TreeFileError(dir, "timeout", `Cannot list ${dir}: no answer within ${ms} ms`)),
+      ms,
+    );
+    fs.promises.stat(dir).then(
+      () => resolve(listTreeDirSync(dir, opts)),
+      (e) => reject(fail(dir, e)),
+    ).catch(reject).finally(() => clearTimeout(t));
+  });
+}
+
+/** What a {@link TreeFileError} says about its file, without the leading "Cannot read PATH: ". */
+export function treeFileDetail(e: TreeFileError): string {
+  for (const verb of ["read", "list"]) {
+    const prefix = `Cannot ${verb} ${e.path}: `;
+    if (e.message.startsWith(prefix)) return e.message.slice(prefix.length);
+  }
+  return e.message;
+}

@@ -1,0 +1,5 @@
+/**
+ * Text from others made safe to show: {@link sanitizeText} strips terminal control sequences.
+ * @module
+ */
+export { sanitizeDeep, sanitizeText } from "./sanitize.ts";
