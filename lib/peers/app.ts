@@ -180,6 +180,10 @@ export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
           path: c.req.path,
           claimed_node: c.req.header(HEADERS.node)?.slice(0, 64),
           suppressed: suppressed || undefined,
+        }), (suppressed) =>
+        log.warn("rejected peer requests, not logged one by one", {
+          reason: err.reason,
+          suppressed,
         }));
       if (err.reason === "overloaded") return c.json({ error: "busy" }, 503);
       return c.json({ error: "unauthorized" }, 401);
