@@ -38,6 +38,7 @@ async function signedState(): Promise<number> {
     method: "GET",
     path: "/v1/state",
     node: "peer-x",
+    to: "lone",
     body: new Uint8Array(),
     now: Date.now(),
     nonce: randomNonce(),
@@ -73,7 +74,7 @@ Deno.test({
     const tree = await writeTree({
       "dmonitor.yaml": `node: lone\nlisten: ${ADDR}:${PORT}\nstate_dir: ${state}\n` +
         "interval: 1s\ntimeout: 900ms\n",
-      "nodes.txt": "127.0.30.3:2929\n",
+      "nodes.txt": "127.0.30.3:2929 peer-x\n",
       "peer.key": KEY,
       "hosts.d/127.0.0.1/up": "",
       "plugins/check_up": "#!/bin/sh\necho OK fine\n",

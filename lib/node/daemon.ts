@@ -26,6 +26,7 @@ import {
   createPeerApp,
   loadPeerTls,
   parsePeerSettings,
+  peerName,
   type PeerServer,
   startPeerServer,
 } from "../peers/mod.ts";
@@ -181,6 +182,7 @@ export async function startDaemon(
     const app = createPeerApp({
       nodeName: config.settings.node,
       key: config.peerKey,
+      peers: () => config.peers.map(peerName),
       log: logger.child("peers"),
       confirm: (h, t, s) => cb().confirm(h, t, s),
       view: (h, t) => cb().view(h, t),
