@@ -55,6 +55,7 @@ function startPeers() {
     const app = createPeerApp({
       nodeName: `node-${i + 2}`,
       key: KEY,
+      peers: () => ["node-1"],
       log: createLogger({ min: "error" }),
       confirm: (host, test) => Promise.resolve(answer(host, test)),
       view: answer,
@@ -95,6 +96,7 @@ async function main() {
     port: ports[i]!,
     raw: `${host}:${ports[i]}`,
     line: i + 1,
+    name: `node-${i + 2}`,
   }));
   const opts = { key: KEY, nodeName: "node-1", deadlineMs: 12_000 };
   const rule = { kind: "count" as const, count: 2 };

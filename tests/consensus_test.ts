@@ -86,7 +86,8 @@ async function cluster(
 ): Promise<Cluster> {
   const nodes: NodeProcess[] = [];
   const trees: string[] = [];
-  const all = Array.from({ length: n }, (_, i) => `${addr(i)}:${PORT}`).join("\n") + "\n";
+  const all = Array.from({ length: n }, (_, i) => `${addr(i)}:${PORT} n${i + 1}`).join("\n") +
+    "\n";
   for (let i = 0; i < n; i++) {
     const state = await Deno.makeTempDir({ prefix: "dmonitor-state-" });
     const tree = await writeTree({
@@ -253,18 +254,18 @@ Deno.test("peers that hang, answer garbage or are down: checks and verdicts stil
 
 Deno.test("forged, unsigned, replayed and stale requests to a running node are rejected", async () => {
   await using hook = receiver();
-  await using c = await cluster(2, hook.url, () => ({ "hosts.d/127.0.0.1/ping": "" }));
+  await using c = await cluster(3, hook.url, () => ({ "hosts.d/127.0.0.1/ping": "" }));
   const url = `http://${addr(0)}:${PORT}/v1/confirm`;
   const body = new TextEncoder().encode(JSON.stringify({ host: "127.0.0.1", test: "ping" }));
   const key = await importPeerKey(KEY);
-  const send = (headers: Record<string, string>) =>
-    fetch(url, {
+  const send = (headers: Record<string, string>, to = url) =>
+    fetch(to, {
       method: "POST",
       headers: { "content-type": "application/json", ...headers },
       body,
     });
-  const signed = (now: number, nonce: string, k = key) =>
-    signRequest(k, { method: "POST", path: "/v1/confirm", node: "tester", body, now, nonce });
+  const signed = (now: number, nonce: string, k = key, node = "n2") =>
+    signRequest(k, { method: "POST", path: "/v1/confirm", node, to: "n1", body, now, nonce });
 
   const unsigned = await send({});
   assert.equal(unsigned.status, 401);
@@ -286,6 +287,16 @@ Deno.test("forged, unsigned, replayed and stale requests to a running node are r
   const replay = await send(good);
   assert.equal(replay.status, 401);
   await replay.body?.cancel();
+  // The same request n1 accepted, replayed to n3 (which knows n2 and has not seen the nonce).
+  const elsewhere = await send(good, `http://${addr(2)}:${PORT}/v1/confirm`);
+  assert.equal(elsewhere.status, 401);
+  await elsewhere.body?.cancel();
+  await c.nodes[2]!.waitFor(/rejected peer request reason=misdirected/);
+  // A key holder under a name nodes.txt does not list.
+  const stranger = await send(await signed(Date.now(), "nonce-stranger-00001", key, "tester"));
+  assert.equal(stranger.status, 401);
+  await stranger.body?.cancel();
+  await c.nodes[0]!.waitFor(/rejected peer request reason=unknown-sender/);
 
   const stale = await send(await signed(Date.now() - 10 * 60_000, "nonce-stale-00000001"));
   assert.equal(stale.status, 401);

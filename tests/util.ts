@@ -57,9 +57,13 @@ export class NodeProcess {
   readonly #waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   readonly status: Promise<Deno.CommandStatus>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", MAIN, "run", ...args],
+  /** `nofile`: start the node under `ulimit -n nofile` (through sh). */
+  constructor(args: string[], env: Record<string, string> = {}, o: { nofile?: number } = {}) {
+    const deno = ["run", "-A", "--quiet", MAIN, "run", ...args];
+    const child = new Deno.Command(o.nofile ? "sh" : Deno.execPath(), {
+      args: o.nofile
+        ? ["-c", `ulimit -n ${o.nofile} && exec "$0" "$@"`, Deno.execPath(), ...deno]
+        : deno,
       env: { NO_COLOR: "1", DMONITOR_LOG_LEVEL: "debug", ...env },
       stdin: "null",
       stdout: "piped",

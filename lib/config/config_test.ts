@@ -73,7 +73,8 @@ async function problemsOf(files: Record<string, string>): Promise<string[]> {
 
 Deno.test("an original-style tree loads with defaults", async () => {
   const c = await load({
-    "nodes.txt": "# peers\nnode-b\n\n10.0.0.3:2930\n[::1]:2931\n",
+    "nodes.txt":
+      "# peers\nnode-b\n\n10.0.0.3:2930 node-c\n[::1]:2931\n10.0.0.1 node-a # this node\n",
     "peer.key": KEY + "\n",
     "hosts.d/www.example.com/ssh": "",
     "hosts.d/www.example.com/http":
@@ -88,8 +89,13 @@ Deno.test("an original-style tree loads with defaults", async () => {
   assert.deepEqual(c.settings.quorum, { kind: "count", count: 2 });
   assert.equal(c.settings.singleNode, false);
   assert.deepEqual(
-    c.peers.map((p) => [p.host, p.port, p.line]),
-    [["node-b", 2929, 2], ["10.0.0.3", 2930, 4], ["::1", 2931, 5]],
+    c.peers.map((p) => [p.host, p.port, p.line, p.name ?? null, p.raw]),
+    [
+      ["node-b", 2929, 2, null, "node-b"],
+      ["10.0.0.3", 2930, 4, "node-c", "10.0.0.3:2930"],
+      ["::1", 2931, 5, null, "[::1]:2931"],
+    ],
+    "a line naming this node (by its node name) is skipped",
   );
   assert.equal(c.peerKey, KEY);
   const byName = Object.fromEntries(c.tests.map((t) => [`${t.host}/${t.test}`, t]));
@@ -212,11 +218,13 @@ const BAD: { name: string; files: Record<string, string>; want: string[] }[] = [
   },
   {
     name: "bad nodes.txt lines",
-    files: { "nodes.txt": "good\nbad host\nx:99999\ngood\n" },
+    files: { "nodes.txt": "good\nbad host x\nx:99999\ngood\n10.0.0.7 -x\n10.0.0.8 good\n" },
     want: [
-      'nodes.txt|line 2|must hold one peer per line, got "bad host"',
+      'nodes.txt|line 2|must hold one peer per line (host, host:port or [v6]:port, then optionally its node name), got "bad host x"',
       'nodes.txt|line 3|port must be 1-65535, got "x:99999"',
       'nodes.txt|line 4|repeats the peer on line 1, got "good"',
+      'nodes.txt|line 5|must hold one peer per line (host, host:port or [v6]:port, then optionally its node name), got "10.0.0.7 -x"',
+      'nodes.txt|line 6|names node "good" like line 1; node names must be unique',
     ],
   },
   {

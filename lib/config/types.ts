@@ -48,6 +48,8 @@ export interface Peer {
   raw: string;
   /** 1-based line number in nodes.txt. */
   line: number;
+  /** Its node name: the line's second field; absent: the host as written (see `peerName`). */
+  name?: string;
 }
 
 /** How a test is executed. */

@@ -77,7 +77,9 @@ export type AuthReason =
   | "stale"
   | "forged"
   | "replayed"
-  | "overloaded";
+  | "overloaded"
+  | "misdirected"
+  | "unknown-sender";
 
 /** A peer request failed authentication. */
 export class AuthError extends Error {

@@ -14,7 +14,7 @@ import { Limiter } from "../runner/mod.ts";
 import { systemClock } from "../schedule/mod.ts";
 import { StateStore } from "../store/mod.ts";
 import { loadSilences, type Silence } from "../alerts/mod.ts";
-import { createPeerApp, startPeerServer } from "../peers/mod.ts";
+import { createPeerApp, peerName, startPeerServer } from "../peers/mod.ts";
 import { quorumText, statusRoutes } from "../status/mod.ts";
 import type { Notification, Notifier } from "../quorum/types.ts";
 import { createAlerting } from "./alerting.ts";
@@ -146,6 +146,7 @@ export async function startDaemon(
       peer: createPeerApp({
         nodeName: config.settings.node,
         key: config.peerKey,
+        peers: () => config.peers.map(peerName),
         log: logger.child("peers"),
         confirm: (h, t, s) => cb().confirm(h, t, s),
         view: (h, t) => cb().view(h, t),
@@ -159,6 +160,7 @@ export async function startDaemon(
       hostname: config.settings.listen.hostname,
       port: config.settings.listen.port,
       app,
+      log: logger.child("listener"),
       ...(res.peerTls.serve ? { tls: res.peerTls.serve } : {}),
     });
     cleanups.push(() => server.shutdown());

@@ -20,6 +20,9 @@ export interface PeerAppDeps {
   nodeName: string;
   /** The shared secret (`peer.key`), or null: then every /v1 request is refused. */
   key: string | null;
+  /** The node names of this node's peers (from nodes.txt, a function so a reload applies): a
+   * request from any other sender is refused, whatever its signature. */
+  peers: () => readonly string[];
   log: Logger;
   clock?: () => number;
   /** Run the check now (or answer from a result a few seconds old); null: test not configured. */
@@ -120,6 +123,7 @@ export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
     const { node, nonce } = await v.verify(
       { method: c.req.method, path: url.pathname + url.search, headers: c.req.raw.headers, body },
       clock(),
+      { self: [deps.nodeName], senders: deps.peers() },
     );
     c.set("peer", node);
     c.set("nonce", nonce);
@@ -180,6 +184,10 @@ export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
           path: c.req.path,
           claimed_node: c.req.header(HEADERS.node)?.slice(0, 64),
           suppressed: suppressed || undefined,
+        }), (suppressed) =>
+        log.warn("rejected peer requests, not logged one by one", {
+          reason: err.reason,
+          suppressed,
         }));
       if (err.reason === "overloaded") return c.json({ error: "busy" }, 503);
       return c.json({ error: "unauthorized" }, 401);

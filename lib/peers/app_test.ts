@@ -238,3 +238,43 @@ Deno.test("app: requests beyond maxInFlight get 503 at once instead of queueing"
   );
   assert.equal(after.status, 200);
 });
+
+Deno.test("a request signed for node-b and replayed to node-c is refused (the signature covers the receiver)", async () => {
+  const b = testApp();
+  const c = testApp({ nodeName: "node-c", peers: () => ["node-a", "node-b"] });
+  const init = await signedInit("POST", "/v1/confirm", { host: "www", test: "http" });
+  const first = await b.app.request("/v1/confirm", init);
+  assert.equal(first.status, 200);
+  const replayed = await c.app.request("/v1/confirm", init);
+  assert.equal(replayed.status, 401);
+  assert.deepEqual(await replayed.json(), { error: "unauthorized" });
+  assert.match(c.log.lines.join("\n"), /reason=misdirected detail="signed for node \\"node-b\\"/);
+  // Rewriting the receiver header breaks the signature instead.
+  const h = new Headers(init.headers);
+  h.set("x-dmonitor-to", "node-c");
+  const rewritten = await c.app.request("/v1/confirm", { ...init, headers: h });
+  assert.equal(rewritten.status, 401);
+  assert.match(c.log.lines.at(-1)!, /reason=forged/);
+});
+
+Deno.test("a sender that nodes.txt does not list is refused, logged rate-limited with the reason; reload applies", async () => {
+  let peers = ["node-a"];
+  const { app, log } = testApp({ peers: () => peers });
+  for (let i = 0; i < 100; i++) {
+    const init = await signedInit("GET", "/v1/state", undefined, { node: "rogue" });
+    assert.equal((await app.request("/v1/state", init)).status, 401);
+  }
+  const lines = log.lines.filter((l) => /rejected peer request/.test(l));
+  assert.ok(lines.length <= 20, `${lines.length} lines`);
+  assert.match(
+    lines[0]!,
+    /reason=unknown-sender detail="sender \\"rogue\\" is not a peer in nodes.txt/,
+  );
+  assert.match(lines[0]!, /claimed_node=rogue/);
+  peers = ["node-a", "rogue"];
+  const ok = await app.request(
+    "/v1/state",
+    await signedInit("GET", "/v1/state", undefined, { node: "rogue" }),
+  );
+  assert.equal(ok.status, 200, "a peer added by a reload is heard at once");
+});

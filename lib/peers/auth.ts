@@ -1,7 +1,8 @@
 /**
  * Authentication between peers: every request carries an HMAC-SHA256 (WebCrypto), keyed with the
- * shared `peer.key`, over method, path, sender, timestamp, nonce and the SHA-256 of the body. The
- * receiver checks a bounded clock skew, the signature (constant time) and a nonce cache. Replies
+ * shared `peer.key`, over method, path, sender, receiver, timestamp, nonce and the SHA-256 of the
+ * body. The receiver checks a bounded clock skew, the signature (constant time), that the request
+ * was meant for it, that the sender is one of its configured peers, and a nonce cache. Replies
  * are signed too, bound to the request's nonce, so a peer's vote cannot be forged or replayed on
  * the way back either.
  * @module
@@ -11,6 +12,7 @@ import { NonceCache } from "./nonce_cache.ts";
 
 export const HEADERS = {
   node: "x-dmonitor-node",
+  to: "x-dmonitor-to",
   timestamp: "x-dmonitor-timestamp",
   nonce: "x-dmonitor-nonce",
   signature: "x-dmonitor-signature",
@@ -46,16 +48,18 @@ export function requestText(
     method: string;
     path: string;
     node: string;
+    to: string;
     timestamp: string;
     nonce: string;
     bodyHash: string;
   },
 ): string {
   return [
-    "dmonitor-req-v1",
+    "dmonitor-req-v2",
     r.method.toUpperCase(),
     r.path,
     r.node,
+    r.to,
     r.timestamp,
     r.nonce,
     r.bodyHash,
@@ -78,13 +82,24 @@ export function randomNonce(): string {
 /** Headers that authenticate one request. */
 export async function signRequest(
   key: CryptoKey,
-  r: { method: string; path: string; node: string; body: Uint8Array; now: number; nonce: string },
+  r: {
+    method: string;
+    path: string;
+    /** The sender (this node). */
+    node: string;
+    /** The receiver's node name: a request signed for one node is refused by every other. */
+    to: string;
+    body: Uint8Array;
+    now: number;
+    nonce: string;
+  },
 ): Promise<Record<string, string>> {
   const timestamp = String(Math.floor(r.now));
   const bodyHash = await sha256Hex(r.body);
   const sig = await hmac(key, requestText({ ...r, timestamp, bodyHash }));
   return {
     [HEADERS.node]: r.node,
+    [HEADERS.to]: r.to,
     [HEADERS.timestamp]: timestamp,
     [HEADERS.nonce]: r.nonce,
     [HEADERS.signature]: toHex(sig),
@@ -122,6 +137,14 @@ export interface VerifierOptions {
   maxNonces?: number;
 }
 
+/** Who this node is and whom it hears, asked per request (a reload can change them). */
+export interface Audience {
+  /** Names a request may be addressed to: this node's name (and the address it was reached on). */
+  self: readonly string[];
+  /** Senders this node knows from nodes.txt. */
+  senders: readonly string[];
+}
+
 /** Verifies signed requests; one instance per endpoint (it owns the nonce cache). */
 export class RequestVerifier {
   readonly #key: CryptoKey | null;
@@ -135,20 +158,32 @@ export class RequestVerifier {
     this.#nonces = new NonceCache({ ttlMs: 2 * this.#skewMs + 1000, max: o.maxNonces ?? 100_000 });
   }
 
+  /** Nonces remembered now (bounded by `maxNonces`). */
+  get nonces(): number {
+    return this.#nonces.size;
+  }
+
   /** Resolves to the sender's node name and nonce, or throws AuthError naming the reason. */
   async verify(
     r: { method: string; path: string; headers: Headers; body: Uint8Array },
     now: number,
+    audience: Audience,
   ): Promise<{ node: string; nonce: string }> {
     if (this.#key === null) throw new AuthError("no-key", "this node has no peer.key");
     const h = (name: string) => r.headers.get(name);
-    const node = h(HEADERS.node), timestamp = h(HEADERS.timestamp), nonce = h(HEADERS.nonce);
+    const node = h(HEADERS.node),
+      to = h(HEADERS.to),
+      timestamp = h(HEADERS.timestamp),
+      nonce = h(HEADERS.nonce);
     const signature = h(HEADERS.signature);
-    if (node === null || timestamp === null || nonce === null || signature === null) {
+    if (
+      node === null || to === null || timestamp === null || nonce === null || signature === null
+    ) {
       throw new AuthError("unsigned", "missing authentication headers");
     }
     if (
-      !NODE_RE.test(node) || !/^\d{1,16}$/.test(timestamp) || !NONCE_RE.test(nonce) ||
+      !NODE_RE.test(node) || !NODE_RE.test(to) || !/^\d{1,16}$/.test(timestamp) ||
+      !NONCE_RE.test(nonce) ||
       !SIG_RE.test(signature)
     ) {
       throw new AuthError("malformed", "malformed authentication headers");
@@ -163,10 +198,25 @@ export class RequestVerifier {
     const bodyHash = await sha256Hex(r.body);
     const want = await hmac(
       this.#key,
-      requestText({ method: r.method, path: r.path, node, timestamp, nonce, bodyHash }),
+      requestText({ method: r.method, path: r.path, node, to, timestamp, nonce, bodyHash }),
     );
     if (!constantTimeEqual(fromHex(signature)!, want)) {
       throw new AuthError("forged", "bad signature");
+    }
+    // A key holder replaying a request meant for another node, or speaking under a name that our
+    // nodes.txt does not list (a decommissioned node, another cluster with the same key, a name
+    // chosen to win the notifier election), is refused.
+    if (!audience.self.includes(to)) {
+      throw new AuthError(
+        "misdirected",
+        `signed for node "${to}", this node is "${audience.self[0] ?? ""}"`,
+      );
+    }
+    if (!audience.senders.includes(node)) {
+      throw new AuthError(
+        "unknown-sender",
+        `sender "${node}" is not a peer in nodes.txt (a line "ADDRESS ${node}" names it)`,
+      );
     }
     const seen = this.#nonces.check(nonce, now);
     if (seen === "replayed") throw new AuthError("replayed", "nonce already used");

@@ -39,6 +39,11 @@ export function peerBaseUrl(p: Pick<Peer, "host" | "port">, tls = false): string
   return `${tls ? "https" : "http"}://${host}:${p.port}`;
 }
 
+/** The node name a peer signs with and is addressed by: its nodes.txt name, else its host. */
+export function peerName(p: Pick<Peer, "host" | "name">): string {
+  return p.name ?? p.host;
+}
+
 /** How a peer is named in answers and logs: the nodes.txt line as written. */
 export function peerLabel(p: Pick<Peer, "host" | "port" | "raw">): string {
   return p.raw || `${p.host}:${p.port}`;
@@ -51,7 +56,7 @@ const enc = new TextEncoder();
  * cause) for anything else. Honours the deadline even if the transport does not.
  */
 export async function callPeer(
-  peer: Pick<Peer, "host" | "port" | "raw">,
+  peer: Pick<Peer, "host" | "port" | "raw" | "name">,
   method: "GET" | "POST",
   path: string,
   payload: unknown,
@@ -83,6 +88,7 @@ export async function callPeer(
       method,
       path,
       node: o.nodeName,
+      to: peerName(peer),
       body,
       now: (o.clock ?? Date.now)(),
       nonce,

@@ -11,7 +11,7 @@ import { KEY, testApp } from "./testing.ts";
 const enc = new TextEncoder();
 
 function peerAt(port: number, raw = `127.0.0.1:${port}`): Peer {
-  return { host: "127.0.0.1", port, raw, line: 1 };
+  return { host: "127.0.0.1", port, raw, line: 1, name: "node-b" };
 }
 
 /** A raw TCP listener on 127.0.0.1 port 0 that treats every connection with `serve`. */

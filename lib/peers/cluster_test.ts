@@ -48,6 +48,7 @@ function cluster(names: string[]) {
     const app = createPeerApp({
       nodeName: name,
       key: KEY,
+      peers: () => names.filter((n) => n !== name),
       log: memoryLogger(),
       confirm: (h, t) => Promise.resolve(engines.get(name)!.answer(h, t, result(name))),
       view: (h, t) => engines.get(name)!.answer(h, t, result(name)),
@@ -62,7 +63,7 @@ function cluster(names: string[]) {
   for (const name of names) {
     const peers: Peer[] = names.filter((n) => n !== name).map((n) => {
       const port = servers.get(n)!.addr.port;
-      return { host: "127.0.0.1", port, raw: `${n}:${port}`, line: 1 };
+      return { host: "127.0.0.1", port, raw: `${n}:${port}`, line: 1, name: n };
     });
     const log = memoryLogger();
     const rpc = createPeerRpc(peers, {

@@ -40,6 +40,7 @@ export {
   peerBaseUrl,
   type PeerClientOptions,
   peerLabel,
+  peerName,
 } from "./client.ts";
 export { createPeerRpc, type PeerRpcOptions } from "./rpc.ts";
 export {

@@ -13,3 +13,20 @@ Deno.test("NonceCache: a nonce is accepted once, again after it expired, never p
   assert.equal(c.check("n1", 1600), "fresh"); // n2 expired
   assert.equal(c.size, 2);
 });
+
+Deno.test("NonceCache: bounded at 100,000 nonces, refuses past the cap, empties after the window", () => {
+  const c = new NonceCache({ ttlMs: 61_000, max: 100_000 });
+  let fresh = 0;
+  let full = 0;
+  for (let i = 0; i < 100_010; i++) {
+    const v = c.check(`nonce-${i}`, 1_000_000 + i % 1000);
+    if (v === "fresh") fresh++;
+    else if (v === "full") full++;
+  }
+  assert.equal(fresh, 100_000);
+  assert.equal(full, 10, "past the cap new nonces are refused; none is forgotten early");
+  assert.equal(c.size, 100_000);
+  assert.equal(c.check("nonce-5", 1_001_500), "replayed", "an old nonce is still remembered");
+  assert.equal(c.check("later", 1_000_000 + 62_000), "fresh");
+  assert.equal(c.size, 1, "every expired nonce was dropped");
+});

@@ -1,11 +1,14 @@
 /**
- * The peer endpoint's listener (Deno.serve, optional TLS) and the rule that a node sharing no key
+ * The peer endpoint's listener (our own accept loop with deadlines and connection caps, see
+ * `listener.ts`; optional TLS) and the rule that a node sharing no key
  * with its peers must not serve them.
  * @module
  */
 import { ConfigError, PeerError } from "../errors/mod.ts";
 import type { Config } from "../config/types.ts";
 import { MIN_KEY_LENGTH } from "../config/parse.ts";
+import type { Logger } from "../log/mod.ts";
+import { defaultLimits, type ListenerLimits, serveListener } from "./listener.ts";
 
 /** Shortest `peer.key` accepted (the config parser's rule; repeated here for a Config built by
  * hand). */
@@ -44,12 +47,18 @@ export interface PeerServerOptions {
   };
   /** PEM certificate chain and key: serve https. */
   tls?: { cert: string; key: string };
+  /** Deadlines and caps; unset ones come from {@link defaultLimits} (the open-file limit). */
+  limits?: Partial<ListenerLimits>;
+  /** Where accept failures and refused connections are logged (default: stderr). */
+  log?: Logger;
 }
 
 export interface PeerServer {
   addr: Deno.NetAddr;
   /** `http(s)://host:port` as bound. */
   url: string;
+  /** Connections open now. */
+  connections(): number;
   /** Stops accepting, waits for requests in flight. */
   shutdown(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -57,14 +66,17 @@ export interface PeerServer {
 
 /** Starts the listener; throws PeerError naming the address when it cannot bind. */
 export function startPeerServer(o: PeerServerOptions): PeerServer {
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let listener: Deno.Listener;
   try {
-    server = Deno.serve({
-      hostname: o.hostname,
-      port: o.port,
-      ...(o.tls ? { cert: o.tls.cert, key: o.tls.key } : {}),
-      onListen: () => {},
-    }, (req, info) => o.app.fetch(req, info));
+    listener = o.tls
+      ? Deno.listenTls({
+        hostname: o.hostname,
+        port: o.port,
+        cert: o.tls.cert,
+        key: o.tls.key,
+        alpnProtocols: ["h2", "http/1.1"],
+      })
+      : Deno.listen({ hostname: o.hostname, port: o.port });
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new PeerError(
@@ -73,13 +85,16 @@ export function startPeerServer(o: PeerServerOptions): PeerServer {
       { cause: err },
     );
   }
-  const addr = server.addr;
+  const limits = { ...defaultLimits(), ...o.limits };
+  const served = serveListener(listener, (req, info) => o.app.fetch(req, info), limits, o.log);
+  const addr = served.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   let done: Promise<void> | null = null;
-  const shutdown = () => done ??= server.shutdown();
+  const shutdown = () => done ??= served.close();
   return {
     addr,
     url: `${o.tls ? "https" : "http"}://${host}:${addr.port}`,
+    connections: () => served.connections(),
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };

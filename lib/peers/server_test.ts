@@ -10,6 +10,7 @@ const peer = (port: number): Peer => ({
   port,
   raw: `127.0.0.1:${port}`,
   line: 1,
+  name: "node-b",
 });
 
 Deno.test("checkPeerKeyRequirement: peers need a key, single-node mode does not", () => {

@@ -21,7 +21,7 @@ export async function signedInit(
   method: "GET" | "POST",
   path: string,
   payload: unknown,
-  o: { key?: string; node?: string; now?: number; nonce?: string } = {},
+  o: { key?: string; node?: string; to?: string; now?: number; nonce?: string } = {},
 ): Promise<RequestInit> {
   const body = payload === undefined
     ? new Uint8Array()
@@ -30,6 +30,7 @@ export async function signedInit(
     method,
     path,
     node: o.node ?? "node-a",
+    to: o.to ?? "node-b",
     body,
     now: o.now ?? NOW,
     nonce: o.nonce ?? nonce(),
@@ -50,6 +51,7 @@ export function testApp(over: Partial<PeerAppDeps> = {}) {
   const app = createPeerApp({
     nodeName: "node-b",
     key: KEY,
+    peers: () => ["node-a", "node-c"],
     log,
     clock: () => NOW,
     confirm: (host, test) => Promise.resolve(host === "www" && test === "http" ? answer : null),

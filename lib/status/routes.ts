@@ -7,6 +7,7 @@ import type { Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { REGISTRY, type Registry } from "../metrics/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { type LimiterTimers, LogLimiter } from "../peers/log_limiter.ts";
 import { isAllowed, type StatusAccess } from "./access.ts";
 import { viewFamilies } from "./metrics.ts";
 import { renderPage } from "./page.tsx";
@@ -21,6 +22,13 @@ export interface StatusRouteDeps {
   access: StatusAccess | (() => StatusAccess);
   registry?: Registry;
   logger?: Logger;
+  /** Refusals logged per reason per window (default 20 per 10 s); the rest are counted. */
+  refusalLog?: {
+    perWindow?: number;
+    windowMs?: number;
+    clock?: () => number;
+    timers?: LimiterTimers;
+  };
 }
 
 /** The client's address as the listener saw it (Deno.serve passes it as the env). */
@@ -45,6 +53,30 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
     ? deps.access
     : () => deps.access as StatusAccess;
   const registry = deps.registry ?? REGISTRY;
+  // A scanner or a misconfigured scraper must not flood the journal: a few lines per window, then
+  // one line with the number refused since.
+  const refusals = new LogLimiter({
+    clock: deps.refusalLog?.clock ?? Date.now,
+    perWindow: deps.refusalLog?.perWindow ?? 20,
+    windowMs: deps.refusalLog?.windowMs ?? 10_000,
+    ...(deps.refusalLog?.timers ? { timers: deps.refusalLog.timers } : {}),
+  });
+  const refused = (reason: string, path: string, client: string) =>
+    refusals.run(
+      reason,
+      (suppressed) =>
+        deps.logger?.warn("status request refused", {
+          reason,
+          path,
+          client,
+          suppressed: suppressed || undefined,
+        }),
+      (suppressed) =>
+        deps.logger?.warn("status requests refused, not logged one by one", {
+          reason,
+          suppressed,
+        }),
+    );
   return (app) => {
     for (const path of STATUS_PATHS) {
       app.use(path, async (c, next) => {
@@ -55,7 +87,7 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
         const token = presentedToken(c);
         const a = access();
         if (!isAllowed(a, ip, token)) {
-          deps.logger?.warn("status request refused", { path, client: ip ?? "unknown" });
+          refused(token === null ? "not allowed" : "bad token", path, ip ?? "unknown");
           return c.text(FORBIDDEN, 403);
         }
         // A browser that came with ?token= gets a cookie and a clean URL, so the token does not

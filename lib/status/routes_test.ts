@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import { memoryLogger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { parseStatusSettings } from "./settings.ts";
 import { statusRoutes } from "./routes.ts";
@@ -113,4 +114,33 @@ Deno.test("read-only: other methods get 405; allow list opens a network; no toke
   const closed = app({ settings: parseStatusSettings({ allow: [] }, []), token: null }).app;
   assert.equal((await closed.request("/", {}, from("127.0.0.1"))).status, 403);
   assert.equal((await closed.request("/", {}, undefined)).status, 403, "no address known: refused");
+});
+
+Deno.test("3,000 refused requests make a bounded number of log lines that count them all", async () => {
+  const logger = memoryLogger("info");
+  const pending: (() => void)[] = [];
+  const hono = new Hono();
+  const view = sampleView();
+  statusRoutes({
+    source: { view: () => view },
+    access: { settings: parseStatusSettings(undefined, []), token: TOKEN },
+    registry: new Registry(),
+    logger,
+    refusalLog: {
+      clock: () => 0,
+      timers: { set: (fn) => pending.push(fn), clear: () => {} },
+    },
+  })(hono);
+  for (let i = 0; i < 3000; i++) {
+    const init = i % 2 ? { headers: { authorization: "Bearer wrong-token" } } : {};
+    const r = await hono.request("/metrics", init, from(`192.0.2.${i % 200}`));
+    assert.equal(r.status, 403);
+  }
+  for (const fire of pending.splice(0)) fire();
+  const lines = logger.lines.filter((l) => /status requests? refused/.test(l));
+  assert.ok(lines.length <= 42, `${lines.length} lines`);
+  const counted = lines.reduce((n, l) => n + Number(/suppressed=(\d+)/.exec(l)?.[1] ?? 1), 0);
+  assert.equal(counted, 3000, lines.join("\n"));
+  assert.ok(lines.some((l) => /reason="bad token"/.test(l)));
+  assert.ok(lines.some((l) => /reason="not allowed"/.test(l)));
 });
