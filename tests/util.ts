@@ -47,13 +47,25 @@ export async function writeTree(files: Record<string, string>, dir?: string): Pr
   return dir;
 }
 
-/** A running `dmonitor run` process whose stderr is collected line by line. */
+/** The last `n` lines of a log, for error messages. */
+export function tail(lines: readonly string[], n = 30): string {
+  return lines.slice(-n).join("\n");
+}
+
+/**
+ * A running `dmonitor run` process whose stderr is collected line by line. A wait for a line
+ * rejects at once (with the stderr tail) when the process has exited, instead of running into its
+ * timeout; `await using` kills and reaps it.
+ */
 export class NodeProcess {
   readonly lines: string[] = [];
   readonly #child: Deno.ChildProcess;
   readonly #reader: Promise<void>;
-  readonly #waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  readonly #waiters: { re: RegExp; resolve: (l: string) => void; reject: (e: Error) => void }[] =
+    [];
   readonly status: Promise<Deno.CommandStatus>;
+  /** Set once the process has exited and its stderr is read to the end. */
+  #exited: Deno.CommandStatus | null = null;
 
   constructor(args: string[], env: Record<string, string> = {}) {
     const child = new Deno.Command(Deno.execPath(), {
@@ -72,34 +84,72 @@ export class NodeProcess {
         buf += chunk;
         let i;
         while ((i = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, i);
+          this.#line(buf.slice(0, i));
           buf = buf.slice(i + 1);
-          this.lines.push(line);
-          for (const w of [...this.#waiters]) {
-            if (w.re.test(line)) {
-              this.#waiters.splice(this.#waiters.indexOf(w), 1);
-              w.resolve(line);
-            }
-          }
         }
       }
-    })();
+      if (buf !== "") this.#line(buf);
+    })().catch(() => {});
+    // A plugin the node started may hold stderr open after the node died: do not wait for EOF
+    // longer than a moment before failing the waiters.
+    void this.status.then(async (st) => {
+      await Promise.race([this.#reader, new Promise((r) => setTimeout(r, 500))]);
+      this.#exited = st;
+      for (const w of this.#waiters.splice(0)) w.reject(this.#exitError(w.re));
+    });
+  }
+
+  #line(line: string): void {
+    this.lines.push(line);
+    for (const w of [...this.#waiters]) {
+      if (w.re.test(line)) {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  }
+
+  #exitError(re: RegExp): Error {
+    const st = this.#exited!;
+    const how = st.signal ? `signal ${st.signal}` : `code ${st.code}`;
+    return new Error(
+      `dmonitor run (pid ${this.pid}) exited (${how}) before logging ${re}; stderr tail:\n` +
+        tail(this.lines),
+    );
   }
 
   get pid(): number {
     return this.#child.pid;
   }
 
-  /** Resolves with the first line (already seen or future) matching `re`; rejects after `ms`. */
+  /** The exit status once the process has exited (and its stderr was read), else null. */
+  get exited(): Deno.CommandStatus | null {
+    return this.#exited;
+  }
+
+  /**
+   * Resolves with the first line (already seen or future) matching `re`; rejects after `ms`, or at
+   * once when the process exits first.
+   */
   waitFor(re: RegExp, ms = 20_000): Promise<string> {
     const seen = this.lines.find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);
+    if (this.#exited) return Promise.reject(this.#exitError(re));
     return new Promise((resolve, reject) => {
-      const t = setTimeout(
-        () => reject(new Error(`timed out waiting for ${re}; log:\n${this.lines.join("\n")}`)),
-        ms,
-      );
-      this.#waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
+      const w = {
+        re,
+        resolve: (l: string) => (clearTimeout(t), resolve(l)),
+        reject: (e: Error) => (clearTimeout(t), reject(e)),
+      };
+      const t = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        reject(
+          new Error(
+            `timed out after ${ms} ms waiting for ${re}; stderr tail:\n${tail(this.lines)}`,
+          ),
+        );
+      }, ms);
+      this.#waiters.push(w);
     });
   }
 
@@ -113,5 +163,46 @@ export class NodeProcess {
     this.kill("SIGKILL");
     await this.status;
     await this.#reader.catch(() => {});
+  }
+}
+
+/**
+ * Starts `dmonitor run ARGS` and waits until it logs `ready` (default: "node started"). When the
+ * wait fails (timeout, or the node exited), the process is killed and reaped before the error is
+ * thrown, so a failed start leaves nothing running.
+ */
+export async function startNode(
+  args: string[],
+  opts: { env?: Record<string, string>; ready?: RegExp; timeoutMs?: number } = {},
+): Promise<NodeProcess> {
+  const node = new NodeProcess(args, opts.env);
+  try {
+    await node.waitFor(opts.ready ?? /node started/, opts.timeoutMs);
+    return node;
+  } catch (e) {
+    await node[Symbol.asyncDispose]();
+    throw e;
+  }
+}
+
+/**
+ * Polls `ok` every 50 ms until it holds; throws naming `what` after `ms`. Pass `nodes` to stop at
+ * once, with that node's stderr tail, when one of them has exited.
+ */
+export async function until(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  opts: { ms?: number; nodes?: readonly NodeProcess[] } = {},
+): Promise<void> {
+  const end = Date.now() + (opts.ms ?? 30_000);
+  while (!(await ok())) {
+    const dead = opts.nodes?.find((n) => n.exited);
+    if (dead) {
+      throw new Error(
+        `waiting for ${what}: node pid ${dead.pid} exited; stderr tail:\n${tail(dead.lines)}`,
+      );
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
