@@ -183,6 +183,18 @@ export class Browser {
       await b[Symbol.asyncDispose]();
       throw new Error(`chromium did not start:\n${log}`);
     }
+    try {
+      await b.#attach(port, width, height);
+    } catch (e) {
+      // Never leave a browser running when attaching to it fails.
+      await b[Symbol.asyncDispose]();
+      throw e;
+    }
+    return b;
+  }
+
+  async #attach(port: string, width: number, height: number): Promise<void> {
+    const b = this;
     const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as {
       type: string;
       webSocketDebuggerUrl: string;
@@ -211,7 +223,6 @@ export class Browser {
       deviceScaleFactor: 1,
       mobile: width < 600,
     });
-    return b;
   }
 
   send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {

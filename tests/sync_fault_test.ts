@@ -10,7 +10,7 @@ import { siteDirs } from "../lib/sync/session.ts";
 import { freePortOn, PullerProcess, rng, SiteServer, TLS } from "./sync_util.ts";
 import { writeTree } from "./util.ts";
 
-const HOST = "127.0.0.4";
+const HOST = "127.0.109.2";
 const FILES = Number(Deno.env.get("SYNC_FAULT_FILES") ?? 5000);
 const AGENTS = 10;
 

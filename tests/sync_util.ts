@@ -74,7 +74,7 @@ export class SiteServer {
         "-i",
         ".*\\.conf:conf;.*\\.md5:md5",
         "-q",
-        ...(tls ? ["-e", TLS + "server.crt", "-k", TLS + "server.key", "-f", TLS + "ca.crt"] : []),
+        ...(tls ? ["-e", TLS + "e2e.crt", "-k", TLS + "e2e.key", "-f", TLS + "ca.crt"] : []),
       ];
     this.#child = new Deno.Command(Deno.execPath(), {
       args,
@@ -83,11 +83,14 @@ export class SiteServer {
       stderr: "piped",
     }).spawn();
     const child = this.#child;
+    let exited: Deno.CommandStatus | null = null;
+    void child.status.then((st) => exited = st);
     (async () => {
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
         this.log.push(chunk);
       }
     })().catch(() => {});
+    // Fails fast when the process exits, and never leaves it running when the wait fails.
     const deadline = Date.now() + 20_000;
     for (;;) {
       const c = await TentacleClient.connect({
@@ -102,9 +105,13 @@ export class SiteServer {
         await c.quit();
         return;
       }
-      if (Date.now() > deadline) {
+      const st = exited as Deno.CommandStatus | null;
+      if (st || Date.now() > deadline) {
+        await this.kill();
+        const why = st ? `exited (code ${st.code}, signal ${st.signal})` : "did not start in 20 s";
         throw new Error(
-          `site server ${this.host}:${this.port} did not start: ${this.log.join("")}`,
+          `site server ${this.host}:${this.port} ${why}; stderr tail:\n` +
+            this.log.join("").split("\n").slice(-30).join("\n"),
         );
       }
       await new Promise((r) => setTimeout(r, 50));

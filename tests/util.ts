@@ -128,11 +128,11 @@ export class NodeProcess {
   }
 
   /**
-   * Resolves with the first line (already seen or future) matching `re`; rejects after `ms`, or at
-   * once when the process exits first.
+   * Resolves with the first line (already seen from index `from` of `lines`, or future) matching
+   * `re`; rejects after `ms`, or at once when the process exits first.
    */
-  waitFor(re: RegExp, ms = 20_000): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
+  waitFor(re: RegExp, ms = 20_000, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);
     if (this.#exited) return Promise.reject(this.#exitError(re));
     return new Promise((resolve, reject) => {
