@@ -1,6 +1,23 @@
 /**
  * End-to-end helpers: run `main.ts` as a real process, write config trees, start nodes that are
  * disposed (killed and reaped) when the test's `await using` scope ends.
+ *
+ * Test files run in parallel (`deno test --parallel`), and other checkouts may run theirs at the
+ * same time: every e2e file owns one loopback block for everything it binds or names, so no two
+ * files share an address or a fixed port (tests/addresses_test.ts keeps it so). Blocks:
+ *
+ * | block         | file                    | block         | file                     |
+ * |---------------|-------------------------|---------------|--------------------------|
+ * | 127.0.100.0/24 | alerts_cli_test.ts     | 127.0.108.0/24 | sync_e2e_test.ts        |
+ * | 127.0.101.0/24 | bundle_test.ts         | 127.0.109.0/24 | sync_fault_test.ts      |
+ * | 127.0.102.0/24 | cli_test.ts            | 127.0.110.0/24 | sync_interop_test.ts    |
+ * | 127.0.103.0/24 | consensus_test.ts      | 127.0.111.0/24 | sync_run_test.ts        |
+ * | 127.0.105.0/24 | status_metrics_test.ts | 127.0.112.0/24 | tentacle_daemon_test.ts |
+ * | 127.0.106.0/24 | status_page_test.ts    | 127.0.114.0/24 | consensus_faults_test.ts |
+ * | 127.0.107.0/24 | sync_cli_test.ts       |                |                         |
+ *
+ * testdata/tls/e2e.crt (gen_e2e.sh) covers .1-.9 of 127.0.100-119 for the TLS tests. The
+ * tentacle interop tests (run only with TENTACLE_REF_DIR) still use 127.0.0.1 with port 0.
  * @module
  */
 import { dirname, join } from "node:path";
