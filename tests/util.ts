@@ -14,7 +14,7 @@
  * | 127.0.103.0/24 | consensus_test.ts      | 127.0.111.0/24 | sync_run_test.ts        |
  * | 127.0.105.0/24 | status_metrics_test.ts | 127.0.112.0/24 | tentacle_daemon_test.ts |
  * | 127.0.106.0/24 | status_page_test.ts    | 127.0.114.0/24 | consensus_faults_test.ts |
- * | 127.0.107.0/24 | sync_cli_test.ts       |                |                         |
+ * | 127.0.107.0/24 | sync_cli_test.ts       | 127.0.104.0/24 | util_test.ts            |
  *
  * testdata/tls/e2e.crt (gen_e2e.sh) covers .1-.9 of 127.0.100-119 for the TLS tests. The
  * tentacle interop tests (run only with TENTACLE_REF_DIR) still use 127.0.0.1 with port 0.
@@ -162,7 +162,9 @@ export class NodeProcess {
         this.#waiters.splice(this.#waiters.indexOf(w), 1);
         reject(
           new Error(
-            `timed out after ${ms} ms waiting for ${re}; stderr tail:\n${tail(this.lines)}`,
+            `dmonitor run (pid ${this.pid}): timed out after ${ms} ms waiting for ${re}; stderr tail:\n${
+              tail(this.lines)
+            }`,
           ),
         );
       }, ms);
