@@ -29,8 +29,10 @@ $(LOCAL_DENO):
 run: $(DENO)
 	$(DENO) run $(PERMS) main.ts run --config testdata/demo
 
+# Test files run in parallel, one worker per CPU (DENO_JOBS=n to change): each file owns its own
+# loopback addresses (tests/README.md), so no two files can collide on an address or a port.
 test: $(DENO) test-deps
-	$(DENO) test -A --quiet
+	$(DENO) test -A --quiet --parallel
 
 check: $(DENO)
 	$(DENO) fmt --check

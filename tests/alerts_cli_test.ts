@@ -9,14 +9,14 @@ Deno.test("alert test: every channel reports; a failing one makes exit 1", async
   const bodies: { kind: string }[] = [];
   let fail = false;
   await using server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    { hostname: "127.0.100.1", port: 0, onListen: () => {} },
     async (req) => {
       bodies.push(await req.json());
       return new Response(fail ? "no" : "ok", { status: fail ? 500 : 200 });
     },
   );
   const tree = await writeTree({
-    "alert.d/ops.webhook": `http://127.0.0.1:${server.addr.port}/hook\n`,
+    "alert.d/ops.webhook": `http://127.0.100.1:${server.addr.port}/hook\n`,
     "state/.keep": "",
     "dmonitor.yaml": "state_dir: state\n",
   });
@@ -35,8 +35,8 @@ Deno.test("alert test: every channel reports; a failing one makes exit 1", async
 
 Deno.test("outbox lists what could not be delivered; retry queues it again", async () => {
   const tree = await writeTree({
-    "dmonitor.yaml": "listen: 127.0.0.9:29292\nstate_dir: state\ninterval: 1s\ntimeout: 900ms\n",
-    "hosts.d/127.0.0.1/svc": "",
+    "dmonitor.yaml": "listen: 127.0.100.2:29292\nstate_dir: state\ninterval: 1s\ntimeout: 900ms\n",
+    "hosts.d/127.0.100.1/svc": "",
     "plugins/check_svc": "#!/bin/sh\necho FAIL down on purpose\n",
   });
   const empty = await dmonitor(["outbox", "--config", tree]);
@@ -49,7 +49,7 @@ Deno.test("outbox lists what could not be delivered; retry queues it again", asy
   const listed = await dmonitor(["outbox", "--config", tree]);
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, /failed/);
-  assert.match(listed.stdout, /DOWN 127\.0\.0\.1 svc/);
+  assert.match(listed.stdout, /DOWN 127\.0\.100\.1 svc/);
   const retry = await dmonitor(["outbox", "retry", "--config", tree]);
   assert.equal(retry.code, 0, retry.stderr);
   assert.match(retry.stdout, /^\d+ messages? queued again$/m);

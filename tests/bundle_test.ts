@@ -85,7 +85,7 @@ Deno.test("the bundle runs outside the repository: version, init, config check, 
   );
 
   await t.step("check against a local listener", async () => {
-    using l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    using l = Deno.listen({ hostname: "127.0.101.1", port: 0 });
     (async () => {
       for await (const c of l) c.close();
     })().catch(() => {});
@@ -95,21 +95,21 @@ Deno.test("the bundle runs outside the repository: version, init, config check, 
       tree,
       "--set",
       `port=${(l.addr as Deno.NetAddr).port}`,
-      "127.0.0.1",
+      "127.0.101.1",
       "tcp",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^127\.0\.0\.1 tcp OK/);
+    assert.match(r.stdout, /^127\.0\.101\.1 tcp OK/);
   });
 
   await t.step("run serves the status page; status reads it", async () => {
     await Deno.writeTextFile(
       join(tree, "dmonitor.yaml"),
-      `listen: 127.0.7.3:2929\nstate_dir: ${join(dir, "state")}\ninterval: 1s\ntimeout: 900ms\n`,
+      `listen: 127.0.101.2:2929\nstate_dir: ${join(dir, "state")}\ninterval: 1s\ntimeout: 900ms\n`,
     );
     await Deno.writeTextFile(join(tree, "hosts.d/localhost/ping"), "");
-    await Deno.mkdir(join(tree, "hosts.d/127.0.0.1"));
-    await Deno.writeTextFile(join(tree, "hosts.d/127.0.0.1/marker"), "");
+    await Deno.mkdir(join(tree, "hosts.d/127.0.101.1"));
+    await Deno.writeTextFile(join(tree, "hosts.d/127.0.101.1/marker"), "");
     await Deno.writeTextFile(join(tree, "plugins/check_marker"), "#!/bin/sh\necho OK marker\n", {
       mode: 0o755,
     });
@@ -131,17 +131,17 @@ Deno.test("the bundle runs outside the repository: version, init, config check, 
         i++
       ) {
         await new Promise((r) => setTimeout(r, 100));
-        view = await fetch("http://127.0.7.3:2929/v1/status").then((r) => r.json()).catch(() =>
+        view = await fetch("http://127.0.101.2:2929/v1/status").then((r) => r.json()).catch(() =>
           null
         );
       }
       assert.ok(view, "the node answers");
       const marker = view.checks.find((c) => c.test === "marker");
       assert.deepEqual([marker?.status, marker?.output], ["OK", "marker"]);
-      const page = await (await fetch("http://127.0.7.3:2929/")).text();
-      assert.match(page, /127\.0\.0\.1 <span class="small">marker<\/span>/);
+      const page = await (await fetch("http://127.0.101.2:2929/")).text();
+      assert.match(page, /127\.0\.101\.1 <span class="small">marker<\/span>/);
       const s = await dm(["status", "--config", tree]);
-      assert.match(s.stdout, /UP +127\.0\.0\.1 +marker/);
+      assert.match(s.stdout, /UP +127\.0\.101\.1 +marker/);
     } finally {
       node.kill("SIGTERM");
       const st = await node.status;

@@ -183,35 +183,45 @@ export class Browser {
       await b[Symbol.asyncDispose]();
       throw new Error(`chromium did not start:\n${log}`);
     }
+    try {
+      await b.#attach(port, width, height);
+    } catch (e) {
+      // Never leave a browser running when attaching to it fails.
+      await b[Symbol.asyncDispose]();
+      throw e;
+    }
+    return b;
+  }
+
+  async #attach(port: string, width: number, height: number): Promise<void> {
     const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as {
       type: string;
       webSocketDebuggerUrl: string;
     }[];
     const page = targets.find((t) => t.type === "page");
     if (!page) throw new Error("chromium has no page target");
-    b.#ws = new WebSocket(page.webSocketDebuggerUrl);
+    this.#ws = new WebSocket(page.webSocketDebuggerUrl);
     await new Promise((resolve, reject) => {
-      b.#ws.onopen = resolve;
-      b.#ws.onerror = reject;
+      this.#ws.onopen = resolve;
+      this.#ws.onerror = reject;
     });
-    b.#ws.onmessage = (e) => {
+    this.#ws.onmessage = (e) => {
       const msg = JSON.parse(e.data);
-      if (msg.id !== undefined) b.#pending.get(msg.id)?.(msg);
+      if (msg.id !== undefined) this.#pending.get(msg.id)?.(msg);
       else {
-        for (const w of b.#events.filter((w) => w.method === msg.method)) {
-          b.#events.splice(b.#events.indexOf(w), 1);
+        for (const w of this.#events.filter((w) => w.method === msg.method)) {
+          this.#events.splice(this.#events.indexOf(w), 1);
           w.resolve();
         }
       }
     };
-    await b.send("Page.enable");
-    await b.send("Emulation.setDeviceMetricsOverride", {
+    await this.send("Page.enable");
+    await this.send("Emulation.setDeviceMetricsOverride", {
       width,
       height,
       deviceScaleFactor: 1,
       mobile: width < 600,
     });
-    return b;
   }
 
   send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {

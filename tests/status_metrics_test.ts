@@ -10,7 +10,7 @@ import { METRICS, REGISTRY } from "../lib/metrics/mod.ts";
 import { parseStatusSettings, statusRoutes } from "../lib/status/mod.ts";
 import { sampleView } from "../lib/status/test_util.ts";
 
-const ADDR = "127.0.7.2:2929";
+const ADDR = "127.0.105.2:2929";
 
 async function promtool(text: string): Promise<void> {
   const r = await run("promtool", ["check", "metrics"], { stdin: text });
@@ -26,8 +26,8 @@ Deno.test("promtool accepts /metrics of a running node with checks up and down",
   const state = await Deno.makeTempDir();
   const tree = await writeTree({
     "dmonitor.yaml": `listen: ${ADDR}\nstate_dir: ${state}\ninterval: 1s\ntimeout: 900ms\n`,
-    "hosts.d/127.0.0.1/up": "",
-    "hosts.d/127.0.0.1/down": "",
+    "hosts.d/127.0.105.1/up": "",
+    "hosts.d/127.0.105.1/down": "",
     "plugins/check_up": "#!/bin/sh\necho OK fine\n",
     "plugins/check_down": "#!/bin/sh\necho FAIL broken\n",
   });
@@ -39,12 +39,12 @@ Deno.test("promtool accepts /metrics of a running node with checks up and down",
   assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
   const text = await res.text();
   await promtool(text);
-  assert.match(text, /^dmonitor_check_up\{host="127\.0\.0\.1",test="up"\} 1$/m);
-  assert.match(text, /^dmonitor_check_up\{host="127\.0\.0\.1",test="down"\} 0$/m);
-  assert.match(text, /^dmonitor_check_state\{host="127\.0\.0\.1",test="down",state="FAIL"\} 1$/m);
+  assert.match(text, /^dmonitor_check_up\{host="127\.0\.105\.1",test="up"\} 1$/m);
+  assert.match(text, /^dmonitor_check_up\{host="127\.0\.105\.1",test="down"\} 0$/m);
+  assert.match(text, /^dmonitor_check_state\{host="127\.0\.105\.1",test="down",state="FAIL"\} 1$/m);
   assert.match(
     text,
-    /^dmonitor_check_duration_seconds\{host="127\.0\.0\.1",test="up"\} \d+(\.\d+)?$/m,
+    /^dmonitor_check_duration_seconds\{host="127\.0\.105\.1",test="up"\} \d+(\.\d+)?$/m,
   );
   assert.match(text, /^# TYPE dmonitor_plugin_timeouts_total counter$/m);
   assert.match(
@@ -68,7 +68,7 @@ Deno.test("promtool accepts metrics with incidents, peers, sites and counters ot
     registry: REGISTRY,
   })(app);
   const res = await app.request("/metrics", {}, {
-    remoteAddr: { hostname: "127.0.0.1", port: 1, transport: "tcp" },
+    remoteAddr: { hostname: "127.0.105.1", port: 1, transport: "tcp" },
   });
   const text = await res.text();
   await promtool(text);

@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { dmonitor, NodeProcess, writeTree } from "./util.ts";
 import { Browser, chromium, visibleText } from "./ops_util.ts";
 
-const ADDR = "127.0.7.1:2929";
+const ADDR = "127.0.106.2:2929";
 const BASE = `http://${ADDR}`;
 
 Deno.test("status page, JSON and terminal view of a running node with checks up and down", async (t) => {
-  using service = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  using service = Deno.listen({ hostname: "127.0.106.1", port: 0 });
   (async () => {
     for await (const c of service) c.close();
   })().catch(() => {});
@@ -21,8 +21,8 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
     "dmonitor.yaml":
       `node: page-node\nlisten: ${ADDR}\nstate_dir: ${state}\ninterval: 1s\ntimeout: 900ms\n` +
       "status:\n  refresh: 5s\n",
-    "hosts.d/127.0.0.1/web": "",
-    "hosts.d/127.0.0.1/tcp": `port: ${(service.addr as Deno.NetAddr).port}\n`,
+    "hosts.d/127.0.106.1/web": "",
+    "hosts.d/127.0.106.1/tcp": `port: ${(service.addr as Deno.NetAddr).port}\n`,
     "hosts.d/db.example/disk": "",
     "hosts.d/db.example/queue": "",
     "plugins/check_web": "#!/bin/sh\necho OK 200 in 3 ms\n",
@@ -47,8 +47,8 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
         c: { host: string; test: string; status: string },
       ) => [`${c.host} ${c.test}`, c]),
     );
-    assert.equal(by["127.0.0.1 web"].status, "OK");
-    assert.equal(by["127.0.0.1 tcp"].status, "OK");
+    assert.equal(by["127.0.106.1 web"].status, "OK");
+    assert.equal(by["127.0.106.1 tcp"].status, "OK");
     assert.equal(by["db.example disk"].status, "FAIL");
     assert.equal(by["db.example disk"].output, "/var is 97% full <b>now</b>");
     assert.equal(by["db.example queue"].status, "FAIL");
@@ -75,10 +75,10 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
         "output shown as text",
       );
       assert.match(text, /DOWN db\.example queue down \d+s ago 5123 messages waiting/);
-      assert.match(text, /UP 127\.0\.0\.1 web up \d+s ago 200 in 3 ms/);
-      assert.match(text, /UP 127\.0\.0\.1 tcp up \d+s ago/);
+      assert.match(text, /UP 127\.0\.106\.1 web up \d+s ago 200 in 3 ms/);
+      assert.match(text, /UP 127\.0\.106\.1 tcp up \d+s ago/);
       assert.ok(
-        text.indexOf("DOWN db.example") < text.indexOf("UP 127.0.0.1"),
+        text.indexOf("DOWN db.example") < text.indexOf("UP 127.0.106.1"),
         "down checks come first",
       );
       // Single-node mode: this node alone confirms, so both failures are real incidents it notified.
@@ -137,7 +137,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
         r.stdout,
         /^ {3}DOWN +db\.example +disk +down \d+s ago .*\/var is 97% full <b>now<\/b> \[confirmed down\]$/m,
       );
-      assert.match(r.stdout, /^ {3}UP +127\.0\.0\.1 +web +up \d+s ago .* 200 in 3 ms$/m);
+      assert.match(r.stdout, /^ {3}UP +127\.0\.106\.1 +web +up \d+s ago .* 200 in 3 ms$/m);
       const json = await dmonitor(["status", "--config", tree, "--json"]);
       assert.equal(JSON.parse(json.stdout).checks.length, 4);
     },
@@ -153,7 +153,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
       await Deno.writeTextFile(
         join(tree, "dmonitor.yaml"),
         `node: page-node\nlisten: ${ADDR}\nstate_dir: ${state}\ninterval: 1s\ntimeout: 900ms\n` +
-          "status:\n  allow: [127.0.9.9]\n  token_file: status.token\n",
+          "status:\n  allow: [127.0.106.99]\n  token_file: status.token\n",
       );
       node.kill("SIGHUP");
       await node.waitFor(/configuration reloaded/);
@@ -183,7 +183,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /^dmonitor status: cannot reach the node at http:\/\/127\.0\.7\.1:2929\/v1\/status .*connection refused; is 'dmonitor run' running\?\n$/,
+      /^dmonitor status: cannot reach the node at http:\/\/127\.0\.106\.2:2929\/v1\/status .*connection refused; is 'dmonitor run' running\?\n$/,
     );
   });
 });

@@ -9,7 +9,7 @@ import { freePortOn } from "./sync_util.ts";
 import { dmonitor, ROOT, writeTree } from "./util.ts";
 
 const MAIN = join(ROOT, "main.ts");
-const HOST = "127.0.0.5";
+const HOST = "127.0.107.1";
 
 async function sync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -108,7 +108,7 @@ Deno.test("dmonitor sync: usage errors, missing settings, unreadable pandora_ser
 Deno.test("dmonitor config check reports broken spool: and sync: sections, each problem on its line", async () => {
   const dir = await writeTree({
     "dmonitor.yaml":
-      "state_dir: state\nspool:\n  max_size: huge\nsync:\n  sync_address: 127.0.0.2\n  sync_port: 99999\n",
+      "state_dir: state\nspool:\n  max_size: huge\nsync:\n  sync_address: 127.0.107.2\n  sync_port: 99999\n",
     "nodes.txt": "",
   });
   const r = await dmonitor(["config", "check", "--config", dir]);

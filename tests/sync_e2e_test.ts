@@ -1,4 +1,4 @@
-// End to end on loopback: two isolated sites, each a Tentacle server process on its own 127.0.0.x
+// End to end on loopback: two isolated sites, each a Tentacle server process on its own 127.0.108.x
 // with TLS and client certificates plus spooling nodes, and a central puller with a recording
 // notifier. Site A's nodes send their spool with our Tentacle client; site B's node writes straight
 // into its server's directory.
@@ -19,8 +19,8 @@ import {
 import { freePortOn, SiteServer, TLS } from "./sync_util.ts";
 import { writeTree } from "./util.ts";
 
-const A_HOST = "127.0.0.2";
-const B_HOST = "127.0.0.3";
+const A_HOST = "127.0.108.2";
+const B_HOST = "127.0.108.3";
 
 function siteNodeYaml(node: string, spool: Record<string, unknown>): string {
   const lines = [`node: ${node}`, "state_dir: state", "spool:"];
@@ -180,13 +180,15 @@ Deno.test({
       assert.ok(["a1", "a2"].includes(seen("plant-a", "down")[0]!.notifier)); // whichever file came first
 
       // Config push: the central holds site A's checks; a1 fetches, validates and applies them.
-      await Deno.mkdir(join(centralRoot, "sites.d/plant-a/hosts.d/127.0.0.1"), { recursive: true });
+      await Deno.mkdir(join(centralRoot, "sites.d/plant-a/hosts.d/127.0.108.1"), {
+        recursive: true,
+      });
       await Deno.writeTextFile(
-        join(centralRoot, "sites.d/plant-a/hosts.d/127.0.0.1/tcp"),
+        join(centralRoot, "sites.d/plant-a/hosts.d/127.0.108.1/tcp"),
         "port: 22\n",
       );
       await until(() => reloads.length > 0, "a1 applying the pushed configuration");
-      assert.equal(await Deno.readTextFile(join(a1Root, "hosts.d/127.0.0.1/tcp")), "port: 22\n");
+      assert.equal(await Deno.readTextFile(join(a1Root, "hosts.d/127.0.108.1/tcp")), "port: 22\n");
       assert.equal((await loadNodeConfig(a1Root)).tests.length, 1);
       assert.equal(a1.stats().configMd5 !== null, true);
 

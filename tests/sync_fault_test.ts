@@ -10,7 +10,7 @@ import { siteDirs } from "../lib/sync/session.ts";
 import { freePortOn, PullerProcess, rng, SiteServer, TLS } from "./sync_util.ts";
 import { writeTree } from "./util.ts";
 
-const HOST = "127.0.0.4";
+const HOST = "127.0.109.2";
 const FILES = Number(Deno.env.get("SYNC_FAULT_FILES") ?? 5000);
 const AGENTS = 10;
 
@@ -90,18 +90,14 @@ Deno.test({
       const incoming = siteDirs(join(central, "state/sync"), "plant").incoming;
       const deadline = Date.now() + 90_000;
       while ((await left()) > 0 || (await Array.fromAsync(Deno.readDir(incoming))).length > 0) {
+        if (puller.exited) throw new Error(`puller exited while draining:\n${puller.tail()}`);
         if (Date.now() > deadline) {
-          throw new Error(
-            `not drained: ${await left()} left; puller log:\n${puller.lines.slice(-20).join("\n")}`,
-          );
+          throw new Error(`not drained: ${await left()} left; puller log:\n${puller.tail()}`);
         }
         await new Promise((r) => setTimeout(r, 200));
       }
       // SIGTERM is handled once the process is up (it may have been restarted a moment ago).
-      while (!puller.lines.slice(puller.from).some((l) => /sync puller started/.test(l))) {
-        if (Date.now() > deadline) throw new Error("puller did not start");
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await puller.waitFor(/sync puller started/, Math.max(1000, deadline - Date.now()));
       const stopped = await puller.kill("SIGTERM");
       assert.equal(
         stopped?.code,

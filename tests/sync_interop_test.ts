@@ -19,7 +19,7 @@ const REF = Deno.env.get("TENTACLE_REF_DIR");
 if (!REF) {
   console.warn("sync interop tests SKIPPED: set TENTACLE_REF_DIR (see lib/tentacle/README.md)");
 }
-const HOST = "127.0.0.7";
+const HOST = "127.0.110.2";
 const asNobody = Deno.uid() === 0
   ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
   : [];
@@ -29,7 +29,7 @@ async function refServer(dir: string) {
   const args = [
     `${REF}/tentacle_server`,
     ...["-a", HOST, "-p", String(port), "-s", dir, "-I", "-o", "-i", ".*\\.conf:conf;.*\\.md5:md5"],
-    ...["-e", TLS + "server.crt", "-k", TLS + "server.key", "-f", TLS + "ca.crt"],
+    ...["-e", TLS + "e2e.crt", "-k", TLS + "e2e.key", "-f", TLS + "ca.crt"],
   ];
   const child = new Deno.Command(asNobody[0] ?? "perl", {
     args: [...asNobody.slice(1), ...(asNobody.length ? ["perl"] : []), ...args],

@@ -19,7 +19,7 @@ if (import.meta.main) {
     extensions: false,
     filters: ".*\\.conf:conf;.*\\.md5:md5",
     tls: mode === "tls"
-      ? { certFile: tls + "server.crt", keyFile: tls + "server.key", caFile: tls + "ca.crt" }
+      ? { certFile: tls + "e2e.crt", keyFile: tls + "e2e.key", caFile: tls + "ca.crt" }
       : undefined,
     logger: createLogger({ min: "error" }),
   });

@@ -74,7 +74,7 @@ export class SiteServer {
         "-i",
         ".*\\.conf:conf;.*\\.md5:md5",
         "-q",
-        ...(tls ? ["-e", TLS + "server.crt", "-k", TLS + "server.key", "-f", TLS + "ca.crt"] : []),
+        ...(tls ? ["-e", TLS + "e2e.crt", "-k", TLS + "e2e.key", "-f", TLS + "ca.crt"] : []),
       ];
     this.#child = new Deno.Command(Deno.execPath(), {
       args,
@@ -83,11 +83,14 @@ export class SiteServer {
       stderr: "piped",
     }).spawn();
     const child = this.#child;
+    let exited: Deno.CommandStatus | null = null;
+    void child.status.then((st) => exited = st);
     (async () => {
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
         this.log.push(chunk);
       }
     })().catch(() => {});
+    // Fails fast when the process exits, and never leaves it running when the wait fails.
     const deadline = Date.now() + 20_000;
     for (;;) {
       const c = await TentacleClient.connect({
@@ -102,9 +105,13 @@ export class SiteServer {
         await c.quit();
         return;
       }
-      if (Date.now() > deadline) {
+      const st = exited as Deno.CommandStatus | null;
+      if (st || Date.now() > deadline) {
+        await this.kill();
+        const why = st ? `exited (code ${st.code}, signal ${st.signal})` : "did not start in 20 s";
         throw new Error(
-          `site server ${this.host}:${this.port} did not start: ${this.log.join("")}`,
+          `site server ${this.host}:${this.port} ${why}; stderr tail:\n` +
+            this.log.join("").split("\n").slice(-30).join("\n"),
         );
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -131,9 +138,14 @@ export class SiteServer {
   }
 }
 
-/** The puller (`dmonitor sync`) as its own process; stderr collected. */
+/**
+ * The puller (`dmonitor sync`) as its own process; stderr collected. Waiting for a line stops at
+ * once, with the stderr tail, when the current process has exited.
+ */
 export class PullerProcess {
   #child: Deno.ChildProcess | null = null;
+  #exited: Deno.CommandStatus | null = null;
+  #wake = () => {};
   readonly lines: string[] = [];
 
   constructor(readonly args: string[], readonly env: Record<string, string> = {}) {}
@@ -143,15 +155,16 @@ export class PullerProcess {
 
   start(): void {
     this.from = this.lines.length;
-    this.#child = new Deno.Command(Deno.execPath(), {
+    this.#exited = null;
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, "sync", ...this.args],
       env: { NO_COLOR: "1", DMONITOR_LOG_LEVEL: "info", ...this.env },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const child = this.#child;
-    (async () => {
+    this.#child = child;
+    const reader = (async () => {
       let buf = "";
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
         buf += chunk;
@@ -160,12 +173,49 @@ export class PullerProcess {
           this.lines.push(buf.slice(0, i));
           buf = buf.slice(i + 1);
         }
+        this.#wake();
       }
     })().catch(() => {});
+    void child.status.then(async (st) => {
+      await Promise.race([reader, new Promise((r) => setTimeout(r, 500))]);
+      if (this.#child === child) this.#exited = st;
+      this.#wake();
+    });
   }
 
   get running(): boolean {
     return this.#child !== null;
+  }
+
+  /** The current process's exit status once it exited by itself (not through kill()), else null. */
+  get exited(): Deno.CommandStatus | null {
+    return this.#exited;
+  }
+
+  /** The last lines of the log, for error messages. */
+  tail(n = 20): string {
+    return this.lines.slice(-n).join("\n");
+  }
+
+  /** Resolves with the first line of the current process matching `re`; rejects after `ms`, or
+   * at once when the process exits. */
+  async waitFor(re: RegExp, ms = 20_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const line = this.lines.slice(this.from).find((l) => re.test(l));
+      if (line !== undefined) return line;
+      const st = this.#exited;
+      if (st) {
+        throw new Error(
+          `puller exited (code ${st.code}, signal ${st.signal}) before logging ${re}:\n${this.tail()}`,
+        );
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${this.tail()}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        this.#wake = () => (clearTimeout(t), r());
+      });
+    }
   }
 
   async kill(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus | null> {

@@ -6,7 +6,7 @@ import { tempDir, text } from "../lib/tentacle/test_util.ts";
 const ENTRY = new URL("../lib/tentacle/server_main.ts", import.meta.url).pathname;
 
 function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const l = Deno.listen({ hostname: "127.0.112.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
@@ -28,7 +28,7 @@ Deno.test("tentacle-server -d: returns 0 at once, the detached copy serves until
   const port = freePort();
   const t0 = Date.now();
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ENTRY, "-d", "-s", d.path, "-a", "127.0.0.1", "-p", String(port), "-q"],
+    args: ["run", "-A", ENTRY, "-d", "-s", d.path, "-a", "127.0.112.1", "-p", String(port), "-q"],
     stdin: "null",
   }).output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
@@ -37,7 +37,9 @@ Deno.test("tentacle-server -d: returns 0 at once, the detached copy serves until
   try {
     let client: TentacleClient | null = null;
     for (let i = 0; i < 100 && !client; i++) {
-      client = await TentacleClient.connect({ port, probe: false }).catch(() => null);
+      client = await TentacleClient.connect({ host: "127.0.112.1", port, probe: false }).catch(() =>
+        null
+      );
       if (!client) await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(client, "the daemon accepts connections");
@@ -66,15 +68,15 @@ Deno.test("server_main.ts: a bad flag exits 64 with one line; a taken port exits
     "tentacle-server: unknown option -Y (see tentacle-server -h)\n",
   );
   await using d = await tempDir();
-  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  using taken = Deno.listen({ hostname: "127.0.112.1", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
   const busy = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ENTRY, "-s", d.path, "-a", "127.0.0.1", "-p", String(port)],
+    args: ["run", "-A", ENTRY, "-s", d.path, "-a", "127.0.112.1", "-p", String(port)],
     stdin: "null",
   }).output();
   assert.equal(busy.code, 1);
   assert.match(
     new TextDecoder().decode(busy.stderr),
-    /^\[err\] Cannot start tentacle server: no address of 127.0.0.1 could bind port \d+$/m,
+    /^\[err\] Cannot start tentacle server: no address of 127.0.112.1 could bind port \d+$/m,
   );
 });

@@ -1,6 +1,26 @@
 /**
  * End-to-end helpers: run `main.ts` as a real process, write config trees, start nodes that are
  * disposed (killed and reaped) when the test's `await using` scope ends.
+ *
+ * Test files run in parallel (`deno test --parallel`), and other checkouts may run theirs at the
+ * same time: every e2e file owns one loopback block for everything it binds or names, so no two
+ * files share an address or a fixed port (tests/addresses_test.ts keeps it so). Blocks:
+ *
+ * | block         | file                    | block         | file                     |
+ * |---------------|-------------------------|---------------|--------------------------|
+ * | 127.0.100.0/24 | alerts_cli_test.ts     | 127.0.108.0/24 | sync_e2e_test.ts        |
+ * | 127.0.101.0/24 | bundle_test.ts         | 127.0.109.0/24 | sync_fault_test.ts      |
+ * | 127.0.102.0/24 | cli_test.ts            | 127.0.110.0/24 | sync_interop_test.ts    |
+ * | 127.0.103.0/24 | consensus_test.ts      | 127.0.111.0/24 | sync_run_test.ts        |
+ * | 127.0.105.0/24 | status_metrics_test.ts | 127.0.112.0/24 | tentacle_daemon_test.ts |
+ * | 127.0.106.0/24 | status_page_test.ts    | 127.0.114.0/24 | consensus_faults_test.ts |
+ * | 127.0.107.0/24 | sync_cli_test.ts       | 127.0.104.0/24 | util_test.ts            |
+ *
+ * Unit tests listen on 127.0.0.1 port 0, except lib/tentacle/server_test.ts (127.0.120.0/24) and
+ * lib/tentacle/tls_test.ts (127.0.121.0/24, outside every test certificate on purpose).
+ *
+ * testdata/tls/e2e.crt (gen_e2e.sh) covers .1-.9 of 127.0.100-119 for the TLS tests. The
+ * tentacle interop tests (run only with TENTACLE_REF_DIR) still use 127.0.0.1 with port 0.
  * @module
  */
 import { dirname, join } from "node:path";
@@ -49,13 +69,25 @@ export async function writeTree(files: Record<string, string>, dir?: string): Pr
   return dir;
 }
 
-/** A running `dmonitor run` process whose stderr is collected line by line. */
+/** The last `n` lines of a log, for error messages. */
+export function tail(lines: readonly string[], n = 30): string {
+  return lines.slice(-n).join("\n");
+}
+
+/**
+ * A running `dmonitor run` process whose stderr is collected line by line. A wait for a line
+ * rejects at once (with the stderr tail) when the process has exited, instead of running into its
+ * timeout; `await using` kills and reaps it.
+ */
 export class NodeProcess {
   readonly lines: string[] = [];
   readonly #child: Deno.ChildProcess;
   readonly #reader: Promise<void>;
-  readonly #waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  readonly #waiters: { re: RegExp; resolve: (l: string) => void; reject: (e: Error) => void }[] =
+    [];
   readonly status: Promise<Deno.CommandStatus>;
+  /** Set once the process has exited and its stderr is read to the end. */
+  #exited: Deno.CommandStatus | null = null;
 
   /** `nofile`: start the node under `ulimit -n nofile` (through sh). */
   constructor(args: string[], env: Record<string, string> = {}, o: { nofile?: number } = {}) {
@@ -78,34 +110,74 @@ export class NodeProcess {
         buf += chunk;
         let i;
         while ((i = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, i);
+          this.#line(buf.slice(0, i));
           buf = buf.slice(i + 1);
-          this.lines.push(line);
-          for (const w of [...this.#waiters]) {
-            if (w.re.test(line)) {
-              this.#waiters.splice(this.#waiters.indexOf(w), 1);
-              w.resolve(line);
-            }
-          }
         }
       }
-    })();
+      if (buf !== "") this.#line(buf);
+    })().catch(() => {});
+    // A plugin the node started may hold stderr open after the node died: do not wait for EOF
+    // longer than a moment before failing the waiters.
+    void this.status.then(async (st) => {
+      await Promise.race([this.#reader, new Promise((r) => setTimeout(r, 500))]);
+      this.#exited = st;
+      for (const w of this.#waiters.splice(0)) w.reject(this.#exitError(w.re));
+    });
+  }
+
+  #line(line: string): void {
+    this.lines.push(line);
+    for (const w of [...this.#waiters]) {
+      if (w.re.test(line)) {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  }
+
+  #exitError(re: RegExp): Error {
+    const st = this.#exited!;
+    const how = st.signal ? `signal ${st.signal}` : `code ${st.code}`;
+    return new Error(
+      `dmonitor run (pid ${this.pid}) exited (${how}) before logging ${re}; stderr tail:\n` +
+        tail(this.lines),
+    );
   }
 
   get pid(): number {
     return this.#child.pid;
   }
 
-  /** Resolves with the first line (already seen or future) matching `re`; rejects after `ms`. */
-  waitFor(re: RegExp, ms = 20_000): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
+  /** The exit status once the process has exited (and its stderr was read), else null. */
+  get exited(): Deno.CommandStatus | null {
+    return this.#exited;
+  }
+
+  /**
+   * Resolves with the first line (already seen from index `from` of `lines`, or future) matching
+   * `re`; rejects after `ms`, or at once when the process exits first.
+   */
+  waitFor(re: RegExp, ms = 20_000, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);
+    if (this.#exited) return Promise.reject(this.#exitError(re));
     return new Promise((resolve, reject) => {
-      const t = setTimeout(
-        () => reject(new Error(`timed out waiting for ${re}; log:\n${this.lines.join("\n")}`)),
-        ms,
-      );
-      this.#waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
+      const w = {
+        re,
+        resolve: (l: string) => (clearTimeout(t), resolve(l)),
+        reject: (e: Error) => (clearTimeout(t), reject(e)),
+      };
+      const t = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        reject(
+          new Error(
+            `dmonitor run (pid ${this.pid}): timed out after ${ms} ms waiting for ${re}; stderr tail:\n${
+              tail(this.lines)
+            }`,
+          ),
+        );
+      }, ms);
+      this.#waiters.push(w);
     });
   }
 
@@ -119,5 +191,46 @@ export class NodeProcess {
     this.kill("SIGKILL");
     await this.status;
     await this.#reader.catch(() => {});
+  }
+}
+
+/**
+ * Starts `dmonitor run ARGS` and waits until it logs `ready` (default: "node started"). When the
+ * wait fails (timeout, or the node exited), the process is killed and reaped before the error is
+ * thrown, so a failed start leaves nothing running.
+ */
+export async function startNode(
+  args: string[],
+  opts: { env?: Record<string, string>; ready?: RegExp; timeoutMs?: number } = {},
+): Promise<NodeProcess> {
+  const node = new NodeProcess(args, opts.env);
+  try {
+    await node.waitFor(opts.ready ?? /node started/, opts.timeoutMs);
+    return node;
+  } catch (e) {
+    await node[Symbol.asyncDispose]();
+    throw e;
+  }
+}
+
+/**
+ * Polls `ok` every 50 ms until it holds; throws naming `what` after `ms`. Pass `nodes` to stop at
+ * once, with that node's stderr tail, when one of them has exited.
+ */
+export async function until(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  opts: { ms?: number; nodes?: readonly NodeProcess[] } = {},
+): Promise<void> {
+  const end = Date.now() + (opts.ms ?? 30_000);
+  while (!(await ok())) {
+    const dead = opts.nodes?.find((n) => n.exited);
+    if (dead) {
+      throw new Error(
+        `waiting for ${what}: node pid ${dead.pid} exited; stderr tail:\n${tail(dead.lines)}`,
+      );
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -27,15 +27,22 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const dir = opts.directory ?? await Deno.makeTempDir({ prefix: "tentacle-test-" });
   const logger = memoryLogger();
-  const server = await startTentacleServer({
-    addresses: ["127.0.0.1"],
-    port: 0,
-    idleTimeoutMs: 2000,
-    closeGraceMs: 1000,
-    logger,
-    ...opts,
-    directory: dir,
-  });
+  let server: TentacleServer;
+  try {
+    server = await startTentacleServer({
+      addresses: ["127.0.0.1"],
+      port: 0,
+      idleTimeoutMs: 2000,
+      closeGraceMs: 1000,
+      logger,
+      ...opts,
+      directory: dir,
+    });
+  } catch (e) {
+    // A server that did not start leaves no temporary directory behind.
+    if (!opts.directory) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw e;
+  }
   return {
     server,
     port: server.port,

@@ -85,17 +85,17 @@ Deno.test("client -f verifies the server: CA and address must match", async () =
     }),
     /Cannot connect/,
   );
-  // 127.0.0.10 is loopback but not in the certificate's subjectAltName.
-  await using far = await startTestServer({ ...serverTls(), addresses: ["127.0.0.10"] });
+  // 127.0.121.10 (this file's block, tests/util.ts) is loopback, in no certificate's SAN.
+  await using far = await startTestServer({ ...serverTls(), addresses: ["127.0.121.10"] });
   await assert.rejects(
     TentacleClient.connect({
-      host: "127.0.0.10",
+      host: "127.0.121.10",
       port: far.port,
       tls: { caFile: tlsFile("ca.crt") },
     }),
     /Cannot connect/,
   );
-  await (await TentacleClient.connect({ host: "127.0.0.10", port: far.port, tls: true })).quit();
+  await (await TentacleClient.connect({ host: "127.0.121.10", port: far.port, tls: true })).quit();
 });
 
 Deno.test("testdata/tls: v3 certificates with the promised subjectAltName and chains", () => {
