@@ -270,6 +270,9 @@ RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
 SystemCallErrorNumber=EPERM
+# Plugins and alert commands that leave their process group (setsid) are ended through a child
+# subreaper (prctl and wait4, both in @system-service; see lib/runner/reaper.ts), not through a
+# cgroup, so neither Delegate=yes nor a writable cgroup tree (ProtectControlGroups=no) is needed.
 # Left out on purpose: MemoryDenyWriteExecute (the JavaScript JIT needs writable, executable
 # memory), PrivateNetwork and IPAddressDeny (checks reach any host), ProcSubset=pid (plugins such
 # as load or memory checks read /proc), and excluding @privileged system calls (ping drops its
