@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import { createLogger, type Level } from "../log/mod.ts";
 import { startDaemon } from "../node/daemon.ts";
+import { dropPrivileges } from "../privilege/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { VERSION } from "./version.ts";
 
@@ -49,7 +50,12 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
   const signal = stop ? AbortSignal.any([stop, ctl.signal]) : ctl.signal;
   let daemon;
   try {
-    daemon = await startDaemon(dir, { logger, signal, version: VERSION });
+    daemon = await startDaemon(dir, {
+      logger,
+      signal,
+      version: VERSION,
+      beforeServe: (config) => dropPrivileges(config, logger),
+    });
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const p of e.problems) {

@@ -26,6 +26,7 @@ import {
   syncSettings,
 } from "../sync/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
+import { dropPrivileges } from "../privilege/mod.ts";
 import { alertSettings, loadNodeConfig } from "../node/load.ts";
 
 export const SYNC_USAGE = `Usage: dmonitor sync [--config DIR] [--once] [--pandora-conf FILE]
@@ -103,6 +104,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
   }
 
   const logger = createLogger({ min: logLevel(), time: Deno.env.get("DMONITOR_LOG_TIME") === "1" });
+  await dropPrivileges(config, logger);
   const store = StateStore.open(resolve(config.root, config.settings.state_dir));
   const db = store.db;
   try {

@@ -17,7 +17,7 @@ import {
 export const SETTINGS_FILE = "dmonitor.yaml";
 
 /** Sections owned by other parts of dmonitor; kept raw here and validated by their owners. */
-export const SECTION_KEYS = ["smtp", "peer", "tentacle", "spool", "sync", "status"];
+export const SECTION_KEYS = ["smtp", "peer", "tentacle", "spool", "sync", "status", "run_as"];
 
 export const DEFAULTS = {
   listen: { hostname: "0.0.0.0", port: 2929 },

@@ -90,7 +90,13 @@ function consensusChanged(a: Config, b: Config): boolean {
 /** Starts every part of the node; throws ConfigError or a one-line Error when it cannot start. */
 export async function startDaemon(
   dir: string,
-  o: { logger: Logger; signal: AbortSignal; version: string },
+  o: {
+    logger: Logger;
+    signal: AbortSignal;
+    version: string;
+    /** Runs once the tree and keys are read, before the store, listeners or checks start. */
+    beforeServe?: (config: Config) => Promise<unknown>;
+  },
 ): Promise<Daemon> {
   const { logger, signal } = o;
   let config = await loadNodeConfig(dir);
@@ -99,6 +105,7 @@ export async function startDaemon(
   const peerTls = await loadPeerTls(parsePeerSettings(config).settings);
   let channels: BuiltChannels = await buildChannels(alerts);
 
+  await o.beforeServe?.(config);
   const store = StateStore.open(resolve(config.root, config.settings.state_dir));
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   try {

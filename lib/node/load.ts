@@ -21,6 +21,7 @@ import {
 } from "../alerts/mod.ts";
 import { spoolProblems } from "../spool/settings.ts";
 import { syncProblems } from "../sync/settings.ts";
+import { runAsProblems } from "../privilege/mod.ts";
 
 export function hostname(): string {
   try {
@@ -102,6 +103,7 @@ export const VALIDATORS: ((c: Config) => ConfigProblem[])[] = [
   peerKeyProblems,
   spoolProblems,
   syncProblems,
+  runAsProblems,
 ];
 
 export function loadNodeConfig(dir: string): Promise<Config> {
