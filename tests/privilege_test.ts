@@ -213,13 +213,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "run as root: a root-owned state directory holding a database is refused, naming it",
+  name: "run as root: a root-owned state directory holding more than the database is refused, naming it",
   ignore: !isRoot,
   async fn() {
     await using user = await testUser();
     const state = await Deno.makeTempDir({ prefix: "dmonitor-priv-state-" });
     await Deno.chmod(state, 0o755);
     await Deno.writeTextFile(join(state, "state.db"), "");
+    await Deno.writeTextFile(join(state, "notes.txt"), "not dmonitor's\n");
     const tree = await writeTree({
       "dmonitor.yaml": `listen: ${A}:${freePortOn(A)}\nstate_dir: ${state}\nrun_as: ${user.name}\n`,
       "nodes.txt": "",

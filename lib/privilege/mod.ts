@@ -122,7 +122,7 @@ async function prepareStateDir(path: string, user: string, uid: number, gid: num
     const entries: DirInfo["entries"] = [];
     for await (const e of Deno.readDir(path)) {
       const s = await Deno.lstat(join(path, e.name)).catch(() => null);
-      entries.push({ name: e.name, uid: s?.uid ?? -1 });
+      entries.push({ name: e.name, uid: s?.uid ?? -1, file: s?.isFile ?? false });
     }
     info = { uid: st.uid ?? -1, gid: st.gid ?? -1, mode: st.mode ?? 0, entries };
   } catch (e) {
@@ -137,7 +137,8 @@ async function prepareStateDir(path: string, user: string, uid: number, gid: num
     await Deno.mkdir(path, { recursive: true, mode: 0o750 });
     await Deno.chown(path, uid, gid);
     await Deno.chmod(path, 0o750);
-    log.info("state_dir made the unprivileged user's", { path, user });
+    for (const f of action.files) await Deno.chown(join(path, f), uid, gid);
+    log.info("state_dir made the unprivileged user's", { path, user, files: action.files.length });
   }
 }
 

@@ -97,21 +97,28 @@ export interface DirInfo {
   uid: number;
   gid: number;
   mode: number;
-  /** The entries inside, with their owners. */
-  entries: { name: string; uid: number }[];
+  /** The entries inside, with their owners; `file: false` for anything but a regular file. */
+  entries: { name: string; uid: number; file?: boolean }[];
 }
 
 export type StateDirAction =
   | { kind: "ok" }
-  /** Missing, or empty and root's: create/take it over as `uid:gid`, mode 0750. */
-  | { kind: "take" }
+  /** Create it, or hand it and the files in it to the user (chown), mode 0750. */
+  | { kind: "take"; files: string[] }
   | { kind: "refuse"; message: string };
 
+/** The files StateStore keeps in the state directory (SQLite's database and journals). */
+export function isStateFile(name: string): boolean {
+  return /^state\.db(-wal|-shm|-journal)?$/.test(name);
+}
+
 /**
- * Decides what to do with `path` (the state directory) before switching to `user` (`uid`/`gid`):
- * missing → created for the user; empty and owned by root → handed to the user (as a directory
- * made for dmonitor, e.g. by mktemp or an installer); otherwise it must be writable and searchable
- * by the user, else refused with a message naming the path and the fix.
+ * Decides what to do with `path` (the state directory) before switching to `user` (`uid`/`gid`).
+ * Missing: created for the user. Holding nothing but dmonitor's database (or nothing at all) and
+ * owned by root or the user: handed to the user with its files, since that is a directory made
+ * for dmonitor (mktemp, an installer, a node or `dmonitor outbox` run as root before). Otherwise it
+ * must be writable and searchable by the user, else refused with a message naming the path and
+ * the fix: dmonitor does not chown a directory that holds anything else.
  */
 export function stateDirAction(
   path: string,
@@ -120,19 +127,31 @@ export function stateDirAction(
   uid: number,
   gid: number,
 ): StateDirAction {
-  if (info === null) return { kind: "take" };
-  const bits = info.uid === uid ? (info.mode >> 6) & 7 : info.gid === gid ? (info.mode >> 3) & 7 : info.mode & 7;
+  if (info === null) return { kind: "take", files: [] };
+  // Only a root-owned directory is handed over with its files: in one the user owns, the user could
+  // have planted state.db as a link to a file of root's, which a chown would then give away.
+  const ours = info.entries.every((e) =>
+    isStateFile(e.name) && e.file !== false && (e.uid === 0 || e.uid === uid)
+  );
+  const usable = info.uid === uid && info.gid === gid && (info.mode & 0o700) === 0o700;
+  const foreign = info.entries.find((e) => isStateFile(e.name) && e.uid !== uid);
+  if (usable && !foreign) return { kind: "ok" };
+  if (info.uid === 0 && ours) {
+    return { kind: "take", files: info.entries.map((e) => e.name) };
+  }
+  const bits = info.uid === uid
+    ? (info.mode >> 6) & 7
+    : info.gid === gid
+    ? (info.mode >> 3) & 7
+    : info.mode & 7;
   const fix = `; dmonitor switches to that user after starting as root: chown -R ${user}: ${path}`;
   if ((bits & 3) === 3) {
-    // The database and its journals must be the user's too (left behind by a node run as root).
-    const foreign = info.entries.find((e) => e.name.startsWith("state.db") && e.uid !== uid);
     if (!foreign) return { kind: "ok" };
     return {
       kind: "refuse",
       message: `${path}/${foreign.name} is owned by uid ${foreign.uid}, not user ${user}${fix}`,
     };
   }
-  if (info.uid === 0 && info.entries.length === 0) return { kind: "take" };
   return {
     kind: "refuse",
     message: `state_dir ${path} is not writable by user ${user} (owner uid ${info.uid}, mode ${

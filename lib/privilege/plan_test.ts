@@ -121,7 +121,7 @@ Deno.test("planDrop: a table of uid, run_as and /etc/passwd", () => {
   }
 });
 
-Deno.test("stateDirAction: created, taken over when empty and root's, else writable or refused", () => {
+Deno.test("stateDirAction: created, handed over when root's and holding only the database, else writable or refused", () => {
   const dir = (uid: number, gid: number, mode: number, entries: DirInfo["entries"] = []) => ({
     uid,
     gid,
@@ -130,24 +130,37 @@ Deno.test("stateDirAction: created, taken over when empty and root's, else writa
   });
   const fix = "; dmonitor switches to that user after starting as root: chown -R nobody: /s";
   const cases: { name: string; info: DirInfo | null; want: unknown }[] = [
-    { name: "missing", info: null, want: { kind: "take" } },
-    { name: "root's and empty (mktemp)", info: dir(0, 0, 0o40700), want: { kind: "take" } },
+    { name: "missing", info: null, want: { kind: "take", files: [] } },
+    { name: "root's and empty (mktemp)", info: dir(0, 0, 0o40700), want: { kind: "take", files: [] } },
+    {
+      name: "root's with only a database left by a root run or `dmonitor outbox`",
+      info: dir(0, 0, 0o40755, [{ name: "state.db", uid: 0 }, { name: "state.db-wal", uid: 0 }]),
+      want: { kind: "take", files: ["state.db", "state.db-wal"] },
+    },
     { name: "the user's", info: dir(65534, 65534, 0o40750), want: { kind: "ok" } },
     {
       name: "group-writable for the user's group",
-      info: dir(0, 65534, 0o40770, [{ name: "state.db", uid: 65534 }]),
+      info: dir(0, 65534, 0o40770, [{ name: "state.db", uid: 65534 }, { name: "x", uid: 0 }]),
       want: { kind: "ok" },
     },
     {
-      name: "root's with a database in it",
-      info: dir(0, 0, 0o40755, [{ name: "state.db", uid: 0 }]),
+      name: "root's, holding something else besides",
+      info: dir(0, 0, 0o40755, [{ name: "state.db", uid: 0 }, { name: "lib", uid: 0 }]),
       want: {
         kind: "refuse",
         message: `state_dir /s is not writable by user nobody (owner uid 0, mode 0755)${fix}`,
       },
     },
     {
-      name: "the user's, but the database left by a root run",
+      name: "root's, with state.db not a regular file",
+      info: dir(0, 0, 0o40755, [{ name: "state.db", uid: 0, file: false }]),
+      want: {
+        kind: "refuse",
+        message: `state_dir /s is not writable by user nobody (owner uid 0, mode 0755)${fix}`,
+      },
+    },
+    {
+      name: "the user's, with a database of root's: not chowned inside a directory the user owns",
       info: dir(65534, 65534, 0o40750, [{ name: "state.db-wal", uid: 0 }]),
       want: { kind: "refuse", message: `/s/state.db-wal is owned by uid 0, not user nobody${fix}` },
     },
