@@ -29,7 +29,9 @@ async function testUser(): Promise<{ name: string; uid: number; gid: number } & 
   }).output();
   assert.equal(add.code, 0, new TextDecoder().decode(add.stderr));
   const id = (flag: string) =>
-    Number(new TextDecoder().decode(new Deno.Command("id", { args: [flag, name] }).outputSync().stdout));
+    Number(
+      new TextDecoder().decode(new Deno.Command("id", { args: [flag, name] }).outputSync().stdout),
+    );
   return {
     name,
     uid: id("-u"),
@@ -131,7 +133,8 @@ async function waitForFile(path: string, re: RegExp, ms = 60_000): Promise<strin
 }
 
 Deno.test({
-  name: "run as root with run_as: two nodes drop to the user, confirm through each other, run a plugin and ping, deliver by command",
+  name:
+    "run as root with run_as: two nodes drop to the user, confirm through each other, run a plugin and ping, deliver by command",
   ignore: !isRoot,
   async fn() {
     await using user = await testUser();
@@ -148,7 +151,8 @@ Deno.test({
           "nodes.txt": `${A}:${port}\n${B}:${port}\n`,
           "peer.key": KEY,
           "alert.d/log.command": alertCommand(out),
-          "plugins/check_whoami": '#!/bin/sh\necho "CRITICAL - uid $(id -u) gid $(id -g)"\nexit 2\n',
+          "plugins/check_whoami":
+            '#!/bin/sh\necho "CRITICAL - uid $(id -u) gid $(id -g)"\nexit 2\n',
           [`hosts.d/${TARGET}/whoami`]: "",
           [`hosts.d/${TARGET}/ping`]: "count: 1\n",
         });
@@ -165,9 +169,15 @@ Deno.test({
       for (const n of nodes) await n.waitFor(/test=ping status=OK/);
       // The outage needs both nodes (quorum 2): each answered the other's signed confirm request.
       const text = await waitForFile(join(out, "alerts.jsonl"), /"kind":\s*"down"/).catch((e) => {
-        throw new Error(`${e.message}; logs:\n${nodes.map((n) => n.lines.join("\n")).join("\n--\n")}`);
+        throw new Error(
+          `${e.message}; logs:\n${nodes.map((n) => n.lines.join("\n")).join("\n--\n")}`,
+        );
       });
-      assert.match(text, new RegExp(`uid ${user.uid} gid ${user.gid}`), "the plugin ran as the user");
+      assert.match(
+        text,
+        new RegExp(`uid ${user.uid} gid ${user.gid}`),
+        "the plugin ran as the user",
+      );
       // The state directory was created for the user; the config tree stays root's.
       const st = await Deno.stat(join(trees[0]!, "state"));
       assert.equal(st.uid, user.uid);
@@ -203,17 +213,24 @@ Deno.test({
         assert.ok(n.lines.some((l) => l.includes('why="user dmonitor does not exist"')));
       }
     }
-    await Deno.writeTextFile(join(tree, "dmonitor.yaml"), `listen: ${A}:${port}\nstate_dir: state\nrun_as: root\n`);
+    await Deno.writeTextFile(
+      join(tree, "dmonitor.yaml"),
+      `listen: ${A}:${port}\nstate_dir: state\nrun_as: root\n`,
+    );
     await using r = new Proc(["run", "--config", tree]);
     await r.waitFor(/node started/);
-    assert.ok(r.lines.some((l) => /WARN.*run_as: root keeps every part/.test(l)), r.lines.join("\n"));
+    assert.ok(
+      r.lines.some((l) => /WARN.*run_as: root keeps every part/.test(l)),
+      r.lines.join("\n"),
+    );
     const threads = await readThreads(r.pid);
     assert.ok([...threads.values()].every((c) => c.uid[1] === 0));
   },
 });
 
 Deno.test({
-  name: "run as root: a root-owned state directory holding more than the database is refused, naming it",
+  name:
+    "run as root: a root-owned state directory holding more than the database is refused, naming it",
   ignore: !isRoot,
   async fn() {
     await using user = await testUser();
@@ -259,9 +276,20 @@ Deno.test({
 
     // A storage directory that user cannot write: one line, before serving.
     const closed = await Deno.makeTempDir({ prefix: "dmonitor-priv-tentacle-" });
-    const r = await dmonitor(["tentacle-server", "-s", closed, "-a", TENT, "-p", String(freePortOn(TENT))]);
+    const r = await dmonitor([
+      "tentacle-server",
+      "-s",
+      closed,
+      "-a",
+      TENT,
+      "-p",
+      String(freePortOn(TENT)),
+    ]);
     assert.equal(r.code, 64);
-    assert.equal(r.stderr, `tentacle-server: Cannot write to directory ${closed} as uid ${want.uid}.\n`);
+    assert.equal(
+      r.stderr,
+      `tentacle-server: Cannot write to directory ${closed} as uid ${want.uid}.\n`,
+    );
   },
 });
 
@@ -278,13 +306,21 @@ Deno.test({
       dataFile("n1", now, [result({ startedAt: now })], [notification()]),
     );
     const tree = await writeTree({
-      "dmonitor.yaml": `node: central\nstate_dir: state\nrun_as: ${user.name}\nsync:\n  interval: 30s\n`,
+      "dmonitor.yaml":
+        `node: central\nstate_dir: state\nrun_as: ${user.name}\nsync:\n  interval: 30s\n`,
       "nodes.txt": "",
       "alert.d/log.command": alertCommand(out),
-      "pandora_server.conf": `syncserver 1\nsync_address ${SITE}\nsync_port ${srv.port}\nsync_retries 0\nsync_timeout 5\n`,
+      "pandora_server.conf":
+        `syncserver 1\nsync_address ${SITE}\nsync_port ${srv.port}\nsync_retries 0\nsync_timeout 5\n`,
     });
     await Deno.chmod(join(tree, "alert.d/log.command"), 0o755);
-    await using p = new Proc(["sync", "--config", tree, "--pandora-conf", join(tree, "pandora_server.conf")]);
+    await using p = new Proc([
+      "sync",
+      "--config",
+      tree,
+      "--pandora-conf",
+      join(tree, "pandora_server.conf"),
+    ]);
     await p.waitFor(/pulled site/);
     await assertDropped(p.pid, user.uid, user.gid);
     await waitForFile(join(out, "alerts.jsonl"), /inc-1/);

@@ -21,6 +21,8 @@ and keeps state in 'state_dir'. Logs go to stderr, one line per event
 (DMONITOR_LOG_LEVEL=debug|info|warn|error; DMONITOR_LOG_TIME=1 adds timestamps).
 SIGHUP reloads the configuration (a broken one is reported and the running one kept); SIGTERM or
 SIGINT stops the node cleanly.
+Started as root, it reads the tree and keys, then runs as 'run_as' (default dmonitor, else nobody)
+before it opens the state or listens; 'run_as: root' keeps root (warned).
 Exit status: 0 after a clean stop, 1 when the configuration is broken or the node cannot start.`;
 
 function logLevel(): Level {

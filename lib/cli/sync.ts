@@ -40,6 +40,7 @@ sync_retries, sync_timeout); --pandora-conf reads those keys from an existing pa
 where they win over dmonitor.yaml.
   --once          pull every site once (with retries), deliver alerts, print a summary and exit
                   (for cron); without it, runs until SIGTERM or SIGINT
+Started as root, it switches to 'run_as' (default dmonitor, else nobody) before opening the state.
 Exit status: 0 when every site was pulled (--once) or after a clean stop, 1 when a site could not
 be pulled (--once) or the configuration is broken, 64 on a usage error.`;
 

@@ -85,7 +85,9 @@ export async function dropPrivilegesTo(o: DropOptions): Promise<Dropped> {
     case "refuse":
       throw new PrivilegeError(`cannot drop root privileges: ${plan.message}`);
   }
-  if (o.stateDir !== undefined) await prepareStateDir(o.stateDir, plan.user, plan.uid, plan.gid, o.logger);
+  if (o.stateDir !== undefined) {
+    await prepareStateDir(o.stateDir, plan.user, plan.uid, plan.gid, o.logger);
+  }
   if (o.keyFile !== undefined) await handKey(o.keyFile, plan.user, plan.uid, o.logger);
   let ids;
   try {
@@ -97,13 +99,26 @@ export async function dropPrivilegesTo(o: DropOptions): Promise<Dropped> {
       { cause: e },
     );
   }
-  const all = [ids.uid.real, ids.uid.effective, ids.uid.saved, ids.gid.real, ids.gid.effective, ids.gid.saved];
+  const all = [
+    ids.uid.real,
+    ids.uid.effective,
+    ids.uid.saved,
+    ids.gid.real,
+    ids.gid.effective,
+    ids.gid.saved,
+  ];
   if (all.some((id) => id === 0)) {
-    throw new PrivilegeError(`switch to user ${plan.user} left an id at 0 (${all.join(",")}); stopping`);
+    throw new PrivilegeError(
+      `switch to user ${plan.user} left an id at 0 (${all.join(",")}); stopping`,
+    );
   }
   for (const [tid, c] of await readThreads()) {
     const why = privilegedBy(c);
-    if (why) throw new PrivilegeError(`thread ${tid} is still privileged after the switch: ${why}; stopping`);
+    if (why) {
+      throw new PrivilegeError(
+        `thread ${tid} is still privileged after the switch: ${why}; stopping`,
+      );
+    }
   }
   o.logger.info("dropped root privileges", {
     user: plan.user,

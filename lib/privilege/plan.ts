@@ -59,7 +59,9 @@ export function planDrop(
   }
   if (runAs !== undefined) {
     const found = lookupPasswd(passwd, runAs);
-    if (!found) return { kind: "refuse", message: `${setting} ${runAs}: no such user in /etc/passwd` };
+    if (!found) {
+      return { kind: "refuse", message: `${setting} ${runAs}: no such user in /etc/passwd` };
+    }
     if (found.uid === 0) {
       return {
         kind: "refuse",

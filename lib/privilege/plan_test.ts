@@ -11,7 +11,14 @@ const TOOR = "toor:x:0:0::/root:/bin/sh\n";
 const ALICE = "alice:x:1000:1000::/home/alice:/bin/sh\n";
 
 Deno.test("planDrop: a table of uid, run_as and /etc/passwd", () => {
-  const cases: { name: string; uid: number; runAs?: string; passwd: string; root?: false; want: unknown }[] = [
+  const cases: {
+    name: string;
+    uid: number;
+    runAs?: string;
+    passwd: string;
+    root?: false;
+    want: unknown;
+  }[] = [
     {
       name: "root, default: dmonitor when it exists",
       uid: 0,
@@ -48,8 +55,7 @@ Deno.test("planDrop: a table of uid, run_as and /etc/passwd", () => {
       passwd: ROOT,
       want: {
         kind: "refuse",
-        message:
-          "neither user dmonitor nor nobody exists in /etc/passwd; create one or set run_as",
+        message: "neither user dmonitor nor nobody exists in /etc/passwd; create one or set run_as",
       },
     },
     {
@@ -131,7 +137,11 @@ Deno.test("stateDirAction: created, handed over when root's and holding only the
   const fix = "; dmonitor switches to that user after starting as root: chown -R nobody: /s";
   const cases: { name: string; info: DirInfo | null; want: unknown }[] = [
     { name: "missing", info: null, want: { kind: "take", files: [] } },
-    { name: "root's and empty (mktemp)", info: dir(0, 0, 0o40700), want: { kind: "take", files: [] } },
+    {
+      name: "root's and empty (mktemp)",
+      info: dir(0, 0, 0o40700),
+      want: { kind: "take", files: [] },
+    },
     {
       name: "root's with only a database left by a root run or `dmonitor outbox`",
       info: dir(0, 0, 0o40755, [{ name: "state.db", uid: 0 }, { name: "state.db-wal", uid: 0 }]),

@@ -35,7 +35,9 @@ export function privilegedBy(c: ThreadCreds): string | null {
 }
 
 /** Every thread of process `pid` (default: this one) with its credentials. */
-export async function readThreads(pid: number | "self" = "self"): Promise<Map<number, ThreadCreds>> {
+export async function readThreads(
+  pid: number | "self" = "self",
+): Promise<Map<number, ThreadCreds>> {
   const out = new Map<number, ThreadCreds>();
   for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
     const text = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/status`).catch(() => null);
