@@ -37,6 +37,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const work = await Deno.makeTempDir({ prefix: "dmonitor-sync-e2e-" });
+    await Deno.chmod(work, 0o755); // servers and nodes started as root switch to an unprivileged user
     const dirA = join(work, "site-a"), dirB = join(work, "site-b");
     await Deno.mkdir(dirA);
     await Deno.mkdir(dirB);

@@ -15,7 +15,13 @@ import { privilegedBy, readThreads } from "./threads.ts";
 
 export { DEFAULT_USER, FALLBACK_USER, planDrop, stateDirAction } from "./plan.ts";
 export type { DirInfo, DropPlan, StateDirAction } from "./plan.ts";
-export { parseStatus, privilegedBy, readThreads, type ThreadCreds } from "./threads.ts";
+export {
+  parseStatus,
+  parseThreads,
+  privilegedBy,
+  readThreads,
+  type ThreadCreds,
+} from "./threads.ts";
 
 /** Validates `run_as` in dmonitor.yaml (a section key kept raw by lib/config). */
 export function runAsProblems(config: Pick<Config, "settings">): ConfigProblem[] {
@@ -112,7 +118,11 @@ export async function dropPrivilegesTo(o: DropOptions): Promise<Dropped> {
       `switch to user ${plan.user} left an id at 0 (${all.join(",")}); stopping`,
     );
   }
-  for (const [tid, c] of await readThreads()) {
+  const threads = await readThreads();
+  if (threads.size === 0) {
+    throw new PrivilegeError(`cannot read /proc/${Deno.pid}/task after the switch; stopping`);
+  }
+  for (const [tid, c] of threads) {
     const why = privilegedBy(c);
     if (why) {
       throw new PrivilegeError(

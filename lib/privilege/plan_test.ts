@@ -1,7 +1,7 @@
 // The pure decisions: who a root-started process becomes, and what happens to its state directory.
 import assert from "node:assert/strict";
 import { type DirInfo, planDrop, stateDirAction } from "./plan.ts";
-import { parseStatus, privilegedBy } from "./threads.ts";
+import { parseStatus, parseThreads, privilegedBy } from "./threads.ts";
 import { runAsProblems } from "./mod.ts";
 
 const ROOT = "root:x:0:0:root:/root:/bin/bash\n";
@@ -219,4 +219,13 @@ Deno.test("run_as must be a user name", () => {
     key: "run_as",
     message: 'must be a user name (or root to keep root), got "bad name"',
   }]);
+});
+
+Deno.test("parseThreads splits the shell's listing per thread", () => {
+  const one = (uid: number) =>
+    `Uid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t1\t1\t1\t1\nGroups:\t\nCapEff:\t0\n`;
+  const got = parseThreads(`== 10\n${one(5)}== 11\n${one(0)}== 12\nName:\tgone\n`);
+  assert.deepEqual([...got.keys()], [10, 11]);
+  assert.equal(privilegedBy(got.get(10)!), null);
+  assert.equal(privilegedBy(got.get(11)!), "uid 0/0/0/0");
 });

@@ -34,15 +34,35 @@ export function privilegedBy(c: ThreadCreds): string | null {
   return null;
 }
 
-/** Every thread of process `pid` (default: this one) with its credentials. */
-export async function readThreads(
-  pid: number | "self" = "self",
-): Promise<Map<number, ThreadCreds>> {
-  const out = new Map<number, ThreadCreds>();
-  for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
-    const text = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/status`).catch(() => null);
-    const c = text === null ? null : parseStatus(text);
-    if (c) out.set(Number(e.name), c); // a thread that ended meanwhile has no file to read
+/**
+ * Every thread of process `pid` (default: this one) with its credentials. Deno refuses to read its
+ * own /proc/PID without --allow-all, so a shell lists them (run permission is granted anyway).
+ */
+export async function readThreads(pid: number = Deno.pid): Promise<Map<number, ThreadCreds>> {
+  const out = await new Deno.Command("/bin/sh", {
+    args: [
+      "-c",
+      'for f in /proc/"$1"/task/*/status; do t=${f%/status}; echo "== ${t##*/}"; cat "$f"; done',
+      "sh",
+      String(pid),
+    ],
+    clearEnv: true,
+    env: { PATH: "/usr/bin:/bin" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return parseThreads(new TextDecoder().decode(out.stdout));
+}
+
+/** Parses `== TID` headers each followed by that thread's status file (pure). */
+export function parseThreads(text: string): Map<number, ThreadCreds> {
+  const threads = new Map<number, ThreadCreds>();
+  for (const part of text.split(/^== /m).slice(1)) {
+    const nl = part.indexOf("\n");
+    const tid = Number(part.slice(0, nl));
+    const c = parseStatus(part.slice(nl + 1));
+    if (Number.isInteger(tid) && c) threads.set(tid, c); // a thread that ended meanwhile: no file
   }
-  return out;
+  return threads;
 }
