@@ -52,6 +52,9 @@ Deno.test({
     const temps: string[] = [];
     try {
       await Promise.all([siteA.start(), siteB.start()]);
+      // b1's spool (in this root process) writes into the server's directory, as a co-located
+      // site node would; the server runs as dmonitor or nobody, so the files take its group.
+      await Deno.chmod(dirB, 0o2775);
 
       // Site A: two nodes sending to their site's server over mutual TLS; a1 takes pushed configs.
       const reloads: string[] = [];
