@@ -4,7 +4,7 @@
  * anything listens, parses network input or runs a check. See README, "Privileges".
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 import { PrivilegeError } from "../errors/mod.ts";
@@ -158,6 +158,12 @@ async function prepareStateDir(path: string, user: string, uid: number, gid: num
   }
   const action = stateDirAction(path, info, user, uid, gid);
   if (action.kind === "refuse") throw new PrivilegeError(action.message, path);
+  if (action.kind === "take" && info !== null && (await Deno.lstat(path)).isSymlink) {
+    throw new PrivilegeError(
+      `state_dir ${path} is a symbolic link to a directory of root's; dmonitor hands over only a real directory: chown -R ${user}: the directory it points to`,
+      path,
+    );
+  }
   if (action.kind === "take") {
     await Deno.mkdir(path, { recursive: true, mode: 0o750 });
     await Deno.chown(path, uid, gid);
@@ -169,8 +175,12 @@ async function prepareStateDir(path: string, user: string, uid: number, gid: num
 
 /** peer.key is re-read on every reload, by the unprivileged user: it must be able to read it. */
 async function handKey(path: string, user: string, uid: number, log: Logger) {
-  const st = await Deno.stat(path).catch(() => null);
-  if (!st || st.uid === uid) return;
+  // Only a regular file in a directory nobody but root can write: in any other, someone could have
+  // swapped peer.key for a link to a file of root's, which the chown would then give away.
+  const st = await Deno.lstat(path).catch(() => null);
+  const dir = await Deno.stat(dirname(path)).catch(() => null);
+  if (!st?.isFile || st.uid === uid) return;
+  if (!dir || dir.uid !== 0 || ((dir.mode ?? 0o022) & 0o022) !== 0) return;
   const mode = st.mode ?? 0;
   if ((mode & 0o004) !== 0) return; // refused elsewhere as world-readable
   if (st.uid === 0) {
