@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { dmonitor, NodeProcess, writeTree } from "./util.ts";
 import { Browser, chromium, visibleText } from "./ops_util.ts";
+import { giveToServerUser } from "../lib/privilege/_testing.ts";
 
 const ADDR = "127.0.106.2:2929";
 const BASE = `http://${ADDR}`;
@@ -150,6 +151,8 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
         mode: 0o600,
       });
       await Deno.chmod(join(tree, "status.token"), 0o600);
+      // Re-read on reload by the user the node switched to (see README, Privileges).
+      await giveToServerUser(join(tree, "status.token"));
       await Deno.writeTextFile(
         join(tree, "dmonitor.yaml"),
         `node: page-node\nlisten: ${ADDR}\nstate_dir: ${state}\ninterval: 1s\ntimeout: 900ms\n` +

@@ -35,6 +35,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const work = await Deno.makeTempDir({ prefix: "dmonitor-sync-e2e-" });
+    await Deno.chmod(work, 0o755); // servers and nodes started as root switch to an unprivileged user
     const dirA = join(work, "site-a"), dirB = join(work, "site-b");
     await Deno.mkdir(dirA);
     await Deno.mkdir(dirB);
@@ -49,6 +50,9 @@ Deno.test({
     const temps: string[] = [];
     try {
       await Promise.all([siteA.start(), siteB.start()]);
+      // b1's spool (in this root process) writes into the server's directory, as a co-located
+      // site node would; the server runs as dmonitor or nobody, so the files take its group.
+      await Deno.chmod(dirB, 0o2775);
 
       // Site A: two nodes sending to their site's server over mutual TLS; a1 takes pushed configs.
       const reloads: string[] = [];

@@ -25,6 +25,7 @@ Deno.test({
     const random = rng(seed);
     const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo));
     const work = await Deno.makeTempDir({ prefix: "dmonitor-sync-fault-" });
+    await Deno.chmod(work, 0o755); // servers and nodes started as root switch to an unprivileged user
     const siteDir = join(work, "site");
     await Deno.mkdir(siteDir);
     // The site's spool: every file carries a unique sequence number; every 50th is ~200 KB so that

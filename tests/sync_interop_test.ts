@@ -61,6 +61,7 @@ Deno.test({
   ignore: !REF,
   fn: async () => {
     const work = await Deno.makeTempDir({ prefix: "dmonitor-sync-interop-" });
+    await Deno.chmod(work, 0o755); // servers and nodes started as root switch to an unprivileged user
     await Deno.chmod(work, 0o755); // the reference server runs as nobody when we are root
     const site = join(work, "site");
     await Deno.mkdir(join(site, "conf"), { recursive: true });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT, startNode, until, writeTree } from "./util.ts";
+import { giveToServerUser } from "../lib/privilege/_testing.ts";
 
 const TLS = join(ROOT, "testdata/tls");
 
@@ -29,6 +30,7 @@ Deno.test("a site's outage reaches the central node's webhook exactly once, mark
     "plugins/check_svc": "#!/bin/sh\necho FAIL service down at the site\n",
   });
   await Deno.mkdir(join(siteState, "outbox"));
+  await giveToServerUser(siteState); // the node started as root switches to dmonitor or nobody
   const centralState = await Deno.makeTempDir();
   const central = await writeTree({
     "dmonitor.yaml": `node: central\nlisten: 127.0.111.3:2929\nstate_dir: ${centralState}\n` +

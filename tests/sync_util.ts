@@ -4,6 +4,7 @@
  * puller as its own process. IP literals only: nothing here may ask DNS.
  * @module
  */
+import { giveToServerUser } from "../lib/privilege/_testing.ts";
 import { prng } from "../lib/quorum/sim.ts";
 import { join } from "node:path";
 import { TentacleClient } from "../lib/tentacle/client.ts";
@@ -47,6 +48,8 @@ export class SiteServer {
   /** Starts the process and waits until it accepts a session. */
   async start(): Promise<void> {
     const tls = this.opts.tls ?? true;
+    // Started as root, our server runs as dmonitor or nobody, who must own the storage directory.
+    if (this.opts.extensions !== false) await giveToServerUser(this.dir);
     const args = this.opts.extensions === false
       ? [
         "run",

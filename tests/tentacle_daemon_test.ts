@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 import { tempDir, text } from "../lib/tentacle/test_util.ts";
+import { giveToServerUser } from "../lib/privilege/_testing.ts";
 
 const ENTRY = new URL("../lib/tentacle/server_main.ts", import.meta.url).pathname;
 
@@ -25,6 +26,7 @@ async function pidsWith(needle: string): Promise<number[]> {
 
 Deno.test("tentacle-server -d: returns 0 at once, the detached copy serves until SIGTERM", async () => {
   await using d = await tempDir();
+  await giveToServerUser(d.path); // started as root, the server runs as dmonitor or nobody
   const port = freePort();
   const t0 = Date.now();
   const out = await new Deno.Command(Deno.execPath(), {
@@ -68,6 +70,7 @@ Deno.test("server_main.ts: a bad flag exits 64 with one line; a taken port exits
     "tentacle-server: unknown option -Y (see tentacle-server -h)\n",
   );
   await using d = await tempDir();
+  await giveToServerUser(d.path);
   using taken = Deno.listen({ hostname: "127.0.112.1", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
   const busy = await new Deno.Command(Deno.execPath(), {

@@ -127,7 +127,9 @@ export async function runAlertCommand(
     stderr: "piped",
     // Its own process group, so a timeout kills everything it started.
     detached: true,
-    ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
+    // Resolved while the node was still root, it no longer applies once the node has dropped
+    // root (lib/privilege): the command then runs as the node's own user, as plugins do.
+    ...(o.runAs && Deno.uid() === 0 ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
   }).spawn();
   trackChild(child.pid);
   const exited = child.status.finally(() => untrackChild(child.pid));

@@ -6,6 +6,7 @@
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import { startDaemon } from "../node/daemon.ts";
+import { dropPrivileges } from "../privilege/mod.ts";
 import { daemonLogger, type Io, noPositionals, parseFlags } from "./args.ts";
 import { VERSION } from "./version.ts";
 
@@ -17,6 +18,8 @@ and keeps state in 'state_dir'. Logs go to stderr, one line per event
 (DMONITOR_LOG_LEVEL=debug|info|warn|error; DMONITOR_LOG_TIME=1 adds timestamps).
 SIGHUP reloads the configuration (a broken one is reported and the running one kept); SIGTERM or
 SIGINT stops the node cleanly.
+Started as root, it reads the tree and keys, then runs as 'run_as' (default dmonitor, else nobody)
+before it opens the state or listens; 'run_as: root' keeps root (warned).
 Exit status: 0 after a clean stop, 1 when the configuration is broken or the node cannot start.`;
 
 /** How long a stop may take before the node exits regardless (systemd's default is 90 s). */
@@ -37,7 +40,12 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
   const signal = stop ? AbortSignal.any([stop, ctl.signal]) : ctl.signal;
   let daemon;
   try {
-    daemon = await startDaemon(dir, { logger, signal, version: VERSION });
+    daemon = await startDaemon(dir, {
+      logger,
+      signal,
+      version: VERSION,
+      beforeServe: (config) => dropPrivileges(config, logger),
+    });
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const p of e.problems) {

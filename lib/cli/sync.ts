@@ -13,6 +13,7 @@ import { readPandoraConf, requireSites, startSyncPuller, SyncPuller } from "../s
 import { daemonLogger, type Io, noPositionals, parseFlags } from "./args.ts";
 import { loadNodeConfig, type NodeConfig } from "../node/load.ts";
 import { createAlerting } from "../node/alerting.ts";
+import { dropPrivileges } from "../privilege/mod.ts";
 
 export const SYNC_USAGE = `Usage: dmonitor sync [--config DIR] [--once] [--pandora-conf FILE]
 
@@ -25,6 +26,7 @@ sync_retries, sync_timeout); --pandora-conf reads those keys from an existing pa
 where they win over dmonitor.yaml.
   --once          pull every site once (with retries), deliver alerts, print a summary and exit
                   (for cron); without it, runs until SIGTERM or SIGINT
+Started as root, it switches to 'run_as' (default dmonitor, else nobody) before opening the state.
 Exit status: 0 when every site was pulled (--once) or after a clean stop, 1 when a site could not
 be pulled (--once) or the configuration is broken, 64 on a usage error.`;
 
@@ -77,6 +79,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
   const settings = config.sections.sync!;
 
   const logger = daemonLogger();
+  await dropPrivileges(config, logger);
   const store = StateStore.open(resolve(config.root, config.settings.state_dir));
   const db = store.db;
   try {

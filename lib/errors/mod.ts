@@ -40,6 +40,15 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** Started as root, the process could not switch to its unprivileged user (or refuses to try). */
+export class PrivilegeError extends Error {
+  override name = "PrivilegeError";
+  /** The path at fault, when there is one (the state directory). */
+  constructor(message: string, readonly path?: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 /** A plugin could not be run at all (missing, unsafe permissions, bad interpreter). */
 export class PluginError extends Error {
   override name = "PluginError";

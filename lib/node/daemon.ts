@@ -41,7 +41,13 @@ type Cleanup = () => Promise<void> | void;
 /** Starts every part of the node; throws ConfigError or a one-line Error when it cannot start. */
 export async function startDaemon(
   dir: string,
-  o: { logger: Logger; signal: AbortSignal; version: string },
+  o: {
+    logger: Logger;
+    signal: AbortSignal;
+    version: string;
+    /** Runs once the tree and keys are read, before the store, listeners or checks start. */
+    beforeServe?: (config: NodeConfig) => Promise<unknown>;
+  },
 ): Promise<Daemon> {
   const { logger, signal } = o;
   let config = await loadNodeConfig(dir);
@@ -52,6 +58,7 @@ export async function startDaemon(
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
+    await o.beforeServe?.(config);
     const store = StateStore.open(resolve(config.root, config.settings.state_dir));
     cleanups.push(() => store.close());
     const execute = createExecutor({

@@ -22,6 +22,7 @@ import { alertSection } from "../alerts/settings.ts";
 import { silenceSection } from "../alerts/silence.ts";
 import { spoolSection } from "../spool/settings.ts";
 import { syncSection } from "../sync/settings.ts";
+import { runAsSection } from "../privilege/mod.ts";
 
 export function hostname(): string {
   try {
@@ -41,6 +42,7 @@ export function nodeSections(syncOverrides?: Record<string, string>) {
     tentacle: tentacleSection,
     spool: spoolSection,
     sync: syncSection(syncOverrides),
+    runAs: runAsSection,
   };
 }
 

@@ -22,6 +22,7 @@ const RESTART_ONLY: [string, Get][] = [
   ["state_dir", (c) => c.settings.state_dir],
   ["concurrency", (c) => c.settings.concurrency],
   ["plugin_user", (c) => c.settings.plugin_user],
+  ["run_as", (c) => c.sections.runAs],
   ["peer", (c) => c.sections.peer],
   ["tentacle", (c) => c.sections.tentacle],
   ["spool", (c) => c.sections.spool],

@@ -21,6 +21,7 @@ import {
 } from "./options.ts";
 import { checkName } from "./protocol.ts";
 import { startTentacleServer, type TentacleServer } from "./server.ts";
+import { dropPrivilegesTo } from "../privilege/mod.ts";
 
 /** Set in the environment of the re-executed daemon so it does not daemonize again. */
 export const FOREGROUND_ENV = "DMONITOR_TENTACLE_FOREGROUND";
@@ -52,6 +53,11 @@ Options:
 \t-v\t\tBe verbose (display errors).
 \t-V\t\tBe verbose on hard way (display errors and other info).
 \t-x pwd\t\tServer password.
+
+Started as root, it switches to user dmonitor (or nobody when that user does not exist), with
+no supplementary groups, before it listens or checks the storage directory, which that user must
+be able to write; it never serves as root (Pandora's tentacle_server refuses to start as root).
+Ports below 1024 therefore need net.ipv4.ip_unprivileged_port_start lowered.
 `;
 
 export const CLIENT_USAGE = `Usage: dmonitor tentacle-client [options] [file] [file] ...
@@ -91,6 +97,11 @@ export interface CliDeps {
   respawn?: () => Promise<number>;
   /** Directory -g writes into. Default: the current directory. */
   cwd?: string;
+  /**
+   * Started as root, switches to `dmonitor` (else `nobody`) before listening; never keeps root.
+   * Default: the real switch (lib/privilege); in-process tests pass a no-op.
+   */
+  dropPrivileges?: (log: Logger) => Promise<unknown>;
 }
 
 const enc = new TextEncoder();
@@ -132,6 +143,14 @@ export async function tentacleServerMain(args: string[], deps: CliDeps = {}): Pr
   }
 
   const log = serverLogger(settings, deps.stderr ?? defaultStderr);
+  try {
+    await (deps.dropPrivileges ?? dropToUser)(log);
+  } catch (e) {
+    (deps.stderr ?? defaultStderr)(`[err] ${(e as Error).message}`);
+    return 1;
+  }
+  // Checked again as the user the server now runs as: it writes there.
+  await checkServerPaths(settings);
   for (const w of settings.warnings) log.warn(w);
   let server: TentacleServer;
   try {
@@ -147,6 +166,11 @@ export async function tentacleServerMain(args: string[], deps: CliDeps = {}): Pr
   return 0;
 }
 
+/** Pandora's tentacle_server refuses root outright; this one switches away from it instead. */
+function dropToUser(log: Logger): Promise<unknown> {
+  return dropPrivilegesTo({ allowRoot: false, logger: log });
+}
+
 async function checkServerPaths(s: ServerSettings): Promise<void> {
   const dir = s.server.directory;
   const st = await Deno.stat(dir).catch(() => null);
@@ -156,7 +180,8 @@ async function checkServerPaths(s: ServerSettings): Promise<void> {
     await Deno.writeFile(probe, new Uint8Array(0));
     await Deno.remove(probe);
   } catch {
-    throw new UsageError(`tentacle-server: Cannot write to directory ${dir}.`);
+    const who = Deno.uid() === 0 ? "" : ` as uid ${Deno.uid()}`;
+    throw new UsageError(`tentacle-server: Cannot write to directory ${dir}${who}.`);
   }
   const t = s.server.tls;
   for (const f of [t?.certFile, t?.keyFile, t?.caFile]) {

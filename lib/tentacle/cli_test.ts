@@ -22,6 +22,8 @@ function capture(extra: Partial<CliDeps> = {}) {
     deps: {
       stdout: (t: string) => void out.push(t),
       stderr: (l: string) => void err.push(l),
+      // In process: the switch would change the test runner's own user.
+      dropPrivileges: () => Promise.resolve(),
       ...extra,
     } as CliDeps,
   };
