@@ -148,7 +148,7 @@ Deno.test({
           "dmonitor.yaml":
             `node: n${i + 1}\nlisten: ${host}:${port}\nstate_dir: state\nrun_as: ${user.name}\n` +
             "interval: 2s\ntimeout: 1500ms\nquorum: 2\n",
-          "nodes.txt": `${A}:${port}\n${B}:${port}\n`,
+          "nodes.txt": `${A}:${port} n1\n${B}:${port} n2\n`,
           "peer.key": KEY,
           "alert.d/log.command": alertCommand(out),
           "plugins/check_whoami":

@@ -2,6 +2,7 @@
 // -t 1 -r 3): ten clients trickling one byte a second (five inside a command line, five inside a
 // SEND body) take every slot, and a valid client must still get its file stored once their
 // deadlines pass, long before they would have finished trickling; each trickler is cut and logged.
+import { giveToServerUser } from "../lib/privilege/_testing.ts";
 import assert from "node:assert/strict";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 import { isBusyReply } from "../lib/tentacle/protocol.ts";
@@ -77,6 +78,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     await using d = await tempDir();
+    await giveToServerUser(d.path); // started as root, the server runs as dmonitor or nobody
     const port = freePort();
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", ENTRY, "-s", d.path, "-a", HOST, "-p", String(port)],

@@ -23,7 +23,6 @@ Deno.test("dmonitor status prints others' text without terminal escapes", async 
       "node: solo\nlisten: 127.0.50.3:2929\nstate_dir: state\ninterval: 1s\ntimeout: 900ms\n",
     "hosts.d/127.0.0.1/disk": "",
     "plugins/check_disk": "#!/bin/sh\necho 'FAIL disk full'\n",
-    "state/.keep": "",
   });
   await using node = new NodeProcess(["--config", tree], { DMONITOR_LOG_LEVEL: "info" });
   await node.waitFor(/sending down notice/);
@@ -61,7 +60,6 @@ Deno.test("dmonitor check prints a plugin's output without terminal escapes", as
     "dmonitor.yaml": "state_dir: state\n",
     "hosts.d/127.0.0.1/disk": "",
     "plugins/check_disk": "#!/bin/sh\nprintf 'FAIL \\033[2Jdisk \\033]52;c;QQ==\\007full\\n'\n",
-    "state/.keep": "",
   });
   const check = await dmonitor(["check", "--config", tree, "127.0.0.1", "disk"]);
   assert.equal(check.code, 2, check.stdout + check.stderr);

@@ -42,7 +42,6 @@ async function failingTree(addr: string) {
       `#!/bin/sh\nif [ -e ${flag} ]; then echo FAIL down on purpose; else echo OK fine; fi\n`,
     "alert.d/pager.command": `#!/bin/sh\ntr -d '\\n' >> ${pages}\necho >> ${pages}\n`,
     "silence.d/.keep": "",
-    "state/.keep": "",
   });
   await Deno.chmod(join(tree, "alert.d/pager.command"), 0o755);
   return { tree, flag, pages };
