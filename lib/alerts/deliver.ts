@@ -7,6 +7,7 @@ import { METRICS } from "../metrics/mod.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { backoff, MAX_ATTEMPTS } from "./backoff.ts";
+import { FiringStore, type IncidentOpen, repostDue, sendToAlertmanager } from "./firing.ts";
 import { Outbox, type OutboxRow } from "./outbox.ts";
 import {
   type Channels,
@@ -35,6 +36,9 @@ export interface DeliverOptions {
   pollMs?: number;
   /** How long sent and muted rows are kept for de-duplication (default 30 days). */
   keepMs?: number;
+  /** Whether an incident is still open (the consensus state), so an Alertmanager alert whose
+   * recovery another node sent stops being re-posted; default: unknown. */
+  isOpen?: IncidentOpen;
 }
 
 /** What one attempt did, for logs and tests. */
@@ -65,6 +69,7 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 
 async function attemptOne(
   outbox: Outbox,
+  firing: FiringStore,
   row: OutboxRow,
   opts: DeliverOptions,
 ): Promise<Attempt | null> {
@@ -84,7 +89,15 @@ async function attemptOne(
       createdAt: row.createdAt,
     };
     const signal = AbortSignal.any([stop, AbortSignal.timeout(sendTimeout)]);
-    const receipt = await abortable(channel.send(msg, signal), signal);
+    const sent = row.channel === "alertmanager"
+      ? sendToAlertmanager(channel, msg, signal, {
+        outbox,
+        firing,
+        isOpen: opts.isOpen,
+        now: () => clock.now(),
+      })
+      : channel.send(msg, signal);
+    const receipt = await abortable(sent, signal);
     outbox.markSent(row.id, clock.now(), receipt.detail);
     return { row, attempt, outcome: "sent", detail: receipt.detail };
   } catch (e) {
@@ -134,9 +147,10 @@ function logAttempt(log: Logger, a: Attempt): void {
  * const attempts = await deliverDue({ db, channels, clock });
  */
 export async function deliverDue(
-  opts: DeliverOptions & { inFlight?: Set<number>; outbox?: Outbox },
+  opts: DeliverOptions & { inFlight?: Set<number>; outbox?: Outbox; firing?: FiringStore },
 ): Promise<Attempt[]> {
   const outbox = opts.outbox ?? new Outbox(opts.db);
+  const firing = opts.firing ?? new FiringStore(opts.db);
   const clock = opts.clock ?? realClock;
   const log = (opts.log ?? createLogger()).child("alerts");
   const inFlight = opts.inFlight ?? new Set<number>();
@@ -147,7 +161,7 @@ export async function deliverDue(
       if (opts.signal?.aborted) return;
       inFlight.add(row.id);
       try {
-        const a = await attemptOne(outbox, row, opts);
+        const a = await attemptOne(outbox, firing, row, opts);
         if (a) {
           results.push(a);
           logAttempt(log, a);
@@ -158,6 +172,17 @@ export async function deliverDue(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+  if (!opts.signal?.aborted) {
+    const channels = typeof opts.channels === "function" ? opts.channels() : opts.channels;
+    await repostDue(channels.alertmanager, opts.signal ?? new AbortController().signal, {
+      outbox,
+      firing,
+      isOpen: opts.isOpen,
+      now: () => clock.now(),
+      log,
+      timeoutMs: opts.sendTimeoutMs ?? 120_000,
+    });
+  }
   return results;
 }
 
@@ -174,6 +199,7 @@ export async function runOutbox(opts: DeliverOptions): Promise<void> {
   const clock = opts.clock ?? realClock;
   const signal = opts.signal ?? new AbortController().signal;
   const outbox = new Outbox(opts.db);
+  const firing = new FiringStore(opts.db);
   const inFlight = new Set<number>();
   let woken = new AbortController();
   const wake = () => woken.abort();
@@ -187,12 +213,13 @@ export async function runOutbox(opts: DeliverOptions): Promise<void> {
       woken = new AbortController();
       let next: number | null;
       try {
-        await deliverDue({ ...opts, inFlight, outbox });
+        await deliverDue({ ...opts, inFlight, outbox, firing });
         if (clock.now() - lastPrune > 3_600_000) {
           outbox.prune(clock.now() - (opts.keepMs ?? 30 * 86_400_000));
           lastPrune = clock.now();
         }
-        next = outbox.nextDueAt();
+        const dues = [outbox.nextDueAt(), firing.nextDueAt()].filter((t) => t !== null);
+        next = dues.length ? Math.min(...dues) : null;
       } catch (e) {
         // A busy or broken database must not end delivery for good: try again after a poll.
         log.error("alert outbox pass failed", { error: (e as Error).message });

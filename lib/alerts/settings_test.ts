@@ -111,7 +111,7 @@ Deno.test("parseAlertSettings: webhook and command files in alert.d", () => {
   assertEquals(new ConfigError(problems).message.split("\n"), [
     'alert.d/bad.webhook: must contain an http or https URL, got "ftp://example.com/x"',
     "alert.d/two.webhook: must contain exactly one URL line, got 2",
-    "alert.d/notes.txt: is neither an email address nor a <name>.webhook or <name>.command file",
+    "alert.d/notes.txt: is neither an email address nor a <name>.webhook, <name>.command or <name>.alertmanager file",
     "alert.d/-x.command: name must be letters, digits, '.', '_' or '-', got \"-x\"",
   ]);
   assertEquals(alertTargets(settings), [
