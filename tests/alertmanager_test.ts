@@ -53,7 +53,8 @@ async function singleNode(amUrl: string, flag: string, addr: string) {
 }
 
 Deno.test({
-  name: "one node: config check counts it, alert test posts, the outage is active in Alertmanager and resolved after",
+  name:
+    "one node: config check counts it, alert test posts, the outage is active in Alertmanager and resolved after",
   ignore,
   fn: async () => {
     await using am = await startAlertmanager("127.0.110.1");
@@ -89,7 +90,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "one node, Alertmanager down at the start: the outbox holds the alert and delivers it when it is back",
+  name:
+    "one node, Alertmanager down at the start: the outbox holds the alert and delivers it when it is back",
   ignore,
   fn: async () => {
     const probe = await startAlertmanager("127.0.110.2");
@@ -112,7 +114,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "three nodes: the outage appears once in Alertmanager, with no node in its labels, and is resolved after",
+  name:
+    "three nodes: the outage appears once in Alertmanager, with no node in its labels, and is resolved after",
   ignore,
   fn: async () => {
     await using am = await startAlertmanager("127.0.110.3");
