@@ -8,9 +8,9 @@ import {
   renderAlertmanagerAlert,
   REPOST_MS,
 } from "./alertmanager.ts";
-import { alertmanagerMissing, startAlertmanager } from "./alertmanager_testing.ts";
+import { alertmanagerMissing, startAlertmanager, until } from "./alertmanager_testing.ts";
 import { sendTestAlert } from "./cli.ts";
-import { deliverDue } from "./deliver.ts";
+import { deliverDue, runOutbox } from "./deliver.ts";
 import { FiringStore, type IncidentOpen } from "./firing.ts";
 import { createNotifier } from "./notifier.ts";
 import { Outbox } from "./outbox.ts";
@@ -272,5 +272,44 @@ Deno.test({
     }, { node: "node1" });
     assertEquals(bad!.ok, false);
     ok(bad!.detail.includes("HTTP 404"), bad!.detail);
+  },
+});
+
+Deno.test({
+  name: "alertmanager + runOutbox: the running loop re-posts on its own and stops at recovery",
+  ...real,
+  fn: async () => {
+    await using am = await startAlertmanager(ADDR);
+    const n = await node([am.url]);
+    await using _t = n.t;
+    const stop = new AbortController();
+    const loop = runOutbox({
+      db: n.t.db,
+      channels: { alertmanager: n.alertmanager },
+      clock: n.clock,
+      log: n.log,
+      signal: stop.signal,
+    });
+    try {
+      const start = n.clock.now();
+      await n.notifier.enqueue(sampleDown());
+      await until("the first post", async () => (await am.alerts()).length === 1);
+      assertEquals(Date.parse((await am.alerts())[0]!.endsAt), start + FIRING_FOR_MS);
+      await until("the loop asleep", () => n.clock.sleepers() > 0);
+      n.clock.advance(REPOST_MS);
+      await until(
+        "the re-post",
+        async () =>
+          Date.parse((await am.alerts())[0]!.endsAt) === start + REPOST_MS + FIRING_FOR_MS,
+      );
+      await n.notifier.enqueue(
+        sampleDown({ id: "n-rec-1", kind: "recovered", endedAt: Date.now() }),
+      );
+      await until("the end", async () => (await am.alerts()).length === 0);
+      await until("re-posts stopped", () => n.firing.all().length === 0);
+    } finally {
+      stop.abort();
+      await loop;
+    }
   },
 });

@@ -141,13 +141,38 @@ function logAttempt(log: Logger, a: Attempt): void {
   }
 }
 
+/** Re-posts the Alertmanager alerts that are due (see firing.ts). */
+async function repostPass(
+  opts: DeliverOptions,
+  outbox: Outbox,
+  firing: FiringStore,
+): Promise<void> {
+  const clock = opts.clock ?? realClock;
+  const channels = typeof opts.channels === "function" ? opts.channels() : opts.channels;
+  await repostDue(channels.alertmanager, opts.signal ?? new AbortController().signal, {
+    outbox,
+    firing,
+    isOpen: opts.isOpen,
+    now: () => clock.now(),
+    log: (opts.log ?? createLogger()).child("alerts"),
+    timeoutMs: opts.sendTimeoutMs ?? 120_000,
+    concurrency: opts.concurrency ?? 4,
+  });
+}
+
 /**
  * One pass: attempts every row due now (except those in `inFlight`) and returns what happened.
  * @example
  * const attempts = await deliverDue({ db, channels, clock });
  */
 export async function deliverDue(
-  opts: DeliverOptions & { inFlight?: Set<number>; outbox?: Outbox; firing?: FiringStore },
+  opts: DeliverOptions & {
+    inFlight?: Set<number>;
+    outbox?: Outbox;
+    firing?: FiringStore;
+    /** Also re-post the firing Alertmanager alerts that are due (default true). */
+    reposts?: boolean;
+  },
 ): Promise<Attempt[]> {
   const outbox = opts.outbox ?? new Outbox(opts.db);
   const firing = opts.firing ?? new FiringStore(opts.db);
@@ -171,18 +196,11 @@ export async function deliverDue(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
-  if (!opts.signal?.aborted) {
-    const channels = typeof opts.channels === "function" ? opts.channels() : opts.channels;
-    await repostDue(channels.alertmanager, opts.signal ?? new AbortController().signal, {
-      outbox,
-      firing,
-      isOpen: opts.isOpen,
-      now: () => clock.now(),
-      log,
-      timeoutMs: opts.sendTimeoutMs ?? 120_000,
-    });
-  }
+  const reposts = opts.reposts === false ? Promise.resolve() : repostPass(opts, outbox, firing);
+  await Promise.all([
+    ...Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker),
+    reposts,
+  ]);
   return results;
 }
 
@@ -208,17 +226,29 @@ export async function runOutbox(opts: DeliverOptions): Promise<void> {
   const log = (opts.log ?? createLogger()).child("alerts");
   const poll = opts.pollMs ?? 30_000;
   let lastPrune = -Infinity;
+  // Re-posts run beside the passes, so a slow Alertmanager never delays a mail or a webhook.
+  let reposting: Promise<void> | null = null;
   try {
     while (!signal.aborted) {
       woken = new AbortController();
       let next: number | null;
       try {
-        await deliverDue({ ...opts, inFlight, outbox, firing });
+        if (!reposting && (firing.nextDueAt() ?? Infinity) <= clock.now()) {
+          reposting = repostPass(opts, outbox, firing)
+            .catch((e) => log.error("alertmanager re-post pass failed", { error: e.message }))
+            .finally(() => {
+              reposting = null;
+              wake();
+            });
+        }
+        await deliverDue({ ...opts, inFlight, outbox, firing, reposts: false });
         if (clock.now() - lastPrune > 3_600_000) {
           outbox.prune(clock.now() - (opts.keepMs ?? 30 * 86_400_000));
           lastPrune = clock.now();
         }
-        const dues = [outbox.nextDueAt(), firing.nextDueAt()].filter((t) => t !== null);
+        // While re-posts run, their rows are due but taken: the pass's end wakes the loop.
+        const dues = [outbox.nextDueAt(), reposting ? null : firing.nextDueAt()]
+          .filter((t) => t !== null);
         next = dues.length ? Math.min(...dues) : null;
       } catch (e) {
         // A busy or broken database must not end delivery for good: try again after a poll.
@@ -232,5 +262,6 @@ export async function runOutbox(opts: DeliverOptions): Promise<void> {
     }
   } finally {
     set.delete(wake);
+    await reposting;
   }
 }

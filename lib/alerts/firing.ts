@@ -167,11 +167,11 @@ export function sendToAlertmanager(
 export async function repostDue(
   channel: Channel | undefined,
   signal: AbortSignal,
-  deps: FiringDeps & { log: Logger; timeoutMs: number },
+  deps: FiringDeps & { log: Logger; timeoutMs: number; concurrency?: number },
 ): Promise<number> {
   let posted = 0;
-  for (const row of deps.firing.due(deps.now())) {
-    if (signal.aborted) break;
+  const queue = deps.firing.due(deps.now());
+  const one = async (row: FiringRow) => {
     const n = JSON.parse(row.payload) as Deliverable;
     const fields = { recipient: row.recipient, host: n.host, test: n.test, incident: n.incidentId };
     await serialized(`${row.recipient}\n${row.incidentId}`, async () => {
@@ -183,8 +183,8 @@ export async function repostDue(
           target: { channel: "alertmanager", name: row.target },
           createdAt: deps.now(),
         };
-        const one = AbortSignal.any([signal, AbortSignal.timeout(deps.timeoutMs)]);
-        await channel.send(msg, one);
+        const limit = AbortSignal.any([signal, AbortSignal.timeout(deps.timeoutMs)]);
+        await channel.send(msg, limit);
         posted++;
         if (ended) {
           deps.firing.close(row.recipient, row.incidentId);
@@ -205,6 +205,10 @@ export async function repostDue(
         deps.firing.reschedule(row.recipient, row.incidentId, deps.now() + REPOST_MS, error);
       }
     });
-  }
+  };
+  const worker = async () => {
+    for (let row = queue.shift(); row && !signal.aborted; row = queue.shift()) await one(row);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? 4) }, worker));
   return posted;
 }
