@@ -127,7 +127,8 @@ Deno.test({
       for (let i = 0; i < 3; i++) {
         const state = await Deno.makeTempDir({ prefix: "dmonitor-state-" });
         const tree = await writeTree({
-          "dmonitor.yaml": `node: n${i + 1}\nlisten: ${addr(i)}:2929\nstate_dir: ${state}\n` +
+          // Named by their addresses: a nodes.txt line without a name names the peer by its host.
+          "dmonitor.yaml": `node: ${addr(i)}\nlisten: ${addr(i)}:2929\nstate_dir: ${state}\n` +
             "interval: 1s\ntimeout: 900ms\nquorum: 2\n",
           "nodes.txt": all,
           "peer.key": KEY,
