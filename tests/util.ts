@@ -15,9 +15,11 @@
  * | 127.0.105.0/24 | status_metrics_test.ts | 127.0.112.0/24 | tentacle_daemon_test.ts |
  * | 127.0.106.0/24 | status_page_test.ts    | 127.0.114.0/24 | consensus_faults_test.ts |
  * | 127.0.107.0/24 | sync_cli_test.ts       | 127.0.104.0/24 | util_test.ts            |
+ * | 127.0.115.0/24 | alertmanager_test.ts   |                |                         |
  *
  * Unit tests listen on 127.0.0.1 port 0, except lib/tentacle/server_test.ts (127.0.120.0/24) and
- * lib/tentacle/tls_test.ts (127.0.121.0/24, outside every test certificate on purpose).
+ * lib/tentacle/tls_test.ts (127.0.121.0/24, outside every test certificate on purpose) and
+ * lib/alerts/alertmanager_test.ts (127.0.116.0/24, a real Alertmanager).
  *
  * testdata/tls/e2e.crt (gen_e2e.sh) covers .1-.9 of 127.0.100-119 for the TLS tests. The
  * tentacle interop tests (run only with TENTACLE_REF_DIR) still use 127.0.0.1 with port 0.

@@ -4,6 +4,7 @@
  * @module
  */
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
+import { createAlertmanagerChannel } from "./alertmanager.ts";
 import { checkExecutable, createCommandChannel, resolveRunAs, type RunAs } from "./command.ts";
 import type { AlertSettings } from "./settings.ts";
 import { createSmtpChannel } from "./smtp.ts";
@@ -76,6 +77,7 @@ export async function buildChannels(s: AlertSettings): Promise<BuiltChannels> {
       email: smtp,
       webhook: createWebhookChannel({ webhooks: s.webhooks }),
       command: createCommandChannel({ commands: s.commands, runAs }),
+      alertmanager: createAlertmanagerChannel({ alertmanagers: s.alertmanagers }),
     },
     close: () => smtp.close(),
   };

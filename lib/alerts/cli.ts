@@ -129,7 +129,7 @@ export async function sendTestAlert(
 export function formatTestResults(results: readonly ChannelTestResult[]): string {
   if (results.length === 0) {
     return "No alert target configured: add files to alert.d/ (an email address, " +
-      "<name>.webhook or <name>.command).\n";
+      "<name>.webhook, <name>.command or <name>.alertmanager).\n";
   }
   const w = Math.max(...results.map((r) => r.target.length));
   const lines = results.map((r) =>

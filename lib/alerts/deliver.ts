@@ -7,6 +7,7 @@ import { METRICS } from "../metrics/mod.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { backoff, MAX_ATTEMPTS } from "./backoff.ts";
+import { FiringStore, type IncidentOpen, repostDue, sendToAlertmanager } from "./firing.ts";
 import { Outbox, type OutboxRow } from "./outbox.ts";
 import {
   type Channels,
@@ -35,6 +36,9 @@ export interface DeliverOptions {
   pollMs?: number;
   /** How long sent and muted rows are kept for de-duplication (default 30 days). */
   keepMs?: number;
+  /** Whether an incident is still open (the consensus state), so an Alertmanager alert whose
+   * recovery another node sent stops being re-posted; default: unknown. */
+  isOpen?: IncidentOpen;
 }
 
 /** What one attempt did, for logs and tests. */
@@ -65,6 +69,7 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 
 async function attemptOne(
   outbox: Outbox,
+  firing: FiringStore,
   row: OutboxRow,
   opts: DeliverOptions,
 ): Promise<Attempt | null> {
@@ -84,7 +89,15 @@ async function attemptOne(
       createdAt: row.createdAt,
     };
     const signal = AbortSignal.any([stop, AbortSignal.timeout(sendTimeout)]);
-    const receipt = await abortable(channel.send(msg, signal), signal);
+    const sent = row.channel === "alertmanager"
+      ? sendToAlertmanager(channel, msg, signal, {
+        outbox,
+        firing,
+        isOpen: opts.isOpen,
+        now: () => clock.now(),
+      })
+      : channel.send(msg, signal);
+    const receipt = await abortable(sent, signal);
     outbox.markSent(row.id, clock.now(), receipt.detail);
     return { row, attempt, outcome: "sent", detail: receipt.detail };
   } catch (e) {
@@ -128,15 +141,41 @@ function logAttempt(log: Logger, a: Attempt): void {
   }
 }
 
+/** Re-posts the Alertmanager alerts that are due (see firing.ts). */
+async function repostPass(
+  opts: DeliverOptions,
+  outbox: Outbox,
+  firing: FiringStore,
+): Promise<void> {
+  const clock = opts.clock ?? realClock;
+  const channels = typeof opts.channels === "function" ? opts.channels() : opts.channels;
+  await repostDue(channels.alertmanager, opts.signal ?? new AbortController().signal, {
+    outbox,
+    firing,
+    isOpen: opts.isOpen,
+    now: () => clock.now(),
+    log: (opts.log ?? createLogger()).child("alerts"),
+    timeoutMs: opts.sendTimeoutMs ?? 120_000,
+    concurrency: opts.concurrency ?? 4,
+  });
+}
+
 /**
  * One pass: attempts every row due now (except those in `inFlight`) and returns what happened.
  * @example
  * const attempts = await deliverDue({ db, channels, clock });
  */
 export async function deliverDue(
-  opts: DeliverOptions & { inFlight?: Set<number>; outbox?: Outbox },
+  opts: DeliverOptions & {
+    inFlight?: Set<number>;
+    outbox?: Outbox;
+    firing?: FiringStore;
+    /** Also re-post the firing Alertmanager alerts that are due (default true). */
+    reposts?: boolean;
+  },
 ): Promise<Attempt[]> {
   const outbox = opts.outbox ?? new Outbox(opts.db);
+  const firing = opts.firing ?? new FiringStore(opts.db);
   const clock = opts.clock ?? realClock;
   const log = (opts.log ?? createLogger()).child("alerts");
   const inFlight = opts.inFlight ?? new Set<number>();
@@ -147,7 +186,7 @@ export async function deliverDue(
       if (opts.signal?.aborted) return;
       inFlight.add(row.id);
       try {
-        const a = await attemptOne(outbox, row, opts);
+        const a = await attemptOne(outbox, firing, row, opts);
         if (a) {
           results.push(a);
           logAttempt(log, a);
@@ -157,7 +196,11 @@ export async function deliverDue(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+  const reposts = opts.reposts === false ? Promise.resolve() : repostPass(opts, outbox, firing);
+  await Promise.all([
+    ...Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker),
+    reposts,
+  ]);
   return results;
 }
 
@@ -174,6 +217,7 @@ export async function runOutbox(opts: DeliverOptions): Promise<void> {
   const clock = opts.clock ?? realClock;
   const signal = opts.signal ?? new AbortController().signal;
   const outbox = new Outbox(opts.db);
+  const firing = new FiringStore(opts.db);
   const inFlight = new Set<number>();
   let woken = new AbortController();
   const wake = () => woken.abort();
@@ -182,17 +226,30 @@ export async function runOutbox(opts: DeliverOptions): Promise<void> {
   const log = (opts.log ?? createLogger()).child("alerts");
   const poll = opts.pollMs ?? 30_000;
   let lastPrune = -Infinity;
+  // Re-posts run beside the passes, so a slow Alertmanager never delays a mail or a webhook.
+  let reposting: Promise<void> | null = null;
   try {
     while (!signal.aborted) {
       woken = new AbortController();
       let next: number | null;
       try {
-        await deliverDue({ ...opts, inFlight, outbox });
+        if (!reposting && (firing.nextDueAt() ?? Infinity) <= clock.now()) {
+          reposting = repostPass(opts, outbox, firing)
+            .catch((e) => log.error("alertmanager re-post pass failed", { error: e.message }))
+            .finally(() => {
+              reposting = null;
+              wake();
+            });
+        }
+        await deliverDue({ ...opts, inFlight, outbox, firing, reposts: false });
         if (clock.now() - lastPrune > 3_600_000) {
           outbox.prune(clock.now() - (opts.keepMs ?? 30 * 86_400_000));
           lastPrune = clock.now();
         }
-        next = outbox.nextDueAt();
+        // While re-posts run, their rows are due but taken: the pass's end wakes the loop.
+        const dues = [outbox.nextDueAt(), reposting ? null : firing.nextDueAt()]
+          .filter((t) => t !== null);
+        next = dues.length ? Math.min(...dues) : null;
       } catch (e) {
         // A busy or broken database must not end delivery for good: try again after a poll.
         log.error("alert outbox pass failed", { error: (e as Error).message });
@@ -205,5 +262,6 @@ export async function runOutbox(opts: DeliverOptions): Promise<void> {
     }
   } finally {
     set.delete(wake);
+    await reposting;
   }
 }

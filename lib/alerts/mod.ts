@@ -1,5 +1,6 @@
 /**
- * Alert delivery: turns consensus notifications into mails, webhook POSTs and command runs, through
+ * Alert delivery: turns consensus notifications into mails, webhook POSTs, command runs and
+ * Alertmanager alerts, through
  * a durable SQLite outbox that never loses a message and delivers each (notification, target) once.
  *
  * Wiring in the node (see README.md beside this file):
@@ -19,6 +20,16 @@
  * @module
  */
 
+export {
+  alertLabels,
+  type AlertmanagerAlert,
+  type AlertmanagerChannel,
+  type AlertmanagerChannelOptions,
+  createAlertmanagerChannel,
+  FIRING_FOR_MS,
+  renderAlertmanagerAlert,
+  REPOST_MS,
+} from "./alertmanager.ts";
 export { backoff, BACKOFF_BASE_MS, BACKOFF_MAX_MS, MAX_ATTEMPTS } from "./backoff.ts";
 export { buildChannels, type BuiltChannels } from "./channels.ts";
 export {
@@ -43,6 +54,7 @@ export {
   type NotifierOptions,
   type NotifyResult,
 } from "./notifier.ts";
+export { type FiringRow, FiringStore, type IncidentOpen } from "./firing.ts";
 export { Outbox, type OutboxRow, type OutboxStatus } from "./outbox.ts";
 export { type PayloadVote, renderWebhookPayload, type WebhookPayload } from "./payload.ts";
 export {
@@ -57,9 +69,11 @@ export {
 } from "./render.ts";
 export {
   type AlertConfigInput,
+  type AlertmanagerTarget,
   type AlertSettings,
   alertTargets,
   type CommandTarget,
+  parseAlertmanagerFile,
   parseAlertSettings,
   type SmtpSettings,
   type StartTls,

@@ -22,7 +22,8 @@ export type OutboxStatus = "pending" | "sent" | "failed" | "muted";
 export interface OutboxRow {
   id: number;
   notificationId: string;
-  /** `email:ops@example.com`, `webhook:ops`, `command:pager`, or `none:` (nobody configured). */
+  /** `email:ops@example.com`, `webhook:ops`, `command:pager`, `alertmanager:am`, or `none:`
+   * (nobody configured). */
   recipient: string;
   channel: ChannelKind | "none";
   /** Email address, or webhook/command name. */
@@ -299,6 +300,14 @@ export class Outbox {
     ).get(incidentId) as { queued: number | null; total: number };
     if (r.total === 0) return "none";
     return (r.queued ?? 0) > 0 ? "queued" : "muted";
+  }
+
+  /** The recovery notice of an incident, when one was queued (for any target), else null. */
+  recoveryOf(incidentId: string): Deliverable | null {
+    const r = this.db.prepare(
+      "SELECT payload FROM alert_outbox WHERE incident_id = ? AND kind = 'recovered' LIMIT 1",
+    ).get(incidentId) as { payload: string } | undefined;
+    return r ? JSON.parse(r.payload) as Deliverable : null;
   }
 
   /** Puts failed rows (all, or those ids) back to pending with a fresh attempt count. */

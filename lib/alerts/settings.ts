@@ -1,6 +1,6 @@
 /**
  * Parses what lib/alerts owns in the config tree, purely: the `smtp:` section of dmonitor.yaml
- * and the `alert.d/<name>.webhook` / `alert.d/<name>.command` files. Every problem names the file,
+ * and the `alert.d/<name>.webhook` / `.command` / `.alertmanager` files. Every problem names the file,
  * the key and the value; all problems are returned together.
  * @module
  */
@@ -42,6 +42,14 @@ export interface CommandTarget {
   file: string;
 }
 
+export interface AlertmanagerTarget {
+  name: string;
+  /** Base URLs (`http://127.0.0.1:9093/`); every one gets every post (an HA pair). */
+  urls: string[];
+  /** `alert.d/<name>.alertmanager`. */
+  file: string;
+}
+
 /** Everything the alert part needs from the configuration. */
 export interface AlertSettings {
   /** Absolute config root. */
@@ -54,6 +62,7 @@ export interface AlertSettings {
   emails: string[];
   webhooks: WebhookTarget[];
   commands: CommandTarget[];
+  alertmanagers: AlertmanagerTarget[];
 }
 
 /** The parts of the base configuration this module reads. */
@@ -202,6 +211,41 @@ export function parseWebhookFile(contents: string): { url: string } | { error: s
   return { url: url.href };
 }
 
+/** The http(s) URL on one line, or why not. */
+function httpUrl(line: string): { url: string } | { error: string } {
+  let url: URL;
+  try {
+    url = new URL(line);
+  } catch {
+    return { error: `must contain an http or https URL, got ${JSON.stringify(line)}` };
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return { error: `must contain an http or https URL, got ${JSON.stringify(line)}` };
+  }
+  return { url: url.href };
+}
+
+/**
+ * Parses an Alertmanager file: one or more http(s) base URLs, one a line (blank lines and `#`
+ * comments ignored), e.g. `http://10.0.0.5:9093/`; duplicates are an error, not a double post.
+ */
+export function parseAlertmanagerFile(contents: string): { urls: string[] } | { error: string } {
+  const lines = contents.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  if (lines.length === 0) return { error: "must contain at least one Alertmanager URL, got none" };
+  const urls: string[] = [];
+  for (const line of lines) {
+    const r = httpUrl(line);
+    if ("error" in r) return r;
+    if (r.url.includes("?") || r.url.includes("#")) {
+      return { error: `must be a base URL without query or fragment, got ${JSON.stringify(line)}` };
+    }
+    const base = r.url.endsWith("/") ? r.url : r.url + "/";
+    if (urls.includes(base)) return { error: `lists ${JSON.stringify(line)} twice` };
+    urls.push(base);
+  }
+  return { urls };
+}
+
 /**
  * Parses the alert settings: the raw `smtp:` section and the alert.d/ entries of the
  * configuration; `problems` is empty when all is well.
@@ -222,15 +266,17 @@ export function parseAlertSettings(
   );
   const webhooks: WebhookTarget[] = [];
   const commands: CommandTarget[] = [];
+  const alertmanagers: AlertmanagerTarget[] = [];
   for (const [key, contents] of Object.entries(config.alertFiles)) {
     const base = key.replace(/^alert\.d\//, "");
     const file = `alert.d/${base}`;
-    const m = /^(.*)\.(webhook|command)$/.exec(base);
+    const m = /^(.*)\.(webhook|command|alertmanager)$/.exec(base);
     if (!m) {
       problems.push({
         file,
         key: "",
-        message: "is neither an email address nor a <name>.webhook or <name>.command file",
+        message:
+          "is neither an email address nor a <name>.webhook, <name>.command or <name>.alertmanager file",
       });
       continue;
     }
@@ -247,6 +293,12 @@ export function parseAlertSettings(
       commands.push({ name, file, path: resolvePath(config.root, file) });
       continue;
     }
+    if (kind === "alertmanager") {
+      const am = parseAlertmanagerFile(contents);
+      if ("error" in am) problems.push({ file, key: "", message: am.error });
+      else alertmanagers.push({ name, file, urls: am.urls });
+      continue;
+    }
     const parsed = parseWebhookFile(contents);
     if ("error" in parsed) problems.push({ file, key: "", message: parsed.error });
     else webhooks.push({ name, file, url: parsed.url });
@@ -261,6 +313,7 @@ export function parseAlertSettings(
       emails: config.recipients.map((r) => r.address),
       webhooks: webhooks.sort(byName),
       commands: commands.sort(byName),
+      alertmanagers: alertmanagers.sort(byName),
     },
     problems,
   };
@@ -276,11 +329,13 @@ export const alertSection: SectionParser<AlertSettings> = {
   },
 };
 
-/** Every destination a notification goes to, in a stable order: emails, webhooks, commands. */
+/** Every destination a notification goes to, in a stable order: emails, webhooks, commands,
+ * Alertmanagers. */
 export function alertTargets(s: AlertSettings): Target[] {
   return [
     ...s.emails.map((name) => ({ channel: "email" as const, name })),
     ...s.webhooks.map(({ name }) => ({ channel: "webhook" as const, name })),
     ...s.commands.map(({ name }) => ({ channel: "command" as const, name })),
+    ...s.alertmanagers.map(({ name }) => ({ channel: "alertmanager" as const, name })),
   ];
 }

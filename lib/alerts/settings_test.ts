@@ -93,10 +93,12 @@ Deno.test("parseAlertSettings: every smtp problem names dmonitor.yaml, the key a
   }
 });
 
-Deno.test("parseAlertSettings: webhook and command files in alert.d", () => {
+Deno.test("parseAlertSettings: webhook, command and alertmanager files in alert.d", () => {
   const { settings, problems } = parseAlertSettings(...input(undefined, {
     "ops.webhook": "# Mattermost\nhttps://chat.example.com/hooks/abc\n",
     "pager.command": "#!/bin/sh\ncat >/dev/null\n",
+    "am.alertmanager": "# HA pair\nhttp://10.0.0.5:9093\nhttp://10.0.0.6:9093/\n",
+    "empty.alertmanager": "\n",
     "alert.d/bad.webhook": "ftp://example.com/x",
     "two.webhook": "http://a.example/\nhttp://b.example/",
     "notes.txt": "",
@@ -108,16 +110,25 @@ Deno.test("parseAlertSettings: webhook and command files in alert.d", () => {
   assertEquals(settings.commands, [
     { name: "pager", file: "alert.d/pager.command", path: "/etc/dmonitor/alert.d/pager.command" },
   ]);
+  assertEquals(settings.alertmanagers, [
+    {
+      name: "am",
+      file: "alert.d/am.alertmanager",
+      urls: ["http://10.0.0.5:9093/", "http://10.0.0.6:9093/"],
+    },
+  ]);
   assertEquals(new ConfigError(problems).message.split("\n"), [
+    "alert.d/empty.alertmanager: must contain at least one Alertmanager URL, got none",
     'alert.d/bad.webhook: must contain an http or https URL, got "ftp://example.com/x"',
     "alert.d/two.webhook: must contain exactly one URL line, got 2",
-    "alert.d/notes.txt: is neither an email address nor a <name>.webhook or <name>.command file",
+    "alert.d/notes.txt: is neither an email address nor a <name>.webhook, <name>.command or <name>.alertmanager file",
     "alert.d/-x.command: name must be letters, digits, '.', '_' or '-', got \"-x\"",
   ]);
   assertEquals(alertTargets(settings), [
     { channel: "email", name: "ops@example.com" },
     { channel: "webhook", name: "ops" },
     { channel: "command", name: "pager" },
+    { channel: "alertmanager", name: "am" },
   ]);
 });
 

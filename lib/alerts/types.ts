@@ -11,10 +11,10 @@ export type DeliverableKind = Notification["kind"] | "test";
 /** A {@link Notification}, or a test message with the same shape (`kind: "test"`). */
 export type Deliverable = Omit<Notification, "kind"> & { kind: DeliverableKind };
 
-/** The three ways a message leaves the node. */
-export type ChannelKind = "email" | "webhook" | "command";
+/** The ways a message leaves the node. */
+export type ChannelKind = "email" | "webhook" | "command" | "alertmanager";
 
-/** One destination: an email address, or the `<name>` of `alert.d/<name>.webhook|.command`. */
+/** One destination: an email address, or the `<name>` of `alert.d/<name>.webhook|.command|.alertmanager`. */
 export interface Target {
   channel: ChannelKind;
   /** Email address, or the webhook/command name. */

@@ -39,7 +39,7 @@ export function redactUrl(href: string): string {
 }
 
 /** Reads at most `max` bytes of a response body and drops the rest. */
-async function readCapped(res: Response, max: number): Promise<string> {
+export async function readCapped(res: Response, max: number): Promise<string> {
   if (!res.body) return "";
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -29,7 +29,8 @@ messages (all, or the IDs given) back in the queue; a running node picks them up
 
 export const ALERT_USAGE = `Usage: dmonitor alert test [--config DIR]
 
-Sends a test notification through every channel in alert.d/ (email, webhooks, commands) now and
+Sends a test notification through every channel in alert.d/ (email, webhooks, commands,
+Alertmanagers: a test alert posted and resolved at once) now and
 prints each result. Exit status: 0 when every channel accepted it, 1 when any did not.`;
 
 export async function outboxCommand(args: string[], io: Io): Promise<number> {

@@ -245,7 +245,7 @@ function parseAlerts(
     const name = e.path.slice("alert.d/".length);
     const content = text(e, e.path);
     if (content === null) continue;
-    if (/\.(webhook|command)$/.test(name)) {
+    if (/\.(webhook|command|alertmanager)$/.test(name)) {
       alertFiles[name] = content;
       continue;
     }
@@ -255,7 +255,7 @@ function parseAlerts(
         file: e.path,
         key: "",
         message:
-          `file name ${r.message}; alert.d/ holds <address> files, <name>.webhook and <name>.command`,
+          `file name ${r.message}; alert.d/ holds <address> files, <name>.webhook, <name>.command and <name>.alertmanager`,
       });
       continue;
     }

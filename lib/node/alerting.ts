@@ -18,6 +18,8 @@ import {
 import type { Logger } from "../log/mod.ts";
 import { METRICS } from "../metrics/mod.ts";
 import type { Notification, Notifier } from "../quorum/types.ts";
+import { IncidentStore } from "./consensus.ts";
+import type { IncidentOpen } from "../alerts/mod.ts";
 
 export interface AlertingDeps {
   db: DatabaseSync;
@@ -41,10 +43,30 @@ export interface Alerting extends Disposable {
   close(): void;
 }
 
+/**
+ * Whether an incident is open, from the persisted consensus state: what stops Alertmanager
+ * re-posts when another node sent the recovery. Site incidents (sync) are not in it: unknown.
+ */
+export function incidentOpen(db: DatabaseSync): IncidentOpen {
+  const incidents = new IncidentStore(db);
+  return (id) => {
+    for (const s of incidents.all()) {
+      if (s.incident?.id === id) {
+        // recovering can still fall back to down: open until the recovery is confirmed.
+        if (s.phase === "down" || s.phase === "recovering") return { open: true };
+        return { open: false, endedAt: s.incident.endedAt };
+      }
+      if (s.closed?.id === id) return { open: false, endedAt: s.closed.endedAt };
+    }
+    return null;
+  };
+}
+
 export function createAlerting(deps: AlertingDeps): Alerting {
   let settings = deps.settings;
   let built = deps.channels;
   const log = deps.logger.child("alerts");
+  const isOpen = incidentOpen(deps.db);
   const outbox = createNotifier({
     db: deps.db,
     targets: () => alertTargets(settings),
@@ -59,9 +81,10 @@ export function createAlerting(deps: AlertingDeps): Alerting {
       },
     },
     targets: () => alertTargets(settings),
-    run: (signal) => runOutbox({ db: deps.db, channels: () => built.channels, signal, log }),
+    run: (signal) =>
+      runOutbox({ db: deps.db, channels: () => built.channels, signal, log, isOpen }),
     deliverNow: async (signal) => {
-      await deliverDue({ db: deps.db, channels: built.channels, log, signal });
+      await deliverDue({ db: deps.db, channels: built.channels, log, signal, isOpen });
     },
     update(next, channels) {
       const old = built;
