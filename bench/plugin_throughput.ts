@@ -10,7 +10,7 @@
  * @module
  */
 import { capture } from "../lib/runner/capture.ts";
-import { trustedTempDir } from "../lib/runner/test_util.ts";
+import { trustedTempDir } from "../lib/runner/testing.ts";
 import { OUTPUT_CAP, PluginRunner, resolveUser } from "../lib/runner/mod.ts";
 
 const N = Number(Deno.args[0] ?? 2000);

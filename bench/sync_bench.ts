@@ -23,7 +23,7 @@ import { SpoolWriter } from "../lib/spool/writer.ts";
 import { systemClock } from "../lib/schedule/mod.ts";
 import { parseSyncSection } from "../lib/sync/settings.ts";
 import { SyncPuller } from "../lib/sync/puller.ts";
-import { dataFile, recordingNotifier, result } from "../lib/sync/test_util.ts";
+import { dataFile, recordingNotifier, result } from "../lib/sync/testing.ts";
 import { freePortOn, SiteServer, TLS } from "../tests/sync_util.ts";
 
 const { values: flags } = parseArgs({

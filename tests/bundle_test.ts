@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT } from "./util.ts";
-import { trustedTempDir } from "../lib/runner/test_util.ts";
+import { trustedTempDir } from "../lib/runner/testing.ts";
 import { bundle, releasePermissions, run } from "./ops_util.ts";
 import { BUILTIN_CHECKS } from "../lib/checks/mod.ts";
 

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readThreads } from "../lib/privilege/mod.ts";
 import { TentacleClient } from "../lib/tentacle/client.ts";
-import { startTestServer } from "../lib/tentacle/test_util.ts";
-import { dataFile, notification, result } from "../lib/sync/test_util.ts";
+import { startTestServer } from "../lib/tentacle/testing.ts";
+import { dataFile, notification, result } from "../lib/sync/testing.ts";
 import { freePortOn } from "./sync_util.ts";
 import { dmonitor, MAIN, writeTree } from "./util.ts";
 

@@ -8,7 +8,7 @@ import { run } from "./ops_util.ts";
 import { Hono } from "hono";
 import { METRICS, REGISTRY } from "../lib/metrics/mod.ts";
 import { parseStatusSettings, statusRoutes } from "../lib/status/mod.ts";
-import { sampleView } from "../lib/status/test_util.ts";
+import { sampleView } from "../lib/status/testing.ts";
 
 const ADDR = "127.0.105.2:2929";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { dmonitor, NodeProcess, writeTree } from "./util.ts";
 import { Browser, chromium, visibleText } from "./ops_util.ts";
-import { giveToServerUser } from "../lib/privilege/_testing.ts";
+import { giveToServerUser } from "../lib/privilege/testing.ts";
 
 const ADDR = "127.0.106.2:2929";
 const BASE = `http://${ADDR}`;

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { startTestServer } from "../lib/tentacle/test_util.ts";
-import { dataFile, notification, result } from "../lib/sync/test_util.ts";
+import { startTestServer } from "../lib/tentacle/testing.ts";
+import { dataFile, notification, result } from "../lib/sync/testing.ts";
 import { freePortOn } from "./sync_util.ts";
 import { dmonitor, ROOT, writeTree } from "./util.ts";
 

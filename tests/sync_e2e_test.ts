@@ -9,13 +9,7 @@ import { memoryLogger } from "../lib/log/mod.ts";
 import { type Spool, startSpool } from "../lib/spool/mod.ts";
 import { openDatabase } from "../lib/store/mod.ts";
 import { type RunningSync, startSyncPuller } from "../lib/sync/mod.ts";
-import {
-  configWith,
-  notification,
-  recordingNotifier,
-  result,
-  until,
-} from "../lib/sync/test_util.ts";
+import { configWith, notification, recordingNotifier, result, until } from "../lib/sync/testing.ts";
 import { freePortOn, SiteServer, TLS } from "./sync_util.ts";
 import { writeTree } from "./util.ts";
 

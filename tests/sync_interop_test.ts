@@ -12,7 +12,7 @@ import { startSpool } from "../lib/spool/mod.ts";
 import { parseSyncSection } from "../lib/sync/settings.ts";
 import { pullSite } from "../lib/sync/session.ts";
 import { SyncStore } from "../lib/sync/store.ts";
-import { configWith, dataFile, result } from "../lib/sync/test_util.ts";
+import { configWith, dataFile, result } from "../lib/sync/testing.ts";
 import { freePortOn, TLS } from "./sync_util.ts";
 
 const REF = Deno.env.get("TENTACLE_REF_DIR");

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { dataFile, result } from "../lib/sync/test_util.ts";
+import { dataFile, result } from "../lib/sync/testing.ts";
 import { siteDirs } from "../lib/sync/session.ts";
 import { freePortOn, PullerProcess, rng, SiteServer } from "./sync_util.ts";
 import { writeTree } from "./util.ts";

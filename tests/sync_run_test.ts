@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT, startNode, until, writeTree } from "./util.ts";
-import { giveToServerUser } from "../lib/privilege/_testing.ts";
+import { giveToServerUser } from "../lib/privilege/testing.ts";
 
 const TLS = join(ROOT, "testdata/tls");
 

@@ -4,7 +4,7 @@
  * puller as its own process. IP literals only: nothing here may ask DNS.
  * @module
  */
-import { giveToServerUser } from "../lib/privilege/_testing.ts";
+import { giveToServerUser } from "../lib/privilege/testing.ts";
 import { prng } from "../lib/quorum/sim.ts";
 import { join } from "node:path";
 import { TentacleClient } from "../lib/tentacle/client.ts";

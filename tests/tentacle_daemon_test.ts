@@ -1,8 +1,8 @@
 // End to end: the server as its own process through the hidden entry point, with -d (daemon).
 import assert from "node:assert/strict";
 import { TentacleClient } from "../lib/tentacle/client.ts";
-import { tempDir, text } from "../lib/tentacle/test_util.ts";
-import { giveToServerUser } from "../lib/privilege/_testing.ts";
+import { tempDir, text } from "../lib/tentacle/testing.ts";
+import { giveToServerUser } from "../lib/privilege/testing.ts";
 
 const ENTRY = new URL("../lib/tentacle/server_main.ts", import.meta.url).pathname;
 

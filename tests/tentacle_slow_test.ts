@@ -2,11 +2,11 @@
 // -t 1 -r 3): ten clients trickling one byte a second (five inside a command line, five inside a
 // SEND body) take every slot, and a valid client must still get its file stored once their
 // deadlines pass, long before they would have finished trickling; each trickler is cut and logged.
-import { giveToServerUser } from "../lib/privilege/_testing.ts";
+import { giveToServerUser } from "../lib/privilege/testing.ts";
 import assert from "node:assert/strict";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 import { isBusyReply } from "../lib/tentacle/protocol.ts";
-import { ls, tempDir, text } from "../lib/tentacle/test_util.ts";
+import { ls, tempDir, text } from "../lib/tentacle/testing.ts";
 import { ProtocolError } from "../lib/errors/mod.ts";
 
 const ENTRY = new URL("../lib/tentacle/server_main.ts", import.meta.url).pathname;

@@ -27,7 +27,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { trustedTempDir } from "../lib/runner/test_util.ts";
+import { trustedTempDir } from "../lib/runner/testing.ts";
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 export const MAIN = join(ROOT, "main.ts");

@@ -15,7 +15,7 @@ import { FiringStore, type IncidentOpen } from "./firing.ts";
 import { createNotifier } from "./notifier.ts";
 import { Outbox } from "./outbox.ts";
 import { parseAlertmanagerFile } from "./settings.ts";
-import { manualClock, sampleDown, T0, tempDb } from "./test_util.ts";
+import { manualClock, sampleDown, T0, tempDb } from "./testing.ts";
 
 const ADDR = "127.0.116.1";
 const missing = await alertmanagerMissing();

@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
 import { ConfigError } from "../errors/mod.ts";
 import { buildChannels } from "./channels.ts";
-import { trustedTempDir } from "../runner/test_util.ts";
+import { trustedTempDir } from "../runner/testing.ts";
 import { formatOutbox, formatTestResults, listOutbox, retryOutbox, sendTestAlert } from "./cli.ts";
 import { Outbox } from "./outbox.ts";
 import { type AlertSettings, alertTargets, parseAlertSettings } from "./settings.ts";
@@ -14,7 +14,7 @@ import {
   T0,
   tempDb,
   TESTDATA,
-} from "./test_util.ts";
+} from "./testing.ts";
 
 Deno.test("formatOutbox: pending and failed rows, exact text", async () => {
   await using t = await tempDb();

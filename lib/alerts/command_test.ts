@@ -7,9 +7,9 @@ import {
   runAlertCommand,
 } from "./command.ts";
 import { renderWebhookPayload } from "./payload.ts";
-import { manualClock, sampleDown, T0, tempDb, TESTDATA } from "./test_util.ts";
+import { manualClock, sampleDown, T0, tempDb, TESTDATA } from "./testing.ts";
 import { DeliveryError, type Message } from "./types.ts";
-import { trustedTempDir } from "../runner/test_util.ts";
+import { trustedTempDir } from "../runner/testing.ts";
 import { memoryLogger } from "../log/mod.ts";
 import { createNotifier } from "./notifier.ts";
 import { deliverDue } from "./deliver.ts";

@@ -2,9 +2,9 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Outbox } from "./outbox.ts";
 import { messageId } from "./render.ts";
-import { header, startSmtpServer, tempDb } from "./test_util.ts";
+import { header, startSmtpServer, tempDb } from "./testing.ts";
 
-const CHILD = new URL("./crash_child.ts", import.meta.url).pathname;
+const CHILD = new URL("./crash_child_testing.ts", import.meta.url).pathname;
 
 function child(...args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {

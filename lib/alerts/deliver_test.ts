@@ -6,7 +6,7 @@ import { deliverDue, runOutbox } from "./deliver.ts";
 import { createNotifier } from "./notifier.ts";
 import { Outbox } from "./outbox.ts";
 import type { Silence } from "./silence.ts";
-import { manualClock, sampleDown, T0, tempDb } from "./test_util.ts";
+import { manualClock, sampleDown, T0, tempDb } from "./testing.ts";
 import { type Channel, DeliveryError, type Message, type Target } from "./types.ts";
 
 const targets: Target[] = [

@@ -3,7 +3,7 @@ import { memoryLogger } from "../log/mod.ts";
 import { createNotifier, HOLD_MS } from "./notifier.ts";
 import { Outbox } from "./outbox.ts";
 import type { Silence } from "./silence.ts";
-import { manualClock, sampleDown, T0, tempDb } from "./test_util.ts";
+import { manualClock, sampleDown, T0, tempDb } from "./testing.ts";
 import type { Target } from "./types.ts";
 
 const targets: Target[] = [{ channel: "email", name: "a@example.com" }];

@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { renderWebhookPayload } from "./payload.ts";
 import { formatDuration, formatMailDate, messageId, renderAlertMail } from "./render.ts";
-import { sampleDown, T0 } from "./test_util.ts";
+import { sampleDown, T0 } from "./testing.ts";
 
 const opts = { recipient: "ops@example.com", domain: "example.com", date: T0 + 5_000 };
 

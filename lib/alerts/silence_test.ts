@@ -9,7 +9,7 @@ import {
   shouldMute,
   type Silence,
 } from "./silence.ts";
-import { T0 } from "./test_util.ts";
+import { T0 } from "./testing.ts";
 
 const HOUR = 3_600_000;
 const silences: Silence[] = [

@@ -15,7 +15,7 @@ import {
   startSmtpServer,
   T0,
   tempDb,
-} from "./test_util.ts";
+} from "./testing.ts";
 import { DeliveryError, type Message } from "./types.ts";
 
 const CA = Deno.readTextFileSync(CA_FILE);

@@ -6,7 +6,7 @@ import { createNotifier } from "./notifier.ts";
 import { Outbox } from "./outbox.ts";
 import { renderWebhookPayload } from "./payload.ts";
 import { createWebhookChannel } from "./webhook.ts";
-import { manualClock, sampleDown, startReceiver, T0, tempDb } from "./test_util.ts";
+import { manualClock, sampleDown, startReceiver, T0, tempDb } from "./testing.ts";
 import { DeliveryError, type Message } from "./types.ts";
 
 function message(name = "ops"): Message {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { canonicalIP, dns, parseServer } from "./dns.ts";
-import { ctxFor, PROMPT_MS, startDnsServer } from "./test_util.ts";
+import { ctxFor, PROMPT_MS, startDnsServer } from "./testing.ts";
 
 const ZONE = {
   "www.test.": { A: ["192.0.2.10", "192.0.2.11"], AAAA: ["2001:db8::10"] },

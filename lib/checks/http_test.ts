@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BODY_CAP, http, https, judgeResponse } from "./http.ts";
-import { closedPort, ctxFor, drain, PROMPT_MS, startTcpServer, testdata } from "./test_util.ts";
+import { closedPort, ctxFor, drain, PROMPT_MS, startTcpServer, testdata } from "./testing.ts";
 
 Deno.test("judgeResponse: status and body rules", () => {
   const a = { url: "http://h:80/", status: 200, ms: 3, body: "all good" };

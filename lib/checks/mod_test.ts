@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BUILTIN_CHECKS } from "./mod.ts";
-import { ctxFor, drain, PROMPT_MS, startDnsServer, startTcpServer } from "./test_util.ts";
+import { ctxFor, drain, PROMPT_MS, startDnsServer, startTcpServer } from "./testing.ts";
 
 Deno.test("BUILTIN_CHECKS: the eight checks, keyed by name, each documented", () => {
   assert.deepEqual([...BUILTIN_CHECKS.keys()].sort(), [

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createPingCheck, judgePing, parsePingOutput, ping } from "./ping.ts";
-import { ctxFor, PROMPT_MS } from "./test_util.ts";
+import { ctxFor, PROMPT_MS } from "./testing.ts";
 
 const IPUTILS_OK = `PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.
 

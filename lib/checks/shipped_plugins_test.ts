@@ -5,7 +5,7 @@
  * directly, as the runner does, so `#!/bin/sh` (dash on Debian) runs them.
  */
 import assert from "node:assert/strict";
-import { closedPort, drain, startTcpServer } from "./test_util.ts";
+import { closedPort, drain, startTcpServer } from "./testing.ts";
 
 const PLUGINS = new URL("../../plugins/", import.meta.url).pathname;
 const BUSYBOX = "/usr/bin/busybox";

@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import { parseReplyLine, smtp } from "./smtp.ts";
-import {
-  closedPort,
-  ctxFor,
-  drain,
-  PROMPT_MS,
-  readAll,
-  send,
-  startTcpServer,
-} from "./test_util.ts";
+import { closedPort, ctxFor, drain, PROMPT_MS, readAll, send, startTcpServer } from "./testing.ts";
 
 Deno.test("parseReplyLine: code, continuation and text", () => {
   const table: [string, ReturnType<typeof parseReplyLine>][] = [

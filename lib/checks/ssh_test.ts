@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import { ssh } from "./ssh.ts";
-import {
-  closedPort,
-  ctxFor,
-  drain,
-  PROMPT_MS,
-  readAll,
-  send,
-  startTcpServer,
-} from "./test_util.ts";
+import { closedPort, ctxFor, drain, PROMPT_MS, readAll, send, startTcpServer } from "./testing.ts";
 
 Deno.test("ssh: OK on an SSH- banner; identifies itself and closes", async () => {
   let received: Promise<string> | undefined;

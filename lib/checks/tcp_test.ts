@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tcp } from "./tcp.ts";
-import { closedPort, ctxFor, drain, PROMPT_MS, startTcpServer } from "./test_util.ts";
+import { closedPort, ctxFor, drain, PROMPT_MS, startTcpServer } from "./testing.ts";
 
 Deno.test("tcp: OK with the connect time when the port accepts, and the socket is closed", async () => {
   let sawEof = false;

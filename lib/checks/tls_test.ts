@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import type { ParamValue } from "../config/types.ts";
 import { certName, judgeCertificate, type PeerCertInfo, tls } from "./tls.ts";
-import { closedPort, ctxFor, drain, PROMPT_MS, startTcpServer, testdata } from "./test_util.ts";
+import { closedPort, ctxFor, drain, PROMPT_MS, startTcpServer, testdata } from "./testing.ts";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2030, 0, 1);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { abortText, errorText, fmtMs, hostPort, oneLine, Params, quote } from "./util.ts";
-import { ctxFor } from "./test_util.ts";
+import { ctxFor } from "./testing.ts";
 
 Deno.test("errorText: strips Deno's wrappers and maps node error codes", () => {
   const refused = new Deno.errors.ConnectionRefused("Connection refused (os error 111)");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Limiter, PluginRunner } from "./limiter.ts";
 import type { CheckResult } from "./result.ts";
 import type { PluginSpec } from "./run.ts";
-import { pluginFixture } from "./test_util.ts";
+import { pluginFixture } from "./testing.ts";
 
 /** A task whose completion the test controls. */
 function deferred<T>() {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runPlugin } from "./run.ts";
 import { isSubreaper } from "./reaper.ts";
-import { isAlive, pluginFixture, readPids } from "./test_util.ts";
+import { isAlive, pluginFixture, readPids } from "./testing.ts";
 
 Deno.test("reaper: a sweep ends a plugin's orphans but never the node's other children", async () => {
   await using fx = await pluginFixture();

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { findSetsid, type PluginSpec, type RunDeps, runPlugin } from "./run.ts";
 import type { CheckResult } from "./result.ts";
-import {
-  isAlive,
-  type PluginFixture,
-  pluginFixture,
-  readPids,
-  sessionMembers,
-} from "./test_util.ts";
+import { isAlive, type PluginFixture, pluginFixture, readPids, sessionMembers } from "./testing.ts";
 
 const TIMEOUT = 1000;
 const isRoot = Deno.uid() === 0;

@@ -7,7 +7,7 @@ import {
   trustProblemSync,
 } from "./trust.ts";
 import { runPlugin } from "./run.ts";
-import { trustedTempDir } from "./test_util.ts";
+import { trustedTempDir } from "./testing.ts";
 import { pluginTrustProblems } from "./validate.ts";
 import { configCommand } from "../cli/config_check.ts";
 import { checkExecutable } from "../alerts/command.ts";

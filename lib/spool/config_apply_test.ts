@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseNodeConfig } from "../node/load.ts";
-import { tempDir } from "../sync/test_util.ts";
+import { tempDir } from "../sync/testing.ts";
 import { BUNDLE_CONF, BUNDLE_MD5, bundleMd5, decodeBundle, encodeBundle } from "./bundle.ts";
 import { appliedMd5, applyConfigBundle, type ParseTree, rollForward } from "./config_apply.ts";
 import { readLocalBundle } from "./sender.ts";

@@ -4,7 +4,7 @@ import { memoryLogger } from "../log/mod.ts";
 import { FakeClock } from "../schedule/mod.ts";
 import { parseAgentData } from "../sync/agent_parse.ts";
 import { readIncidentsModule } from "../sync/incidents.ts";
-import { notification, result, T0, tempDir } from "../sync/test_util.ts";
+import { notification, result, T0, tempDir } from "../sync/testing.ts";
 import { dataFileName, md5hex } from "./agent_xml.ts";
 import { parseSpoolSection } from "./settings.ts";
 import { nextSecond, splitBatches, SpoolWriter } from "./writer.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { renderPage } from "./page.tsx";
 import { renderText } from "./text.ts";
 import { span, summarize } from "./format.ts";
-import { NOW, sampleView } from "./test_util.ts";
+import { NOW, sampleView } from "./testing.ts";
 
 Deno.test("span and summarize phrase what a person reads", () => {
   assert.deepEqual([0, 45_000, 180_000, 7_500_000, 7_200_000, 97_200_000].map(span), [

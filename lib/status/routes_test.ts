@@ -4,7 +4,7 @@ import { memoryLogger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { parseStatusSettings } from "./settings.ts";
 import { statusRoutes } from "./routes.ts";
-import { sampleView } from "./test_util.ts";
+import { sampleView } from "./testing.ts";
 import type { StatusAccess } from "./access.ts";
 
 const TOKEN = "tok-0123456789abcdef";

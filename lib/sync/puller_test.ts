@@ -5,7 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { memoryLogger } from "../log/mod.ts";
 import { FakeClock } from "../schedule/mod.ts";
-import { startTestServer } from "../tentacle/test_util.ts";
+import { startTestServer } from "../tentacle/testing.ts";
 import { SyncPuller } from "./puller.ts";
 import { parseSyncSection } from "./settings.ts";
 import {
@@ -16,7 +16,7 @@ import {
   result,
   T0,
   tempDir,
-} from "./test_util.ts";
+} from "./testing.ts";
 
 function puller(work: string, section: Record<string, unknown>, clock = new FakeClock(T0)) {
   const { settings, problems } = parseSyncSection(

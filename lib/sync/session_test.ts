@@ -5,13 +5,13 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { memoryLogger } from "../log/mod.ts";
 import { systemClock } from "../schedule/mod.ts";
-import { startTestServer } from "../tentacle/test_util.ts";
+import { startTestServer } from "../tentacle/testing.ts";
 import { BUNDLE_CONF, BUNDLE_MD5, bundleMd5, encodeBundle } from "../spool/bundle.ts";
 import { PeerError } from "../errors/mod.ts";
 import { parseSyncSection } from "./settings.ts";
 import { pullSite, siteDirs } from "./session.ts";
 import { SyncStore } from "./store.ts";
-import { dataFile, freePort, notification, result, T0, tempDir, TLS_DIR } from "./test_util.ts";
+import { dataFile, freePort, notification, result, T0, tempDir, TLS_DIR } from "./testing.ts";
 
 function setup(work: string, section: Record<string, unknown> = {}) {
   const { settings, problems } = parseSyncSection(

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { createHash } from "node:crypto";
-import { dataFile, notification, result, T0 } from "./test_util.ts";
+import { dataFile, notification, result, T0 } from "./testing.ts";
 import {
   centralNotification,
   noticeSeq,

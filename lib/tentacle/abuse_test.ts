@@ -2,7 +2,7 @@
 // pipelining, names that try to escape or execute, and races between two MVs.
 import assert from "node:assert/strict";
 import { TentacleClient } from "./client.ts";
-import { ls, Raw, sha256, startTestServer, tempDir, text } from "./test_util.ts";
+import { ls, Raw, sha256, startTestServer, tempDir, text } from "./testing.ts";
 
 const dec = new TextDecoder();
 

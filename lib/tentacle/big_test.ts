@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { TentacleClient } from "./client.ts";
-import { randomBytes, startTestServer, tempDir } from "./test_util.ts";
+import { randomBytes, startTestServer, tempDir } from "./testing.ts";
 
 const SIZE = 100 * 1024 * 1024;
 

@@ -4,7 +4,7 @@ import { UsageError } from "../errors/mod.ts";
 import { type CliDeps, FOREGROUND_ENV, tentacleClientMain, tentacleServerMain } from "./cli.ts";
 import { TentacleClient } from "./client.ts";
 import type { TentacleServer } from "./server.ts";
-import { ls, startTestServer, tempDir, tlsFile } from "./test_util.ts";
+import { ls, startTestServer, tempDir, tlsFile } from "./testing.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { PeerError, ProtocolError } from "../errors/mod.ts";
 import { TentacleClient, type TentacleClientOptions } from "./client.ts";
 import type { TentacleServerOptions } from "./server.ts";
-import { ls, randomBytes, sha256, startTestServer, tempDir, text, tlsFile } from "./test_util.ts";
+import { ls, randomBytes, sha256, startTestServer, tempDir, text, tlsFile } from "./testing.ts";
 
 const MUTUAL_SERVER: Partial<TentacleServerOptions> = {
   tls: {

@@ -9,7 +9,7 @@ import {
   TEMP_PREFIX,
   tryLock,
 } from "./storage.ts";
-import { ls, tempDir } from "./test_util.ts";
+import { ls, tempDir } from "./testing.ts";
 
 Deno.test("locks: tryLock fails while held; lock waits its turn", async () => {
   const release = tryLock("/x/a")!;

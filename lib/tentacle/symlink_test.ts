@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { TentacleClient } from "./client.ts";
-import { ls, Raw, startTestServer, tempDir } from "./test_util.ts";
+import { ls, Raw, startTestServer, tempDir } from "./testing.ts";
 
 const HOST = "127.0.20.2";
 

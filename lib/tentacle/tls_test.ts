@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { PeerError } from "../errors/mod.ts";
 import { TentacleClient } from "./client.ts";
-import { Raw, startTestServer, tlsFile } from "./test_util.ts";
+import { Raw, startTestServer, tlsFile } from "./testing.ts";
 
 const serverTls = (ca?: string) => ({
   tls: {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { tempDir } from "./test_util.ts";
+import { tempDir } from "./testing.ts";
 import { extractZip, readZipMember, writeZip, ZipError, ZipTooBigError } from "./zip.ts";
 
 // What the reference's IO::Compress::Zip produced for "hello from perl\nline two\n": streaming

@@ -15,7 +15,7 @@ import { createNotifier } from "./notifier.ts";
 import { Outbox } from "./outbox.ts";
 import { parseAlertSettings } from "./settings.ts";
 import { createSmtpChannel } from "./smtp.ts";
-import { sampleDown } from "./test_util.ts";
+import { sampleDown } from "./testing.ts";
 import { realClock } from "./types.ts";
 
 const [mode, path, port, offset] = Deno.args;
