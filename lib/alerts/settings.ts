@@ -198,17 +198,7 @@ export function parseWebhookFile(contents: string): { url: string } | { error: s
   if (lines.length !== 1) {
     return { error: `must contain exactly one URL line, got ${lines.length}` };
   }
-  const line = lines[0]!;
-  let url: URL;
-  try {
-    url = new URL(line);
-  } catch {
-    return { error: `must contain an http or https URL, got ${JSON.stringify(line)}` };
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { error: `must contain an http or https URL, got ${JSON.stringify(line)}` };
-  }
-  return { url: url.href };
+  return httpUrl(lines[0]!);
 }
 
 /** The http(s) URL on one line, or why not. */
