@@ -8,7 +8,7 @@ import net from "node:net";
 import { basename, dirname, join } from "node:path";
 import tls from "node:tls";
 import { PeerError } from "../errors/mod.ts";
-import type { TentacleClientOptions } from "./client.ts";
+import type { TentacleClientOptions } from "./client_types.ts";
 import { ConnTransport } from "./conn_transport.ts";
 import { DEFAULT_PORT } from "./protocol.ts";
 import { TEMP_PREFIX } from "./storage.ts";

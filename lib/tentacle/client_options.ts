@@ -3,7 +3,7 @@
  * TentacleClient options, so the spool sender and the sync puller connect the same way (pure).
  * @module
  */
-import type { TentacleClientOptions } from "./client.ts";
+import type { TentacleClientOptions } from "./client_types.ts";
 
 /** A Tentacle server as a settings section describes it. */
 export interface TentacleTarget {

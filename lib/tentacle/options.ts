@@ -9,7 +9,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { SectionParser } from "../config/types.ts";
 import { UsageError } from "../errors/mod.ts";
 import { DEFAULT_PORT, parseFilters } from "./protocol.ts";
-import type { TentacleClientOptions } from "./client.ts";
+import type { TentacleClientOptions } from "./client_types.ts";
 import type { TentacleServerOptions } from "./server.ts";
 
 /** Getopt::Std specs of the reference scripts (server v0.6.2, client v0.4.0). */
