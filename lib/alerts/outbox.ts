@@ -141,6 +141,16 @@ export class Outbox {
     status: OutboxStatus,
     note: string | null,
   ): number {
+    return this.#tx(() => this.#insertRows(n, rows, now, status, note));
+  }
+
+  #insertRows(
+    n: Deliverable,
+    rows: { recipient: string; channel: string; target: string }[],
+    now: number,
+    status: OutboxStatus,
+    note: string | null,
+  ): number {
     const stmt = this.db.prepare(
       `INSERT OR IGNORE INTO alert_outbox (notification_id, recipient, channel, target,
         incident_id, kind, host, test, summary, payload, status, created_at, next_at, last_error)
@@ -148,30 +158,28 @@ export class Outbox {
     );
     const payload = JSON.stringify(n);
     const summary = renderSubject(n);
-    return this.#tx(() => {
-      let added = 0;
-      for (const r of rows) {
-        added += Number(
-          stmt.run(
-            n.id,
-            r.recipient,
-            r.channel,
-            r.target,
-            n.incidentId,
-            n.kind,
-            n.host,
-            n.test,
-            summary,
-            payload,
-            status,
-            now,
-            now,
-            note,
-          ).changes,
-        );
-      }
-      return added;
-    });
+    let added = 0;
+    for (const r of rows) {
+      added += Number(
+        stmt.run(
+          n.id,
+          r.recipient,
+          r.channel,
+          r.target,
+          n.incidentId,
+          n.kind,
+          n.host,
+          n.test,
+          summary,
+          payload,
+          status,
+          now,
+          now,
+          note,
+        ).changes,
+      );
+    }
+    return added;
   }
 
   /** Pending rows due at `now`, oldest first. */
@@ -251,6 +259,68 @@ export class Outbox {
     ).get(incidentId) as { queued: number | null; total: number };
     if (r.total === 0) return "none";
     return (r.queued ?? 0) > 0 ? "queued" : "muted";
+  }
+
+  /** The rows of these incidents (every kind), by incident then id: the status view's notices. */
+  byIncidents(incidentIds: readonly string[]): OutboxRow[] {
+    if (incidentIds.length === 0) return [];
+    const marks = incidentIds.map(() => "?").join(", ");
+    return this.#rows(`WHERE incident_id IN (${marks}) ORDER BY incident_id, id`, ...incidentIds);
+  }
+
+  /** One row by id, or null. */
+  get(id: number): OutboxRow | null {
+    return this.#rows("WHERE id = ?", id)[0] ?? null;
+  }
+
+  /**
+   * Queues one named row again (`dmonitor outbox retry ID`): a failed row goes back to pending
+   * with a fresh attempt count; a pending row waiting for its next attempt becomes due now; a
+   * `none:` row (nobody was configured) is queued for `targets`, the targets configured now,
+   * and removed once they hold it. Returns how many rows are now due, or why nothing could be.
+   */
+  retryOne(
+    id: number,
+    targets: readonly Target[],
+    now: number,
+  ): { queued: number } | { error: string } {
+    return this.#tx(() => {
+      const row = this.get(id);
+      if (row === null) return { error: `no message ${id} in the outbox` };
+      if (row.status === "sent") {
+        return { error: `message ${id} was already delivered (${row.recipient})` };
+      }
+      if (row.status === "muted") {
+        return { error: `message ${id} was muted, not sent: ${row.lastError ?? "silenced"}` };
+      }
+      if (row.channel === "none") {
+        if (targets.length === 0) {
+          return {
+            error: `message ${id} has no recipient and alert.d/ still has none: add an ` +
+              "email address, <name>.webhook or <name>.command there first",
+          };
+        }
+        const rows = targets.map((t) => ({
+          recipient: targetKey(t),
+          channel: t.channel,
+          target: t.name,
+        }));
+        const added = this.#insertRows(
+          JSON.parse(row.payload) as Deliverable,
+          rows,
+          now,
+          "pending",
+          null,
+        );
+        this.db.prepare("DELETE FROM alert_outbox WHERE id = ?").run(id);
+        return { queued: added };
+      }
+      this.db.prepare(
+        `UPDATE alert_outbox SET status = 'pending', next_at = ?,
+           attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END WHERE id = ?`,
+      ).run(now, id);
+      return { queued: 1 };
+    });
   }
 
   /** Puts failed rows (all, or those ids) back to pending with a fresh attempt count. */

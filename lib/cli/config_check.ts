@@ -7,6 +7,15 @@ import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { loadNodeConfig } from "../node/load.ts";
 import { loadResources } from "../node/resources.ts";
+import type { AlertSettings } from "../alerts/settings.ts";
+
+/** `3 alert targets (1 email, 1 webhook, 1 command)`: every kind alert.d/ holds, not only mail. */
+export function targetCount(a: AlertSettings): string {
+  const n = a.emails.length + a.webhooks.length + a.commands.length;
+  const kind = (k: number, w: string) => `${k} ${w}${k === 1 ? "" : "s"}`;
+  return `${kind(n, "alert target")} (${kind(a.emails.length, "email")}, ` +
+    `${kind(a.webhooks.length, "webhook")}, ${kind(a.commands.length, "command")})`;
+}
 
 export const CONFIG_USAGE = `Usage: dmonitor config check [--config DIR]
 
@@ -38,7 +47,7 @@ export async function configCommand(args: string[], io: Io): Promise<number> {
     io.out(
       `${dir}: OK: node ${c.settings.node}, ${hosts} hosts, ${c.tests.length} tests, ` +
         `${c.peers.length} peers${c.settings.singleNode ? " (single-node mode)" : ""}, ` +
-        `${c.recipients.length} recipients`,
+        targetCount(c.sections.alerts),
     );
     return 0;
   } catch (e) {

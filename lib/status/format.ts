@@ -3,7 +3,7 @@
  * summary of what is wrong.
  * @module
  */
-import type { CheckView, StatusView } from "./types.ts";
+import type { CheckView, NoticeView, OpenIncident, StatusView } from "./types.ts";
 
 /** A compact span: `45s`, `3m`, `2h 5m`, `3d 4h`. */
 export function span(ms: number): string {
@@ -110,4 +110,48 @@ export function statusWord(c: CheckView): string {
   if (c.status === "OK") return c.state === "WARNING" ? "WARNING" : "UP";
   if (c.status === "FAIL") return "DOWN";
   return c.status;
+}
+
+/** Ages as a person reads them, with the absolute time beside: `3m ago (2025-11-21T09:12:03Z)`. */
+export function agoAt(at: number | null, now: number): string {
+  return at === null ? "never" : `${ago(at, now)} (${isoTime(at)})`;
+}
+
+/** One notice per recipient, as the terminal and the page say it. */
+export function noticeText(n: NoticeView, now: number): string {
+  const to = n.recipient ? `${n.kind} to ${n.recipient}` : n.kind;
+  switch (n.state) {
+    case "queued":
+      return n.recipient === null && n.by
+        ? `${to} queued on ${n.by} (that node's outbox delivers it)`
+        : `${to} queued${
+          n.nextAt !== null && n.nextAt > now ? `, due ${agoAt(n.nextAt, now)}` : ""
+        }`;
+    case "retrying":
+      return `${to} not delivered yet: ${n.lastError ?? "failed"}; next try ${
+        n.nextAt === null ? "soon" : agoAt(n.nextAt, now)
+      }`;
+    case "failed":
+      return `${to} FAILED after ${n.attempts} tries: ${n.lastError ?? "gave up"}`;
+    case "delivered":
+      return `${to} delivered ${agoAt(n.at, now)}${n.by ? ` by ${n.by}` : ""}`;
+    case "muted":
+      return `${to} muted${n.lastError ? `: ${n.lastError}` : ""}`;
+    case "no recipients":
+      return `${to} NOT SENT: no recipients${n.lastError ? ` (${n.lastError})` : ""}`;
+  }
+}
+
+/** The incident's notification in a few words: `notified`, `NOT NOTIFIED: ...`, `not notified yet`. */
+export function notifiedText(i: OpenIncident): string {
+  if (i.notified) return "notified";
+  const ns = i.notices ?? [];
+  if (ns.some((n) => n.state === "no recipients")) return "NOT NOTIFIED: no recipients";
+  if (ns.length > 0 && ns.every((n) => n.state === "failed")) {
+    return "NOT NOTIFIED: delivery failed";
+  }
+  if (ns.some((n) => n.state === "retrying")) return "not delivered yet, retrying";
+  if (ns.some((n) => n.state === "muted") && ns.every((n) => n.state === "muted")) return "muted";
+  if (ns.some((n) => n.state === "queued")) return "queued, not delivered yet";
+  return "not notified yet";
 }

@@ -11,6 +11,8 @@ import {
   errorCount,
   isDown,
   isoTime,
+  noticeText,
+  notifiedText,
   phaseNote,
   runTime,
   span,
@@ -83,14 +85,29 @@ function IncidentCard(p: { i: OpenIncident; now: number }) {
   const who = dotted([
     i.site ? `site ${i.site}` : null,
     i.notifier ? `notifier ${i.notifier}` : "no notifier chosen yet",
-    i.notifier ? (i.notified ? "notified" : "not notified yet") : null,
+    i.notifier ? notifiedText(i) : null,
   ]);
+  const notices = i.notices ?? [];
   return (
     <div class="card incident" data-incident={i.id}>
       <h3>
         {i.host} {i.test} <span class="small">{`· ${i.state} for ${span(now - i.since)}`}</span>
       </h3>
       <div class="small">{who}</div>
+      {notices.length > 0
+        ? (
+          <ul class="notices">
+            {notices.map((n) => (
+              <li
+                data-notice={n.state}
+                class={n.state === "failed" || n.state === "no recipients" ? "bad" : ""}
+              >
+                {noticeText(n, now)}
+              </li>
+            ))}
+          </ul>
+        )
+        : null}
       {i.votes.length > 0
         ? (
           <div class="scroll">

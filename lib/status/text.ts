@@ -3,7 +3,17 @@
  * asked (a terminal without NO_COLOR).
  * @module
  */
-import { ago, displayOrder, isDown, phaseNote, runTime, statusWord, summarize } from "./format.ts";
+import {
+  ago,
+  displayOrder,
+  isDown,
+  noticeText,
+  notifiedText,
+  phaseNote,
+  runTime,
+  statusWord,
+  summarize,
+} from "./format.ts";
 import type { StatusView } from "./types.ts";
 
 const CODES = { red: 31, green: 32, yellow: 33, grey: 90, bold: 1 } as const;
@@ -42,9 +52,7 @@ export function renderText(view: StatusView, opts: { colour?: boolean } = {}): s
   out.push(paint("bold", `Open incidents (${view.incidents.length})`));
   if (view.incidents.length === 0) out.push("  none");
   for (const i of view.incidents) {
-    const who = i.notifier
-      ? `notifier ${i.notifier}, ${i.notified ? "notified" : "not notified yet"}`
-      : "no notifier yet";
+    const who = i.notifier ? `notifier ${i.notifier}, ${notifiedText(i)}` : "no notifier yet";
     out.push(
       `  ${paint("red", i.state.toUpperCase())} ${i.host} ${i.test} for ${
         ago(i.since, now).replace(" ago", "")
@@ -54,6 +62,7 @@ export function renderText(view: StatusView, opts: { colour?: boolean } = {}): s
     for (
       const line of columns(i.votes.map((v) => ["   ", v.node, v.status, ago(v.at, now), v.output]))
     ) out.push(line);
+    for (const n of i.notices ?? []) out.push(`    notice: ${noticeText(n, now)}`);
   }
   out.push("");
 
