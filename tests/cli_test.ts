@@ -149,3 +149,31 @@ Deno.test("run: refuses a broken tree; SIGHUP keeps the old config when the new 
   assert.equal(row?.status, "OK");
   assert.equal(row?.output, "marked 127.0.0.1");
 });
+
+Deno.test("check: Nagios WARNING, CRITICAL, UNKNOWN and a timeout each print their own word", async () => {
+  const tree = await writeTree({
+    "hosts.d/127.0.0.1/warn": "",
+    "hosts.d/127.0.0.1/crit": "",
+    "hosts.d/127.0.0.1/unk": "",
+    "hosts.d/127.0.0.1/slow": "timeout: 300ms\n",
+    "hosts.d/127.0.0.1/fine": "",
+    "plugins/check_warn": "#!/bin/sh\necho 'DISK WARNING - 91% used'\nexit 1\n",
+    "plugins/check_crit": "#!/bin/sh\necho 'DISK CRITICAL - 99% used'\nexit 2\n",
+    "plugins/check_unk": "#!/bin/sh\necho 'UNKNOWN - no such mount'\nexit 3\n",
+    "plugins/check_slow": "#!/bin/sh\nexec sleep 30\n",
+    "plugins/check_fine": "#!/bin/sh\necho 'DISK OK'\nexit 0\n",
+  });
+  const r = await dmonitor(["check", "--config", tree, "127.0.0.1"]);
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stdout.trim().split("\n").sort();
+  assert.deepEqual(lines.map((l) => l.split(" ").slice(1, 3).join(" ")), [
+    "crit CRITICAL",
+    "fine OK",
+    "slow TIMEOUT",
+    "unk UNKNOWN",
+    "warn WARNING",
+  ]);
+  const warnOnly = await dmonitor(["check", "--config", tree, "127.0.0.1", "warn"]);
+  assert.equal(warnOnly.code, 0, "a WARNING passes by default");
+  assert.equal(warnOnly.stdout, "127.0.0.1 warn WARNING DISK WARNING - 91% used\n");
+});

@@ -105,11 +105,25 @@ export function phaseNote(phase: string | null): string | null {
   }
 }
 
-/** The word a person reads for a check: UP, DOWN, TIMEOUT, PENDING. */
+/**
+ * The word a person reads for a check: what the check said, so WARNING, CRITICAL, UNKNOWN, ERROR
+ * and TIMEOUT stay apart; UP and DOWN for the dmonitor contract's OK and FAIL; PENDING before the
+ * first run.
+ */
 export function statusWord(c: CheckView): string {
-  if (c.status === "OK") return c.state === "WARNING" ? "WARNING" : "UP";
-  if (c.status === "FAIL") return "DOWN";
-  return c.status;
+  if (c.status === "PENDING") return "PENDING";
+  if (c.state === null || c.state === "OK") {
+    return c.status === "OK" ? "UP" : c.status === "FAIL" ? "DOWN" : c.status;
+  }
+  if (c.state === "FAIL") return "DOWN";
+  return c.state;
+}
+
+/** The badge tone of a check: bad when it counts as down, warn for a passing WARNING or UNKNOWN. */
+export function tone(c: CheckView): "ok" | "bad" | "warn" | "unknown" | "wait" {
+  if (c.status === "PENDING") return "wait";
+  if (isDown(c)) return c.state === "UNKNOWN" || c.state === "ERROR" ? "unknown" : "bad";
+  return c.state === "WARNING" ? "warn" : c.state === "UNKNOWN" ? "unknown" : "ok";
 }
 
 /** Ages as a person reads them, with the absolute time beside: `3m ago (2025-11-21T09:12:03Z)`. */

@@ -18,6 +18,7 @@ import {
   span,
   statusWord,
   summarize,
+  tone,
 } from "./format.ts";
 import { CSS } from "./style.ts";
 import type {
@@ -42,7 +43,8 @@ function When(p: { at: number | null; now: number }) {
 function badgeClass(status: string): string {
   if (status === "OK") return "badge ok";
   if (status === "FAIL" || status === "TIMEOUT" || status === "UNREACHABLE") return "badge bad";
-  if (status === "WARNING" || status === "UNKNOWN") return "badge warn";
+  if (status === "WARNING") return "badge warn";
+  if (status === "UNKNOWN") return "badge unknown";
   return "badge";
 }
 
@@ -56,8 +58,9 @@ function CheckRow(p: { c: CheckView; now: number }) {
       data-host={c.host}
       data-test={c.test}
       data-status={c.status}
+      data-state={c.state ?? "PENDING"}
     >
-      <span class={badgeClass(word === "WARNING" ? "WARNING" : c.status)}>{word}</span>
+      <span class={tone(c) === "wait" ? "badge" : `badge ${tone(c)}`}>{word}</span>
       <span class="name">
         {c.host} <span class="small">{c.test}</span>
       </span>

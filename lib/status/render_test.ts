@@ -110,3 +110,47 @@ Recent incidents
   assert.ok(coloured.includes("\x1b[31mDOWN\x1b[0m"), "down is red");
   assert.ok(NOW > 0);
 });
+
+Deno.test("OK, WARNING, CRITICAL, UNKNOWN and TIMEOUT read apart in the terminal and on the page", () => {
+  const base = sampleView().checks[0]!;
+  const c = (
+    test: string,
+    status: "OK" | "FAIL" | "TIMEOUT",
+    state: "OK" | "WARNING" | "CRITICAL" | "UNKNOWN" | "TIMEOUT",
+  ) => ({ ...base, host: "h.example", test, status, state, output: `${test} said so` });
+  const view = sampleView({
+    checks: [
+      c("a_ok", "OK", "OK"),
+      c("b_warn", "OK", "WARNING"),
+      c("c_crit", "FAIL", "CRITICAL"),
+      c("d_unknown", "FAIL", "UNKNOWN"),
+      c("e_timeout", "TIMEOUT", "TIMEOUT"),
+      c("f_unknown_pass", "OK", "UNKNOWN"),
+    ],
+    incidents: [],
+    history: [],
+    peers: [],
+    sites: [],
+    outbox: null,
+  });
+  const text = renderText(view);
+  const lines = text.split("\n").filter((l) => l.includes("h.example"));
+  assert.deepEqual(lines.map((l) => l.trim().split(/\s+/).slice(0, 3).join(" ")), [
+    "CRITICAL h.example c_crit",
+    "UNKNOWN h.example d_unknown",
+    "TIMEOUT h.example e_timeout",
+    "UP h.example a_ok",
+    "WARNING h.example b_warn",
+    "UNKNOWN h.example f_unknown_pass",
+  ]);
+  const html = renderPage(view, { refreshSeconds: 30 });
+  const badge = (test: string) =>
+    new RegExp(`data-test="${test}"[^>]*>\\s*<span class="([^"]+)">([A-Z]+)</span>`).exec(html)
+      ?.slice(1);
+  assert.deepEqual(badge("a_ok"), ["badge ok", "UP"]);
+  assert.deepEqual(badge("b_warn"), ["badge warn", "WARNING"]);
+  assert.deepEqual(badge("c_crit"), ["badge bad", "CRITICAL"]);
+  assert.deepEqual(badge("d_unknown"), ["badge unknown", "UNKNOWN"]);
+  assert.deepEqual(badge("e_timeout"), ["badge bad", "TIMEOUT"]);
+  assert.deepEqual(badge("f_unknown_pass"), ["badge unknown", "UNKNOWN"]);
+});

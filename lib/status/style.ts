@@ -1,7 +1,7 @@
 /** The page's only stylesheet, inlined: no external assets, readable from 320px phones up. */
 export const CSS = `
-:root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--wait:#6e7781;--warn:#9a6700;--bg:#fff;--fg:#1f2328;--mute:#59636e;--line:#d1d9e0;--card:#f6f8fa}
-@media (prefers-color-scheme:dark){:root{--ok:#3fb950;--bad:#f85149;--wait:#8b949e;--warn:#d29922;--bg:#0d1117;--fg:#e6edf3;--mute:#9198a1;--line:#3d444d;--card:#151b23}}
+:root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--wait:#6e7781;--warn:#9a6700;--unknown:#8250df;--bg:#fff;--fg:#1f2328;--mute:#59636e;--line:#d1d9e0;--card:#f6f8fa}
+@media (prefers-color-scheme:dark){:root{--ok:#3fb950;--bad:#f85149;--wait:#8b949e;--warn:#d29922;--unknown:#a371f7;--bg:#0d1117;--fg:#e6edf3;--mute:#9198a1;--line:#3d444d;--card:#151b23}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
 main{max-width:60rem;margin:0 auto;padding:.75rem}
@@ -22,6 +22,7 @@ ul.rows li{display:grid;grid-template-columns:5rem 1fr auto;gap:.1rem .6rem;padd
 .badge.ok{background:var(--ok)}
 .badge.bad{background:var(--bad)}
 .badge.warn{background:var(--warn)}
+.badge.unknown{background:var(--unknown)}
 .card{border:1px solid var(--line);border-left:.4rem solid var(--bad);border-radius:.4rem;padding:.6rem .8rem;margin:.5rem 0;background:var(--card)}
 .card h3{margin:0 0 .3rem;font-size:1rem;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;font-size:.9rem}

@@ -13,6 +13,7 @@ import {
   runTime,
   statusWord,
   summarize,
+  tone,
 } from "./format.ts";
 import type { StatusView } from "./types.ts";
 
@@ -75,13 +76,16 @@ export function renderText(view: StatusView, opts: { colour?: boolean } = {}): s
   if (view.checks.length === 0) out.push("  none configured");
   const rows = displayOrder(view.checks).map((c) => {
     const word = statusWord(c);
-    const colour: Colour = isDown(c)
+    const t = tone(c);
+    const colour: Colour = t === "bad"
       ? "red"
-      : c.status === "PENDING"
+      : t === "wait"
       ? "grey"
-      : word === "WARNING"
-      ? "yellow"
-      : "green";
+      : t === "ok"
+      ? "green"
+      : t === "unknown" && isDown(c)
+      ? "red"
+      : "yellow";
     const since = c.since === null
       ? "not run yet"
       : `${c.status === "OK" ? "up" : "down"} ${ago(c.since, now)}`;
