@@ -177,3 +177,24 @@ Deno.test("check: Nagios WARNING, CRITICAL, UNKNOWN and a timeout each print the
   assert.equal(warnOnly.code, 0, "a WARNING passes by default");
   assert.equal(warnOnly.stdout, "127.0.0.1 warn WARNING DISK WARNING - 91% used\n");
 });
+
+Deno.test("config check: 'interval: 2s' alone is valid; a written timeout above it names its file", async () => {
+  const short = await writeTree({
+    "dmonitor.yaml": "interval: 2s\n",
+    "hosts.d/127.0.0.1/ping": "",
+    "hosts.d/127.0.0.1/ssh": "",
+  });
+  const ok = await dmonitor(["config", "check", "--config", short]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /: OK: .*2 tests/);
+  const bad = await writeTree({
+    "dmonitor.yaml": "timeout: 5s\n",
+    "hosts.d/127.0.0.1/ping": "interval: 2s\n",
+  });
+  const r = await dmonitor(["config", "check", "--config", bad]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /hosts\.d\/127\.0\.0\.1\/ping: 'timeout' must not exceed the interval \(2s\), got 5s \(inherited from dmonitor\.yaml\)/,
+  );
+});
