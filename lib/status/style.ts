@@ -23,6 +23,9 @@ ul.rows li{display:grid;grid-template-columns:5rem 1fr auto;gap:.1rem .6rem;padd
 .badge.bad{background:var(--bad)}
 .badge.warn{background:var(--warn)}
 .badge.unknown{background:var(--unknown)}
+.badge.local{background:transparent;color:var(--bad);box-shadow:inset 0 0 0 2px var(--bad)}
+.badge.muted{background:transparent;color:var(--mute);box-shadow:inset 0 0 0 2px var(--wait);text-decoration:line-through}
+li.check.local-only .name,li.check.silenced .name{font-weight:400}
 .card{border:1px solid var(--line);border-left:.4rem solid var(--bad);border-radius:.4rem;padding:.6rem .8rem;margin:.5rem 0;background:var(--card)}
 .card h3{margin:0 0 .3rem;font-size:1rem;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;font-size:.9rem}

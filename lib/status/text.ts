@@ -5,8 +5,10 @@
  */
 import {
   ago,
+  countsText,
   displayOrder,
   isDown,
+  kindOf,
   noticeText,
   notifiedText,
   phaseNote,
@@ -70,14 +72,19 @@ export function renderText(view: StatusView, opts: { colour?: boolean } = {}): s
   out.push(
     paint(
       "bold",
-      `Checks (${sum.up} up, ${sum.down} down${sum.pending ? `, ${sum.pending} waiting` : ""})`,
+      `Checks (${countsText(sum)})`,
     ),
   );
   if (view.checks.length === 0) out.push("  none configured");
-  const rows = displayOrder(view.checks).map((c) => {
+  const rows = displayOrder(view.checks, view.silences).map((c) => {
     const word = statusWord(c);
     const t = tone(c);
-    const colour: Colour = t === "bad"
+    const kind = kindOf(c, view.silences);
+    const colour: Colour = kind === "silenced"
+      ? "grey"
+      : kind === "local-only"
+      ? "yellow"
+      : t === "bad"
       ? "red"
       : t === "wait"
       ? "grey"
@@ -89,7 +96,7 @@ export function renderText(view: StatusView, opts: { colour?: boolean } = {}): s
     const since = c.since === null
       ? "not run yet"
       : `${c.status === "OK" ? "up" : "down"} ${ago(c.since, now)}`;
-    const note = phaseNote(c.phase);
+    const note = kind === "silenced" ? "silenced: not notified" : phaseNote(c.phase);
     return [
       " ",
       paint(colour, word),
