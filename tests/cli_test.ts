@@ -198,3 +198,17 @@ Deno.test("config check: 'interval: 2s' alone is valid; a written timeout above 
     /hosts\.d\/127\.0\.0\.1\/ping: 'timeout' must not exceed the interval \(2s\), got 5s \(inherited from dmonitor\.yaml\)/,
   );
 });
+
+Deno.test("tentacle-server --help and tentacle-client --help print their usage", async () => {
+  for (const cmd of ["tentacle-server", "tentacle-client"]) {
+    for (const flag of ["--help", "-h"]) {
+      const r = await dmonitor([cmd, flag]);
+      assert.equal(r.code, 0, `${cmd} ${flag}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: dmonitor ${cmd} `));
+      assert.equal(r.stderr, "");
+    }
+  }
+  const bad = await dmonitor(["tentacle-client", "--frobnicate"]);
+  assert.equal(bad.code, 64);
+  assert.match(bad.stderr, /unknown option/);
+});
