@@ -35,7 +35,7 @@ Deno.test("alert test: every channel reports; a failing one makes exit 1", async
 
 Deno.test("outbox lists what could not be delivered; retry queues it again", async () => {
   const tree = await writeTree({
-    "dmonitor.yaml": "listen: 127.0.0.9:29292\nstate_dir: state\ninterval: 1s\ntimeout: 900ms\n",
+    "dmonitor.yaml": "listen: 127.0.120.10:29292\nstate_dir: state\ninterval: 1s\ntimeout: 900ms\n",
     "hosts.d/127.0.0.1/svc": "",
     "plugins/check_svc": "#!/bin/sh\necho FAIL down on purpose\n",
   });
