@@ -149,3 +149,66 @@ Deno.test("run: refuses a broken tree; SIGHUP keeps the old config when the new 
   assert.equal(row?.status, "OK");
   assert.equal(row?.output, "marked 127.0.102.1");
 });
+
+Deno.test("check: Nagios WARNING, CRITICAL, UNKNOWN and a timeout each print their own word", async () => {
+  const tree = await writeTree({
+    "hosts.d/127.0.0.1/warn": "",
+    "hosts.d/127.0.0.1/crit": "",
+    "hosts.d/127.0.0.1/unk": "",
+    "hosts.d/127.0.0.1/slow": "timeout: 300ms\n",
+    "hosts.d/127.0.0.1/fine": "",
+    "plugins/check_warn": "#!/bin/sh\necho 'DISK WARNING - 91% used'\nexit 1\n",
+    "plugins/check_crit": "#!/bin/sh\necho 'DISK CRITICAL - 99% used'\nexit 2\n",
+    "plugins/check_unk": "#!/bin/sh\necho 'UNKNOWN - no such mount'\nexit 3\n",
+    "plugins/check_slow": "#!/bin/sh\nexec sleep 30\n",
+    "plugins/check_fine": "#!/bin/sh\necho 'DISK OK'\nexit 0\n",
+  });
+  const r = await dmonitor(["check", "--config", tree, "127.0.0.1"]);
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stdout.trim().split("\n").sort();
+  assert.deepEqual(lines.map((l) => l.split(" ").slice(1, 3).join(" ")), [
+    "crit CRITICAL",
+    "fine OK",
+    "slow TIMEOUT",
+    "unk UNKNOWN",
+    "warn WARNING",
+  ]);
+  const warnOnly = await dmonitor(["check", "--config", tree, "127.0.0.1", "warn"]);
+  assert.equal(warnOnly.code, 0, "a WARNING passes by default");
+  assert.equal(warnOnly.stdout, "127.0.0.1 warn WARNING DISK WARNING - 91% used\n");
+});
+
+Deno.test("config check: 'interval: 2s' alone is valid; a written timeout above it names its file", async () => {
+  const short = await writeTree({
+    "dmonitor.yaml": "interval: 2s\n",
+    "hosts.d/127.0.0.1/ping": "",
+    "hosts.d/127.0.0.1/ssh": "",
+  });
+  const ok = await dmonitor(["config", "check", "--config", short]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /: OK: .*2 tests/);
+  const bad = await writeTree({
+    "dmonitor.yaml": "timeout: 5s\n",
+    "hosts.d/127.0.0.1/ping": "interval: 2s\n",
+  });
+  const r = await dmonitor(["config", "check", "--config", bad]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /hosts\.d\/127\.0\.0\.1\/ping: 'timeout' must not exceed the interval \(2s\), got 5s \(inherited from dmonitor\.yaml\)/,
+  );
+});
+
+Deno.test("tentacle-server --help and tentacle-client --help print their usage", async () => {
+  for (const cmd of ["tentacle-server", "tentacle-client"]) {
+    for (const flag of ["--help", "-h"]) {
+      const r = await dmonitor([cmd, flag]);
+      assert.equal(r.code, 0, `${cmd} ${flag}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: dmonitor ${cmd} `));
+      assert.equal(r.stderr, "");
+    }
+  }
+  const bad = await dmonitor(["tentacle-client", "--frobnicate"]);
+  assert.equal(bad.code, 64);
+  assert.match(bad.stderr, /unknown option/);
+});

@@ -30,10 +30,13 @@ Deno.test("promtool accepts /metrics of a running node with checks up and down",
     "hosts.d/127.0.105.1/down": "",
     "plugins/check_up": "#!/bin/sh\necho OK fine\n",
     "plugins/check_down": "#!/bin/sh\necho FAIL broken\n",
+    "hosts.d/127.0.105.1/crit": "",
+    "plugins/check_crit": "#!/bin/sh\necho 'DISK CRITICAL - 99%'\nexit 2\n",
   });
   await using node = new NodeProcess(["--config", tree]);
   await node.waitFor(/test=up status=OK/);
   await node.waitFor(/test=down status=FAIL/);
+  await node.waitFor(/test=crit status=FAIL/);
   const res = await fetch(`http://${ADDR}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
@@ -49,10 +52,19 @@ Deno.test("promtool accepts /metrics of a running node with checks up and down",
   assert.match(text, /^# TYPE dmonitor_plugin_timeouts_total counter$/m);
   assert.match(
     text,
-    /^dmonitor_check_runs_total\{status="OK"\} [1-9]\d*$/m,
+    /^dmonitor_check_state\{host="127\.0\.105\.1",test="crit",state="CRITICAL"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^dmonitor_check_runs_total\{status="OK",state="OK"\} [1-9]\d*$/m,
     "the node counts its runs",
   );
-  assert.match(text, /^dmonitor_check_runs_total\{status="FAIL"\} [1-9]\d*$/m);
+  assert.match(text, /^dmonitor_check_runs_total\{status="FAIL",state="FAIL"\} [1-9]\d*$/m);
+  assert.match(
+    text,
+    /^dmonitor_check_runs_total\{status="FAIL",state="CRITICAL"\} [1-9]\d*$/m,
+    "CRITICAL is not folded into FAIL",
+  );
   assert.match(text, /^dmonitor_outbox_depth 0$/m);
 });
 

@@ -68,8 +68,8 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
       await browser.load(`${BASE}/`, { javascript: false });
       const text = (await browser.evaluate<string>("document.body.innerText")).replace(/\s+/g, " ");
       assert.match(text, /dmonitor · page-node single-node mode/);
-      assert.match(text, /2 of 4 checks down/);
-      assert.match(text, /Checks \(2 up, 2 down\)/);
+      assert.match(text, /1 of 4 checks down \(1 silenced\)/);
+      assert.match(text, /Checks \(2 up, 1 down, 1 silenced\)/);
       assert.match(
         text,
         /DOWN db\.example disk down \d+s ago \/var is 97% full <b>now<\/b>/,
@@ -94,7 +94,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
       );
       assert.match(text, /Peers \(0\) None: nodes\.txt lists no peer/);
       assert.match(text, /Recent incidents No incidents recorded\./);
-      assert.equal(await browser.evaluate("document.title"), "2 down · page-node · dmonitor");
+      assert.equal(await browser.evaluate("document.title"), "1 down · page-node · dmonitor");
       assert.equal(await browser.evaluate("document.scripts.length"), 0);
       assert.equal(
         await browser.evaluate("document.querySelector('meta[http-equiv=refresh]').content"),
@@ -124,7 +124,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
   await t.step("Chromium's own --dump-dom sees the same page", async () => {
     const dom = await chromium(`${BASE}/`);
     assert.match(dom, /<meta http-equiv="refresh" content="5">/);
-    assert.match(visibleText(dom), /2 of 4 checks down/);
+    assert.match(visibleText(dom), /1 of 4 checks down/);
   });
 
   await t.step(
@@ -133,7 +133,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
       const r = await dmonitor(["status", "--config", tree]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stdout, /^dmonitor page-node {2}single-node mode/);
-      assert.match(r.stdout, /^2 of 4 checks down$/m);
+      assert.match(r.stdout, /^1 of 4 checks down \(1 silenced\)$/m);
       assert.match(
         r.stdout,
         /^ {3}DOWN +db\.example +disk +down \d+s ago .*\/var is 97% full <b>now<\/b> \[confirmed down\]$/m,
@@ -175,7 +175,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
       // The CLI reads the token file from the tree.
       const r = await dmonitor(["status", "--config", tree]);
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stdout, /2 of 4 checks down/);
+      assert.match(r.stdout, /1 of 4 checks down/);
     },
   );
 

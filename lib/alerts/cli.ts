@@ -15,9 +15,27 @@ export function listOutbox(db: DatabaseSync, opts: { all?: boolean } = {}): Outb
   return opts.all ? outbox.list(["pending", "failed", "sent", "muted"]) : outbox.list();
 }
 
-/** Puts failed messages back in the queue (`dmonitor outbox retry [ID...]`); returns how many. */
-export function retryOutbox(db: DatabaseSync, ids: readonly number[] | "all", now: number): number {
-  return new Outbox(db).retryFailed(ids, now);
+/**
+ * Puts messages back in the queue (`dmonitor outbox retry [ID...]`): the rows named, or every
+ * failed one. A message that had no recipient goes to `targets` (alert.d/ as it is now). Returns
+ * how many deliveries are queued and, per ID that could not be, why.
+ */
+export function retryOutbox(
+  db: DatabaseSync,
+  ids: readonly number[] | "all",
+  now: number,
+  targets: readonly Target[] = [],
+): { queued: number; problems: string[] } {
+  const outbox = new Outbox(db);
+  const named = ids === "all" ? outbox.list(["failed"]).map((r) => r.id) : ids;
+  let queued = 0;
+  const problems: string[] = [];
+  for (const id of named) {
+    const r = outbox.retryOne(id, targets, now);
+    if ("error" in r) problems.push(r.error);
+    else queued += r.queued;
+  }
+  return { queued, problems };
 }
 
 function table(rows: string[][]): string {

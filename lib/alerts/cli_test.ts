@@ -52,8 +52,44 @@ Deno.test("formatOutbox: pending and failed rows, exact text", async () => {
     formatOutbox(listOutbox(t.db, { all: true }), T0 + 60_000).split("\n")[0],
     "1 pending, 1 failed, 1 sent",
   );
-  assertEquals(retryOutbox(t.db, "all", T0), 1);
+  assertEquals(retryOutbox(t.db, "all", T0), { queued: 1, problems: [] });
   assertEquals(formatOutbox([], T0), "Outbox empty: nothing pending or failed.\n");
+});
+
+Deno.test("retryOutbox by ID: failed, waiting, no-recipient, sent and unknown rows", async () => {
+  await using t = await tempDb();
+  const outbox = new Outbox(t.db);
+  outbox.enqueue(sampleDown(), [
+    { channel: "email", name: "ops@example.com" },
+    { channel: "webhook", name: "chat" },
+    { channel: "email", name: "ann@example.com" },
+  ], T0);
+  const [a, b, c] = outbox.list();
+  outbox.claim(a!.id, T0);
+  outbox.markRetry(a!.id, T0 + 600_000, "connect ECONNREFUSED");
+  outbox.claim(b!.id, T0);
+  outbox.markFailed(b!.id, "answered HTTP 404");
+  outbox.markSent(c!.id, T0 + 1_000, "250 ok");
+  const none = { ...sampleDown(), id: "n-2", incidentId: "inc-2" };
+  outbox.recordUndeliverable(none, T0, "no alert target configured in alert.d/");
+  const d = outbox.list(["failed"]).find((r) => r.channel === "none")!;
+
+  // The failed row goes back to pending with a fresh count; the waiting one becomes due now.
+  assertEquals(retryOutbox(t.db, [b!.id, a!.id], T0 + 5), { queued: 2, problems: [] });
+  assertEquals(outbox.due(T0 + 5).map((r) => [r.id, r.attempts]), [[a!.id, 1], [b!.id, 0]]);
+  // With nobody configured, a no-recipient row says so and stays.
+  assertEquals(retryOutbox(t.db, [d.id], T0).problems.length, 1);
+  ok(retryOutbox(t.db, [d.id], T0).problems[0]!.includes("no recipient"));
+  // Once alert.d/ has targets, it is queued for each of them and the placeholder goes.
+  const now = [{ channel: "email" as const, name: "new@example.com" }];
+  assertEquals(retryOutbox(t.db, [d.id], T0 + 9, now), { queued: 1, problems: [] });
+  assertEquals(outbox.byNotification("n-2").map((r) => [r.recipient, r.status]), [
+    ["email:new@example.com", "pending"],
+  ]);
+  assertEquals(retryOutbox(t.db, [c!.id, 999], T0).problems, [
+    `message ${c!.id} was already delivered (email:ann@example.com)`,
+    "no message 999 in the outbox",
+  ]);
 });
 
 Deno.test("formatTestResults: one line per target and a total", () => {

@@ -310,6 +310,69 @@ export class Outbox {
     return r ? JSON.parse(r.payload) as Deliverable : null;
   }
 
+  /** The rows of these incidents (every kind), by incident then id: the status view's notices. */
+  byIncidents(incidentIds: readonly string[]): OutboxRow[] {
+    if (incidentIds.length === 0) return [];
+    const marks = incidentIds.map(() => "?").join(", ");
+    return this.#rows(`WHERE incident_id IN (${marks}) ORDER BY incident_id, id`, ...incidentIds);
+  }
+
+  /** One row by id, or null. */
+  get(id: number): OutboxRow | null {
+    return this.#rows("WHERE id = ?", id)[0] ?? null;
+  }
+
+  /**
+   * Queues one named row again (`dmonitor outbox retry ID`): a failed row goes back to pending
+   * with a fresh attempt count; a pending row waiting for its next attempt becomes due now; a
+   * `none:` row (nobody was configured) is queued for `targets`, the targets configured now,
+   * and removed once they hold it. Returns how many rows are now due, or why nothing could be.
+   */
+  retryOne(
+    id: number,
+    targets: readonly Target[],
+    now: number,
+  ): { queued: number } | { error: string } {
+    return this.#tx(() => {
+      const row = this.get(id);
+      if (row === null) return { error: `no message ${id} in the outbox` };
+      if (row.status === "sent") {
+        return { error: `message ${id} was already delivered (${row.recipient})` };
+      }
+      if (row.status === "muted") {
+        return { error: `message ${id} was muted, not sent: ${row.lastError ?? "silenced"}` };
+      }
+      if (row.channel === "none") {
+        if (targets.length === 0) {
+          return {
+            error: `message ${id} has no recipient and alert.d/ still has none: add an ` +
+              "email address, <name>.webhook or <name>.command there first",
+          };
+        }
+        const rows = targets.map((t) => ({
+          recipient: targetKey(t),
+          channel: t.channel,
+          target: t.name,
+        }));
+        const added = this.#insertRows(
+          JSON.parse(row.payload) as Deliverable,
+          rows,
+          now,
+          now,
+          "pending",
+          null,
+        ).length;
+        this.db.prepare("DELETE FROM alert_outbox WHERE id = ?").run(id);
+        return { queued: added };
+      }
+      this.db.prepare(
+        `UPDATE alert_outbox SET status = 'pending', next_at = ?,
+           attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END WHERE id = ?`,
+      ).run(now, id);
+      return { queued: 1 };
+    });
+  }
+
   /** Puts failed rows (all, or those ids) back to pending with a fresh attempt count. */
   retryFailed(ids: readonly number[] | "all", now: number): number {
     const where = ids === "all" ? "" : `AND id IN (${ids.map(() => "?").join(", ") || "NULL"})`;

@@ -25,7 +25,9 @@ export const OUTBOX_USAGE = `Usage: dmonitor outbox [--config DIR] [--all]
 
 Lists the alert messages that are pending (waiting for their first or next attempt) or failed
 (given up on, with the last error); --all also lists sent and muted ones. 'retry' puts failed
-messages (all, or the IDs given) back in the queue; a running node picks them up within 30 s.`;
+messages (all, or the IDs given) back in the queue, makes a named pending one due now, and sends
+one that had no recipient to the alert.d/ targets configured now; a running node picks them up
+within 30 s. Exit status: 1 when a named ID cannot be queued (unknown, already sent, muted).`;
 
 export const ALERT_USAGE = `Usage: dmonitor alert test [--config DIR]
 
@@ -57,9 +59,11 @@ export async function outboxCommand(args: string[], io: Io): Promise<number> {
   const config = await loadNodeConfig(values.config ?? DEFAULT_CONFIG_DIR);
   using store = StateStore.open(resolve(config.root, config.settings.state_dir));
   if (sub === "retry") {
-    const n = retryOutbox(store.db, nums.length ? nums : "all", Date.now());
-    io.out(`${n} message${n === 1 ? "" : "s"} queued again`);
-    return 0;
+    const targets = alertTargets(config.sections.alerts);
+    const r = retryOutbox(store.db, nums.length ? nums : "all", Date.now(), targets);
+    for (const p of r.problems) io.err(`dmonitor outbox retry: ${p}`);
+    io.out(`${r.queued} message${r.queued === 1 ? "" : "s"} queued again`);
+    return nums.length > 0 && r.problems.length > 0 ? 1 : 0;
   }
   io.out(formatOutbox(listOutbox(store.db, { all: values.all ?? false }), Date.now()));
   return 0;

@@ -19,8 +19,10 @@ export const CHECK_USAGE = `Usage: dmonitor check [--config DIR] [--set KEY=VALU
 Runs the tests configured for HOST in DIR/hosts.d/HOST (default ${DEFAULT_CONFIG_DIR}) now, or only
 the TESTs named. A TEST not configured for HOST runs ad hoc with its defaults (a plugin
 plugins/check_TEST or a built-in check); --set gives it parameters, e.g. --set port=2222.
-Prints one line per test: HOST TEST OK|FAIL|TIMEOUT output.
-Exit status: 0 when every test passes, 2 when any does not, 1 on a broken configuration, 64 on a
+Prints one line per test: HOST TEST STATE output, where STATE is what the check said: OK,
+WARNING, CRITICAL, UNKNOWN (Nagios plugins), OK or FAIL (dmonitor scripts), ERROR (could not run)
+or TIMEOUT. Exit status: 0 when every test passes (a WARNING passes unless 'warning: fail'), 2
+when any does not, 1 on a broken configuration, 64 on a
 usage error.`;
 
 /** An empty configuration, for ad-hoc checks on a machine with no tree yet. */
@@ -111,9 +113,11 @@ export async function checkCommand(args: string[], io: Io): Promise<number> {
     user: await pluginUser(config),
   });
   const results = await Promise.all(tests.map((t) => execute(t)));
-  // Plugin output goes to the operator's terminal: no control sequences from it get there.
+  // What the check said (WARNING, CRITICAL, UNKNOWN, ...), not only pass/fail: a WARNING that
+  // passes is still a WARNING to the person who asked. Plugin output goes to the operator's
+  // terminal: no control sequences from it get there.
   for (const r of results) {
-    io.out(sanitizeText(`${r.host} ${r.test} ${r.status} ${r.output}`).trimEnd());
+    io.out(sanitizeText(`${r.host} ${r.test} ${r.state} ${r.output}`).trimEnd());
   }
   return results.every((r) => r.status === "OK") ? 0 : 2;
 }

@@ -9,20 +9,21 @@ import { loadNodeConfig } from "../node/load.ts";
 import { loadResources } from "../node/resources.ts";
 import type { AlertSettings } from "../alerts/mod.ts";
 
+/** `3 alert targets (1 email, 1 webhook, 1 command)`: every kind alert.d/ holds, not only mail. */
+export function targetCount(a: AlertSettings): string {
+  const n = a.emails.length + a.webhooks.length + a.commands.length + a.alertmanagers.length;
+  const kind = (k: number, w: string) => `${k} ${w}${k === 1 ? "" : "s"}`;
+  return `${kind(n, "alert target")} (${kind(a.emails.length, "email")}, ` +
+    `${kind(a.webhooks.length, "webhook")}, ${kind(a.commands.length, "command")}, ` +
+    `${kind(a.alertmanagers.length, "alertmanager")})`;
+}
+
 export const CONFIG_USAGE = `Usage: dmonitor config check [--config DIR]
 
 Validates the configuration tree (default ${DEFAULT_CONFIG_DIR}) and prints every problem, one per
 line, as 'file: 'key' message'. Exit status: 0 when valid, 1 when not, 64 on a usage error.`;
 
 /** The other alert.d channels, by kind, for the OK line: `, 1 webhook, 2 alertmanagers`. */
-function channelCounts(a: AlertSettings): string {
-  const kinds: [number, string][] = [
-    [a.webhooks.length, "webhook"],
-    [a.commands.length, "command"],
-    [a.alertmanagers.length, "alertmanager"],
-  ];
-  return kinds.filter(([n]) => n > 0).map(([n, k]) => `, ${n} ${k}${n === 1 ? "" : "s"}`).join("");
-}
 
 export async function configCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags("config", args, {
@@ -49,7 +50,7 @@ export async function configCommand(args: string[], io: Io): Promise<number> {
     io.out(
       `${dir}: OK: node ${c.settings.node}, ${hosts} hosts, ${c.tests.length} tests, ` +
         `${c.peers.length} peers${c.settings.singleNode ? " (single-node mode)" : ""}, ` +
-        `${c.recipients.length} recipients${channelCounts(c.sections.alerts)}`,
+        targetCount(c.sections.alerts),
     );
     return 0;
   } catch (e) {

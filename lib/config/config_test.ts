@@ -263,7 +263,44 @@ const BAD: { name: string; files: Record<string, string>; want: string[] }[] = [
     files: { "hosts.d/a.example/ssh": "interval: 5s\ntimeout: 10s\n" },
     want: ["hosts.d/a.example/ssh|timeout|must not exceed the interval (5s), got 10s"],
   },
+  {
+    name: "dmonitor.yaml timeout above its interval: one problem, where it was written",
+    files: {
+      "dmonitor.yaml": "interval: 2s\ntimeout: 5s\n",
+      "hosts.d/a.example/ssh": "",
+      "hosts.d/b.example/ssh": "",
+    },
+    want: ["dmonitor.yaml|timeout|must not exceed the interval (2s), got 5s"],
+  },
+  {
+    name: "dmonitor.yaml timeout above a test's own interval names dmonitor.yaml",
+    files: {
+      "dmonitor.yaml": "timeout: 5s\n",
+      "hosts.d/a.example/ssh": "interval: 2s\n",
+    },
+    want: [
+      "hosts.d/a.example/ssh|timeout|must not exceed the interval (2s), got 5s (inherited from dmonitor.yaml)",
+    ],
+  },
 ];
+
+Deno.test("timeout defaults to the smaller of 10 s and the interval", async () => {
+  const c = await load({
+    "dmonitor.yaml": "interval: 2s\n",
+    "hosts.d/a.example/ssh": "",
+    "hosts.d/a.example/http": "interval: 30s\n",
+    "hosts.d/b.example/ssh": "interval: 1s\n",
+    "hosts.d/b.example/tcp": "interval: 5s\ntimeout: 4s\nport: 25\n",
+  });
+  const by = Object.fromEntries(c.tests.map((t) => [`${t.host} ${t.test}`, t.timeout]));
+  assert.deepEqual(by, {
+    "a.example http": 10_000,
+    "a.example ssh": 2_000,
+    "b.example tcp": 4_000,
+    "b.example ssh": 1_000,
+  });
+  assert.equal(c.settings.timeout, 2_000);
+});
 
 for (const c of BAD) {
   Deno.test(`config error: ${c.name}`, async () => {

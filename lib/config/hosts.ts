@@ -17,6 +17,7 @@ import {
   show,
 } from "./values.ts";
 import { decodeYaml } from "./yaml.ts";
+import { defaultTimeout } from "./settings.ts";
 
 /** What the parser needs to know about built-in checks: their parameter specs by name. */
 export type BuiltinSpecs = ReadonlyMap<string, { params: Record<string, ParamSpec> }>;
@@ -90,6 +91,7 @@ export function parseTestFile(
     unknown: settings.unknown,
     params: {},
   };
+  let timeoutWritten = false;
   let pluginPath: string | null = null;
   let pluginInvalid = false;
   let args: string[] | null = null;
@@ -102,7 +104,10 @@ export function parseTestFile(
         take(parseDuration(v, 1000, 86_400_000), (x) => t.interval = x);
         break;
       case "timeout":
-        take(parseDuration(v, 100, 600_000), (x) => t.timeout = x);
+        take(parseDuration(v, 100, 600_000), (x) => {
+          t.timeout = x;
+          timeoutWritten = true;
+        });
         break;
       case "retries":
         take(parseInteger(v, 0, 10), (x) => t.retries = x);
@@ -188,11 +193,23 @@ export function parseTestFile(
       }
     }
   }
-  if (t.timeout > t.interval) {
-    fail(
-      "timeout",
-      `must not exceed the interval (${t.interval / 1000}s), got ${t.timeout / 1000}s`,
-    );
+  if (!timeoutWritten && settings.timeoutFrom === undefined) {
+    t.timeout = defaultTimeout(t.interval);
+  } else if (t.timeout > t.interval) {
+    // Name where the timeout was written: this file, or dmonitor.yaml it inherits from.
+    const from = timeoutWritten ? "" : ` (inherited from ${settings.timeoutFrom})`;
+    const why = timeoutWritten
+      ? ""
+      : `; set a 'timeout' here or lower it in ${settings.timeoutFrom}`;
+    // A dmonitor.yaml timeout above the dmonitor.yaml interval is reported there, once.
+    if (timeoutWritten || t.interval !== settings.interval) {
+      fail(
+        "timeout",
+        `must not exceed the interval (${t.interval / 1000}s), got ${
+          t.timeout / 1000
+        }s${from}${why}`,
+      );
+    }
   }
   return problems.length > before ? null : t;
 }

@@ -82,6 +82,7 @@ export const SETTINGS_FIELDS: readonly Field<Settings>[] = [
   }),
   field("timeout", (v) => parseDuration(v, 100, 600 * SECOND), (s, x) => {
     s.timeout = x;
+    s.timeoutFrom = SETTINGS_FILE;
   }),
   field("retries", (v) => parseInteger(v, 0, 10), (s, x) => {
     s.retries = x;
@@ -110,6 +111,11 @@ export const SETTINGS_FIELDS: readonly Field<Settings>[] = [
     s.remind = x;
   }),
 ];
+
+/** A test's timeout when none is written: the smaller of 10 s and its interval. */
+export function defaultTimeout(interval: number): number {
+  return Math.min(DEFAULTS.timeout, interval);
+}
 
 export function defaultSettings(hostname: string): Settings {
   return {
@@ -152,6 +158,18 @@ export function parseSettings(
     return { settings, raw };
   }
   applyFields(doc, settings, SETTINGS_FIELDS, scope, sectionKeys);
+  // Unwritten, a timeout never exceeds the interval: `interval: 2s` alone is valid.
+  if (settings.timeoutFrom === undefined) {
+    settings.timeout = defaultTimeout(settings.interval);
+  } else if (settings.timeout > settings.interval) {
+    problems.push({
+      file: SETTINGS_FILE,
+      key: "timeout",
+      message: `must not exceed the interval (${settings.interval / 1000}s), got ${
+        settings.timeout / 1000
+      }s`,
+    });
+  }
   for (const k of sectionKeys) {
     const v = (doc as Record<string, unknown> | null)?.[k];
     if (v !== undefined) raw[k] = v;

@@ -20,7 +20,10 @@ export interface Settings {
   listen: ListenAddress;
   quorum: QuorumRule;
   interval: number;
+  /** Written in dmonitor.yaml, or the default: the smaller of 10 s and `interval`. */
   timeout: number;
+  /** Where `timeout` was written (`dmonitor.yaml`); absent when it is the default. */
+  timeoutFrom?: string;
   retries: number;
   state_dir: string;
   /** User plugins run as when dmonitor runs as root (default `nobody`). */

@@ -132,3 +132,18 @@ export class DeliveryError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * Why a file system call failed, in the words of `ls` and `mkdir` ("permission denied", "no such
+ * file or directory"), never Deno's ("run again with the --allow-all flag", "(os error 2)").
+ */
+export function fsReason(e: unknown): string {
+  const E = Deno.errors;
+  if (e instanceof E.NotCapable || e instanceof E.PermissionDenied) return "permission denied";
+  if (e instanceof E.NotFound) return "no such file or directory";
+  if (e instanceof E.AlreadyExists) return "file exists";
+  if (e instanceof E.NotADirectory) return "not a directory";
+  if (e instanceof E.IsADirectory) return "is a directory";
+  const m = e instanceof Error ? e.message : String(e);
+  return m.replace(/ \(os error \d+\)/, "").replace(/: \w+ '[^']*'$/, "");
+}

@@ -74,3 +74,19 @@ Deno.test("writeInit writes the tree with modes, refuses to overwrite, merges mi
   assert.deepEqual(again.created, []);
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("the example tree's Nagios check_disk line is one check_disk accepts", async () => {
+  const text = EMBEDDED_FILES.map((f) => f.text).join("\n");
+  const m = /plugin: (\S*\/check_disk)\n#\s+args: (\[.*\])/.exec(text);
+  assert.ok(m, "the example shows check_disk with its args");
+  const args = JSON.parse(m[2]!) as string[];
+  // check_disk checks local file systems only: it has no -H and no {host} to fill in.
+  assert.ok(!args.includes("-H") && !args.some((a) => a.includes("{host}")), `args ${m[2]}`);
+  const plugin = m[1]!;
+  const installed = await Deno.stat(plugin).then(() => true, () => false);
+  if (!installed) return; // Debian monitoring-plugins-basic runs the line for real.
+  const out = await new Deno.Command(plugin, { args, stdout: "piped", stderr: "piped" }).output();
+  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.ok([0, 1, 2].includes(out.code), `exit ${out.code}: ${said}`);
+  assert.match(said, /^DISK (OK|WARNING|CRITICAL)/);
+});

@@ -8,6 +8,7 @@
  * copied into plugins/ by whoever wants the script version.
  * @module
  */
+import { fsReason } from "../errors/mod.ts";
 import { dirname, join } from "node:path";
 import { EMBEDDED_DIRS, EMBEDDED_FILES } from "./embedded.ts";
 import type { EmbeddedFile } from "./types.ts";
@@ -105,7 +106,12 @@ export async function writeInit(
   opts: { merge?: boolean; pluginsOnly?: boolean; key?: string; builtins?: ReadonlySet<string> } =
     {},
 ): Promise<InitResult> {
-  const plan = planInit((p) => existsSync(join(root, p)), opts.key ?? generatePeerKey(), opts);
+  let plan: ReturnType<typeof planInit>;
+  try {
+    plan = planInit((p) => existsSync(join(root, p)), opts.key ?? generatePeerKey(), opts);
+  } catch (e) {
+    throw new InitError(`Cannot open ${root}: ${fsReason(e)}`, [], { cause: e });
+  }
   if (plan.existing.length > 0 && !opts.merge) {
     throw new InitError(
       `refusing to overwrite ${plan.existing.length} existing file(s) in ${root}: ` +
@@ -129,7 +135,7 @@ export async function writeInit(
   } catch (e) {
     const why = e instanceof Deno.errors.AlreadyExists
       ? "a file appeared while writing"
-      : (e as Error).message;
+      : fsReason(e);
     throw new InitError(`cannot write the configuration tree ${root}: ${why}`, [], { cause: e });
   }
   return { root, created: plan.write.map((f) => f.path), kept: plan.existing };

@@ -174,10 +174,15 @@ export const METRICS = {
     "Checks (plugins and built-ins) stopped because they ran past their timeout, by test.",
     ["test"],
   ),
-  /** Incremented by the node each time a check result is recorded, by status. */
-  checkRuns: REGISTRY.counter("dmonitor_check_runs_total", "Check runs completed, by status.", [
-    "status",
-  ]),
+  /**
+   * Incremented by the node each time a check result is recorded, by pass/fail status and by
+   * what the check said (OK, WARNING, CRITICAL, UNKNOWN, FAIL, ERROR, TIMEOUT).
+   */
+  checkRuns: REGISTRY.counter(
+    "dmonitor_check_runs_total",
+    "Check runs completed, by pass/fail status and by the check's own state.",
+    ["status", "state"],
+  ),
   /** Incremented by the consensus part for each confirm request it sends, by peer and result. */
   peerRequests: REGISTRY.counter(
     "dmonitor_peer_requests_total",

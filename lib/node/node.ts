@@ -133,7 +133,7 @@ export class Node {
       });
     }
     this.runs++;
-    METRICS.checkRuns.inc({ status: result.status });
+    METRICS.checkRuns.inc({ status: result.status, state: result.state });
     if (result.state === "TIMEOUT") METRICS.pluginTimeouts.inc({ test: test.test });
     const first = !this.#reported.has(testKey(test.host, test.test));
     const fields = {

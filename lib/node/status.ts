@@ -5,9 +5,10 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
-import { activeSilences, Outbox, type Silence } from "../alerts/mod.ts";
+import { activeSilences, Outbox, type OutboxRow, type Silence } from "../alerts/mod.ts";
 import {
   buildStoreView,
+  type NoticeView,
   type SiteView,
   type StatusSource,
   type StatusView,
@@ -19,6 +20,33 @@ import type { Consensus } from "./consensus.ts";
 
 const HISTORY = 20;
 
+/** Pure: what became of each outbox row, as the views say it. */
+export function noticeOf(r: OutboxRow, self: string): NoticeView {
+  const base = {
+    kind: r.kind,
+    recipient: r.channel === "none" ? null : r.recipient,
+    at: r.createdAt,
+    nextAt: null,
+    by: self,
+    attempts: r.attempts,
+    lastError: r.lastError,
+  };
+  switch (r.status) {
+    case "sent":
+      return { ...base, state: "delivered", at: r.sentAt ?? r.createdAt, lastError: null };
+    case "muted":
+      return { ...base, state: "muted" };
+    case "failed":
+      return { ...base, state: r.channel === "none" ? "no recipients" : "failed" };
+    case "pending":
+      return {
+        ...base,
+        state: r.lastError === null ? "queued" : "retrying",
+        nextAt: r.nextAt,
+      };
+  }
+}
+
 /** Pure: overlays consensus states and peer health on a store view. */
 export function overlayConsensus(
   view: StatusView,
@@ -26,22 +54,48 @@ export function overlayConsensus(
   peers: PeerHealth[],
   degraded: boolean,
   config: Config,
+  outboxRows: readonly OutboxRow[] = [],
 ): StatusView {
+  const self = config.settings.node;
+  const rowsOf = Map.groupBy(outboxRows, (r) => r.incidentId);
   const byKey = new Map(states.map((s) => [`${s.host}\t${s.test}`, s]));
   for (const c of view.checks) c.phase = byKey.get(`${c.host}\t${c.test}`)?.phase ?? "ok";
   view.incidents = states
     .filter((s) => s.phase !== "ok")
-    .map((s) => ({
-      id: s.incident?.id ?? `${s.host}/${s.test}`,
-      host: s.host,
-      test: s.test,
-      state: s.phase,
-      since: s.incident?.startedAt ?? s.since,
-      votes: s.votes.map((v) => ({ node: v.node, status: v.status, output: v.output, at: v.at })),
-      notifier: s.incident?.down?.by ?? null,
-      notified: s.incident?.down?.deliveredAt != null,
-      site: null,
-    }));
+    .map((s) => {
+      const down = s.incident?.down ?? null;
+      const notices = (s.incident ? rowsOf.get(s.incident.id) ?? [] : []).map((r) =>
+        noticeOf(r, self)
+      );
+      // Another node's outbox took it (deliveredAt means accepted by the notifier's outbox, not
+      // by a recipient): this node can say only that, and which node holds it.
+      if (down !== null && down.by !== self && down.deliveredAt !== null) {
+        notices.unshift({
+          kind: "down",
+          recipient: null,
+          state: "queued",
+          at: down.deliveredAt,
+          nextAt: null,
+          by: down.by,
+          attempts: 0,
+          lastError: null,
+        });
+      }
+      return {
+        id: s.incident?.id ?? `${s.host}/${s.test}`,
+        host: s.host,
+        test: s.test,
+        state: s.phase,
+        since: s.incident?.startedAt ?? s.since,
+        votes: s.votes.map((v) => ({ node: v.node, status: v.status, output: v.output, at: v.at })),
+        notifier: down?.by ?? null,
+        notified: notices.some((n) =>
+          n.state === "delivered" && (n.kind === "down" || n.kind === "reminder")
+        ),
+        notices,
+        site: null,
+      };
+    });
   view.history = states
     .filter((s) => s.closed !== null)
     .map((s) => ({
@@ -98,7 +152,16 @@ export function nodeStatusSource(o: {
         now,
       });
       const c = o.consensus();
-      overlayConsensus(view, c.states(), c.engine.peerHealth(), c.degraded(), config);
+      const states = c.states();
+      const open = states.flatMap((s) => s.phase !== "ok" && s.incident ? [s.incident.id] : []);
+      overlayConsensus(
+        view,
+        states,
+        c.engine.peerHealth(),
+        c.degraded(),
+        config,
+        outbox.byIncidents(open),
+      );
       view.sites = o.sites?.() ?? [];
       view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
         host: s.host,

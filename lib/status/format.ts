@@ -3,7 +3,7 @@
  * summary of what is wrong.
  * @module
  */
-import type { CheckView, StatusView } from "./types.ts";
+import type { CheckView, NoticeView, OpenIncident, SilenceView, StatusView } from "./types.ts";
 
 /** A compact span: `45s`, `3m`, `2h 5m`, `3d 4h`. */
 export function span(ms: number): string {
@@ -52,34 +52,95 @@ export function isDown(c: CheckView): boolean {
   return c.status === "FAIL" || c.status === "TIMEOUT";
 }
 
+/**
+ * What a check counts as on the page and in the headline: a confirmed (or, without consensus,
+ * plain) outage; failing only on this node (`local-only`: its peers see it pass); failing while
+ * a silence holds; waiting for its first run; or up.
+ */
+export type CheckKind = "down" | "local-only" | "silenced" | "pending" | "up";
+
+/** True when a silence in force covers the check. */
+export function isSilenced(c: CheckView, silences: readonly SilenceView[] = []): boolean {
+  return silences.some((s) => s.host === c.host && (s.test === null || s.test === c.test));
+}
+
+/** Classifies a check; see {@link CheckKind}. */
+export function kindOf(c: CheckView, silences: readonly SilenceView[] = []): CheckKind {
+  if (c.status === "PENDING") return "pending";
+  if (!isDown(c)) return "up";
+  if (isSilenced(c, silences)) return "silenced";
+  if (c.phase === "local-only") return "local-only";
+  return "down";
+}
+
 export interface Summary {
   total: number;
   up: number;
+  /** Confirmed outages only: what the headline counts. */
   down: number;
+  /** Failing only on this node. */
+  localOnly: number;
+  /** Failing under a silence. */
+  silenced: number;
   pending: number;
   /** One line for the page title and the terminal: `2 of 5 checks down`, `all 5 checks up`. */
   headline: string;
 }
 
-/** Counts checks by outcome and phrases the headline. */
+/** `1 failing only on this node, 2 silenced`: the failures the headline does not count. */
+export function asideText(sum: Summary): string | null {
+  const parts = [
+    sum.localOnly ? `${sum.localOnly} failing only on this node` : null,
+    sum.silenced ? `${sum.silenced} silenced` : null,
+  ].filter((x) => x !== null);
+  return parts.length ? parts.join(", ") : null;
+}
+
+/** Counts checks by kind and phrases the headline, which counts confirmed outages only. */
 export function summarize(view: StatusView): Summary {
   const total = view.checks.length;
-  const down = view.checks.filter(isDown).length;
-  const pending = view.checks.filter((c) => c.status === "PENDING").length;
-  const up = total - down - pending;
-  const plural = (n: number) => (n === 1 ? "check" : "checks");
+  const kinds = view.checks.map((c) => kindOf(c, view.silences));
+  const n = (k: CheckKind) => kinds.filter((x) => x === k).length;
+  const down = n("down");
+  const pending = n("pending");
+  const localOnly = n("local-only");
+  const silenced = n("silenced");
+  const up = n("up");
+  const plural = (k: number) => (k === 1 ? "check" : "checks");
   let headline: string;
   if (total === 0) headline = "no checks configured";
   else if (down > 0) headline = `${down} of ${total} ${plural(total)} down`;
   else if (pending === total) headline = `${total} ${plural(total)} waiting for their first run`;
-  else if (pending > 0) headline = `${up} ${plural(up)} up, ${pending} waiting`;
-  else headline = total === 1 ? "the check is up" : `all ${total} checks up`;
-  return { total, up, down, pending, headline };
+  else if (up === total) headline = total === 1 ? "the check is up" : `all ${total} checks up`;
+  else if (localOnly + silenced === 0) headline = `${up} ${plural(up)} up, ${pending} waiting`;
+  else headline = `no confirmed outage; ${up} of ${total} ${plural(total)} up`;
+  const sum = { total, up, down, localOnly, silenced, pending, headline };
+  const aside = asideText(sum);
+  if (aside) sum.headline += ` (${aside})`;
+  return sum;
 }
 
-/** Orders checks for display: down first, then pending, then up; by host and test within each. */
-export function displayOrder(checks: CheckView[]): CheckView[] {
-  const rank = (c: CheckView) => (isDown(c) ? 0 : c.status === "PENDING" ? 1 : 2);
+/** The checks section's title counts: `1 up, 1 down, 1 only on this node, 1 silenced, 1 waiting`. */
+export function countsText(sum: Summary): string {
+  return [
+    `${sum.up} up`,
+    `${sum.down} down`,
+    sum.localOnly ? `${sum.localOnly} only on this node` : null,
+    sum.silenced ? `${sum.silenced} silenced` : null,
+    sum.pending ? `${sum.pending} waiting` : null,
+  ].filter((x) => x !== null).join(", ");
+}
+
+/**
+ * Orders checks for display: confirmed down first, then failing only here, silenced, pending,
+ * up; by host and test within each.
+ */
+export function displayOrder(
+  checks: CheckView[],
+  silences: readonly SilenceView[] = [],
+): CheckView[] {
+  const order: CheckKind[] = ["down", "local-only", "silenced", "pending", "up"];
+  const rank = (c: CheckView) => order.indexOf(kindOf(c, silences));
   return [...checks].sort((a, b) =>
     rank(a) - rank(b) || a.host.localeCompare(b.host) || a.test.localeCompare(b.test)
   );
@@ -105,9 +166,67 @@ export function phaseNote(phase: string | null): string | null {
   }
 }
 
-/** The word a person reads for a check: UP, DOWN, TIMEOUT, PENDING. */
+/**
+ * The word a person reads for a check: what the check said, so WARNING, CRITICAL, UNKNOWN, ERROR
+ * and TIMEOUT stay apart; UP and DOWN for the dmonitor contract's OK and FAIL; PENDING before the
+ * first run.
+ */
 export function statusWord(c: CheckView): string {
-  if (c.status === "OK") return c.state === "WARNING" ? "WARNING" : "UP";
-  if (c.status === "FAIL") return "DOWN";
-  return c.status;
+  if (c.status === "PENDING") return "PENDING";
+  if (c.state === null || c.state === "OK") {
+    return c.status === "OK" ? "UP" : c.status === "FAIL" ? "DOWN" : c.status;
+  }
+  if (c.state === "FAIL") return "DOWN";
+  return c.state;
+}
+
+/** The badge tone of a check: bad when it counts as down, warn for a passing WARNING or UNKNOWN. */
+export function tone(c: CheckView): "ok" | "bad" | "warn" | "unknown" | "wait" {
+  if (c.status === "PENDING") return "wait";
+  if (isDown(c)) return c.state === "UNKNOWN" || c.state === "ERROR" ? "unknown" : "bad";
+  return c.state === "WARNING" ? "warn" : c.state === "UNKNOWN" ? "unknown" : "ok";
+}
+
+/** Ages as a person reads them, with the absolute time beside: `3m ago (2025-11-21T09:12:03Z)`. */
+export function agoAt(at: number | null, now: number): string {
+  return at === null ? "never" : `${ago(at, now)} (${isoTime(at)})`;
+}
+
+/** One notice per recipient, as the terminal and the page say it. */
+export function noticeText(n: NoticeView, now: number): string {
+  const to = n.recipient ? `${n.kind} to ${n.recipient}` : n.kind;
+  switch (n.state) {
+    case "queued":
+      return n.recipient === null && n.by
+        ? `${to} queued on ${n.by} (that node's outbox delivers it)`
+        : `${to} queued${
+          n.nextAt !== null && n.nextAt > now ? `, due ${agoAt(n.nextAt, now)}` : ""
+        }`;
+    case "retrying":
+      return `${to} not delivered yet: ${n.lastError ?? "failed"}; next try ${
+        n.nextAt === null ? "soon" : agoAt(n.nextAt, now)
+      }`;
+    case "failed":
+      return `${to} FAILED after ${n.attempts} tries: ${n.lastError ?? "gave up"}`;
+    case "delivered":
+      return `${to} delivered ${agoAt(n.at, now)}${n.by ? ` by ${n.by}` : ""}`;
+    case "muted":
+      return `${to} muted${n.lastError ? `: ${n.lastError}` : ""}`;
+    case "no recipients":
+      return `${to} NOT SENT: no recipients${n.lastError ? ` (${n.lastError})` : ""}`;
+  }
+}
+
+/** The incident's notification in a few words: `notified`, `NOT NOTIFIED: ...`, `not notified yet`. */
+export function notifiedText(i: OpenIncident): string {
+  if (i.notified) return "notified";
+  const ns = i.notices ?? [];
+  if (ns.some((n) => n.state === "no recipients")) return "NOT NOTIFIED: no recipients";
+  if (ns.length > 0 && ns.every((n) => n.state === "failed")) {
+    return "NOT NOTIFIED: delivery failed";
+  }
+  if (ns.some((n) => n.state === "retrying")) return "not delivered yet, retrying";
+  if (ns.some((n) => n.state === "muted") && ns.every((n) => n.state === "muted")) return "muted";
+  if (ns.some((n) => n.state === "queued")) return "queued, not delivered yet";
+  return "not notified yet";
 }

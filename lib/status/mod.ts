@@ -14,6 +14,7 @@
 export type {
   CheckStatus,
   CheckView,
+  NoticeView,
   OpenIncident,
   OutboxView,
   PastIncident,

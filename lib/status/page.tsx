@@ -6,16 +6,20 @@
 import type { Child } from "hono/jsx";
 import {
   ago,
+  countsText,
   displayOrder,
   dotted,
   errorCount,
-  isDown,
   isoTime,
+  kindOf,
+  noticeText,
+  notifiedText,
   phaseNote,
   runTime,
   span,
   statusWord,
   summarize,
+  tone,
 } from "./format.ts";
 import { CSS } from "./style.ts";
 import type {
@@ -23,6 +27,7 @@ import type {
   OpenIncident,
   PastIncident,
   PeerView,
+  SilenceView,
   SiteView,
   StatusView,
 } from "./types.ts";
@@ -40,22 +45,34 @@ function When(p: { at: number | null; now: number }) {
 function badgeClass(status: string): string {
   if (status === "OK") return "badge ok";
   if (status === "FAIL" || status === "TIMEOUT" || status === "UNREACHABLE") return "badge bad";
-  if (status === "WARNING" || status === "UNKNOWN") return "badge warn";
+  if (status === "WARNING") return "badge warn";
+  if (status === "UNKNOWN") return "badge unknown";
   return "badge";
 }
 
-function CheckRow(p: { c: CheckView; now: number }) {
+function CheckRow(p: { c: CheckView; now: number; silences: SilenceView[] }) {
   const { c, now } = p;
-  const note = phaseNote(c.phase);
+  const kind = kindOf(c, p.silences);
+  const note = kind === "silenced" ? "silenced: not notified" : phaseNote(c.phase);
   const word = statusWord(c);
+  // Failing only here or under a silence: drawn apart from a confirmed outage.
+  const badge = kind === "local-only"
+    ? "badge local"
+    : kind === "silenced"
+    ? "badge muted"
+    : tone(c) === "wait"
+    ? "badge"
+    : `badge ${tone(c)}`;
   return (
     <li
-      class={isDown(c) ? "check down" : "check"}
+      class={`check ${kind}`}
+      data-kind={kind}
       data-host={c.host}
       data-test={c.test}
       data-status={c.status}
+      data-state={c.state ?? "PENDING"}
     >
-      <span class={badgeClass(word === "WARNING" ? "WARNING" : c.status)}>{word}</span>
+      <span class={badge}>{word}</span>
       <span class="name">
         {c.host} <span class="small">{c.test}</span>
       </span>
@@ -71,7 +88,13 @@ function CheckRow(p: { c: CheckView; now: number }) {
         {c.output || (c.status === "PENDING" ? "waiting for the first run" : "(no output)")}
         {note ? <span>{` · ${note}`}</span> : null}
         {c.lastRun !== null
-          ? <span class="small">{` · ran ${ago(c.lastRun, now)} in ${runTime(c.durationMs)}`}</span>
+          ? (
+            <span class="small">
+              {" · ran "}
+              <When at={c.lastRun} now={now} />
+              {` in ${runTime(c.durationMs)}`}
+            </span>
+          )
           : null}
       </div>
     </li>
@@ -83,14 +106,29 @@ function IncidentCard(p: { i: OpenIncident; now: number }) {
   const who = dotted([
     i.site ? `site ${i.site}` : null,
     i.notifier ? `notifier ${i.notifier}` : "no notifier chosen yet",
-    i.notifier ? (i.notified ? "notified" : "not notified yet") : null,
+    i.notifier ? notifiedText(i) : null,
   ]);
+  const notices = i.notices ?? [];
   return (
     <div class="card incident" data-incident={i.id}>
       <h3>
         {i.host} {i.test} <span class="small">{`· ${i.state} for ${span(now - i.since)}`}</span>
       </h3>
       <div class="small">{who}</div>
+      {notices.length > 0
+        ? (
+          <ul class="notices">
+            {notices.map((n) => (
+              <li
+                data-notice={n.state}
+                class={n.state === "failed" || n.state === "no recipients" ? "bad" : ""}
+              >
+                {noticeText(n, now)}
+              </li>
+            ))}
+          </ul>
+        )
+        : null}
       {i.votes.length > 0
         ? (
           <div class="scroll">
@@ -139,7 +177,12 @@ function Peers(p: { peers: PeerView[]; now: number }) {
             {x.name ?? x.address} {x.name ? <span class="small">{x.address}</span> : null}
           </span>
           <span class="when">
-            {x.lastContact === null ? "never seen" : `seen ${ago(x.lastContact, p.now)}`}
+            {x.lastContact === null ? "never seen" : (
+              <>
+                {"seen "}
+                <When at={x.lastContact} now={p.now} />
+              </>
+            )}
           </span>
           <div class="out">
             {dotted([
@@ -170,7 +213,12 @@ function Sites(p: { sites: SiteView[]; now: number }) {
             : <span class="badge ok">OK</span>}
           <span class="name">{x.name}</span>
           <span class="when">
-            {x.lastPull === null ? "never pulled" : `pulled ${ago(x.lastPull, p.now)}`}
+            {x.lastPull === null ? "never pulled" : (
+              <>
+                {"pulled "}
+                <When at={x.lastPull} now={p.now} />
+              </>
+            )}
           </span>
           <div class="out">
             {dotted([
@@ -226,6 +274,7 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
   const { view, opts } = p;
   const now = view.generatedAt;
   const sum = summarize(view);
+  const silences = view.silences ?? [];
   const footer = [
     view.outbox
       ? `Notifications queued: ${view.outbox.pending}, failed: ${view.outbox.failed}.`
@@ -279,16 +328,14 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
           </Section>
           <Section
             id="checks"
-            title={`Checks (${sum.up} up, ${sum.down} down${
-              sum.pending ? `, ${sum.pending} waiting` : ""
-            })`}
+            title={`Checks (${countsText(sum)})`}
             empty={view.checks.length
               ? null
               : "No checks configured: add files under hosts.d/<host>/<test>."}
           >
             <ul class="rows">
-              {displayOrder(view.checks).map((c) => (
-                <CheckRow key={`${c.host} ${c.test}`} c={c} now={now} />
+              {displayOrder(view.checks, silences).map((c) => (
+                <CheckRow key={`${c.host} ${c.test}`} c={c} now={now} silences={silences} />
               ))}
             </ul>
           </Section>

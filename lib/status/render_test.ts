@@ -13,7 +13,10 @@ Deno.test("span and summarize phrase what a person reads", () => {
     "2h",
     "1d 3h",
   ]);
-  assert.equal(summarize(sampleView()).headline, "2 of 4 checks down");
+  assert.equal(
+    summarize(sampleView()).headline,
+    "1 of 4 checks down (1 failing only on this node)",
+  );
   assert.equal(summarize(sampleView({ checks: [] })).headline, "no checks configured");
   const up = sampleView().checks.filter((c) => c.status === "OK");
   assert.equal(summarize(sampleView({ checks: up })).headline, "the check is up");
@@ -37,7 +40,7 @@ Deno.test("page: self-refreshing, no scripts or external assets, content escaped
   assert.doesNotMatch(html, /<script/i);
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
-  assert.match(html, /<title>2 down · alpha · dmonitor<\/title>/);
+  assert.match(html, /<title>1 down · alpha · dmonitor<\/title>/);
 });
 
 Deno.test("page shows checks, incidents with votes, peers, sites, history", () => {
@@ -50,7 +53,8 @@ Deno.test("page shows checks, incidents with votes, peers, sites, history", () =
     const want of [
       "dmonitor · alpha",
       "cluster, quorum 2",
-      "2 of 4 checks down",
+      "1 of 4 checks down (1 failing only on this node)",
+      "Checks (1 up, 1 down, 1 only on this node, 1 waiting)",
       "Open incidents (1)",
       "db.example.com tcp · down for 6m",
       "notifier alpha · notified",
@@ -84,7 +88,7 @@ Deno.test("terminal view: exact layout of the sample", () => {
   assert.equal(
     renderText(sampleView({ sites: [], history: [], outbox: null })),
     `dmonitor alpha  cluster, quorum 2  version 0.1.0
-2 of 4 checks down
+1 of 4 checks down (1 failing only on this node)
 
 Open incidents (1)
   DOWN db.example.com tcp for 6m; notifier alpha, notified
@@ -92,7 +96,7 @@ Open incidents (1)
      beta   FAIL         5m ago  connection refused
      gamma  UNREACHABLE  5m ago  no answer in 11s
 
-Checks (1 up, 2 down, 1 waiting)
+Checks (1 up, 1 down, 1 only on this node, 1 waiting)
    DOWN     db.example.com    tcp    down 7m ago  3ms   connection refused on port 5432 [confirmed down]
    TIMEOUT  mail.example.com  smtp   down 2m ago  10s   no banner within 10s [only this node sees it (its view differs)]
    PENDING  new.example.com   ping   not run yet  -
@@ -109,4 +113,101 @@ Recent incidents
   const coloured = renderText(sampleView(), { colour: true });
   assert.ok(coloured.includes("\x1b[31mDOWN\x1b[0m"), "down is red");
   assert.ok(NOW > 0);
+});
+
+Deno.test("OK, WARNING, CRITICAL, UNKNOWN and TIMEOUT read apart in the terminal and on the page", () => {
+  const base = sampleView().checks[0]!;
+  const c = (
+    test: string,
+    status: "OK" | "FAIL" | "TIMEOUT",
+    state: "OK" | "WARNING" | "CRITICAL" | "UNKNOWN" | "TIMEOUT",
+  ) => ({ ...base, host: "h.example", test, status, state, output: `${test} said so` });
+  const view = sampleView({
+    checks: [
+      c("a_ok", "OK", "OK"),
+      c("b_warn", "OK", "WARNING"),
+      c("c_crit", "FAIL", "CRITICAL"),
+      c("d_unknown", "FAIL", "UNKNOWN"),
+      c("e_timeout", "TIMEOUT", "TIMEOUT"),
+      c("f_unknown_pass", "OK", "UNKNOWN"),
+    ],
+    incidents: [],
+    history: [],
+    peers: [],
+    sites: [],
+    outbox: null,
+  });
+  const text = renderText(view);
+  const lines = text.split("\n").filter((l) => l.includes("h.example"));
+  assert.deepEqual(lines.map((l) => l.trim().split(/\s+/).slice(0, 3).join(" ")), [
+    "CRITICAL h.example c_crit",
+    "UNKNOWN h.example d_unknown",
+    "TIMEOUT h.example e_timeout",
+    "UP h.example a_ok",
+    "WARNING h.example b_warn",
+    "UNKNOWN h.example f_unknown_pass",
+  ]);
+  const html = renderPage(view, { refreshSeconds: 30 });
+  const badge = (test: string) =>
+    new RegExp(`data-test="${test}"[^>]*>\\s*<span class="([^"]+)">([A-Z]+)</span>`).exec(html)
+      ?.slice(1);
+  assert.deepEqual(badge("a_ok"), ["badge ok", "UP"]);
+  assert.deepEqual(badge("b_warn"), ["badge warn", "WARNING"]);
+  assert.deepEqual(badge("c_crit"), ["badge bad", "CRITICAL"]);
+  assert.deepEqual(badge("d_unknown"), ["badge unknown", "UNKNOWN"]);
+  assert.deepEqual(badge("e_timeout"), ["badge bad", "TIMEOUT"]);
+  assert.deepEqual(badge("f_unknown_pass"), ["badge unknown", "UNKNOWN"]);
+});
+
+Deno.test("page and terminal: local-only and silenced failures are drawn and counted apart", () => {
+  const [up, down, local] = sampleView().checks;
+  const view = sampleView({
+    checks: [
+      up!,
+      local!,
+      { ...down!, host: "quiet.example", phase: "down" },
+    ],
+    silences: [{ host: "quiet.example", test: null, until: NOW + 3_600_000, reason: "works" }],
+    incidents: [],
+  });
+  const sum = summarize(view);
+  assert.deepEqual([sum.down, sum.localOnly, sum.silenced, sum.up], [0, 1, 1, 1]);
+  assert.equal(
+    sum.headline,
+    "no confirmed outage; 1 of 3 checks up (1 failing only on this node, 1 silenced)",
+  );
+  const html = renderPage(view, { refreshSeconds: 30 });
+  assert.match(html, /<title>OK · alpha · dmonitor<\/title>/);
+  assert.match(html, /<p class="headline" id="headline">no confirmed outage/);
+  const row = (host: string) =>
+    new RegExp(
+      `<li class="([^"]+)" data-kind="([^"]+)" data-host="${host}"[^>]*>` +
+        `<span class="([^"]+)">`,
+    ).exec(html)?.slice(1);
+  assert.deepEqual(row("mail.example.com"), ["check local-only", "local-only", "badge local"]);
+  assert.deepEqual(row("quiet.example"), ["check silenced", "silenced", "badge muted"]);
+  assert.deepEqual(row("www.example.com"), ["check up", "up", "badge ok"]);
+  assert.match(html, /Checks \(1 up, 0 down, 1 only on this node, 1 silenced\)/);
+  const text = renderText(view);
+  assert.match(
+    text,
+    /^no confirmed outage; 1 of 3 checks up \(1 failing only on this node, 1 silenced\)$/m,
+  );
+  assert.match(text, /^ {3}DOWN +quiet\.example +tcp .*\[silenced: not notified\]$/m);
+  // Order: failing only here, then silenced, then up.
+  assert.ok(text.indexOf("mail.example.com") < text.indexOf("quiet.example"));
+  assert.ok(text.indexOf("quiet.example") < text.indexOf("www.example.com"));
+});
+
+Deno.test("page: every 'N ago' carries its absolute time (ISO 8601 with zone) in a title", () => {
+  const html = renderPage(sampleView(), { refreshSeconds: 30 }).replace(/<style>.*?<\/style>/s, "");
+  const agos = [...html.matchAll(/(\d+[smhd]( \d+[smhd])? ago)/g)];
+  assert.ok(agos.length >= 8, `the sample has ages (${agos.length})`);
+  for (const m of agos) {
+    const before = html.slice(0, m.index);
+    const open = /<time datetime="([^"]+)" title="([^"]+)">$/.exec(before);
+    assert.ok(open, `"${m[0]}" has no <time title> around it: ...${before.slice(-80)}`);
+    assert.match(open[2]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(open[1], open[2]);
+  }
 });

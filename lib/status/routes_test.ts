@@ -30,7 +30,7 @@ Deno.test("loopback clients get the page, the same view as JSON, and metrics", a
   assert.match(page.headers.get("content-type")!, /^text\/html/);
   assert.equal(page.headers.get("cache-control"), "no-store");
   assert.match(page.headers.get("content-security-policy")!, /default-src 'none'/);
-  assert.match(await page.text(), /2 of 4 checks down/);
+  assert.match(await page.text(), /1 of 4 checks down/);
 
   const json = await a.request("/v1/status", {}, from("::1"));
   assert.equal(json.status, 200);

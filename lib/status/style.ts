@@ -1,7 +1,7 @@
 /** The page's only stylesheet, inlined: no external assets, readable from 320px phones up. */
 export const CSS = `
-:root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--wait:#6e7781;--warn:#9a6700;--bg:#fff;--fg:#1f2328;--mute:#59636e;--line:#d1d9e0;--card:#f6f8fa}
-@media (prefers-color-scheme:dark){:root{--ok:#3fb950;--bad:#f85149;--wait:#8b949e;--warn:#d29922;--bg:#0d1117;--fg:#e6edf3;--mute:#9198a1;--line:#3d444d;--card:#151b23}}
+:root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--wait:#6e7781;--warn:#9a6700;--unknown:#8250df;--bg:#fff;--fg:#1f2328;--mute:#59636e;--line:#d1d9e0;--card:#f6f8fa}
+@media (prefers-color-scheme:dark){:root{--ok:#3fb950;--bad:#f85149;--wait:#8b949e;--warn:#d29922;--unknown:#a371f7;--bg:#0d1117;--fg:#e6edf3;--mute:#9198a1;--line:#3d444d;--card:#151b23}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
 main{max-width:60rem;margin:0 auto;padding:.75rem}
@@ -22,6 +22,10 @@ ul.rows li{display:grid;grid-template-columns:5rem 1fr auto;gap:.1rem .6rem;padd
 .badge.ok{background:var(--ok)}
 .badge.bad{background:var(--bad)}
 .badge.warn{background:var(--warn)}
+.badge.unknown{background:var(--unknown)}
+.badge.local{background:transparent;color:var(--bad);box-shadow:inset 0 0 0 2px var(--bad)}
+.badge.muted{background:transparent;color:var(--mute);box-shadow:inset 0 0 0 2px var(--wait);text-decoration:line-through}
+li.check.local-only .name,li.check.silenced .name{font-weight:400}
 .card{border:1px solid var(--line);border-left:.4rem solid var(--bad);border-radius:.4rem;padding:.6rem .8rem;margin:.5rem 0;background:var(--card)}
 .card h3{margin:0 0 .3rem;font-size:1rem;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
@@ -29,6 +33,8 @@ th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid var(--line);ve
 td .badge{min-width:0}
 th{color:var(--mute);font-weight:600;white-space:nowrap}
 .scroll{overflow-x:auto}
+ul.notices{margin:.3rem 0;padding-left:1.1rem;font-size:.85rem;overflow-wrap:anywhere}
+ul.notices li.bad{color:var(--bad);font-weight:600}
 .empty{color:var(--mute);font-style:italic}
 footer{margin:1.5rem 0 .5rem;color:var(--mute);font-size:.8rem}
 @media (max-width:30rem){main{padding:.5rem}th,td{padding:.25rem}}

@@ -3,7 +3,20 @@
  * asked (a terminal without NO_COLOR).
  * @module
  */
-import { ago, displayOrder, isDown, phaseNote, runTime, statusWord, summarize } from "./format.ts";
+import {
+  ago,
+  countsText,
+  displayOrder,
+  isDown,
+  kindOf,
+  noticeText,
+  notifiedText,
+  phaseNote,
+  runTime,
+  statusWord,
+  summarize,
+  tone,
+} from "./format.ts";
 import type { StatusView } from "./types.ts";
 import { sanitizeDeep } from "../text/mod.ts";
 
@@ -48,9 +61,7 @@ export function renderText(input: StatusView, opts: { colour?: boolean } = {}): 
   out.push(paint("bold", `Open incidents (${view.incidents.length})`));
   if (view.incidents.length === 0) out.push("  none");
   for (const i of view.incidents) {
-    const who = i.notifier
-      ? `notifier ${i.notifier}, ${i.notified ? "notified" : "not notified yet"}`
-      : "no notifier yet";
+    const who = i.notifier ? `notifier ${i.notifier}, ${notifiedText(i)}` : "no notifier yet";
     out.push(
       `  ${paint("red", i.state.toUpperCase())} ${i.host} ${i.test} for ${
         ago(i.since, now).replace(" ago", "")
@@ -60,29 +71,38 @@ export function renderText(input: StatusView, opts: { colour?: boolean } = {}): 
     for (
       const line of columns(i.votes.map((v) => ["   ", v.node, v.status, ago(v.at, now), v.output]))
     ) out.push(line);
+    for (const n of i.notices ?? []) out.push(`    notice: ${noticeText(n, now)}`);
   }
   out.push("");
 
   out.push(
     paint(
       "bold",
-      `Checks (${sum.up} up, ${sum.down} down${sum.pending ? `, ${sum.pending} waiting` : ""})`,
+      `Checks (${countsText(sum)})`,
     ),
   );
   if (view.checks.length === 0) out.push("  none configured");
-  const rows = displayOrder(view.checks).map((c) => {
+  const rows = displayOrder(view.checks, view.silences).map((c) => {
     const word = statusWord(c);
-    const colour: Colour = isDown(c)
-      ? "red"
-      : c.status === "PENDING"
+    const t = tone(c);
+    const kind = kindOf(c, view.silences);
+    const colour: Colour = kind === "silenced"
       ? "grey"
-      : word === "WARNING"
+      : kind === "local-only"
       ? "yellow"
-      : "green";
+      : t === "bad"
+      ? "red"
+      : t === "wait"
+      ? "grey"
+      : t === "ok"
+      ? "green"
+      : t === "unknown" && isDown(c)
+      ? "red"
+      : "yellow";
     const since = c.since === null
       ? "not run yet"
       : `${c.status === "OK" ? "up" : "down"} ${ago(c.since, now)}`;
-    const note = phaseNote(c.phase);
+    const note = kind === "silenced" ? "silenced: not notified" : phaseNote(c.phase);
     return [
       " ",
       paint(colour, word),

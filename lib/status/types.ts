@@ -37,6 +37,28 @@ export interface VoteView {
   at: number;
 }
 
+/**
+ * What became of one notice (down, reminder, recovered) for one recipient: `queued` (waiting for
+ * its first attempt), `retrying` (an attempt failed; `lastError`, next try at `nextAt`), `failed`
+ * (given up; `lastError`), `delivered` (`at`, by node `by`), `muted` (a silence), or
+ * `no recipients` (alert.d/ was empty when it was due).
+ */
+export interface NoticeView {
+  kind: string;
+  /** `email:ops@example.com`, `webhook:ops`, `command:pager`; null when nobody was configured, or
+   * for a delivery another node reported (this node's outbox does not hold it). */
+  recipient: string | null;
+  state: "queued" | "retrying" | "failed" | "delivered" | "muted" | "no recipients";
+  /** Delivered: when; otherwise when it was queued. */
+  at: number;
+  /** Queued or retrying: when the next attempt is due. */
+  nextAt: number | null;
+  /** The node that sent (or sends) it. */
+  by: string | null;
+  attempts: number;
+  lastError: string | null;
+}
+
 /** An incident that is not closed yet. */
 export interface OpenIncident {
   id: string;
@@ -48,7 +70,10 @@ export interface OpenIncident {
   votes: VoteView[];
   /** The node that sends (or sent) the notification; null while undecided. */
   notifier: string | null;
+  /** True only when its down notice was delivered to at least one recipient. */
   notified: boolean;
+  /** Each notice per recipient, oldest first (absent in views from older nodes). */
+  notices?: NoticeView[];
   /** Remote site the incident came from, null when local. */
   site: string | null;
 }

@@ -6,7 +6,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
-import { StoreError } from "../errors/mod.ts";
+import { fsReason, StoreError } from "../errors/mod.ts";
 import type { CheckResult, RawState, Status } from "../runner/result.ts";
 
 export const DB_FILE = "state.db";
@@ -115,7 +115,7 @@ export class StateStore {
       if (dir !== ":memory:") Deno.mkdirSync(dir, { recursive: true, mode: 0o750 });
       return new StateStore(openDatabase(path), path);
     } catch (e) {
-      throw new StoreError(`Cannot open the state database ${path}: ${(e as Error).message}`, {
+      throw new StoreError(`Cannot open the state database ${path}: ${fsReason(e)}`, {
         cause: e,
       });
     }

@@ -118,7 +118,7 @@ function parse(spec: string, args: string[], cmd: string) {
 export async function tentacleServerMain(args: string[], deps: CliDeps = {}): Promise<number> {
   const stdout = deps.stdout ?? defaultStdout;
   const { opts, rest } = parse(SERVER_SPEC, args, "tentacle-server");
-  if (opts.has("h")) {
+  if (opts.has("h") || opts.has("help")) {
     stdout(SERVER_USAGE);
     return 0;
   }
@@ -259,7 +259,7 @@ export async function tentacleClientMain(args: string[], deps: CliDeps = {}): Pr
   const stdout = deps.stdout ?? defaultStdout;
   const stderr = deps.stderr ?? defaultStderr;
   const { opts, rest } = parse(CLIENT_SPEC, args, "tentacle-client");
-  if (opts.has("h")) {
+  if (opts.has("h") || opts.has("help")) {
     stdout(CLIENT_USAGE);
     return 0;
   }

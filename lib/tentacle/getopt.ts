@@ -2,7 +2,8 @@
  * Command-line parsing as Perl's Getopt::Std `getopts` does it, so that lines written for the
  * reference scripts parse the same: bundled flags (`-Io`), values glued to their flag
  * (`-i.*\.conf:conf`) or in the next argument, `--` ending the options, the first non-option
- * argument ending them too, and the last of repeated flags winning.
+ * argument ending them too, the last of repeated flags winning, and `--help` recognised as
+ * Getopt::Std does.
  * @module
  */
 
@@ -29,6 +30,13 @@ export function getopts(spec: string, args: readonly string[]): GetoptResult {
     if (arg === "--") {
       argv.shift();
       break;
+    }
+    // Getopt::Std answers `--help` itself (HELP_MESSAGE); here it comes back as `help`, for the
+    // caller to print its usage.
+    if (arg === "--help") {
+      opts.set("help", true);
+      argv.shift();
+      continue;
     }
     if (arg.length < 2 || arg[0] !== "-") break;
     const flag = arg[1]!;
