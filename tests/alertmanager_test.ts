@@ -62,7 +62,7 @@ Deno.test({
     const tree = await singleNode(am.url, f.flag, "127.0.115.10");
     const check = await dmonitor(["config", "check", "--config", tree]);
     assert.equal(check.code, 0, check.stdout + check.stderr);
-    assert.match(check.stdout, /, 1 alertmanager$/m);
+    assert.match(check.stdout, / alert targets? \(.*\b1 alertmanager\)$/m);
     const test = await dmonitor(["alert", "test", "--config", tree]);
     assert.equal(test.code, 0, test.stdout + test.stderr);
     assert.match(test.stdout, /^ok\s+alertmanager:am\s+posted 1 of 1 accepted.*resolved 1 of 1/m);

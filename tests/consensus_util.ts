@@ -180,12 +180,18 @@ export function consensusKit(net: string) {
   async function allKnowNotified(c: Cluster, live: number[], test = "tcp"): Promise<string> {
     let by: string | null = null;
     await until("every node to show the incident as notified", async () => {
+      // Every node names the same notifier; only the notifier's own outbox can say "delivered".
       const seen = await Promise.all(live.map(async (i) => {
-        const inc = (await statusOf(i)).incidents.find((x) => x.test === test);
-        return inc?.notified ? inc.notifier : null;
+        const s = await statusOf(i) as unknown as {
+          node: string;
+          incidents: { test: string; notifier: string | null; notified: boolean }[];
+        };
+        const inc = s.incidents.find((x) => x.test === test);
+        return { node: s.node, notifier: inc?.notifier ?? null, notified: inc?.notified ?? false };
       }));
-      by = seen[0] ?? null;
-      return by !== null && seen.every((x) => x === by);
+      by = seen[0]?.notifier ?? null;
+      return by !== null && seen.every((x) => x.notifier === by) &&
+        seen.every((x) => x.node !== by || x.notified);
     }, { nodes: live.map((i) => c.nodes[i]!) });
     return by!;
   }

@@ -53,7 +53,7 @@ async function signedState(): Promise<number> {
 
 async function runs(): Promise<number> {
   const r = await fetch(`http://${ADDR}:${PORT}/metrics`, { signal: AbortSignal.timeout(10_000) });
-  const m = /^dmonitor_check_runs_total\{status="OK"\} (\d+)$/m.exec(await r.text());
+  const m = /^dmonitor_check_runs_total\{status="OK",state="OK"\} (\d+)$/m.exec(await r.text());
   return Number(m?.[1] ?? 0);
 }
 

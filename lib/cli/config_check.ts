@@ -14,8 +14,8 @@ export function targetCount(a: AlertSettings): string {
   const n = a.emails.length + a.webhooks.length + a.commands.length + a.alertmanagers.length;
   const kind = (k: number, w: string) => `${k} ${w}${k === 1 ? "" : "s"}`;
   return `${kind(n, "alert target")} (${kind(a.emails.length, "email")}, ` +
-    `${kind(a.webhooks.length, "webhook")}, ${kind(a.commands.length, "command")}, ` +
-    `${kind(a.alertmanagers.length, "alertmanager")})`;
+    `${kind(a.webhooks.length, "webhook")}, ${kind(a.commands.length, "command")}` +
+    (a.alertmanagers.length ? `, ${kind(a.alertmanagers.length, "alertmanager")})` : ")");
 }
 
 export const CONFIG_USAGE = `Usage: dmonitor config check [--config DIR]

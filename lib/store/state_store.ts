@@ -69,6 +69,8 @@ function toLast(r: Row): LastResult {
  * processes sharing the file wait on busy_timeout instead of failing mid-way); rolls back on error.
  */
 export function transaction<T>(db: DatabaseSync, fn: () => T): T {
+  // Inside a transaction already (a caller composing several writes): its commit covers this.
+  if (db.isTransaction) return fn();
   db.exec("BEGIN IMMEDIATE");
   try {
     const out = fn();
