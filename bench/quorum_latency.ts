@@ -17,7 +17,7 @@ import { createPeerApp } from "../lib/peers/app.ts";
 import { startPeerServer } from "../lib/peers/server.ts";
 import { createPeerRpc } from "../lib/peers/rpc.ts";
 import { IncidentEngine } from "../lib/quorum/engine.ts";
-import { RecordingNotifier } from "../lib/quorum/notifier.ts";
+import { RecordingNotifier } from "../lib/quorum/fixtures_testing.ts";
 import { decideQuorum } from "../lib/quorum/quorum.ts";
 import { defaultTiming } from "../lib/quorum/timing.ts";
 import type { IncidentView, LocalAnswer, Vote } from "../lib/quorum/types.ts";

@@ -4,7 +4,7 @@
  * puller as its own process. IP literals only: nothing here may ask DNS.
  * @module
  */
-import { prng } from "../lib/quorum/sim.ts";
+import { prng } from "../lib/quorum/fixtures_testing.ts";
 import { join } from "node:path";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 import { ROOT } from "./util.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config/mod.ts";
 import { memoryLogger } from "../log/mod.ts";
-import { RecordingNotifier } from "../quorum/mod.ts";
+import { RecordingNotifier } from "../quorum/fixtures_testing.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { StateStore } from "../store/mod.ts";
 import type { ParamSpec } from "../checks/types.ts";

@@ -8,7 +8,7 @@ import type { Peer } from "../config/types.ts";
 import { memoryLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { IncidentEngine, type Timers } from "../quorum/engine.ts";
-import { RecordingNotifier } from "../quorum/notifier.ts";
+import { RecordingNotifier } from "../quorum/fixtures_testing.ts";
 import { createPeerApp } from "./app.ts";
 import { createPeerRpc } from "./rpc.ts";
 import { type PeerServer, startPeerServer } from "./server.ts";

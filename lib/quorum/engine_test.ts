@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { memoryLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { type AskFn, IncidentEngine, type Timers } from "./engine.ts";
-import { RecordingNotifier } from "./notifier.ts";
+import { RecordingNotifier } from "./fixtures_testing.ts";
 import type { IncidentState, IncidentView, PeerAnswer, VoteStatus } from "./types.ts";
 
 const timing = { settleMs: 3000, handoverMs: 20000, recoverHoldMs: 0, remindMs: 0 };

@@ -57,4 +57,3 @@ export {
   IncidentEngine,
   type Timers,
 } from "./engine.ts";
-export { RecordingNotifier } from "./notifier.ts";

@@ -4,7 +4,8 @@
  * A failing seed is printed and can be replayed alone.
  */
 import assert from "node:assert/strict";
-import { type Delivery, prng, type SimOptions, simulate } from "./sim.ts";
+import { prng } from "./fixtures_testing.ts";
+import { type Delivery, type SimOptions, simulate } from "./sim_testing.ts";
 
 const SEEDS = Number(Deno.env.get("DMONITOR_SIM_SEEDS") ?? 200);
 const DOWN = 60_000, UP = 240_000;

@@ -17,19 +17,8 @@ import {
   type QuorumTiming,
   toView,
 } from "./incident.ts";
+import { prng } from "./fixtures_testing.ts";
 import type { IncidentState, Notification, PeerAnswer, Vote, VoteStatus } from "./types.ts";
-
-/** mulberry32: a small seeded PRNG, so every failing seed can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SimOptions {
   nodes: string[];
