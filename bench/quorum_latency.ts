@@ -132,7 +132,11 @@ async function main() {
     ...rpc,
     notifier: new RecordingNotifier(),
     log: createLogger({ min: "error" }),
-    timers: { set: () => 0, clear: () => {} }, // the settle timers are not part of the verdict
+    // The settle timers are not part of the verdict: they never fire.
+    clock: {
+      now: () => Date.now(),
+      sleep: (_ms, s) => new Promise((r) => s?.addEventListener("abort", () => r())),
+    },
   });
   let n = 0;
   const engineRound = async () => {

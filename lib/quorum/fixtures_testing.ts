@@ -3,7 +3,14 @@
  * seeded PRNG. Never exported from mod.ts.
  * @module
  */
-import type { IncidentView, Notice, Notification, Notifier, PeerInfo, VoteStatus } from "./types.ts";
+import type {
+  IncidentView,
+  Notice,
+  Notification,
+  Notifier,
+  PeerInfo,
+  VoteStatus,
+} from "./types.ts";
 
 /** A peer answer: `peer("b", "FAIL")`, or unreachable since `since` with `peer("b", "UNREACHABLE", { since })`. */
 export function peer(

@@ -50,10 +50,4 @@ export {
   sanitizeAnswers,
 } from "./health.ts";
 export { defaultTiming, type RoundTiming } from "./timing.ts";
-export {
-  type AskFn,
-  type EngineOptions,
-  type EngineSnapshot,
-  IncidentEngine,
-  type Timers,
-} from "./engine.ts";
+export { type AskFn, type EngineOptions, type EngineSnapshot, IncidentEngine } from "./engine.ts";
