@@ -11,13 +11,11 @@ import { defaultTiming, IncidentEngine, isDegraded } from "../quorum/mod.ts";
 import type { AskFn } from "../quorum/engine.ts";
 import { METRICS } from "../metrics/mod.ts";
 import type { IncidentState, LocalAnswer, Notifier } from "../quorum/types.ts";
-import { createPeerRpc, type PeerAppDeps, peerLabel } from "../peers/mod.ts";
+import { createPeerRpc, type PeerAppDeps, peerLabel, type PeerRpc } from "../peers/mod.ts";
+import { type Clock, systemClock } from "../clock/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import type { StateStore } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
-
-/** A confirm request is answered from a local result at most this old instead of running again. */
-export const FRESH_RESULT_MS = 5_000;
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
   host TEXT NOT NULL, test TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (host, test)
@@ -48,6 +46,8 @@ export interface ConsensusDeps {
   logger: Logger;
   /** Peer TLS: use https towards peers, with this client (private CA). */
   peerTls?: { client?: Deno.HttpClient };
+  /** Time (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Counts every peer answer in the metrics, by peer and result. */
@@ -74,13 +74,16 @@ export const DEGRADED_PROBE_MS = 30_000;
 
 export class Consensus {
   readonly engine: IncidentEngine;
-  #probeAt = 0;
+  #probeAt = -Infinity;
   #probing = false;
   readonly #deps: ConsensusDeps;
   readonly #incidents: IncidentStore;
+  readonly #clock: Clock;
+  readonly rpc: PeerRpc | null;
 
   constructor(deps: ConsensusDeps) {
     this.#deps = deps;
+    this.#clock = deps.clock ?? systemClock;
     const config = deps.config();
     const log = deps.logger;
     this.#incidents = new IncidentStore(deps.store.db);
@@ -93,8 +96,10 @@ export class Consensus {
         confirmDeadlineMs: timing.confirmDeadlineMs,
         viewDeadlineMs: timing.viewDeadlineMs,
         log,
+        clock: this.#clock,
         ...(deps.peerTls ? { tls: true, client: deps.peerTls.client } : {}),
       });
+    this.rpc = rpc;
     this.engine = new IncidentEngine({
       self: config.settings.node,
       peers: config.peers.map(peerLabel),
@@ -104,6 +109,7 @@ export class Consensus {
       ...(rpc ? { announce: rpc.announce } : {}),
       notifier: deps.notifier,
       log,
+      clock: this.#clock,
       save: (s) => this.#incidents.save(s),
       degraded: () => !this.#probing && this.degraded(),
     });
@@ -114,7 +120,7 @@ export class Consensus {
   async onResult(result: CheckResult): Promise<void> {
     // A degraded node votes UNKNOWN and so never asks its peers; once per probe period one of its
     // failing results runs a normal round, which contacts them and finds out whether they are back.
-    const now = Date.now();
+    const now = this.#clock.now();
     if (result.status !== "OK" && now - this.#probeAt >= DEGRADED_PROBE_MS && this.degraded()) {
       this.#probeAt = now;
       this.#probing = true;
@@ -156,27 +162,34 @@ export class Consensus {
   peerCallbacks(): Pick<PeerAppDeps, "confirm" | "view" | "hear" | "state"> {
     const { store, execute, logger } = this.#deps;
     return {
-      confirm: async (host, test, signal): Promise<LocalAnswer | null> => {
+      confirm: async (host, test, signal, maxAgeMs = 0): Promise<LocalAnswer | null> => {
         const t = this.#test(host, test);
         if (!t) return null;
+        // Only a result taken after the asker's failure answers it (never an older one, or the
+        // first node to see a real outage would be told its view differs).
+        const cutoff = this.#clock.now() - maxAgeMs;
         const last = store.last(host, test);
-        if (last && Date.now() - (last.startedAt + last.durationMs) < FRESH_RESULT_MS) {
+        if (last && maxAgeMs > 0 && last.startedAt >= cutoff) {
           return this.engine.answer(host, test, last);
         }
-        if (signal.aborted) return null;
         // Runs the check now (or joins the run already under way) and records it like any result;
-        // it does not start a round of its own: the scheduled run does that.
-        const result = await execute(t);
-        try {
-          store.record(result);
-        } catch (e) {
-          logger.error("cannot record a confirm result", {
-            host,
-            test,
-            error: (e as Error).message,
-          });
+        // it does not start a round of its own: the scheduled run does that. A joined run that
+        // started before the cutoff is too old: run once more.
+        let result: CheckResult | null = null;
+        for (let i = 0; i < 2 && !signal.aborted; i++) {
+          result = await execute(t);
+          try {
+            store.record(result);
+          } catch (e) {
+            logger.error("cannot record a confirm result", {
+              host,
+              test,
+              error: (e as Error).message,
+            });
+          }
+          if (result.startedAt >= cutoff) break;
         }
-        return this.engine.answer(host, test, result);
+        return result === null ? null : this.engine.answer(host, test, result);
       },
       view: (host, test) =>
         this.#test(host, test) ? this.engine.answer(host, test, store.last(host, test)) : null,
@@ -198,5 +211,6 @@ export class Consensus {
 
   close(): void {
     this.engine.close();
+    this.rpc?.close();
   }
 }

@@ -6,7 +6,8 @@ import type { CheckResult } from "../runner/result.ts";
 import { StateStore } from "../store/mod.ts";
 import type { ParamSpec } from "../checks/types.ts";
 import type { TreeEntry } from "../config/tree.ts";
-import { Consensus, IncidentStore } from "./consensus.ts";
+import { FakeClock } from "../clock/mod.ts";
+import { Consensus, DEGRADED_PROBE_MS, IncidentStore } from "./consensus.ts";
 
 const file = (path: string, content: string | null, mode = 0o644): TreeEntry => ({
   path,
@@ -18,11 +19,11 @@ const file = (path: string, content: string | null, mode = 0o644): TreeEntry => 
 });
 
 /** A node with two tests and one peer on a loopback port nothing listens on. */
-function config(peers: string) {
+function config(peers: string, quorum = 1) {
   return parseConfig({
     root: "/etc/dmonitor",
     entries: [
-      file("dmonitor.yaml", "node: alpha\ntimeout: 1s\ninterval: 2s\nquorum: 1\n"),
+      file("dmonitor.yaml", `node: alpha\ntimeout: 1s\ninterval: 2s\nquorum: ${quorum}\n`),
       file("nodes.txt", peers),
       file("peer.key", "k".repeat(40), 0o600),
       file("hosts.d", null),
@@ -90,6 +91,92 @@ Deno.test("degraded: only after every peer was contacted and failed; a probe rou
       "UNKNOWN",
     );
     assert.equal(runs, 0, "the executor is only for confirm requests");
+  } finally {
+    consensus.close();
+    await consensus.engine.idle();
+  }
+});
+
+Deno.test("confirm: answered from a result taken after the asker's failure, never an older one", async () => {
+  using store = StateStore.open(":memory:");
+  const clock = new FakeClock(1_000_000);
+  const runs: number[] = [];
+  const consensus = new Consensus({
+    config: () => config(""),
+    store,
+    execute: () => {
+      runs.push(clock.now());
+      return Promise.resolve(fail("a", clock.now()));
+    },
+    notifier: new RecordingNotifier(),
+    logger: memoryLogger(),
+    clock,
+  });
+  try {
+    const { confirm } = consensus.peerCallbacks();
+    const signal = new AbortController().signal;
+    // A local result 2 s old; the asker failed 1 s ago: the stored result is older, run now.
+    store.record(fail("a", clock.now() - 2000));
+    const fresh = await confirm("127.0.0.1", "a", signal, 1000);
+    assert.deepEqual(runs, [1_000_000], "ran the check");
+    assert.equal(fresh?.at, 1_000_000);
+    // The asker failed 3 s ago: the result just taken is newer, so it answers without a run.
+    clock.now = () => 1_000_500;
+    const again = await confirm("127.0.0.1", "a", signal, 3000);
+    assert.deepEqual(runs, [1_000_000], "no second run");
+    assert.equal(again?.status, "FAIL");
+    assert.equal(await confirm("127.0.0.1", "nope", signal, 3000), null, "not configured here");
+  } finally {
+    consensus.close();
+  }
+});
+
+Deno.test("degraded: the probe round asks the peers at most once per probe period, on the injected clock", async () => {
+  using store = StateStore.open(":memory:");
+  const clock = new FakeClock(5_000_000);
+  const cfg = config("127.0.0.1:1\n", 2);
+  const dbg = memoryLogger("debug");
+  const consensus = new Consensus({
+    config: () => cfg,
+    store,
+    execute: () => Promise.resolve(fail("a", clock.now())),
+    notifier: new RecordingNotifier(),
+    logger: dbg,
+    clock,
+  });
+  const contacts = () => consensus.rpc!.stats()["127.0.0.1:1"]!.confirm.requests;
+  /** Feeds a result, moving the fake clock in small steps until its round is done. */
+  const feed = async (test: string) => {
+    let done = false;
+    const p = consensus.onResult(fail(test, clock.now())).finally(() => (done = true));
+    while (!done) await clock.advance(1);
+    await p;
+  };
+  try {
+    store.record(fail("a", clock.now()));
+    store.record(fail("b", clock.now()));
+    await feed("a");
+    assert.equal(consensus.degraded(), true);
+    assert.equal(contacts(), 1);
+    // The first failure while degraded probes; then its failures vote UNKNOWN and ask nobody
+    // until the probe period has passed.
+    await feed("a");
+    assert.equal(contacts(), 2, "first probe");
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(5000);
+      await feed("a");
+    }
+    assert.equal(contacts(), 2, "no probe within the period");
+    await clock.advance(DEGRADED_PROBE_MS);
+    await feed("b");
+    assert.equal(contacts(), 3, "one probe round once the period passed");
+    await feed("a");
+    assert.equal(contacts(), 3);
+    assert.ok(
+      !dbg.lines.some((l) => l.includes("passes again")),
+      "a degraded node's failing check is not reported as passing",
+    );
+    assert.ok(dbg.lines.some((l) => l.includes("degraded")));
   } finally {
     consensus.close();
     await consensus.engine.idle();

@@ -27,8 +27,15 @@ import {
   sanitizeAnswers,
 } from "./health.ts";
 
-/** Asks every peer about a host+test: `confirm` makes them check, `view` only reads their state. */
-export type AskFn = (host: string, test: string, mode: "confirm" | "view") => Promise<PeerAnswer[]>;
+/** Asks every peer about a host+test: `confirm` makes them check, `view` only reads their state.
+ * `since` (confirm): epoch ms of the local result that started the round; a peer must answer from
+ * a result at least that recent. */
+export type AskFn = (
+  host: string,
+  test: string,
+  mode: "confirm" | "view",
+  since?: number,
+) => Promise<PeerAnswer[]>;
 
 export interface EngineOptions {
   self: string;
@@ -247,7 +254,7 @@ export class IncidentEngine {
         const startedAt = this.#clock();
         let raw: PeerAnswer[];
         try {
-          raw = await this.#o.ask(host, test, e.mode);
+          raw = await this.#o.ask(host, test, e.mode, e.self?.at);
         } catch (err) {
           // The peer client never throws; an injected one that does costs this round, not the node.
           this.#log.error("asking peers failed", { host, test, error: String(err) });
