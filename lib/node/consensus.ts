@@ -8,6 +8,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { Config, TestConfig } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
 import { defaultTiming, IncidentEngine, isDegraded } from "../quorum/mod.ts";
+import { lingerFor } from "../quorum/batch.ts";
 import type { AskFn } from "../quorum/engine.ts";
 import { METRICS } from "../metrics/mod.ts";
 import type { IncidentState, LocalAnswer, Notifier } from "../quorum/types.ts";
@@ -97,6 +98,7 @@ export class Consensus {
         viewDeadlineMs: timing.viewDeadlineMs,
         log,
         clock: this.#clock,
+        lingerMs: lingerFor(config.settings.interval),
         ...(deps.peerTls ? { tls: true, client: deps.peerTls.client } : {}),
       });
     this.rpc = rpc;

@@ -10,7 +10,7 @@ import type { Peer } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
 import { type Clock, systemClock } from "../clock/mod.ts";
 import type { AskFn } from "../quorum/engine.ts";
-import { BatchQueue, type BatchStats, type SendOutcome } from "../quorum/batch.ts";
+import { BatchQueue, type BatchStats, PEER_QUEUES, type SendOutcome } from "../quorum/batch.ts";
 import type { IncidentView, LocalAnswer, PeerAnswer } from "../quorum/types.ts";
 import {
   announceBatch,
@@ -31,12 +31,12 @@ export interface PeerRpcOptions extends Omit<PeerClientOptions, "deadlineMs" | "
   viewDeadlineMs: number | (() => number);
   log: Logger;
   clock?: Clock;
-  /** How long an idle queue waits for more items before sending (default 2 ms). */
+  /** How long an idle queue waits for more items before sending (default 2 ms; the node uses
+   * `lingerFor(interval)`). */
   lingerMs?: number;
 }
 
-/** Request bodies stay below the endpoint's 16 KiB cap. */
-const MAX_BATCH_BYTES = 12_000;
+const MAX_BATCH_BYTES = PEER_QUEUES.maxBytes;
 
 /** What the engine needs, plus what the node shows about each peer. */
 export interface PeerRpc {
@@ -111,8 +111,8 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
     const targetSize = (i: TargetRequest) => i.host.length + i.test.length + 48;
     queues.set(label, {
       confirm: new BatchQueue<AskItem, PeerAnswer>({
-        maxInFlight: 4,
-        maxItems: 1000,
+        maxInFlight: PEER_QUEUES.confirm.maxInFlight,
+        maxItems: PEER_QUEUES.maxItems,
         maxBytes: MAX_BATCH_BYTES,
         sizeOf: targetSize,
         lingerMs,
@@ -138,8 +138,8 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
         },
       }),
       view: new BatchQueue<AskItem, PeerAnswer>({
-        maxInFlight: 2,
-        maxItems: 1000,
+        maxInFlight: PEER_QUEUES.view.maxInFlight,
+        maxItems: PEER_QUEUES.maxItems,
         maxBytes: MAX_BATCH_BYTES,
         sizeOf: targetSize,
         lingerMs,
@@ -158,8 +158,8 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
         },
       }),
       incident: new BatchQueue<IncidentView, string | null>({
-        maxInFlight: 2,
-        maxItems: 1000,
+        maxInFlight: PEER_QUEUES.incident.maxInFlight,
+        maxItems: PEER_QUEUES.maxItems,
         maxBytes: MAX_BATCH_BYTES,
         sizeOf: (v) => JSON.stringify(v).length + 1,
         lingerMs,

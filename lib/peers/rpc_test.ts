@@ -158,7 +158,7 @@ Deno.test("rpc: a peer that never answers costs each pair its deadline; the othe
     const answers = await Promise.all(["p", "q", "r"].map((h) => rpc.ask(h, "tcp", "view")));
     for (const a of answers) {
       assert.equal(a[0]!.vote.status, "UNREACHABLE");
-      assert.match(a[0]!.error!, /no answer within 300 ms/);
+      assert.match(a[0]!.error!, /no answer within \d+ ms/);
       assert.equal(a[1]!.vote.status, "FAIL");
     }
   } finally {

@@ -170,3 +170,24 @@ export class BatchQueue<I, R> {
     if (this.#queue.length > 0) this.#schedule(0);
   }
 }
+
+/** The per-peer queue policy the node uses (lib/peers/rpc.ts), shared with the simulation. */
+export const PEER_QUEUES = {
+  /** Confirms make the peer run checks: a few requests at once. */
+  confirm: { maxInFlight: 4 },
+  view: { maxInFlight: 2 },
+  incident: { maxInFlight: 2 },
+  maxItems: 1000,
+  /** Request bodies stay below the peer endpoint's 16 KiB cap. */
+  maxBytes: 12_000,
+} as const;
+
+/**
+ * How long an idle queue gathers items: 1/40 of the check interval, 10-250 ms. Results trickle in
+ * (checks are spread over their interval), so without it every failing check of a mass failure
+ * would leave alone; with it a peer gets at most a few requests a second of each kind, whatever
+ * the number of checks, for a delay that is small next to the interval.
+ */
+export function lingerFor(intervalMs: number): number {
+  return Math.min(250, Math.max(10, Math.round(intervalMs / 40)));
+}
