@@ -79,6 +79,7 @@ Deno.test("degraded: only after every peer was contacted and failed; a probe rou
     store.record(fail("b", Date.now()));
     assert.equal(consensus.degraded(), false, "the peer was never contacted: not degraded");
     await consensus.onResult(fail("a", Date.now()));
+    await consensus.idle();
     assert.equal(
       consensus.engine.peerHealth()[0]?.unreachableSince !== null,
       true,
@@ -147,8 +148,9 @@ Deno.test("degraded: the probe round asks the peers at most once per probe perio
   const contacts = () => consensus.rpc!.stats()["127.0.0.1:1"]!.confirm.requests;
   /** Feeds a result, moving the fake clock in small steps until its round is done. */
   const feed = async (test: string) => {
+    await consensus.onResult(fail(test, clock.now()));
     let done = false;
-    const p = consensus.onResult(fail(test, clock.now())).finally(() => (done = true));
+    const p = consensus.idle().finally(() => (done = true));
     while (!done) await clock.advance(1);
     await p;
   };
@@ -177,6 +179,38 @@ Deno.test("degraded: the probe round asks the peers at most once per probe perio
       "a degraded node's failing check is not reported as passing",
     );
     assert.ok(dbg.lines.some((l) => l.includes("degraded")));
+  } finally {
+    consensus.close();
+    await consensus.engine.idle();
+  }
+});
+
+Deno.test("onResult returns at once; while a round runs only the newest result waits for it", async () => {
+  using store = StateStore.open(":memory:");
+  const cfg = config("127.0.0.1:1\n", 2);
+  const consensus = new Consensus({
+    config: () => cfg,
+    store,
+    execute: () => Promise.resolve(fail("a", Date.now())),
+    notifier: new RecordingNotifier(),
+    logger: memoryLogger(),
+  });
+  const rounds: number[] = [];
+  const real = consensus.engine.round.bind(consensus.engine);
+  let release = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  consensus.engine.round = async (h, t, r) => {
+    rounds.push(r.startedAt);
+    await gate;
+    return real(h, t, r);
+  };
+  try {
+    // The first round hangs (a silent peer); five more results arrive meanwhile.
+    for (let i = 1; i <= 6; i++) await consensus.onResult(fail("a", i));
+    assert.deepEqual(rounds, [1], "the hook did not wait for the round");
+    release();
+    await consensus.idle();
+    assert.deepEqual(rounds, [1, 6], "only the newest waiting result had a round");
   } finally {
     consensus.close();
     await consensus.engine.idle();

@@ -98,7 +98,13 @@ export function nodeStatusSource(o: {
         now,
       });
       const c = o.consensus();
-      overlayConsensus(view, c.states(), c.engine.peerHealth(), c.degraded(), config);
+      overlayConsensus(view, c.states(), c.peerHealth(), c.degraded(), config);
+      const rtt = c.rpc?.rtt();
+      config.peers.forEach((peer, i) => {
+        const ms = rtt?.get(peer.raw || `${peer.host}:${peer.port}`);
+        const v = view.peers[i];
+        if (v && ms !== undefined && v.reachable) v.rttMs = Math.round(ms * 10) / 10;
+      });
       view.sites = o.sites?.() ?? [];
       view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
         host: s.host,

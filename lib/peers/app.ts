@@ -242,7 +242,8 @@ function notConfigured(now: number): LocalAnswer {
 export const BATCH_RETRY_AFTER_S = 1;
 
 /**
- * `POST /v1/batch/confirm`, `/v1/batch/view`, `/v1/batch/incident`: the single-pair routes for
+ * `POST /v1/batch/confirm`, `/v1/batch/view`, `/v1/batch/incident` (and the heartbeat
+ * `/v1/batch/ping`): the single-pair routes for
  * many pairs at once, behind the same signature, body cap and deadline middleware. A confirm batch
  * answers within the asker's `waitMs`: a check still running by then is answered UNKNOWN ("still
  * checking"; it never counts as a failure) and its result serves the asker's next round.
@@ -302,6 +303,8 @@ function addBatchRoutes(
       answers: items.map((it) => deps.view(it.host, it.test) ?? notConfigured(now)),
     });
   });
+  // The heartbeat: proves both ends hold the key and the link works, costs nothing to answer.
+  app.post("/v1/batch/ping", (c) => reply(c, { node: deps.nodeName }));
   app.post("/v1/batch/incident", async (c) => {
     const { views } = parseBatchIncident(json(c));
     const peer = c.get("peer");

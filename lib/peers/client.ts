@@ -268,6 +268,19 @@ export async function announceBatch(
   return r;
 }
 
+/** `POST /v1/batch/ping`: the heartbeat. Resolves with the node name the peer signed as. */
+export async function pingPeer(
+  peer: Pick<Peer, "host" | "port" | "raw">,
+  o: PeerClientOptions & { cryptoKey: CryptoKey },
+): Promise<string> {
+  const { node, json } = await callPeer(peer, "POST", "/v1/batch/ping", {}, o);
+  const named = (json as { node?: unknown } | null)?.node;
+  if (named !== node) {
+    throw new ProtocolError(`reply names node "${named}" but was signed as "${node}"`);
+  }
+  return node;
+}
+
 async function batchCall(
   peer: Pick<Peer, "host" | "port" | "raw">,
   path: string,

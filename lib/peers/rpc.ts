@@ -18,6 +18,7 @@ import {
   PeerBusyError,
   type PeerClientOptions,
   peerLabel,
+  pingPeer,
   viewBatch,
 } from "./client.ts";
 import { importPeerKey } from "./auth.ts";
@@ -47,8 +48,19 @@ export interface PeerRpc {
   rtt(): Map<string, number>;
   /** Requests and items sent per peer and kind, for metrics and benches. */
   stats(): Record<string, Record<"confirm" | "view" | "incident", BatchStats>>;
+  /** Pings every peer once (the heartbeat), within `deadlineMs`. */
+  heartbeat(deadlineMs: number): Promise<Beat[]>;
   /** Resolves everything still queued as failed. */
   close(): void;
+}
+
+/** One peer's answer to a heartbeat. */
+export interface Beat {
+  peer: string;
+  /** The name it signed as; null when it did not answer. */
+  node: string | null;
+  error: string | null;
+  rttMs: number | null;
 }
 
 interface AskItem extends TargetRequest {
@@ -200,6 +212,29 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
       await Promise.all(all.map((q) => q.incident.push({ ...view, host, test }, deadline)));
     },
     rtt: () => new Map(rtts),
+    heartbeat: async (deadlineMs) => {
+      const o2 = await opts(deadlineMs);
+      return await Promise.all(peers.map(async (peer): Promise<Beat> => {
+        const label = peerLabel(peer);
+        const t0 = clock.now();
+        try {
+          const node = await pingPeer(peer, o2);
+          const rttMs = clock.now() - t0;
+          sample(label, rttMs);
+          return { peer: label, node, error: null, rttMs };
+        } catch (err) {
+          const busy = (err as { cause?: unknown }).cause instanceof PeerBusyError;
+          // A busy peer answered: it is reachable.
+          if (busy) return { peer: label, node: null, error: null, rttMs: clock.now() - t0 };
+          return {
+            peer: label,
+            node: null,
+            error: err instanceof Error ? err.message : String(err),
+            rttMs: null,
+          };
+        }
+      }));
+    },
     stats: () =>
       Object.fromEntries(
         [...queues].map(([label, q]) => [label, {
