@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { type Config, DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblemIn, UsageError } from "../errors/mod.ts";
 import { parseStatusSettings } from "../status/settings.ts";
+import { readLocalToken } from "../status/local_token.ts";
 import { renderText } from "../status/text.ts";
 import type { StatusView } from "../status/types.ts";
 import { type Io, parseFlags, stdio } from "./args.ts";
@@ -37,6 +38,9 @@ export function statusUrl(listen: { hostname: string; port: number }, tls = fals
 }
 
 async function readToken(config: Config): Promise<string | null> {
+  // On the node itself, its own token (readable by the node's user and root) always works.
+  const local = await readLocalToken(resolve(config.root, config.settings.state_dir));
+  if (local !== null) return local;
   const s = parseStatusSettings(config.settings.sections.status, []);
   if (s.tokenFile === null) return null;
   try {

@@ -29,7 +29,13 @@ import {
   type PeerServer,
   startPeerServer,
 } from "../peers/mod.ts";
-import { loadStatusAccess, quorumText, type StatusAccess, statusRoutes } from "../status/mod.ts";
+import {
+  loadStatusAccess,
+  quorumText,
+  type StatusAccess,
+  statusRoutes,
+  writeLocalToken,
+} from "../status/mod.ts";
 import type { TentacleServer } from "../tentacle/mod.ts";
 import {
   alertSettings,
@@ -100,6 +106,9 @@ export async function startDaemon(
   let channels: BuiltChannels = await buildChannels(alerts);
 
   const store = StateStore.open(resolve(config.root, config.settings.state_dir));
+  // `dmonitor status` on this node presents it (lib/status/local_token.ts).
+  const localToken = await writeLocalToken(resolve(config.root, config.settings.state_dir));
+  access = { ...access, localToken };
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     const execute = createExecutor({
@@ -268,7 +277,7 @@ export async function startDaemon(
         const rebuild = consensusChanged(config, next);
         const old = channels;
         config = next;
-        access = nextAccess;
+        access = { ...nextAccess, localToken };
         alerts = nextAlerts;
         channels = nextChannels;
         await old.close();

@@ -89,6 +89,8 @@ export interface StatusAccess {
   settings: StatusSettings;
   /** The token from `token_file`, or null when none is configured. */
   token: string | null;
+  /** The running node's own token (`<state_dir>/status.token`, see local_token.ts). */
+  localToken?: string | null;
 }
 
 /** Decides one request: allowed by address, by token, or not at all. Pure. */
@@ -100,7 +102,9 @@ export function isAllowed(
   if (remoteIp !== null && access.settings.allow.some((n) => cidrContains(n, remoteIp))) {
     return true;
   }
-  return access.token !== null && token !== null && timingSafeEqual(access.token, token);
+  if (token === null) return false;
+  if (access.localToken && timingSafeEqual(access.localToken, token)) return true;
+  return access.token !== null && timingSafeEqual(access.token, token);
 }
 
 function timingSafeEqual(a: string, b: string): boolean {
