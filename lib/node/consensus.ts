@@ -318,7 +318,12 @@ export class Consensus {
         );
         return Promise.resolve(true);
       },
-      state: () => ({ ...this.engine.snapshot(), checks: store.lastAll() }),
+      state: () => ({
+        ...this.engine.snapshot(),
+        checks: store.lastAll(),
+        // Batch requests sent to each peer, by kind (benches, debugging).
+        requests: this.rpc?.stats() ?? {},
+      }),
     };
   }
 
