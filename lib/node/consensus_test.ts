@@ -7,7 +7,7 @@ import { StateStore } from "../store/mod.ts";
 import type { ParamSpec } from "../checks/types.ts";
 import type { TreeEntry } from "../config/tree.ts";
 import { FakeClock } from "../clock/mod.ts";
-import { Consensus, DEGRADED_PROBE_MS, IncidentStore } from "./consensus.ts";
+import { Consensus, DEGRADED_PROBE_MS, HEARTBEAT_MS, IncidentStore } from "./consensus.ts";
 
 const file = (path: string, content: string | null, mode = 0o644): TreeEntry => ({
   path,
@@ -214,5 +214,55 @@ Deno.test("onResult returns at once; while a round runs only the newest result w
   } finally {
     consensus.close();
     await consensus.engine.idle();
+  }
+});
+
+Deno.test("heartbeat: within one beat a node knows which peers it reaches, and says so when one goes away", async () => {
+  const { createPeerApp, startPeerServer } = await import("../peers/mod.ts");
+  const app = createPeerApp({
+    nodeName: "beta",
+    key: "k".repeat(40),
+    log: memoryLogger(),
+    confirm: () => Promise.resolve(null),
+    view: () => null,
+    hear: () => Promise.resolve(false),
+    state: () => ({}),
+  });
+  const server = startPeerServer({ hostname: "127.0.90.50", port: 0, app });
+  using store = StateStore.open(":memory:");
+  // Requests are signed with this clock: it must be near the server's real one.
+  const clock = new FakeClock(Date.now());
+  const cfg = config(`127.0.90.50:${server.addr.port}\n`, 2);
+  const log = memoryLogger();
+  const consensus = new Consensus({
+    config: () => cfg,
+    store,
+    execute: () => Promise.resolve(fail("a", clock.now())),
+    notifier: new RecordingNotifier(),
+    logger: log,
+    clock,
+  });
+  const beat = async (
+    want: (h: { unreachableSince: number | null; node: string | null }) => boolean,
+  ) => {
+    for (let i = 0; i < 200; i++) {
+      await clock.advance(i === 0 ? HEARTBEAT_MS : 0);
+      const h = consensus.peerHealth()[0];
+      if (h && want(h)) return h;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no such heartbeat: ${JSON.stringify(consensus.peerHealth())}`);
+  };
+  try {
+    assert.deepEqual(consensus.peerHealth(), [], "nothing known before the first beat");
+    const up = await beat((h) => h.unreachableSince === null && h.node !== null);
+    assert.equal(up.node, "beta");
+    await server.shutdown();
+    const down = await beat((h) => h.unreachableSince !== null);
+    assert.equal(down.node, "beta", "still named");
+    assert.ok(log.lines.some((l) => l.includes("peer unreachable")));
+  } finally {
+    consensus.close();
+    await server.shutdown();
   }
 });
