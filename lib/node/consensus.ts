@@ -272,8 +272,19 @@ export class Consensus {
     });
   }
 
+  #index: { config: Config; tests: Map<string, TestConfig> } | null = null;
+
+  /** The configured test, by a map rebuilt when the config changes: a batch of 1,000 pairs must
+   * not scan every test for each pair. */
   #test(host: string, test: string): TestConfig | undefined {
-    return this.#deps.config().tests.find((t) => t.host === host && t.test === test);
+    const config = this.#deps.config();
+    if (this.#index?.config !== config) {
+      this.#index = {
+        config,
+        tests: new Map(config.tests.map((t) => [`${t.host}\0${t.test}`, t])),
+      };
+    }
+    return this.#index.tests.get(`${host}\0${test}`);
   }
 
   /** The peer endpoint's callbacks (everything but key, log and limits). */
