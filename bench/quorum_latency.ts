@@ -17,7 +17,7 @@ import { createPeerApp } from "../lib/peers/app.ts";
 import { startPeerServer } from "../lib/peers/server.ts";
 import { createPeerRpc } from "../lib/peers/rpc.ts";
 import { IncidentEngine } from "../lib/quorum/engine.ts";
-import { RecordingNotifier } from "../lib/quorum/notifier.ts";
+import { RecordingNotifier } from "../lib/quorum/fixtures_testing.ts";
 import { decideQuorum } from "../lib/quorum/quorum.ts";
 import { defaultTiming } from "../lib/quorum/timing.ts";
 import type { IncidentView, LocalAnswer, Vote } from "../lib/quorum/types.ts";
@@ -134,7 +134,11 @@ async function main() {
     ...rpc,
     notifier: new RecordingNotifier(),
     log: createLogger({ min: "error" }),
-    timers: { set: () => 0, clear: () => {} }, // the settle timers are not part of the verdict
+    // The settle timers are not part of the verdict: they never fire.
+    clock: {
+      now: () => Date.now(),
+      sleep: (_ms, s) => new Promise((r) => s?.addEventListener("abort", () => r())),
+    },
   });
   let n = 0;
   const engineRound = async () => {

@@ -5,7 +5,7 @@
  * @module
  */
 import { giveToServerUser } from "../lib/privilege/testing.ts";
-import { prng } from "../lib/quorum/sim.ts";
+import { prng } from "../lib/quorum/fixtures_testing.ts";
 import { join } from "node:path";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 import { ROOT } from "./util.ts";

@@ -51,25 +51,9 @@ export type Channels = Partial<Record<ChannelKind, Channel>>;
 
 export { DeliveryError } from "../errors/mod.ts";
 
-/** Time as the delivery loop sees it; tests pass a manual clock. */
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
+/** Time as the delivery loop sees it: the code base's one clock (lib/clock). */
+export type { Clock } from "../clock/mod.ts";
+import { systemClock } from "../clock/mod.ts";
 
 /** The wall clock and real timers. */
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal?.addEventListener("abort", done, { once: true });
-    }),
-};
+export const realClock = systemClock;

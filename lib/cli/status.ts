@@ -7,6 +7,7 @@ import { loadPeerTls } from "../peers/mod.ts";
 import { resolve } from "node:path";
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblemIn, UsageError } from "../errors/mod.ts";
+import { readLocalToken } from "../status/local_token.ts";
 import { renderText } from "../status/text.ts";
 import type { StatusView } from "../status/types.ts";
 import { type Io, parseFlags, stdio } from "./args.ts";
@@ -37,6 +38,9 @@ export function statusUrl(listen: { hostname: string; port: number }, tls = fals
 }
 
 async function readToken(config: NodeConfig): Promise<string | null> {
+  // On the node itself, its own token (readable by the node's user and root) always works.
+  const local = await readLocalToken(resolve(config.root, config.settings.state_dir));
+  if (local !== null) return local;
   const s = config.sections.status;
   if (s.tokenFile === null) return null;
   try {

@@ -7,17 +7,17 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { Config, TestConfig } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
-import { defaultTiming, IncidentEngine, isDegraded } from "../quorum/mod.ts";
+import { defaultTiming, IncidentEngine, isDegraded, viewDeadlineFor } from "../quorum/mod.ts";
+import { lingerFor } from "../quorum/batch.ts";
 import type { AskFn } from "../quorum/engine.ts";
 import { METRICS } from "../metrics/mod.ts";
 import type { IncidentState, LocalAnswer, Notifier } from "../quorum/types.ts";
-import { createPeerRpc, type PeerAppDeps, peerLabel } from "../peers/mod.ts";
+import type { PeerHealth } from "../quorum/health.ts";
+import { createPeerRpc, type PeerAppDeps, peerLabel, type PeerRpc } from "../peers/mod.ts";
+import { type Clock, systemClock } from "../clock/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import type { StateStore } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
-
-/** A confirm request is answered from a local result at most this old instead of running again. */
-export const FRESH_RESULT_MS = 5_000;
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
   host TEXT NOT NULL, test TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (host, test)
@@ -48,6 +48,8 @@ export interface ConsensusDeps {
   logger: Logger;
   /** Peer TLS: use https towards peers, with this client (private CA). */
   peerTls?: { client?: Deno.HttpClient };
+  /** Time (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Counts every peer answer in the metrics, by peer and result. */
@@ -69,32 +71,49 @@ export function maxTimeout(config: Config): number {
   return Math.max(config.settings.timeout, ...config.tests.map((t) => t.timeout));
 }
 
+/** How often every peer is pinged, so each node knows within a few seconds whom it can reach. */
+export const HEARTBEAT_MS = 2_000;
+
 /** While degraded, one round in this period still asks the peers, to learn they are back. */
 export const DEGRADED_PROBE_MS = 30_000;
 
 export class Consensus {
   readonly engine: IncidentEngine;
-  #probeAt = 0;
+  #probeAt = -Infinity;
   #probing = false;
   readonly #deps: ConsensusDeps;
   readonly #incidents: IncidentStore;
+  readonly #clock: Clock;
+  readonly rpc: PeerRpc | null;
+  /** What the heartbeat knows of each peer (address -> health). */
+  #beats = new Map<string, PeerHealth>();
+  readonly #stop = new AbortController();
 
   constructor(deps: ConsensusDeps) {
     this.#deps = deps;
+    this.#clock = deps.clock ?? systemClock;
     const config = deps.config();
     const log = deps.logger;
     this.#incidents = new IncidentStore(deps.store.db);
-    const timing = defaultTiming({ timeout: maxTimeout(config), remind: config.settings.remind });
+    const timing = defaultTiming({
+      timeout: maxTimeout(config),
+      interval: config.settings.interval,
+      remind: config.settings.remind,
+    });
     const rpc = config.peers.length === 0 || config.peerKey === null
       ? null
       : createPeerRpc(config.peers, {
         key: config.peerKey,
         nodeName: config.settings.node,
         confirmDeadlineMs: timing.confirmDeadlineMs,
-        viewDeadlineMs: timing.viewDeadlineMs,
+        viewDeadlineMs: () =>
+          viewDeadlineFor(timing.viewDeadlineMs, this.rpc?.rtt().values() ?? []),
         log,
+        clock: this.#clock,
+        lingerMs: lingerFor(config.settings.interval),
         ...(deps.peerTls ? { tls: true, client: deps.peerTls.client } : {}),
       });
+    this.rpc = rpc;
     this.engine = new IncidentEngine({
       self: config.settings.node,
       peers: config.peers.map(peerLabel),
@@ -104,17 +123,122 @@ export class Consensus {
       ...(rpc ? { announce: rpc.announce } : {}),
       notifier: deps.notifier,
       log,
+      clock: this.#clock,
       save: (s) => this.#incidents.save(s),
       degraded: () => !this.#probing && this.degraded(),
     });
     this.engine.restore(this.#incidents.all());
+    if (rpc) {
+      this.#heartbeat(rpc).catch((e) => log.error("heartbeat stopped", { error: String(e) }));
+    }
   }
 
-  /** The node's result hook: every scheduled result goes through a consensus round. */
-  async onResult(result: CheckResult): Promise<void> {
+  async #heartbeat(rpc: PeerRpc): Promise<void> {
+    const log = this.#deps.logger;
+    while (!this.#stop.signal.aborted) {
+      await this.#clock.sleep(HEARTBEAT_MS, this.#stop.signal);
+      if (this.#stop.signal.aborted) return;
+      const beats = await rpc.heartbeat(HEARTBEAT_MS / 2);
+      const now = this.#clock.now();
+      for (const b of beats) {
+        const old = this.#beats.get(b.peer);
+        if (b.error === null) {
+          if (old && old.unreachableSince !== null) {
+            log.info("peer reachable again", {
+              peer: b.peer,
+              node: b.node ?? old.node ?? undefined,
+            });
+          }
+          this.#beats.set(b.peer, {
+            peer: b.peer,
+            node: b.node ?? old?.node ?? null,
+            lastOkAt: now,
+            unreachableSince: null,
+            lastError: null,
+          });
+        } else {
+          if (!old || old.unreachableSince === null) {
+            log.warn("peer unreachable", { peer: b.peer, error: b.error });
+          }
+          this.#beats.set(b.peer, {
+            peer: b.peer,
+            node: old?.node ?? null,
+            lastOkAt: old?.lastOkAt ?? null,
+            unreachableSince: old?.unreachableSince ?? now,
+            lastError: b.error,
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * What this node knows of each peer: the heartbeat's view when it has one (it is at most a
+   * couple of seconds old), else what the consensus rounds saw; the last contact is the later
+   * of the two.
+   */
+  peerHealth(): PeerHealth[] {
+    const out = new Map<string, PeerHealth>();
+    for (const h of this.engine.peerHealth()) out.set(h.peer, h);
+    for (const [peer, b] of this.#beats) {
+      const r = out.get(peer);
+      const lastOkAt = Math.max(b.lastOkAt ?? -1, r?.lastOkAt ?? -1);
+      out.set(peer, {
+        ...b,
+        node: b.node ?? r?.node ?? null,
+        lastOkAt: lastOkAt < 0 ? null : lastOkAt,
+      });
+    }
+    return [...out.values()];
+  }
+
+  /** Per host+test: the round loop running, and the newest result waiting for it. */
+  #loops = new Map<string, { pending: CheckResult | null; done: Promise<void> }>();
+
+  /**
+   * The node's result hook: every scheduled result goes through a consensus round. Returns at
+   * once, so a round waiting for a silent peer never costs the check its next slot; while a round
+   * for the same host+test runs, only the newest result waits for it (stale ones are dropped).
+   */
+  onResult(result: CheckResult): Promise<void> {
+    const key = `${result.host}\0${result.test}`;
+    const loop = this.#loops.get(key);
+    if (loop) {
+      loop.pending = result;
+      return Promise.resolve();
+    }
+    const entry = { pending: result as CheckResult | null, done: Promise.resolve() };
+    this.#loops.set(key, entry);
+    entry.done = (async () => {
+      try {
+        while (entry.pending !== null) {
+          const r = entry.pending;
+          entry.pending = null;
+          await this.#round(r).catch((e) =>
+            this.#deps.logger.error("consensus round failed", {
+              host: r.host,
+              test: r.test,
+              error: String(e),
+            })
+          );
+        }
+      } finally {
+        this.#loops.delete(key);
+      }
+    })();
+    return Promise.resolve();
+  }
+
+  /** Resolves when every result handed to `onResult` so far has had its round (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#loops.size > 0) await Promise.all([...this.#loops.values()].map((l) => l.done));
+    await this.engine.idle();
+  }
+
+  async #round(result: CheckResult): Promise<void> {
     // A degraded node votes UNKNOWN and so never asks its peers; once per probe period one of its
     // failing results runs a normal round, which contacts them and finds out whether they are back.
-    const now = Date.now();
+    const now = this.#clock.now();
     if (result.status !== "OK" && now - this.#probeAt >= DEGRADED_PROBE_MS && this.degraded()) {
       this.#probeAt = now;
       this.#probing = true;
@@ -135,7 +259,7 @@ export class Consensus {
   degraded(): boolean {
     const config = this.#deps.config();
     if (config.peers.length === 0) return false;
-    const unreachable = this.engine.peerHealth().filter((p) => p.unreachableSince !== null).length;
+    const unreachable = this.peerHealth().filter((p) => p.unreachableSince !== null).length;
     const peersReachable = config.peers.length - unreachable;
     // This runs for every result (the engine asks before each vote): while any peer answers, the
     // node is not degraded and the store need not be counted.
@@ -148,35 +272,53 @@ export class Consensus {
     });
   }
 
+  #index: { config: Config; tests: Map<string, TestConfig> } | null = null;
+
+  /** The configured test, by a map rebuilt when the config changes: a batch of 1,000 pairs must
+   * not scan every test for each pair. */
   #test(host: string, test: string): TestConfig | undefined {
-    return this.#deps.config().tests.find((t) => t.host === host && t.test === test);
+    const config = this.#deps.config();
+    if (this.#index?.config !== config) {
+      this.#index = {
+        config,
+        tests: new Map(config.tests.map((t) => [`${t.host}\0${t.test}`, t])),
+      };
+    }
+    return this.#index.tests.get(`${host}\0${test}`);
   }
 
   /** The peer endpoint's callbacks (everything but key, log and limits). */
   peerCallbacks(): Pick<PeerAppDeps, "confirm" | "view" | "hear" | "state"> {
     const { store, execute, logger } = this.#deps;
     return {
-      confirm: async (host, test, signal): Promise<LocalAnswer | null> => {
+      confirm: async (host, test, signal, maxAgeMs = 0): Promise<LocalAnswer | null> => {
         const t = this.#test(host, test);
         if (!t) return null;
+        // Only a result taken after the asker's failure answers it (never an older one, or the
+        // first node to see a real outage would be told its view differs).
+        const cutoff = this.#clock.now() - maxAgeMs;
         const last = store.last(host, test);
-        if (last && Date.now() - (last.startedAt + last.durationMs) < FRESH_RESULT_MS) {
+        if (last && maxAgeMs > 0 && last.startedAt >= cutoff) {
           return this.engine.answer(host, test, last);
         }
-        if (signal.aborted) return null;
         // Runs the check now (or joins the run already under way) and records it like any result;
-        // it does not start a round of its own: the scheduled run does that.
-        const result = await execute(t);
-        try {
-          store.record(result);
-        } catch (e) {
-          logger.error("cannot record a confirm result", {
-            host,
-            test,
-            error: (e as Error).message,
-          });
+        // it does not start a round of its own: the scheduled run does that. A joined run that
+        // started before the cutoff is too old: run once more.
+        let result: CheckResult | null = null;
+        for (let i = 0; i < 2 && !signal.aborted; i++) {
+          result = await execute(t);
+          try {
+            store.record(result);
+          } catch (e) {
+            logger.error("cannot record a confirm result", {
+              host,
+              test,
+              error: (e as Error).message,
+            });
+          }
+          if (result.startedAt >= cutoff) break;
         }
-        return this.engine.answer(host, test, result);
+        return result === null ? null : this.engine.answer(host, test, result);
       },
       view: (host, test) =>
         this.#test(host, test) ? this.engine.answer(host, test, store.last(host, test)) : null,
@@ -187,7 +329,12 @@ export class Consensus {
         );
         return Promise.resolve(true);
       },
-      state: () => ({ ...this.engine.snapshot(), checks: store.lastAll() }),
+      state: () => ({
+        ...this.engine.snapshot(),
+        checks: store.lastAll(),
+        // Batch requests sent to each peer, by kind (benches, debugging).
+        requests: this.rpc?.stats() ?? {},
+      }),
     };
   }
 
@@ -197,6 +344,8 @@ export class Consensus {
   }
 
   close(): void {
+    this.#stop.abort();
     this.engine.close();
+    this.rpc?.close();
   }
 }

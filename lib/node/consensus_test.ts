@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config/mod.ts";
 import { memoryLogger } from "../log/mod.ts";
-import { RecordingNotifier } from "../quorum/mod.ts";
+import { RecordingNotifier } from "../quorum/fixtures_testing.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { StateStore } from "../store/mod.ts";
 import type { ParamSpec } from "../checks/types.ts";
 import type { TreeEntry } from "../config/tree.ts";
-import { Consensus, IncidentStore } from "./consensus.ts";
+import { FakeClock } from "../clock/mod.ts";
+import { Consensus, DEGRADED_PROBE_MS, HEARTBEAT_MS, IncidentStore } from "./consensus.ts";
 
 const file = (path: string, content: string | null, mode = 0o644): TreeEntry => ({
   path,
@@ -18,11 +19,11 @@ const file = (path: string, content: string | null, mode = 0o644): TreeEntry => 
 });
 
 /** A node with two tests and one peer on a loopback port nothing listens on. */
-function config(peers: string) {
+function config(peers: string, quorum = 1) {
   return parseConfig({
     root: "/etc/dmonitor",
     entries: [
-      file("dmonitor.yaml", "node: alpha\ntimeout: 1s\ninterval: 2s\nquorum: 1\n"),
+      file("dmonitor.yaml", `node: alpha\ntimeout: 1s\ninterval: 2s\nquorum: ${quorum}\n`),
       file("nodes.txt", peers),
       file("peer.key", "k".repeat(40), 0o600),
       file("hosts.d", null),
@@ -78,6 +79,7 @@ Deno.test("degraded: only after every peer was contacted and failed; a probe rou
     store.record(fail("b", Date.now()));
     assert.equal(consensus.degraded(), false, "the peer was never contacted: not degraded");
     await consensus.onResult(fail("a", Date.now()));
+    await consensus.idle();
     assert.equal(
       consensus.engine.peerHealth()[0]?.unreachableSince !== null,
       true,
@@ -93,5 +95,175 @@ Deno.test("degraded: only after every peer was contacted and failed; a probe rou
   } finally {
     consensus.close();
     await consensus.engine.idle();
+  }
+});
+
+Deno.test("confirm: answered from a result taken after the asker's failure, never an older one", async () => {
+  using store = StateStore.open(":memory:");
+  const clock = new FakeClock(1_000_000);
+  const runs: number[] = [];
+  const consensus = new Consensus({
+    config: () => config(""),
+    store,
+    execute: () => {
+      runs.push(clock.now());
+      return Promise.resolve(fail("a", clock.now()));
+    },
+    notifier: new RecordingNotifier(),
+    logger: memoryLogger(),
+    clock,
+  });
+  try {
+    const { confirm } = consensus.peerCallbacks();
+    const signal = new AbortController().signal;
+    // A local result 2 s old; the asker failed 1 s ago: the stored result is older, run now.
+    store.record(fail("a", clock.now() - 2000));
+    const fresh = await confirm("127.0.0.1", "a", signal, 1000);
+    assert.deepEqual(runs, [1_000_000], "ran the check");
+    assert.equal(fresh?.at, 1_000_000);
+    // The asker failed 3 s ago: the result just taken is newer, so it answers without a run.
+    clock.now = () => 1_000_500;
+    const again = await confirm("127.0.0.1", "a", signal, 3000);
+    assert.deepEqual(runs, [1_000_000], "no second run");
+    assert.equal(again?.status, "FAIL");
+    assert.equal(await confirm("127.0.0.1", "nope", signal, 3000), null, "not configured here");
+  } finally {
+    consensus.close();
+  }
+});
+
+Deno.test("degraded: the probe round asks the peers at most once per probe period, on the injected clock", async () => {
+  using store = StateStore.open(":memory:");
+  const clock = new FakeClock(5_000_000);
+  const cfg = config("127.0.0.1:1\n", 2);
+  const dbg = memoryLogger("debug");
+  const consensus = new Consensus({
+    config: () => cfg,
+    store,
+    execute: () => Promise.resolve(fail("a", clock.now())),
+    notifier: new RecordingNotifier(),
+    logger: dbg,
+    clock,
+  });
+  const contacts = () => consensus.rpc!.stats()["127.0.0.1:1"]!.confirm.requests;
+  /** Feeds a result, moving the fake clock in small steps until its round is done. */
+  const feed = async (test: string) => {
+    await consensus.onResult(fail(test, clock.now()));
+    let done = false;
+    const p = consensus.idle().finally(() => (done = true));
+    while (!done) await clock.advance(1);
+    await p;
+  };
+  try {
+    store.record(fail("a", clock.now()));
+    store.record(fail("b", clock.now()));
+    await feed("a");
+    assert.equal(consensus.degraded(), true);
+    assert.equal(contacts(), 1);
+    // The first failure while degraded probes; then its failures vote UNKNOWN and ask nobody
+    // until the probe period has passed.
+    await feed("a");
+    assert.equal(contacts(), 2, "first probe");
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(5000);
+      await feed("a");
+    }
+    assert.equal(contacts(), 2, "no probe within the period");
+    await clock.advance(DEGRADED_PROBE_MS);
+    await feed("b");
+    assert.equal(contacts(), 3, "one probe round once the period passed");
+    await feed("a");
+    assert.equal(contacts(), 3);
+    assert.ok(
+      !dbg.lines.some((l) => l.includes("passes again")),
+      "a degraded node's failing check is not reported as passing",
+    );
+    assert.ok(dbg.lines.some((l) => l.includes("degraded")));
+  } finally {
+    consensus.close();
+    await consensus.engine.idle();
+  }
+});
+
+Deno.test("onResult returns at once; while a round runs only the newest result waits for it", async () => {
+  using store = StateStore.open(":memory:");
+  const cfg = config("127.0.0.1:1\n", 2);
+  const consensus = new Consensus({
+    config: () => cfg,
+    store,
+    execute: () => Promise.resolve(fail("a", Date.now())),
+    notifier: new RecordingNotifier(),
+    logger: memoryLogger(),
+  });
+  const rounds: number[] = [];
+  const real = consensus.engine.round.bind(consensus.engine);
+  let release = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  consensus.engine.round = async (h, t, r) => {
+    rounds.push(r.startedAt);
+    await gate;
+    return real(h, t, r);
+  };
+  try {
+    // The first round hangs (a silent peer); five more results arrive meanwhile.
+    for (let i = 1; i <= 6; i++) await consensus.onResult(fail("a", i));
+    assert.deepEqual(rounds, [1], "the hook did not wait for the round");
+    release();
+    await consensus.idle();
+    assert.deepEqual(rounds, [1, 6], "only the newest waiting result had a round");
+  } finally {
+    consensus.close();
+    await consensus.engine.idle();
+  }
+});
+
+Deno.test("heartbeat: within one beat a node knows which peers it reaches, and says so when one goes away", async () => {
+  const { createPeerApp, startPeerServer } = await import("../peers/mod.ts");
+  const app = createPeerApp({
+    nodeName: "beta",
+    key: "k".repeat(40),
+    peers: () => ["alpha"],
+    log: memoryLogger(),
+    confirm: () => Promise.resolve(null),
+    view: () => null,
+    hear: () => Promise.resolve(false),
+    state: () => ({}),
+  });
+  const server = startPeerServer({ hostname: "127.0.90.50", port: 0, app });
+  using store = StateStore.open(":memory:");
+  // Requests are signed with this clock: it must be near the server's real one.
+  const clock = new FakeClock(Date.now());
+  const cfg = config(`127.0.90.50:${server.addr.port} beta\n`, 2);
+  const log = memoryLogger();
+  const consensus = new Consensus({
+    config: () => cfg,
+    store,
+    execute: () => Promise.resolve(fail("a", clock.now())),
+    notifier: new RecordingNotifier(),
+    logger: log,
+    clock,
+  });
+  const beat = async (
+    want: (h: { unreachableSince: number | null; node: string | null }) => boolean,
+  ) => {
+    for (let i = 0; i < 200; i++) {
+      await clock.advance(i === 0 ? HEARTBEAT_MS : 0);
+      const h = consensus.peerHealth()[0];
+      if (h && want(h)) return h;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no such heartbeat: ${JSON.stringify(consensus.peerHealth())}`);
+  };
+  try {
+    assert.deepEqual(consensus.peerHealth(), [], "nothing known before the first beat");
+    const up = await beat((h) => h.unreachableSince === null && h.node !== null);
+    assert.equal(up.node, "beta");
+    await server.shutdown();
+    const down = await beat((h) => h.unreachableSince !== null);
+    assert.equal(down.node, "beta", "still named");
+    assert.ok(log.lines.some((l) => l.includes("peer unreachable")));
+  } finally {
+    consensus.close();
+    await server.shutdown();
   }
 });

@@ -15,7 +15,7 @@ import { systemClock } from "../schedule/mod.ts";
 import { StateStore } from "../store/mod.ts";
 import { loadSilences, type Silence } from "../alerts/mod.ts";
 import { createPeerApp, peerName, startPeerServer } from "../peers/mod.ts";
-import { quorumText, statusRoutes } from "../status/mod.ts";
+import { quorumText, statusRoutes, writeLocalToken } from "../status/mod.ts";
 import type { Notification, Notifier } from "../quorum/types.ts";
 import { createAlerting } from "./alerting.ts";
 import { createExecutor } from "./execute.ts";
@@ -61,6 +61,9 @@ export async function startDaemon(
     await o.beforeServe?.(config);
     const store = StateStore.open(resolve(config.root, config.settings.state_dir));
     cleanups.push(() => store.close());
+    // `dmonitor status` on this node presents it (lib/status/local_token.ts).
+    const localToken = await writeLocalToken(resolve(config.root, config.settings.state_dir));
+    access = { ...access, localToken };
     const execute = createExecutor({
       limiter: new Limiter(config.settings.concurrency),
       builtins: BUILTIN_CHECKS,
@@ -206,7 +209,7 @@ export async function startDaemon(
           });
         }
         config = next;
-        access = nextRes.access;
+        access = { ...nextRes.access, localToken };
         alerting.update(next.sections.alerts, nextRes.channels);
         if (plan.rebuildConsensus) {
           consensus.close();

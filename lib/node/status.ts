@@ -157,11 +157,17 @@ export function nodeStatusSource(o: {
       overlayConsensus(
         view,
         states,
-        c.engine.peerHealth(),
+        c.peerHealth(),
         c.degraded(),
         config,
         outbox.byIncidents(open),
       );
+      const rtt = c.rpc?.rtt();
+      config.peers.forEach((peer, i) => {
+        const ms = rtt?.get(peer.raw || `${peer.host}:${peer.port}`);
+        const v = view.peers[i];
+        if (v && ms !== undefined && v.reachable) v.rttMs = Math.round(ms * 10) / 10;
+      });
       view.sites = o.sites?.() ?? [];
       view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
         host: s.host,

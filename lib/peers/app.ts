@@ -12,7 +12,13 @@ import { ProtocolError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { IncidentView, LocalAnswer } from "../quorum/types.ts";
 import { AuthError, HEADERS, importPeerKey, RequestVerifier, signReply } from "./auth.ts";
-import { parseIncidentView, parseTargetRequest } from "./wire.ts";
+import {
+  parseBatchConfirm,
+  parseBatchIncident,
+  parseBatchView,
+  parseIncidentView,
+  parseTargetRequest,
+} from "./wire.ts";
 import { LogLimiter } from "./log_limiter.ts";
 
 export interface PeerAppDeps {
@@ -25,8 +31,15 @@ export interface PeerAppDeps {
   peers: () => readonly string[];
   log: Logger;
   clock?: () => number;
-  /** Run the check now (or answer from a result a few seconds old); null: test not configured. */
-  confirm(host: string, test: string, signal: AbortSignal): Promise<LocalAnswer | null>;
+  /** Answer from a local result at most `maxAgeMs` old, else run the check now (or join the run
+   * under way if it is new enough); null: test not configured. Without `maxAgeMs` (the single
+   * /v1/confirm route), a result taken after the request arrived. */
+  confirm(
+    host: string,
+    test: string,
+    signal: AbortSignal,
+    maxAgeMs?: number,
+  ): Promise<LocalAnswer | null>;
   /** The last local result and incident state, without running anything; null: not configured. */
   view(host: string, test: string): LocalAnswer | null;
   /** A peer announces its incident state; false: test not configured here. Should not wait for a
@@ -43,6 +56,9 @@ export interface PeerAppDeps {
   maxNonces?: number;
   /** Most /v1 requests handled at once; more get 503 at once (default 256). */
   maxInFlight?: number;
+  /** Most host/test pairs being confirmed at once over batch requests; a batch that would exceed
+   * it is answered 503 with Retry-After (default 5000). */
+  maxPendingConfirms?: number;
 }
 
 type Env = {
@@ -170,6 +186,7 @@ export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
     return reply(c, { node: deps.nodeName, known });
   });
   app.get("/v1/state", (c) => reply(c, { node: deps.nodeName, state: deps.state() }));
+  addBatchRoutes(app, deps, reply, json, clock);
 
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((err, c) => {
@@ -225,4 +242,81 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 function notConfigured(now: number): LocalAnswer {
   return { status: "UNKNOWN", output: "test not configured on this node", at: now, incident: null };
+}
+
+// ---- Batch routes: many host/test pairs per request (see wire.ts) ----
+
+/** Seconds a busy node asks a batch sender to wait (HTTP Retry-After). */
+export const BATCH_RETRY_AFTER_S = 1;
+
+/**
+ * `POST /v1/batch/confirm`, `/v1/batch/view`, `/v1/batch/incident` (and the heartbeat
+ * `/v1/batch/ping`): the single-pair routes for
+ * many pairs at once, behind the same signature, body cap and deadline middleware. A confirm batch
+ * answers within the asker's `waitMs`: a check still running by then is answered UNKNOWN ("still
+ * checking"; it never counts as a failure) and its result serves the asker's next round.
+ */
+function addBatchRoutes(
+  app: Hono<Env>,
+  deps: PeerAppDeps,
+  reply: (c: Context<Env>, payload: unknown) => Promise<Response>,
+  json: (c: Context<Env>) => unknown,
+  clock: () => number,
+): void {
+  const maxPending = deps.maxPendingConfirms ?? 5000;
+  let pending = 0;
+  app.post("/v1/batch/confirm", async (c) => {
+    const { items, waitMs } = parseBatchConfirm(json(c));
+    if (pending > 0 && pending + items.length > maxPending) {
+      c.header("retry-after", String(BATCH_RETRY_AFTER_S));
+      return c.json({ error: "busy", pending }, 503);
+    }
+    pending += items.length;
+    const signal = c.get("signal");
+    const answers: (LocalAnswer | null | undefined)[] = items.map(() => undefined);
+    const all = Promise.all(items.map(async (it, i) => {
+      try {
+        answers[i] = await deps.confirm(it.host, it.test, signal, it.maxAgeMs);
+      } finally {
+        pending--;
+      }
+    }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      all,
+      new Promise((r) => (timer = setTimeout(r, Math.max(0, waitMs)))),
+    ]).finally(() => clearTimeout(timer));
+    const now = clock();
+    return reply(c, {
+      node: deps.nodeName,
+      answers: items.map((it, i) => {
+        const a = answers[i];
+        if (a === undefined) {
+          return {
+            ...(deps.view(it.host, it.test) ?? notConfigured(now)),
+            status: "UNKNOWN",
+            output: "check still running",
+            at: now,
+          };
+        }
+        return a ?? notConfigured(now);
+      }),
+    });
+  });
+  app.post("/v1/batch/view", (c) => {
+    const { items } = parseBatchView(json(c));
+    const now = clock();
+    return reply(c, {
+      node: deps.nodeName,
+      answers: items.map((it) => deps.view(it.host, it.test) ?? notConfigured(now)),
+    });
+  });
+  // The heartbeat: proves both ends hold the key and the link works, costs nothing to answer.
+  app.post("/v1/batch/ping", (c) => reply(c, { node: deps.nodeName }));
+  app.post("/v1/batch/incident", async (c) => {
+    const { views } = parseBatchIncident(json(c));
+    const peer = c.get("peer");
+    const known = await Promise.all(views.map((v) => deps.hear(v.host, v.test, peer, v)));
+    return reply(c, { node: deps.nodeName, known });
+  });
 }

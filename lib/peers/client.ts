@@ -8,7 +8,29 @@ import { PeerError, ProtocolError } from "../errors/mod.ts";
 import type { Peer } from "../config/types.ts";
 import type { IncidentView, PeerAnswer } from "../quorum/types.ts";
 import { HEADERS, importPeerKey, randomNonce, signRequest, verifyReply } from "./auth.ts";
-import { parsePeerReply, type PeerReply, type TargetRequest } from "./wire.ts";
+import {
+  type BatchReply,
+  type ConfirmItem,
+  parseBatchKnown,
+  parseBatchReply,
+  parsePeerReply,
+  type PeerReply,
+  type TargetRequest,
+} from "./wire.ts";
+
+/** The peer answered 503: it is alive but busy, and asks to be asked again after `retryAfterMs`. */
+export class PeerBusyError extends ProtocolError {
+  override name = "PeerBusyError";
+  constructor(readonly retryAfterMs: number) {
+    super(`busy, retry after ${retryAfterMs} ms`);
+  }
+}
+
+/** Retry-After in ms: seconds as the header says (capped at 30 s), else 250 ms. */
+export function retryAfterMs(header: string | null): number {
+  const s = header === null ? NaN : Number(header);
+  return Number.isFinite(s) && s >= 0 ? Math.min(30_000, Math.round(s * 1000)) : 250;
+}
 
 export interface PeerClientOptions {
   /** The shared secret (`peer.key`), or an already imported key. */
@@ -75,6 +97,7 @@ export async function callPeer(
     return await Promise.race([exchange(), deadline]);
   } catch (err) {
     if (err instanceof PeerError) throw err;
+    if (err instanceof PeerBusyError) throw new PeerError(label, err.message, { cause: err });
     const why = signal.aborted ? `no answer within ${o.deadlineMs} ms` : explain(err);
     throw new PeerError(label, why, { cause: err });
   } finally {
@@ -102,6 +125,7 @@ export async function callPeer(
       ...(o.client ? { client: o.client } : {}),
     } as RequestInit);
     const raw = await readCapped(res, o.maxReplyBytes ?? 64 * 1024);
+    if (res.status === 503) throw new PeerBusyError(retryAfterMs(res.headers.get("retry-after")));
     if (res.status !== 200) throw new ProtocolError(`answered HTTP ${res.status}`);
     const node = res.headers.get(HEADERS.node) ?? "";
     const signature = res.headers.get(HEADERS.signature) ?? "";
@@ -210,6 +234,75 @@ export async function announceToPeers(
     }
   }));
   return results.filter((r) => r !== null);
+}
+
+/** Largest batch reply accepted: 1,000 answers with their incident views. */
+export const MAX_BATCH_REPLY_BYTES = 8 * 1024 * 1024;
+
+/** `POST /v1/batch/confirm` to one peer: one answer per item, in order. Throws PeerError (a
+ * PeerBusyError cause when the peer is busy). */
+export async function confirmBatch(
+  peer: Pick<Peer, "host" | "port" | "raw">,
+  items: readonly ConfirmItem[],
+  waitMs: number,
+  o: PeerClientOptions & { cryptoKey: CryptoKey },
+): Promise<BatchReply> {
+  return await batchCall(peer, "/v1/batch/confirm", { items, waitMs }, items, o);
+}
+
+/** `POST /v1/batch/view` to one peer. */
+export async function viewBatch(
+  peer: Pick<Peer, "host" | "port" | "raw">,
+  items: readonly TargetRequest[],
+  o: PeerClientOptions & { cryptoKey: CryptoKey },
+): Promise<BatchReply> {
+  const bare = items.map(({ host, test }) => ({ host, test }));
+  return await batchCall(peer, "/v1/batch/view", { items: bare }, items, o);
+}
+
+/** `POST /v1/batch/incident` to one peer: whether each view's test is configured there. */
+export async function announceBatch(
+  peer: Pick<Peer, "host" | "port" | "raw">,
+  views: readonly IncidentView[],
+  o: PeerClientOptions & { cryptoKey: CryptoKey },
+): Promise<{ node: string; known: boolean[] }> {
+  const { node, json } = await callPeer(peer, "POST", "/v1/batch/incident", { views }, o);
+  const r = parseBatchKnown(json, views.length);
+  if (r.node !== node) {
+    throw new ProtocolError(`reply names node "${r.node}" but was signed as "${node}"`);
+  }
+  return r;
+}
+
+/** `POST /v1/batch/ping`: the heartbeat. Resolves with the node name the peer signed as. */
+export async function pingPeer(
+  peer: Pick<Peer, "host" | "port" | "raw">,
+  o: PeerClientOptions & { cryptoKey: CryptoKey },
+): Promise<string> {
+  const { node, json } = await callPeer(peer, "POST", "/v1/batch/ping", {}, o);
+  const named = (json as { node?: unknown } | null)?.node;
+  if (named !== node) {
+    throw new ProtocolError(`reply names node "${named}" but was signed as "${node}"`);
+  }
+  return node;
+}
+
+async function batchCall(
+  peer: Pick<Peer, "host" | "port" | "raw">,
+  path: string,
+  payload: unknown,
+  expect: readonly TargetRequest[],
+  o: PeerClientOptions & { cryptoKey: CryptoKey },
+): Promise<BatchReply> {
+  const { node, json } = await callPeer(peer, "POST", path, payload, {
+    ...o,
+    maxReplyBytes: o.maxReplyBytes ?? MAX_BATCH_REPLY_BYTES,
+  });
+  const r = parseBatchReply(json, expect);
+  if (r.node !== node) {
+    throw new ProtocolError(`reply names node "${r.node}" but was signed as "${node}"`);
+  }
+  return r;
 }
 
 /** An error's message with its causes ("fetch failed: invalid peer certificate: UnknownIssuer"). */

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import type { Peer } from "../config/types.ts";
 import { memoryLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
-import { IncidentEngine, type Timers } from "../quorum/engine.ts";
-import { RecordingNotifier } from "../quorum/notifier.ts";
+import type { Clock } from "../clock/mod.ts";
+import { IncidentEngine } from "../quorum/engine.ts";
+import { RecordingNotifier } from "../quorum/fixtures_testing.ts";
 import { createPeerApp } from "./app.ts";
 import { createPeerRpc } from "./rpc.ts";
 import { type PeerServer, startPeerServer } from "./server.ts";
@@ -31,15 +32,17 @@ function cluster(names: string[]) {
     durationMs: 1,
   });
   const timers: { at: number; fn: () => void; dead: boolean }[] = [];
-  const fakeTimers: Timers = {
-    set: (fn, ms) => {
-      const t = { at: now + ms, fn, dead: false };
-      timers.push(t);
-      return t;
-    },
-    clear: (h) => {
-      (h as { dead: boolean }).dead = true;
-    },
+  const clock: Clock = {
+    now: () => now,
+    sleep: (ms, signal) =>
+      new Promise((resolve) => {
+        const t = { at: now + ms, fn: () => resolve(), dead: false };
+        timers.push(t);
+        signal?.addEventListener("abort", () => {
+          t.dead = true;
+          resolve();
+        }, { once: true });
+      }),
   };
   const engines = new Map<string, IncidentEngine>();
   const notifiers = new Map<string, RecordingNotifier>();
@@ -84,9 +87,8 @@ function cluster(names: string[]) {
         timing,
         ...rpc,
         notifier,
-        clock: () => now,
+        clock,
         log,
-        timers: fakeTimers,
       }),
     );
   }
@@ -107,6 +109,8 @@ function cluster(names: string[]) {
         if (t.at <= now) t.fn();
         else timers.push(t);
       }
+      // The wake-ups run once the sleeps' promises settle.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
       for (const e of engines.values()) await e.idle();
     },
     kill: async (name: string) => {

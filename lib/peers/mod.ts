@@ -25,6 +25,17 @@ export {
 } from "./auth.ts";
 export { NonceCache, type NonceVerdict } from "./nonce_cache.ts";
 export {
+  type BatchConfirmRequest,
+  type BatchIncidentRequest,
+  type BatchReply,
+  type BatchViewRequest,
+  type ConfirmItem,
+  MAX_BATCH_ITEMS,
+  parseBatchConfirm,
+  parseBatchIncident,
+  parseBatchKnown,
+  parseBatchReply,
+  parseBatchView,
   parseIncidentView,
   parsePeerReply,
   parseTargetRequest,
@@ -33,16 +44,20 @@ export {
 } from "./wire.ts";
 export { createPeerApp, DeadlineError, type PeerAppDeps } from "./app.ts";
 export {
+  announceBatch,
   announceToPeers,
   askPeers,
   callPeer,
+  confirmBatch,
   createPeerHttpClient,
   peerBaseUrl,
+  PeerBusyError,
   type PeerClientOptions,
   peerLabel,
   peerName,
+  viewBatch,
 } from "./client.ts";
-export { createPeerRpc, type PeerRpcOptions } from "./rpc.ts";
+export { createPeerRpc, type PeerRpc, type PeerRpcOptions } from "./rpc.ts";
 export {
   checkPeerKeyRequirement,
   MIN_PEER_KEY_LENGTH,

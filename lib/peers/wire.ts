@@ -139,3 +139,115 @@ export function parsePeerReply(v: unknown, expect: TargetRequest): PeerReply {
     incident,
   };
 }
+
+// ---- Batches: many host/test pairs in one request (POST /v1/batch/confirm, /view, /incident) ----
+
+/** Most items in one batch request (a request body is also capped in bytes by the endpoint). */
+export const MAX_BATCH_ITEMS = 1000;
+
+/** One item of a batch confirm: answer from a result at most `maxAgeMs` old, else run the check. */
+export interface ConfirmItem extends TargetRequest {
+  /** Age of the asker's failing result when the request was sent: an older result is no answer. */
+  maxAgeMs: number;
+}
+
+/** `POST /v1/batch/confirm`: `waitMs` is how long the asker still waits for checks to finish. */
+export interface BatchConfirmRequest {
+  items: ConfirmItem[];
+  waitMs: number;
+}
+
+/** `POST /v1/batch/view`. */
+export interface BatchViewRequest {
+  items: TargetRequest[];
+}
+
+/** `POST /v1/batch/incident`. */
+export interface BatchIncidentRequest {
+  views: IncidentView[];
+}
+
+/** A signed 200 reply to a batch confirm or view: one answer per item, in order. */
+export interface BatchReply {
+  node: string;
+  answers: LocalAnswer[];
+}
+
+function list(o: Obj, k: string): unknown[] {
+  const v = o[k];
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_BATCH_ITEMS) {
+    bad(k, `a list of 1-${MAX_BATCH_ITEMS} items`, Array.isArray(v) ? `${v.length} items` : v);
+  }
+  return v;
+}
+
+function duration(o: Obj, k: string, path: string): number {
+  const v = o[k];
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 86_400_000) {
+    bad(`${path}${k}`, "a duration in ms (0-86400000)", v);
+  }
+  return v;
+}
+
+export function parseBatchConfirm(v: unknown): BatchConfirmRequest {
+  const o = obj(v, "body");
+  return {
+    items: list(o, "items").map((x, i) => {
+      const it = obj(x, `items[${i}]`);
+      const p = `items[${i}].`;
+      return {
+        host: str(it, "host", p, HOST_RE, "a host name or IP address"),
+        test: str(it, "test", p, TEST_RE, "a test name"),
+        maxAgeMs: duration(it, "maxAgeMs", p),
+      };
+    }),
+    waitMs: duration(o, "waitMs", ""),
+  };
+}
+
+export function parseBatchView(v: unknown): BatchViewRequest {
+  const o = obj(v, "body");
+  return {
+    items: list(o, "items").map((x, i) => {
+      const it = obj(x, `items[${i}]`);
+      const p = `items[${i}].`;
+      return {
+        host: str(it, "host", p, HOST_RE, "a host name or IP address"),
+        test: str(it, "test", p, TEST_RE, "a test name"),
+      };
+    }),
+  };
+}
+
+export function parseBatchIncident(v: unknown): BatchIncidentRequest {
+  const o = obj(v, "body");
+  return { views: list(o, "views").map((x, i) => parseIncidentView(x, `views[${i}]`)) };
+}
+
+/** Validates a batch reply against the items asked about (same count, same host/test each). */
+export function parseBatchReply(v: unknown, expect: readonly TargetRequest[]): BatchReply {
+  const o = obj(v, "reply");
+  const node = str(o, "node", "", NODE_RE, "a node name");
+  const raw = o.answers;
+  if (!Array.isArray(raw) || raw.length !== expect.length) {
+    bad("answers", `a list of ${expect.length} answers`, Array.isArray(raw) ? raw.length : raw);
+  }
+  const answers = raw.map((a, i) => {
+    const r = parsePeerReply({ ...obj(a, `answers[${i}]`), node }, expect[i]!);
+    return { status: r.status, output: r.output, at: r.at, incident: r.incident };
+  });
+  return { node, answers };
+}
+
+/** Validates the reply to a batch announcement: whether each view's test is configured there. */
+export function parseBatchKnown(v: unknown, count: number): { node: string; known: boolean[] } {
+  const o = obj(v, "reply");
+  const node = str(o, "node", "", NODE_RE, "a node name");
+  const known = o.known;
+  if (
+    !Array.isArray(known) || known.length !== count || !known.every((k) => typeof k === "boolean")
+  ) {
+    bad("known", `a list of ${count} booleans`, known);
+  }
+  return { node, known: known as boolean[] };
+}

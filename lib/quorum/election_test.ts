@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { electNotifier, mergeNotice, peerPresence, planClaim } from "./election.ts";
-import { notice, peer } from "./testing.ts";
+import { notice, peer } from "./fixtures_testing.ts";
 
 Deno.test("electNotifier: first in name order, skipping handed-over nodes", () => {
   const table: [string[], string[], string | null][] = [

@@ -7,6 +7,7 @@
 import type { QuorumRule } from "../config/types.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
+import { type Clock, systemClock } from "../clock/mod.ts";
 import type { IncidentState, IncidentView, LocalAnswer, Notifier, PeerAnswer } from "./types.ts";
 import {
   type Effect,
@@ -26,14 +27,15 @@ import {
   sanitizeAnswers,
 } from "./health.ts";
 
-/** Asks every peer about a host+test: `confirm` makes them check, `view` only reads their state. */
-export type AskFn = (host: string, test: string, mode: "confirm" | "view") => Promise<PeerAnswer[]>;
-
-/** Timer functions, injectable so tests control time. */
-export interface Timers {
-  set(fn: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
-}
+/** Asks every peer about a host+test: `confirm` makes them check, `view` only reads their state.
+ * `since` (confirm): epoch ms of the local result that started the round; a peer must answer from
+ * a result at least that recent. */
+export type AskFn = (
+  host: string,
+  test: string,
+  mode: "confirm" | "view",
+  since?: number,
+) => Promise<PeerAnswer[]>;
 
 export interface EngineOptions {
   self: string;
@@ -43,14 +45,14 @@ export interface EngineOptions {
   timing: QuorumTiming;
   ask: AskFn;
   notifier: Notifier;
-  clock?: () => number;
+  /** Time and wake-up timers (default: the system clock). */
+  clock?: Clock;
   log?: Logger;
   /** Pushes this node's view to every peer (POST /v1/incident); awaited, bounded by its own
    * deadline, errors swallowed by the implementation. Default: nothing (single-node mode). */
   announce?: (host: string, test: string, view: IncidentView) => Promise<void>;
   /** Persists a state after every change (SQLite in the node); awaited before notifying. */
   save?: (s: IncidentState) => void | Promise<void>;
-  timers?: Timers;
   /** Whether this node is degraded (see `isDegraded`); its failures then vote UNKNOWN. */
   degraded?: () => boolean;
 }
@@ -62,25 +64,16 @@ export interface EngineSnapshot {
   peers: PeerHealth[];
 }
 
-const realTimers: Timers = {
-  set(fn, ms) {
-    const id = setTimeout(fn, Math.max(0, ms));
-    Deno.unrefTimer(id);
-    return id;
-  },
-  clear: (h) => clearTimeout(h as number),
-};
-
 /** Runs the consensus rounds of one node. */
 export class IncidentEngine {
   readonly #o: EngineOptions;
   readonly #ctx: IncidentContext;
   readonly #clock: () => number;
+  readonly #sleep: Clock["sleep"];
   readonly #log: Logger;
-  readonly #timers: Timers;
   #states = new Map<string, IncidentState>();
   #locks = new Map<string, Promise<unknown>>();
-  #wakes = new Map<string, { at: number; handle: unknown }>();
+  #wakes = new Map<string, { at: number; cancel: AbortController }>();
   /** Announcements received while a round was in progress, per host+test. */
   #inbox = new Map<string, IncidentView[]>();
   #health: HealthTable = {};
@@ -89,9 +82,10 @@ export class IncidentEngine {
   constructor(o: EngineOptions) {
     this.#o = o;
     this.#ctx = { self: o.self, nodesTotal: o.peers.length + 1, rule: o.rule, timing: o.timing };
-    this.#clock = o.clock ?? Date.now;
+    const clock = o.clock ?? systemClock;
+    this.#clock = () => clock.now();
+    this.#sleep = (ms, signal) => clock.sleep(ms, signal);
     this.#log = o.log ?? createLogger({ component: "quorum" });
-    this.#timers = o.timers ?? realTimers;
   }
 
   /** Feeds a local check result; when it failed, or an incident is open, runs a round. Returns
@@ -194,7 +188,7 @@ export class IncidentEngine {
   /** Cancels pending timers; later calls do nothing. */
   close(): void {
     this.#closed = true;
-    for (const w of this.#wakes.values()) this.#timers.clear(w.handle);
+    for (const w of this.#wakes.values()) w.cancel.abort();
     this.#wakes.clear();
   }
 
@@ -260,7 +254,7 @@ export class IncidentEngine {
         const startedAt = this.#clock();
         let raw: PeerAnswer[];
         try {
-          raw = await this.#o.ask(host, test, e.mode);
+          raw = await this.#o.ask(host, test, e.mode, e.self?.at);
         } catch (err) {
           // The peer client never throws; an injected one that does costs this round, not the node.
           this.#log.error("asking peers failed", { host, test, error: String(err) });
@@ -286,14 +280,16 @@ export class IncidentEngine {
     const k = key(host, test);
     const old = this.#wakes.get(k);
     if (old && old.at <= at) return;
-    if (old) this.#timers.clear(old.handle);
-    const handle = this.#timers.set(() => {
+    if (old) old.cancel.abort();
+    const cancel = new AbortController();
+    this.#wakes.set(k, { at, cancel });
+    this.#sleep(Math.max(0, at - this.#clock()), cancel.signal).then(() => {
+      if (cancel.signal.aborted) return;
       this.#wakes.delete(k);
       this.wake(host, test).catch((err) =>
         this.#log.error("wake failed", { host, test, error: String(err) })
       );
-    }, at - this.#clock());
-    this.#wakes.set(k, { at, handle });
+    });
   }
 }
 

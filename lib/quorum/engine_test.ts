@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { memoryLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
-import { type AskFn, IncidentEngine, type Timers } from "./engine.ts";
-import { RecordingNotifier } from "./notifier.ts";
+import type { Clock } from "../clock/mod.ts";
+import { type AskFn, IncidentEngine } from "./engine.ts";
+import { RecordingNotifier } from "./fixtures_testing.ts";
 import type { IncidentState, IncidentView, PeerAnswer, VoteStatus } from "./types.ts";
 
 const timing = { settleMs: 3000, handoverMs: 20000, recoverHoldMs: 0, remindMs: 0 };
@@ -21,20 +22,28 @@ function result(status: "OK" | "FAIL" | "TIMEOUT", at: number): CheckResult {
   };
 }
 
+/** A clock whose timers never fire (their sleeps end only when cancelled). */
+const stillClock: Clock = {
+  now: () => Date.now(),
+  sleep: (_ms, signal) => new Promise((r) => signal?.addEventListener("abort", () => r())),
+};
+
 /** A controllable world: a clock, timers that fire only when told, canned peer answers. */
 function world(peers: string[] = ["a:2929", "c:2929"]) {
   let now = 1000;
-  const timers: { at: number; fn: () => void; id: number }[] = [];
-  let nextId = 0;
-  const fake: Timers = {
-    set(fn, ms) {
-      const id = nextId++;
-      timers.push({ at: now + ms, fn, id });
-      return id;
-    },
-    clear(h) {
-      const i = timers.findIndex((t) => t.id === h);
-      if (i >= 0) timers.splice(i, 1);
+  const timers: { at: number; fn: () => void }[] = [];
+  const clock: Clock = {
+    now: () => now,
+    sleep(ms, signal) {
+      return new Promise((resolve) => {
+        const t = { at: now + ms, fn: () => resolve() };
+        timers.push(t);
+        signal?.addEventListener("abort", () => {
+          const i = timers.indexOf(t);
+          if (i >= 0) timers.splice(i, 1);
+          resolve();
+        }, { once: true });
+      });
     },
   };
   const answers = new Map<string, { status: VoteStatus; incident?: IncidentView | null }>();
@@ -70,9 +79,8 @@ function world(peers: string[] = ["a:2929", "c:2929"]) {
     timing,
     ask,
     notifier,
-    clock: () => now,
+    clock,
     log,
-    timers: fake,
     save: (s) => {
       saved.push(structuredClone(s));
     },
@@ -99,6 +107,8 @@ function world(peers: string[] = ["a:2929", "c:2929"]) {
       assert.ok(t, "a timer is armed");
       now = Math.max(now, t.at);
       t.fn();
+      // The wake-up runs after the sleep's promise settles.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
       await engine.idle();
     },
   };
@@ -175,7 +185,7 @@ Deno.test("engine: rounds of one host+test never overlap", async () => {
     timing,
     notifier: new RecordingNotifier(),
     log: memoryLogger(),
-    timers: { set: () => 0, clear: () => {} },
+    clock: stillClock,
     ask: async (_h, _t) => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
@@ -196,7 +206,7 @@ Deno.test("engine: a peer reporting this node's own name cannot vote", async () 
     timing,
     notifier: new RecordingNotifier(),
     log: memoryLogger(),
-    timers: { set: () => 0, clear: () => {} },
+    clock: stillClock,
     ask: () =>
       Promise.resolve([{
         peer: "twin:2929",
@@ -285,10 +295,9 @@ Deno.test("engine: a failing ask or announce costs a round or a push, never the 
     peers: ["a:2929"],
     rule: { kind: "count", count: 1 },
     timing: { ...timing, settleMs: 1000 },
-    clock: () => now,
     notifier,
     log,
-    timers: { set: () => 0, clear: () => {} },
+    clock: { ...stillClock, now: () => now },
     ask: () => fail ? Promise.reject(new Error("boom")) : Promise.resolve([]),
     announce: () => Promise.reject(new Error("network down")),
   });
@@ -321,8 +330,7 @@ Deno.test("engine: an announcement that arrives during the final round is taken 
     timing,
     notifier,
     log: memoryLogger(),
-    clock: () => now,
-    timers: { set: () => 0, clear: () => {} },
+    clock: { ...stillClock, now: () => now },
     ask: (_h, _t, mode) =>
       mode === "confirm"
         ? Promise.resolve(answers())

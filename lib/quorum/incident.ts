@@ -126,7 +126,16 @@ export function nextIncident(
       }
       if ((s.phase === "local-only" || s.phase === "unconfirmed") && !failing) {
         enter(s, "ok", now);
-        fx.push(log("info", "local check passes again"));
+        // Say what happened: a degraded node's failure votes UNKNOWN, it did not pass.
+        fx.push(
+          event.vote.status === "OK" ? log("info", "local check passes again") : log(
+            "info",
+            "local failure no longer counted: this node is degraded (no peer reachable)",
+            {
+              vote: event.vote.status,
+            },
+          ),
+        );
         break;
       }
       if (s.phase === "ok") enter(s, "suspect", now);

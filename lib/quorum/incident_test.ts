@@ -14,7 +14,7 @@ import type {
   Vote,
   VoteStatus,
 } from "./types.ts";
-import { notice, peer } from "./testing.ts";
+import { notice, peer } from "./fixtures_testing.ts";
 
 const ctx: IncidentContext = {
   self: "b",

@@ -49,12 +49,5 @@ export {
   recordAnswers,
   sanitizeAnswers,
 } from "./health.ts";
-export { defaultTiming, type RoundTiming } from "./timing.ts";
-export {
-  type AskFn,
-  type EngineOptions,
-  type EngineSnapshot,
-  IncidentEngine,
-  type Timers,
-} from "./engine.ts";
-export { RecordingNotifier } from "./notifier.ts";
+export { defaultTiming, type RoundTiming, viewDeadlineFor } from "./timing.ts";
+export { type AskFn, type EngineOptions, type EngineSnapshot, IncidentEngine } from "./engine.ts";

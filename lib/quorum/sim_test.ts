@@ -4,7 +4,8 @@
  * A failing seed is printed and can be replayed alone.
  */
 import assert from "node:assert/strict";
-import { type Delivery, prng, type SimOptions, simulate } from "./sim.ts";
+import { prng } from "./fixtures_testing.ts";
+import { type Delivery, type SimOptions, simulate } from "./sim_testing.ts";
 
 const SEEDS = Number(Deno.env.get("DMONITOR_SIM_SEEDS") ?? 200);
 const DOWN = 60_000, UP = 240_000;
@@ -26,12 +27,12 @@ function kinds(d: Delivery[]): string {
 }
 
 /** Runs `make(seed)` for every seed; asserts `check` and names the seed when it fails. */
-function forSeeds(
+async function forSeeds(
   make: (seed: number) => SimOptions,
   check: (d: Delivery[], seed: number) => void,
 ) {
   for (let seed = 1; seed <= SEEDS; seed++) {
-    const { deliveries } = simulate(make(seed));
+    const { deliveries } = await simulate(make(seed));
     try {
       check(deliveries, seed);
     } catch (e) {
@@ -55,12 +56,12 @@ function exactlyOneOutage(d: Delivery[], withinMs = 40_000) {
 for (const size of [3, 5]) {
   const nodes = ["n1", "n2", "n3", "n4", "n5"].slice(0, size);
 
-  Deno.test(`sim ${size} nodes: every interleaving sends one down and one recovery`, () => {
-    forSeeds((seed) => base(nodes, seed), (d) => exactlyOneOutage(d));
+  Deno.test(`sim ${size} nodes: every interleaving sends one down and one recovery`, async () => {
+    await forSeeds((seed) => base(nodes, seed), (d) => exactlyOneOutage(d));
   });
 
-  Deno.test(`sim ${size} nodes: the lowest node sees the outage late, still exactly one`, () => {
-    forSeeds((seed) => ({
+  Deno.test(`sim ${size} nodes: the lowest node sees the outage late, still exactly one`, async () => {
+    await forSeeds((seed) => ({
       ...base(nodes, seed),
       service: (
         n,
@@ -69,16 +70,16 @@ for (const size of [3, 5]) {
     }), (d) => exactlyOneOutage(d));
   });
 
-  Deno.test(`sim ${size} nodes: any node SIGKILLed at any moment of the outage, still exactly one`, () => {
-    forSeeds((seed) => {
+  Deno.test(`sim ${size} nodes: any node SIGKILLed at any moment of the outage, still exactly one`, async () => {
+    await forSeeds((seed) => {
       const victim = nodes[seed % 2 === 0 ? 0 : seed % size]!;
       const at = DOWN + ((seed * 7919) % 30_000);
       return { ...base(nodes, seed), kills: [{ node: victim, at }] };
     }, (d) => exactlyOneOutage(d, 75_000));
   });
 
-  Deno.test(`sim ${size} nodes: the notifier killed and restarted during the outage, still exactly one`, () => {
-    forSeeds((seed) => {
+  Deno.test(`sim ${size} nodes: the notifier killed and restarted during the outage, still exactly one`, async () => {
+    await forSeeds((seed) => {
       const at = DOWN + ((seed * 104729) % 25_000);
       return {
         ...base(nodes, seed),
@@ -87,16 +88,16 @@ for (const size of [3, 5]) {
     }, (d) => exactlyOneOutage(d, 75_000));
   });
 
-  Deno.test(`sim ${size} nodes: one node with a broken view never alerts`, () => {
-    forSeeds((seed) => ({
+  Deno.test(`sim ${size} nodes: one node with a broken view never alerts`, async () => {
+    await forSeeds((seed) => ({
       ...base(nodes, seed),
       service: (n) => (n === nodes[seed % size] ? "FAIL" : "OK"),
     }), (d) => assert.equal(d.length, 0));
   });
 }
 
-Deno.test("sim 3 nodes: every node isolated from the others -> no quorum, no alert", () => {
-  forSeeds((seed) => ({ ...base(["n1", "n2", "n3"], seed), link: () => false }), (d) => {
+Deno.test("sim 3 nodes: every node isolated from the others -> no quorum, no alert", async () => {
+  await forSeeds((seed) => ({ ...base(["n1", "n2", "n3"], seed), link: () => false }), (d) => {
     assert.equal(d.length, 0);
   });
 });
@@ -126,10 +127,10 @@ Deno.test("sim 4 nodes split 2|2, quorum 2: each side alerts once (the documente
   });
 });
 
-Deno.test("sim 3 nodes: a flapping service never sends two downs in a row", () => {
+Deno.test("sim 3 nodes: a flapping service never sends two downs in a row", async () => {
   // Down 30 s, up 15 s, for a while, then steady.
   const flap = (t: number) => t >= DOWN && t < UP && (t - DOWN) % 45_000 < 30_000;
-  forSeeds(
+  await forSeeds(
     (seed) => ({
       ...base(["n1", "n2", "n3"], seed),
       service: (_n, t) => (flap(t) ? "FAIL" : "OK"),
@@ -159,17 +160,56 @@ function lossy(seed: number, p: number) {
 
 for (const size of [3, 5]) {
   const nodes = ["n1", "n2", "n3", "n4", "n5"].slice(0, size);
-  Deno.test(`sim ${size} nodes, 15% of links down at any time: still exactly one`, () => {
-    forSeeds(
+  Deno.test(`sim ${size} nodes, 15% of links down at any time: still exactly one`, async () => {
+    await forSeeds(
       (seed) => ({ ...base(nodes, seed), link: lossy(seed, 0.15) }),
       (d) => exactlyOneOutage(d, 75_000),
     );
   });
-  Deno.test(`sim ${size} nodes, 40% of links down at any time: never a missed notice`, () => {
+  Deno.test(`sim ${size} nodes, 40% of links down at any time: never a missed notice`, async () => {
     // Duplicates do happen at this loss rate (about 1% of runs, see README.md); silence must not.
-    forSeeds((seed) => ({ ...base(nodes, seed), link: lossy(seed, 0.4) }), (d) => {
+    await forSeeds((seed) => ({ ...base(nodes, seed), link: lossy(seed, 0.4) }), (d) => {
       assert.ok(d.some((x) => x.n.kind === "down"), "a down notice");
       assert.ok(d.some((x) => x.n.kind === "recovered"), "a recovery notice");
     });
   });
 }
+
+/** Each node refuses requests (503, Retry-After 1 s) during a 2 s window with probability `p`. */
+function overloaded(seed: number, p: number) {
+  return (node: string, t: number) =>
+    prng(seed * 7919 + Math.floor(t / 2000) * 104729 + node.charCodeAt(1))() < p;
+}
+
+Deno.test("sim 3 nodes, 2,000 checks failing at once, peers slow and refusing: one down and one recovery each", async () => {
+  const checks = Number(Deno.env.get("DMONITOR_SIM_MASS") ?? 2000);
+  const down = 30_000, up = 120_000;
+  for (const seed of [Number(Deno.env.get("DMONITOR_SIM_MASS_SEED") ?? 1)]) {
+    const r = await simulate({
+      ...base(["n1", "n2", "n3"], seed),
+      checks,
+      // Peers serve one request at a time at 0.5 ms per pair: a confirm burst backs them up.
+      perItemMs: 0.5,
+      busy: overloaded(seed, 0.3),
+      service: (_n, t) => (t >= down && t < up ? "FAIL" : "OK"),
+      endMs: 220_000,
+    });
+    const per = new Map<string, string[]>();
+    for (const d of r.deliveries) {
+      per.set(d.n.host, [...(per.get(d.n.host) ?? []), d.n.kind]);
+    }
+    const wrong = [...per].filter(([, k]) => k.join(" ") !== "down recovered");
+    assert.equal(per.size, checks, `seed ${seed}: every outage notified`);
+    assert.deepEqual(wrong.slice(0, 5), [], `seed ${seed}: exactly one down and one recovery each`);
+    const downs = r.deliveries.filter((d) => d.n.kind === "down");
+    const last = Math.max(...downs.map((d) => d.at));
+    assert.ok(last < down + 60_000, `seed ${seed}: last down notice at ${last}`);
+    assert.ok(r.refused > 0, "peers did refuse");
+    // Every pair and round is batched: far below one request per failed check.
+    const failedChecks = checks * 3;
+    assert.ok(
+      r.requests / failedChecks < 1,
+      `${r.requests} requests for ${failedChecks} failed checks`,
+    );
+  }
+});

@@ -13,22 +13,39 @@ export interface RoundTiming extends QuorumTiming {
 }
 
 /**
- * Timings for a check timeout and interval: confirm deadline timeout + 2 s; view deadline 1.5 s;
- * settle 3 s (must exceed the view deadline); hand-over 2x the check timeout, at least 2x settle;
- * recovery hold 0 (recovery still needs two passing rounds in a row, a check interval apart);
- * reminders every `remind` ms (Settings.remind; 0 or absent: none).
+ * Timings for a check timeout and interval. Settle: a quarter of the interval, 1-3 s (3 s without
+ * an interval), the same on every node that has the same `interval`; the view and announcement
+ * deadline stays below it (settle - 250 ms at most; `viewDeadlineFor` narrows it to the measured
+ * round trips); confirm deadline timeout + 2 s (peers run the check); hand-over 2x the check
+ * timeout, at least 6 s (a busy peer is not presumed gone too soon); recovery hold 0 (recovery
+ * still needs two passing rounds in a row, a check interval apart); reminders every `remind` ms.
  */
 export function defaultTiming(
-  s: { timeout: number; remind?: number; recoverHoldMs?: number },
+  s: { timeout: number; interval?: number; remind?: number; recoverHoldMs?: number },
 ): RoundTiming {
-  const viewDeadlineMs = 1500;
-  const settleMs = 3000;
+  const settleMs = s.interval === undefined
+    ? 3000
+    : Math.min(3000, Math.max(1000, Math.round(s.interval / 4)));
   return {
     confirmDeadlineMs: s.timeout + 2000,
-    viewDeadlineMs,
+    viewDeadlineMs: settleMs - 250,
     settleMs,
-    handoverMs: Math.max(2 * s.timeout, 2 * settleMs),
+    handoverMs: Math.max(2 * s.timeout, 6000),
     recoverHoldMs: s.recoverHoldMs ?? 0,
     remindMs: s.remind ?? 0,
   };
+}
+
+/**
+ * The deadline of a view round or announcement: four times the slowest peer's smoothed round trip
+ * plus 200 ms, at least 300 ms, at most `maxMs` (below the settle time). Without measurements yet,
+ * `maxMs`.
+ * @example
+ * viewDeadlineFor(2750, [3, 12]); // 300
+ */
+export function viewDeadlineFor(maxMs: number, rtts: Iterable<number>): number {
+  let worst = -1;
+  for (const r of rtts) worst = Math.max(worst, r);
+  if (worst < 0) return maxMs;
+  return Math.min(maxMs, Math.max(300, Math.round(4 * worst + 200)));
 }

@@ -18,6 +18,8 @@ export interface StatusAccess {
   settings: StatusSettings;
   /** The token from `token_file`, or null when none is configured. */
   token: string | null;
+  /** The running node's own token (`<state_dir>/status.token`, see local_token.ts). */
+  localToken?: string | null;
 }
 
 /** Decides one request: allowed by address, by token, or not at all. Pure. */
@@ -29,7 +31,9 @@ export function isAllowed(
   if (remoteIp !== null && access.settings.allow.some((n) => cidrContains(n, remoteIp))) {
     return true;
   }
-  return access.token !== null && token !== null && constantTimeEqual(access.token, token);
+  if (token === null) return false;
+  if (access.localToken && constantTimeEqual(access.localToken, token)) return true;
+  return access.token !== null && constantTimeEqual(access.token, token);
 }
 
 /** A token shorter than this is guessable. */

@@ -42,3 +42,4 @@ export { renderPage } from "./page.tsx";
 export { renderText } from "./text.ts";
 export { viewFamilies } from "./metrics.ts";
 export { STATUS_PATHS, type StatusRouteDeps, statusRoutes, TOKEN_COOKIE } from "./routes.ts";
+export { LOCAL_TOKEN_FILE, readLocalToken, writeLocalToken } from "./local_token.ts";
