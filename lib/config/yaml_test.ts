@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { decodeFlat, decodeYaml } from "./yaml.ts";
+import type { ConfigProblem } from "../errors/mod.ts";
 
 const SAME = [
   "port: 22\n",
@@ -48,4 +49,13 @@ Deno.test("decodeYaml: duplicates still reported with their line through the ful
   assert.equal(decodeYaml("port: 22\nport: 23\n", "hosts.d/a/ssh", problems), null);
   assert.equal(problems[0]!.key, "line 2");
   assert.deepEqual(decodeYaml("port: 0x16\n", "f", []), { port: 22 });
+});
+
+Deno.test("decodeYaml: a long comment block before a key decodes at once (no regex backtracking)", () => {
+  const comments = Array.from({ length: 60 }, (_, i) => `# comment line ${i}: 50% of nodes`);
+  const text = [...comments, "", "#quorum: 2", "interval: 45s", "#timeout: 10s", ""].join("\n");
+  const problems: ConfigProblem[] = [];
+  assert.deepEqual(decodeYaml(text, "dmonitor.yaml", problems), { interval: "45s" });
+  assert.deepEqual(problems, []);
+  assert.equal(decodeYaml(comments.join("\n") + "\n\n", "dmonitor.yaml", problems), null);
 });
