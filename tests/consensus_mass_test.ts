@@ -43,7 +43,7 @@ Deno.test("3 real nodes, 300 checks failing at once: exactly one down notice per
       await Promise.all(nodes.map((n) => n[Symbol.asyncDispose]()));
     },
   };
-  const all = [0, 1, 2].map((i) => `${node(i)}:2929`).join("\n") + "\n";
+  const all = [0, 1, 2].map((i) => `${node(i)}:2929 n${i + 1}`).join("\n") + "\n";
   for (let i = 0; i < 3; i++) {
     const state = await Deno.makeTempDir({ prefix: "dmonitor-mass-" });
     const tree = await writeTree({
