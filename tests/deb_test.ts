@@ -6,7 +6,7 @@
  * /var/cache/dmonitor-test, so only the first run downloads it from this machine's Debian mirror).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ROOT } from "./util.ts";
 import { type Ran, run } from "./ops_util.ts";
 
@@ -508,6 +508,7 @@ Deno.test({
           );
         });
         await Deno.copyFile(old, root.path("tmp/old.deb"));
+        await Deno.remove(dirname(old), { recursive: true });
         await Deno.copyFile(debs[ARCH as "amd64"], root.path("tmp/new.deb"));
         await root.ok("dpkg -i /tmp/old.deb </dev/null");
         const key = await Deno.readTextFile(root.path("etc/dmonitor/peer.key"));
