@@ -70,5 +70,21 @@ bundle: $(DENO)
 	@$(DENO) run --quiet --allow-read --allow-write --allow-run packaging/embed.ts
 	$(DENO) bundle --quiet --platform deno --output dist/dmonitor.js main.ts
 
+# dist/dmonitor_<version>_<arch>.deb for amd64 and arm64, built with dpkg-deb (packaging/deb/build.sh):
+# the compiled binary from `make build` when dist/dmonitor-linux-<arch> exists, else the bundle with
+# the Deno runtime DENO_VERSION from npm. DEB_ARCHS=amd64 builds one; DEB_VERSION, DEB_FLAVOUR
+# (auto, compiled, bundle) and DEB_COMPRESS are passed through.
+.PHONY: deb test-deb
+deb: bundle
+	@DENO=$(DENO) DENO_VERSION=$(DENO_VERSION) sh packaging/deb/build.sh
+
+# The package installed, upgraded, removed and purged for real with dpkg in throw-away Debian roots
+# (debootstrap; the pristine root is cached in /var/cache/dmonitor-test). Slow, so not in `make test`.
+test-deb: $(DENO)
+	@for c in debootstrap lintian systemd-analyze; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap lintian systemd) >&2; fi
+	DMONITOR_DEB_TEST=1 $(DENO) test -A tests/deb_test.ts
+
 clean:
 	rm -rf dist .tools
