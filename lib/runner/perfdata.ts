@@ -138,3 +138,15 @@ function num(s: string): number | null {
   const v = Number(s);
   return Number.isFinite(v) ? v : null;
 }
+
+/**
+ * One item back in perfdata syntax, trailing empty fields left out: `'/ used'=2643MB;5948;5958;0`.
+ * Labels are quoted (with `''` for `'`) when they hold anything but letters, digits and `_./:-`.
+ */
+export function formatPerfItem(p: PerfItem): string {
+  const label = /^[A-Za-z0-9_.\/:-]+$/.test(p.label) ? p.label : `'${p.label.replaceAll("'", "''")}'`;
+  const fields = [`${p.value}${p.unit}`, p.warn ?? "", p.crit ?? "", p.min ?? "", p.max ?? ""]
+    .map(String);
+  while (fields.length > 1 && fields[fields.length - 1] === "") fields.pop();
+  return `${label}=${fields.join(";")}`;
+}

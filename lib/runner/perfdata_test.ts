@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_PERF_ITEMS, parsePerfdata, type PerfItem } from "./perfdata.ts";
+import { formatPerfItem, MAX_PERF_ITEMS, parsePerfdata, type PerfItem } from "./perfdata.ts";
 
 const item = (label: string, value: number, unit = "", more: Partial<PerfItem> = {}): PerfItem => ({
   label,
@@ -89,4 +89,16 @@ Deno.test("parsePerfdata: never throws on arbitrary bytes", () => {
     const r = parsePerfdata(s);
     for (const it of r.items) assert.deepStrictEqual(Number.isFinite(it.value), true);
   }
+});
+
+Deno.test("formatPerfItem: quotes odd labels, drops trailing empty fields, round-trips", () => {
+  const text = "'it''s a disk'=5%;80:;90: /=2643MB;5948;5958;0;5968 t=1s;;;0 n=3";
+  const items = parsePerfdata(text).items;
+  assert.deepStrictEqual(items.map(formatPerfItem), [
+    "'it''s a disk'=5%;80:;90:",
+    "/=2643MB;5948;5958;0;5968",
+    "t=1s;;;0",
+    "n=3",
+  ]);
+  assert.deepStrictEqual(parsePerfdata(items.map(formatPerfItem).join(" ")).items, items);
 });
