@@ -4,6 +4,7 @@
  * @module
  */
 import type { Child } from "hono/jsx";
+import { formatPerfItem } from "../runner/perfdata.ts";
 import {
   ago,
   countsText,
@@ -97,6 +98,13 @@ function CheckRow(p: { c: CheckView; now: number; silences: SilenceView[] }) {
           )
           : null}
       </div>
+      {c.perfdata && c.perfdata.length > 0
+        ? (
+          <ul class="perf">
+            {c.perfdata.map((p) => <li>{formatPerfItem(p)}</li>)}
+          </ul>
+        )
+        : null}
     </li>
   );
 }
