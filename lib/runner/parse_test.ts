@@ -48,9 +48,17 @@ const rows: Row[] = [
     stderr: "boom\nline 2\n",
   }],
   ["stderr ignored when OK", "", 0, "OK OK nagios", "", "", { stderr: "noise" }],
-  ["stderr appended to a failure's stdout", "C", 2, "FAIL CRITICAL nagios", "C [stderr: noise]", "", {
-    stderr: "noise",
-  }],
+  [
+    "stderr appended to a failure's stdout",
+    "C",
+    2,
+    "FAIL CRITICAL nagios",
+    "C [stderr: noise]",
+    "",
+    {
+      stderr: "noise",
+    },
+  ],
   ["stderr not appended when passing", "W", 1, "OK WARNING nagios", "W", "", { stderr: "noise" }],
   [
     "UNKNOWN usage text with | is no perfdata",

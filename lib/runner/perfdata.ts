@@ -144,7 +144,9 @@ function num(s: string): number | null {
  * Labels are quoted (with `''` for `'`) when they hold anything but letters, digits and `_./:-`.
  */
 export function formatPerfItem(p: PerfItem): string {
-  const label = /^[A-Za-z0-9_.\/:-]+$/.test(p.label) ? p.label : `'${p.label.replaceAll("'", "''")}'`;
+  const label = /^[A-Za-z0-9_.\/:-]+$/.test(p.label)
+    ? p.label
+    : `'${p.label.replaceAll("'", "''")}'`;
   const fields = [`${p.value}${p.unit}`, p.warn ?? "", p.crit ?? "", p.min ?? "", p.max ?? ""]
     .map(String);
   while (fields.length > 1 && fields[fields.length - 1] === "") fields.pop();

@@ -15,7 +15,10 @@ function perfSamples(x: CheckView): Family["samples"] {
     const key = `${p.label}\t${p.unit}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ labels: { host: x.host, test: x.test, label: p.label, unit: p.unit }, value: p.value });
+    out.push({
+      labels: { host: x.host, test: x.test, label: p.label, unit: p.unit },
+      value: p.value,
+    });
   }
   return out;
 }
