@@ -7,7 +7,7 @@ import { type Config, DEFAULT_CONFIG_DIR, parseConfig, type TestConfig } from ".
 import { parseTestFile } from "../config/hosts.ts";
 import { parseHostName } from "../config/values.ts";
 import { ConfigError, type ConfigProblem, formatProblem, UsageError } from "../errors/mod.ts";
-import { Limiter } from "../runner/mod.ts";
+import { formatPerfItem, Limiter, parsePerfdata } from "../runner/mod.ts";
 import { createExecutor } from "../node/execute.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { hostname, loadNodeConfig } from "../node/load.ts";
@@ -21,7 +21,8 @@ the TESTs named. A TEST not configured for HOST runs ad hoc with its defaults (a
 plugins/check_TEST or a built-in check); --set gives it parameters, e.g. --set port=2222.
 Prints one line per test: HOST TEST STATE output, where STATE is what the check said: OK,
 WARNING, CRITICAL, UNKNOWN (Nagios plugins), OK or FAIL (dmonitor scripts), ERROR (could not run)
-or TIMEOUT. Exit status: 0 when every test passes (a WARNING passes unless 'warning: fail'), 2
+or TIMEOUT. A failing plugin's stderr is appended as [stderr: ...]; each perfdata item follows on
+an indented "  perfdata LABEL=VALUE[UNIT];WARN;CRIT;MIN;MAX" line. Exit status: 0 when every test passes (a WARNING passes unless 'warning: fail'), 2
 when any does not, 1 on a broken configuration, 64 on a
 usage error.`;
 
@@ -116,8 +117,13 @@ export async function checkCommand(args: string[], io: Io): Promise<number> {
   // What the check said (WARNING, CRITICAL, UNKNOWN, ...), not only pass/fail: a WARNING that
   // passes is still a WARNING to the person who asked. Plugin output goes to the operator's
   // terminal: no control sequences from it get there.
+  // Perfdata follows as one indented `perfdata` line per item; a failure's stderr is already in
+  // its output.
   for (const r of results) {
     io.out(sanitizeText(`${r.host} ${r.test} ${r.state} ${r.output}`).trimEnd());
+    for (const p of parsePerfdata(r.perfdata).items) {
+      io.out(sanitizeText(`  perfdata ${formatPerfItem(p)}`));
+    }
   }
   return results.every((r) => r.status === "OK") ? 0 : 2;
 }

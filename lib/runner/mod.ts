@@ -21,6 +21,13 @@
  */
 export type { CheckResult, RawState, Status } from "./result.ts";
 export {
+  formatPerfItem,
+  MAX_PERF_ITEMS,
+  parsePerfdata,
+  type PerfItem,
+  type PerfParse,
+} from "./perfdata.ts";
+export {
   buildPluginEnv,
   envName,
   OUTPUT_CAP,

@@ -17,12 +17,19 @@
  * lines are Nagios long output up to the next `|`, after which everything is more perfdata. For the
  * dmonitor contract the `OK`/`FAIL` word is dropped from the summary (the status already says it).
  * When stdout has no text and the state is not OK, stderr stands in for the output, so a script's
- * `foo: not found` reaches the user.
+ * `foo: not found` reaches the user. When stdout has text and the check fails, stderr is appended to
+ * the output as ` [stderr: ...]` (stderr gets up to half of the output's 1 KiB, so a long usage text
+ * cannot push out the real reason); it is always kept on its own in `stderr`.
+ *
+ * Text after `|` is perfdata only when it holds at least one well-formed item (lib/runner/perfdata.ts),
+ * and for UNKNOWN only when every item is well-formed: a usage message such as check_disk's
+ * `{-p path | -x device}` stays text and yields no perfdata.
  *
  * Mapping to {@link Status}: OK passes; WARNING passes unless `warning: fail`; UNKNOWN fails unless
  * `unknown: pass`; FAIL, CRITICAL and ERROR fail; TIMEOUT is its own failing status.
  * @module
  */
+import { parsePerfdata } from "./perfdata.ts";
 import type { RawState, Status } from "./result.ts";
 
 /** Longest `output` or `perfdata` kept in a result, in UTF-8 bytes. */
@@ -46,6 +53,8 @@ export interface ParsedOutput {
   output: string;
   /** Nagios perfdata joined by spaces, at most {@link MAX_LINE_BYTES} bytes; "" when none. */
   perfdata: string;
+  /** Stderr as one line, at most {@link MAX_LINE_BYTES} bytes; "" when none. */
+  stderr?: string;
   contract: "dmonitor" | "nagios";
 }
 
@@ -102,19 +111,33 @@ export function parsePluginOutput(
     if (exitCode === null) note = `killed by ${opts.signal ?? "a signal"}`;
     else if (!known) note = `exit code ${exitCode}`;
   }
-  const { text, perfdata } = splitNagios(lines);
+  let { text, perfdata } = splitNagios(lines);
+  if (perfdata !== "") {
+    const p = parsePerfdata(perfdata);
+    if (p.items.length === 0 || (state === "UNKNOWN" && p.skipped > 0)) {
+      text = lines.map(sanitizeLine).filter((t) => t !== "").join(" / ");
+      perfdata = "";
+    }
+  }
+  const status = statusOf(state, opts);
+  const errText = opts.stderr === undefined ? "" : oneLine(opts.stderr);
   let output = text;
-  if (!output && state !== "OK" && opts.stderr !== undefined) {
-    output = splitNagios(splitLines(decode(opts.stderr))).text;
+  if (!output && state !== "OK") {
+    output = errText;
+  } else if (output && errText && status !== "OK") {
+    const tail = ` [stderr: ${capBytes(errText, MAX_LINE_BYTES / 2)}]`;
+    output = capBytes(output, MAX_LINE_BYTES - encoder.encode(tail).length) + tail;
   }
   if (note) output = output ? `${note}: ${output}` : note;
-  return {
-    status: statusOf(state, opts),
+  const parsed: ParsedOutput = {
+    status,
     state,
     output: capBytes(output, MAX_LINE_BYTES),
     perfdata: capBytes(perfdata, MAX_LINE_BYTES),
     contract,
   };
+  if (errText) parsed.stderr = errText;
+  return parsed;
 }
 
 /** Splits Nagios output lines into one-line text (summary / long output) and perfdata. */

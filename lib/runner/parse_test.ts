@@ -48,7 +48,45 @@ const rows: Row[] = [
     stderr: "boom\nline 2\n",
   }],
   ["stderr ignored when OK", "", 0, "OK OK nagios", "", "", { stderr: "noise" }],
-  ["stderr ignored with stdout", "C", 2, "FAIL CRITICAL nagios", "C", "", { stderr: "noise" }],
+  [
+    "stderr appended to a failure's stdout",
+    "C",
+    2,
+    "FAIL CRITICAL nagios",
+    "C [stderr: noise]",
+    "",
+    {
+      stderr: "noise",
+    },
+  ],
+  ["stderr not appended when passing", "W", 1, "OK WARNING nagios", "W", "", { stderr: "noise" }],
+  [
+    "UNKNOWN usage text with | is no perfdata",
+    "Usage:\ncheck_disk -w limit -c limit {-p path | -x device}\n",
+    3,
+    "FAIL UNKNOWN nagios",
+    "Usage: / check_disk -w limit -c limit {-p path | -x device} [stderr: check_disk: invalid option -- 'H']",
+    "",
+    { stderr: "check_disk: invalid option -- 'H'\n" },
+  ],
+  [
+    "UNKNOWN with well-formed perfdata keeps it",
+    "UNKNOWN - odd | a=1;2;3\n",
+    3,
+    "FAIL UNKNOWN nagios",
+    "UNKNOWN - odd",
+    "a=1;2;3",
+  ],
+  ["| followed by no item is text", "TCP OK - a | b\n", 0, "OK OK nagios", "TCP OK - a | b"],
+  [
+    "CRITICAL with perfdata and stderr",
+    "DB CRITICAL - 3 conns | conns=3;5;10;0\n",
+    2,
+    "FAIL CRITICAL nagios",
+    "DB CRITICAL - 3 conns [stderr: password authentication failed]",
+    "conns=3;5;10;0",
+    { stderr: "password authentication failed\n" },
+  ],
   [
     "long output and perfdata over lines",
     "DISK OK | /=1MB\nline a\nline b | /boot=2MB\n/home=3MB\n",
@@ -71,17 +109,28 @@ const rows: Row[] = [
 for (const [name, stdout, exit, want, output, perfdata = "", opts] of rows) {
   Deno.test(`parsePluginOutput: ${name}`, () => {
     const [status, state, contract] = want.split(" ");
-    const got = parsePluginOutput(stdout, exit, opts);
+    const { stderr: _stderr, ...got } = parsePluginOutput(stdout, exit, opts);
     assert.deepEqual(got, { status, state, output, perfdata, contract });
   });
 }
 
 Deno.test("parsePluginOutput: output and perfdata are capped at 1 KiB", () => {
-  const got = parsePluginOutput(`${"é".repeat(5000)}|${"p".repeat(5000)}`, 0);
+  const got = parsePluginOutput(`${"é".repeat(5000)}|${"p=1 ".repeat(1250)}`, 0);
   const bytes = (s: string) => new TextEncoder().encode(s).length;
   assert.ok(bytes(got.output) <= 1024 && bytes(got.output) > 1000);
   assert.ok(got.output.endsWith("é..."));
-  assert.equal(got.perfdata, "p".repeat(1021) + "...");
+  assert.equal(got.perfdata, "p=1 ".repeat(255) + "p...");
+});
+
+Deno.test("parsePluginOutput: stderr is kept on its own, and a long stdout cannot push it out", () => {
+  const got = parsePluginOutput("x".repeat(5000), 2, { stderr: "the reason\n" });
+  assert.equal(got.stderr, "the reason");
+  assert.ok(got.output.endsWith("... [stderr: the reason]"));
+  assert.ok(new TextEncoder().encode(got.output).length <= 1024);
+  const long = parsePluginOutput("x", 2, { stderr: "y".repeat(5000) });
+  assert.ok(long.output.startsWith("x [stderr: yyy"));
+  assert.ok(new TextEncoder().encode(long.output).length <= 1024);
+  assert.equal(parsePluginOutput("OK", 0, {}).stderr, undefined);
 });
 
 Deno.test("sanitizeLine: controls, bidi overrides and bad bytes become ?, blanks collapse", () => {

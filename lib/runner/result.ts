@@ -20,8 +20,13 @@ export interface CheckResult {
   state: RawState;
   /** One line for humans (plugin text before `|`, or the built-in check's summary), at most 1 KiB. */
   output: string;
-  /** Nagios perfdata (text after `|`), "" when none. */
+  /** Nagios perfdata (text after `|`), "" when none; parse with lib/runner/perfdata.ts. */
   perfdata: string;
+  /**
+   * A plugin's stderr as one line (at most 1 KiB), absent when it wrote none. For a failing check
+   * it is also in `output` (` [stderr: ...]`, or as the whole output when stdout was empty).
+   */
+  stderr?: string;
   /** Plugin exit code; null for built-ins and killed plugins. */
   exitCode: number | null;
   /** Epoch milliseconds when the run started. */

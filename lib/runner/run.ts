@@ -122,6 +122,7 @@ export async function runPlugin(spec: PluginSpec, deps: RunDeps = {}): Promise<C
     state: p.state,
     output: p.output,
     perfdata: p.perfdata,
+    ...(p.stderr ? { stderr: p.stderr } : {}),
     exitCode,
     startedAt,
     durationMs: now() - startedAt,

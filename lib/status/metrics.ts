@@ -4,7 +4,24 @@
  * @module
  */
 import type { Family } from "../metrics/mod.ts";
-import type { StatusView } from "./types.ts";
+import type { CheckView, StatusView } from "./types.ts";
+import { MAX_PERF_ITEMS } from "../runner/perfdata.ts";
+
+/** One sample per perfdata item; a label+unit repeated within a check keeps its first value. */
+function perfSamples(x: CheckView): Family["samples"] {
+  const seen = new Set<string>();
+  const out: Family["samples"] = [];
+  for (const p of (x.perfdata ?? []).slice(0, MAX_PERF_ITEMS)) {
+    const key = `${p.label}\t${p.unit}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({
+      labels: { host: x.host, test: x.test, label: p.label, unit: p.unit },
+      value: p.value,
+    });
+  }
+  return out;
+}
 
 const RAW_STATES = ["OK", "FAIL", "WARNING", "CRITICAL", "UNKNOWN", "ERROR", "TIMEOUT"] as const;
 const PHASES = ["suspect", "local-only", "unconfirmed", "down", "recovering", "recovered"] as const;
@@ -80,6 +97,11 @@ export function viewFamilies(view: StatusView): Family[] {
         labels: hostTest(x),
         value: seconds(x.since!),
       })),
+    ),
+    g(
+      "dmonitor_check_perfdata",
+      "The check's last perfdata values, in the plugin's own unit (label unit; \"\" for none), at most 20 per check.",
+      ran.flatMap((x) => perfSamples(x)),
     ),
     g(
       "dmonitor_incidents_open",

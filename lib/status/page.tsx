@@ -4,6 +4,7 @@
  * @module
  */
 import type { Child } from "hono/jsx";
+import { formatPerfItem } from "../runner/perfdata.ts";
 import {
   ago,
   countsText,
@@ -97,6 +98,13 @@ function CheckRow(p: { c: CheckView; now: number; silences: SilenceView[] }) {
           )
           : null}
       </div>
+      {c.perfdata && c.perfdata.length > 0
+        ? (
+          <ul class="perf">
+            {perfItems(c.perfdata.map(formatPerfItem))}
+          </ul>
+        )
+        : null}
     </li>
   );
 }
@@ -400,6 +408,12 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
 }
 
 /** Renders the whole document, doctype included. */
+/** A check's perfdata items as list entries (no `key`: hono would print it into the HTML). */
+function perfItems(items: string[]): Child[] {
+  // deno-lint-ignore jsx-key
+  return items.map((t) => <li>{t}</li>);
+}
+
 export function renderPage(view: StatusView, opts: PageOptions): string {
   return "<!DOCTYPE html>" + String(<Page view={view} opts={opts} />);
 }

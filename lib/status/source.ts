@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config/types.ts";
 import type { LastResult } from "../store/mod.ts";
+import { parsePerfdata } from "../runner/perfdata.ts";
 import type { CheckView, StatusView } from "./types.ts";
 
 /** The quorum rule as written in dmonitor.yaml. */
@@ -28,6 +29,8 @@ export function buildStoreView(
       status: r?.status ?? "PENDING",
       state: r?.state ?? null,
       output: r?.output ?? "",
+      // The store keeps the raw perfdata text; it is parsed here, on read.
+      perfdata: parsePerfdata(r?.perfdata ?? "").items,
       since: r?.since ?? null,
       lastRun: r?.startedAt ?? null,
       durationMs: r?.durationMs ?? null,

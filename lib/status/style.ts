@@ -17,6 +17,8 @@ ul.rows{list-style:none;margin:0;padding:0}
 ul.rows li{display:grid;grid-template-columns:5rem 1fr auto;gap:.1rem .6rem;padding:.5rem .25rem;border-bottom:1px solid var(--line);align-items:baseline}
 .name{font-weight:600;overflow-wrap:anywhere}
 .out{grid-column:2/4;color:var(--mute);font-size:.9rem;overflow-wrap:anywhere;font-family:ui-monospace,"DejaVu Sans Mono",monospace}
+ul.perf{grid-column:2/4;list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:0 .9rem;color:var(--mute);font-size:.8rem;overflow-wrap:anywhere;font-family:ui-monospace,"DejaVu Sans Mono",monospace}
+ul.rows li ul.perf li{display:list-item;padding:0;border:0}
 .when{color:var(--mute);font-size:.85rem;text-align:right;white-space:nowrap}
 .badge{display:inline-block;min-width:4.6rem;white-space:nowrap;text-align:center;font-weight:700;font-size:.8rem;letter-spacing:.03em;padding:.1rem .3rem;border-radius:.3rem;color:#fff;background:var(--wait)}
 .badge.ok{background:var(--ok)}

@@ -5,6 +5,7 @@
  * @module
  */
 import type { RawState, Status } from "../runner/result.ts";
+import type { PerfItem } from "../runner/perfdata.ts";
 
 /** A check's pass/fail, or PENDING before its first run. */
 export type CheckStatus = Status | "PENDING";
@@ -15,7 +16,13 @@ export interface CheckView {
   status: CheckStatus;
   /** What the check itself said (OK, WARNING, CRITICAL, ...); null before the first run. */
   state: RawState | null;
+  /** The last run's output; for a failing plugin it ends with ` [stderr: ...]` when it wrote any. */
   output: string;
+  /**
+   * The last run's perfdata, parsed (lib/runner/perfdata.ts): at most 20 items, values in the
+   * plugin's own unit. Absent in views from older nodes.
+   */
+  perfdata?: PerfItem[];
   /** When the check entered its current status; null before the first run. */
   since: number | null;
   lastRun: number | null;

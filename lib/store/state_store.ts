@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS check_last (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS check_history (
   id INTEGER PRIMARY KEY, host TEXT NOT NULL, test TEXT NOT NULL, status TEXT NOT NULL,
-  state TEXT NOT NULL, output TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL
+  state TEXT NOT NULL, output TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
+  perfdata TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS check_history_key ON check_history (host, test, started_at);
 CREATE INDEX IF NOT EXISTS check_history_time ON check_history (started_at);
@@ -37,6 +38,8 @@ export interface HistoryEntry {
   status: Status;
   state: RawState;
   output: string;
+  /** Raw perfdata text of that run ("" when none, or recorded before history kept it). */
+  perfdata: string;
   startedAt: number;
   durationMs: number;
 }
@@ -50,6 +53,7 @@ function toEntry(r: Row): HistoryEntry {
     status: r.status as Status,
     state: r.state as RawState,
     output: r.output as string,
+    perfdata: (r.perfdata as string | null) ?? "",
     startedAt: r.started_at as number,
     durationMs: r.duration_ms as number,
   };
@@ -96,6 +100,11 @@ export class StateStore {
 
   private constructor(readonly db: DatabaseSync, readonly path: string) {
     db.exec(SCHEMA);
+    // Databases from before history kept perfdata get the column (old rows read as "").
+    const cols = db.prepare("PRAGMA table_info(check_history)").all() as { name: string }[];
+    if (!cols.some((c) => c.name === "perfdata")) {
+      db.exec("ALTER TABLE check_history ADD COLUMN perfdata TEXT NOT NULL DEFAULT ''");
+    }
     this.#upsert = db.prepare(`
       INSERT INTO check_last (host, test, status, state, output, perfdata, exit_code, started_at, duration_ms, since)
       VALUES (:host, :test, :status, :state, :output, :perfdata, :exit_code, :started_at, :duration_ms, :started_at)
@@ -105,8 +114,8 @@ export class StateStore {
         perfdata = excluded.perfdata, exit_code = excluded.exit_code,
         started_at = excluded.started_at, duration_ms = excluded.duration_ms`);
     this.#insertHistory = db.prepare(`
-      INSERT INTO check_history (host, test, status, state, output, started_at, duration_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`);
+      INSERT INTO check_history (host, test, status, state, output, started_at, duration_ms, perfdata)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#getLast = db.prepare("SELECT * FROM check_last WHERE host = ? AND test = ?");
   }
 
@@ -146,6 +155,7 @@ export class StateStore {
           r.output,
           r.startedAt,
           r.durationMs,
+          r.perfdata,
         );
       });
     } catch (e) {

@@ -61,3 +61,27 @@ Deno.test("failingCount counts checks whose last result failed or timed out", ()
   s.record(result({ host: "b", startedAt: 2000 }));
   assert.equal(s.failingCount(), 1);
 });
+
+Deno.test("history keeps each run's raw perfdata; a database from before gets the column", async () => {
+  {
+    using s = StateStore.open(":memory:");
+    s.record(result({ startedAt: 1000, perfdata: "load=0.5;1;2" }));
+    s.record(result({ startedAt: 2000, perfdata: "load=3;1;2" }));
+    assert.deepEqual(s.history("h", "t").map((e) => e.perfdata), ["load=3;1;2", "load=0.5;1;2"]);
+  }
+  const dir = await Deno.makeTempDir();
+  const { DatabaseSync } = await import("node:sqlite");
+  const old = new DatabaseSync(`${dir}/state.db`);
+  old.exec(`CREATE TABLE check_history (
+    id INTEGER PRIMARY KEY, host TEXT NOT NULL, test TEXT NOT NULL, status TEXT NOT NULL,
+    state TEXT NOT NULL, output TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL);
+    INSERT INTO check_history (host, test, status, state, output, started_at, duration_ms)
+      VALUES ('h', 't', 'OK', 'OK', 'old', 500, 1);`);
+  old.close();
+  using s = StateStore.open(dir);
+  s.record(result({ startedAt: 1000, perfdata: "x=1" }));
+  assert.deepEqual(s.history("h", "t").map((e) => [e.output, e.perfdata]), [["fine", "x=1"], [
+    "old",
+    "",
+  ]]);
+});

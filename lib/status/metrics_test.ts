@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { renderFamilies } from "../metrics/mod.ts";
+import { parsePerfdata } from "../runner/perfdata.ts";
+import { viewFamilies } from "./metrics.ts";
+import { renderPage } from "./page.tsx";
+import { sampleView } from "./testing.ts";
+
+const PERF = `'a "b"\\c'=5% load=0.5;1;2;0 load=9 t=3ms 'x''y'=1c`;
+
+function perfView() {
+  const view = sampleView();
+  view.checks[1]!.perfdata = parsePerfdata(PERF).items;
+  return view;
+}
+
+Deno.test("dmonitor_check_perfdata: one gauge per item, labels escaped, a repeated label kept once", () => {
+  const fam = viewFamilies(perfView()).filter((f) => f.name === "dmonitor_check_perfdata");
+  const text = renderFamilies(fam);
+  assert.deepEqual(text.trimEnd().split("\n").slice(2), [
+    'dmonitor_check_perfdata{host="db.example.com",test="tcp",label="a \\"b\\"\\\\c",unit="%"} 5',
+    'dmonitor_check_perfdata{host="db.example.com",test="tcp",label="load",unit=""} 0.5',
+    'dmonitor_check_perfdata{host="db.example.com",test="tcp",label="t",unit="ms"} 3',
+    `dmonitor_check_perfdata{host="db.example.com",test="tcp",label="x'y",unit="c"} 1`,
+  ]);
+  assert.match(text, /^# TYPE dmonitor_check_perfdata gauge$/m);
+});
+
+Deno.test("dmonitor_check_perfdata: no samples for checks without perfdata", () => {
+  const fam = viewFamilies(sampleView()).find((f) => f.name === "dmonitor_check_perfdata");
+  assert.deepEqual(fam?.samples, []);
+});
+
+Deno.test("page: a check's perfdata is a small list under it, escaped", () => {
+  const html = renderPage(perfView(), { refreshSeconds: 30 });
+  assert.match(
+    html,
+    /<ul class="perf"><li>&#39;a &quot;b&quot;\\c&#39;=5%<\/li><li>load=0.5;1;2;0<\/li><li>load=9<\/li>/,
+  );
+  assert.equal(renderPage(sampleView(), { refreshSeconds: 30 }).includes('class="perf"'), false);
+});
