@@ -245,7 +245,7 @@ function parseAlerts(
     const name = e.path.slice("alert.d/".length);
     const content = text(e, e.path);
     if (content === null) continue;
-    if (/\.(webhook|command|alertmanager)$/.test(name)) {
+    if (/\.(webhook|command|alertmanager|command\.route)$/.test(name)) {
       alertFiles[name] = content;
       continue;
     }
@@ -259,17 +259,8 @@ function parseAlerts(
       });
       continue;
     }
-    if (content.replace(/#.*$/gm, "").trim() !== "") {
-      problems.push({
-        file: e.path,
-        key: "",
-        message: `must be empty (the file name is the address), found ${
-          show(content.trim().slice(0, 40))
-        }`,
-      });
-      continue;
-    }
-    recipients.push({ kind: "email", address: r.value, file: e.path });
+    // Its contents (a route, or nothing) are parsed by the alerts part.
+    recipients.push({ kind: "email", address: r.value, file: e.path, content });
   }
   return { recipients, alertFiles };
 }
