@@ -92,6 +92,9 @@ Deno.test("routed entries receive exactly their notices; min_duration holds and 
   assert.deepEqual(await lines(join(out, "all")), ["down svc", "recovered svc"]);
   assert.deepEqual(await lines(join(out, "other")), [], "routed away: no notice at all");
   assert.deepEqual(hooks.map((h) => `${h.path} ${h.kind}`), ["/slow down", "/slow recovered"]);
+  const outbox = await dmonitor(["outbox", "--all", "--config", tree]);
+  assert.match(outbox.stdout, /muted .*late.*not routed: recovered before min_duration/);
+  assert.match(outbox.stdout, /muted .*other.*not routed: tests other/);
   const check = await dmonitor(["config", "check", "--config", tree]);
   assert.equal(check.code, 0, check.stderr + check.stdout);
 });
