@@ -60,7 +60,7 @@ Deno.test("routed entries receive exactly their notices; min_duration holds and 
     "alert.d/late.webhook": `${url}/late\n# never told: the outage ends first\nmin_duration: 1h\n`,
   });
   for (const c of ["all", "other"]) await Deno.chmod(join(tree, `alert.d/${c}.command`), 0o755);
-  await using node = new NodeProcess(["--config", tree], { DMONITOR_LOG_LEVEL: "info" });
+  await using _node = new NodeProcess(["--config", tree], { DMONITOR_LOG_LEVEL: "info" });
 
   await until(
     "the unrouted command's down notice",

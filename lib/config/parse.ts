@@ -18,7 +18,7 @@ import { parseSettings, SETTINGS_FILE } from "./settings.ts";
 import { NODES_FILE, parseNodes } from "./nodes.ts";
 import { type BuiltinSpecs, parseTestFile } from "./hosts.ts";
 import { decodeYaml } from "./yaml.ts";
-import { parseEmail, parseHostName, parseTestName, show } from "./values.ts";
+import { parseEmail, parseHostName, parseTestName } from "./values.ts";
 
 export const PEER_KEY_FILE = "peer.key";
 /** A shared key shorter than this is guessable. */
