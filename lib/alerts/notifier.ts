@@ -15,9 +15,10 @@ import type { Notification, Notifier as QuorumNotifier } from "../quorum/types.t
 import { wakeOutbox } from "./deliver.ts";
 import { Outbox } from "./outbox.ts";
 import { formatTime } from "./render.ts";
+import { type RoutedTarget, routeTargets } from "./route.ts";
 import { matchingSilence, shouldMute, type Silence } from "./silence.ts";
 import { type ConfigProblem, formatProblem } from "../errors/mod.ts";
-import { type Clock, realClock, type Target } from "./types.ts";
+import { type Clock, realClock, type Target, targetKey } from "./types.ts";
 
 export interface NotifyResult {
   /** Outbox rows added (0 when this notification was queued before). */
@@ -45,8 +46,9 @@ export interface Notifier extends QuorumNotifier {
 
 export interface NotifierOptions {
   db: DatabaseSync;
-  /** Current targets (from {@link alertTargets}); a getter so a reload takes effect. */
-  targets: () => readonly Target[];
+  /** Current targets (from {@link alertTargets}), with their routes; a getter so a reload takes
+   * effect. */
+  targets: () => readonly RoutedTarget[];
   /**
    * Current silences, e.g. `() => loadSilences(root)`; problems it returns are logged once each.
    * Default: none.
@@ -83,8 +85,34 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       return { queued, muted: false, mutedBy: null };
     }
     const down = n.kind === "recovered" ? outbox.downRecord(n.incidentId) : "none";
-    // Durable before anything optional is consulted.
-    const ids = outbox.enqueueHeld(n, targets, now, now + HOLD_MS);
+    const { send, skipped } = routeTargets(targets, n, now);
+    const due: { target: Target; at: number }[] = [];
+    for (const s of send) {
+      if (n.kind !== "recovered" || s.minDuration === 0) {
+        due.push(s);
+        continue;
+      }
+      // A min_duration entry hears of the recovery only if it heard of the outage.
+      const row = outbox.noticeOf(n.incidentId, "down", targetKey(s.target));
+      if (row !== null && row.status === "pending" && row.attempts === 0 && row.nextAt > now) {
+        outbox.mute([row.id], "not routed: recovered before min_duration");
+        skipped.push({ target: s.target, note: "not routed: recovered before min_duration" });
+      } else if (row === null || row.status === "muted") {
+        skipped.push({ target: s.target, note: "not routed: its down notice was not sent" });
+      } else due.push(s);
+    }
+    // Durable before anything optional is consulted; routed-away entries are recorded (muted)
+    // so the status view shows them as not routed rather than missing.
+    for (const s of skipped) outbox.enqueue(n, [s.target], now, { status: "muted", note: s.note });
+    const ids: number[] = [];
+    const releaseAt = new Map<number, number>();
+    for (const at of new Set(due.map((d) => d.at))) {
+      const group = due.filter((d) => d.at === at).map((d) => d.target);
+      for (const id of outbox.enqueueHeld(n, group, now, Math.max(at, now + HOLD_MS))) {
+        ids.push(id);
+        releaseAt.set(id, at);
+      }
+    }
     if (ids.length === 0) return { queued: 0, muted: false, mutedBy: null };
     const silences = await readSilences();
     const at = clock.now();
@@ -99,7 +127,9 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       );
       log.info("notification muted", { ...fields, by: silence?.file ?? "down notice" });
     } else {
-      outbox.release(ids, at);
+      for (const t of new Set(releaseAt.values())) {
+        outbox.release(ids.filter((id) => releaseAt.get(id) === t), Math.max(t, at));
+      }
       log.info("notification queued", { ...fields, targets: ids.length });
       wakeOutbox(opts.db);
     }

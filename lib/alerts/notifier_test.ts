@@ -117,3 +117,59 @@ Deno.test("outbox: held rows are not due until released, or until the hold ends 
   );
   assertEquals(outbox.due(T0 + HOLD_MS).map((r) => r.id), ids, "a muted row is never due");
 });
+
+Deno.test("notifier: routes choose the rows; min_duration holds the down notice and recovery drops it", async () => {
+  await using t = await tempDb();
+  const outbox = new Outbox(t.db);
+  const clock = manualClock();
+  const all = { hosts: null, tests: null, sites: null, kinds: null, minDuration: 0 };
+  const routed = [
+    { channel: "command" as const, name: "all" },
+    { channel: "command" as const, name: "other", route: { ...all, tests: ["other"] } },
+    { channel: "command" as const, name: "slow", route: { ...all, minDuration: 10 * 60_000 } },
+  ];
+  const notifier = createNotifier({ db: t.db, targets: () => routed, clock, log: memoryLogger() });
+  const rows = (id: string) =>
+    outbox.byNotification(id).map((r) =>
+      `${r.target} ${r.status} ${r.nextAt - T0} ${r.lastError ?? ""}`.trim()
+    );
+  // Incident 1: recovers after 5 min, before slow's 10 min.
+  assertEquals((await notifier.enqueue(sampleDown())).queued, 2);
+  assertEquals(rows("n-down-1"), [
+    "all pending 0",
+    "other muted 0 not routed: tests other",
+    "slow pending 600000",
+  ]);
+  assertEquals(outbox.due(T0 + 599_999).map((r) => r.target), ["all"], "slow held back");
+  assertEquals(outbox.downRecord("inc-42"), "queued");
+  clock.advance(5 * 60_000);
+  const rec = sampleDown({ id: "n-rec-1", kind: "recovered", endedAt: T0 + 5 * 60_000 });
+  assertEquals((await notifier.enqueue(rec)).queued, 1);
+  assertEquals(rows("n-down-1")[2], "slow muted 600000 not routed: recovered before min_duration");
+  assertEquals(rows("n-rec-1"), [
+    "all pending 300000",
+    "other muted 300000 not routed: tests other",
+    "slow muted 300000 not routed: recovered before min_duration",
+  ]);
+  // Incident 2: lasts 20 min; slow's down notice goes out at 10 min, so it gets the recovery.
+  const start = T0 + HOUR;
+  clock.advance(HOUR - 5 * 60_000);
+  const down2 = sampleDown({ id: "n-down-2", incidentId: "inc-2", startedAt: start });
+  await notifier.enqueue(down2);
+  const slow = outbox.byNotification("n-down-2").find((r) => r.target === "slow")!;
+  assertEquals(slow.nextAt, start + 600_000);
+  clock.advance(20 * 60_000);
+  outbox.markSent(slow.id, start + 600_000, "ok");
+  const rec2 = sampleDown({
+    id: "n-rec-2",
+    kind: "recovered",
+    incidentId: "inc-2",
+    startedAt: start,
+    endedAt: start + 20 * 60_000,
+  });
+  assertEquals((await notifier.enqueue(rec2)).queued, 2);
+  assertEquals(
+    outbox.byNotification("n-rec-2").filter((r) => r.status === "pending").map((r) => r.target),
+    ["all", "slow"],
+  );
+});

@@ -291,15 +291,27 @@ export class Outbox {
 
   /**
    * What this outbox did with the outage notices (down, reminders) of an incident: "queued" when
-   * any went out, "muted" when all were muted, "none" when it never saw one.
+   * any went out, "muted" when all were muted, "none" when it never saw one. Rows an entry's
+   * route kept from it ("not routed: ...") do not count.
    */
   downRecord(incidentId: string): "queued" | "muted" | "none" {
     const r = this.db.prepare(
       `SELECT SUM(status != 'muted') AS queued, COUNT(*) AS total FROM alert_outbox
-       WHERE incident_id = ? AND kind IN ('down', 'reminder')`,
+       WHERE incident_id = ? AND kind IN ('down', 'reminder')
+         AND NOT (status = 'muted' AND last_error LIKE 'not routed%')`,
     ).get(incidentId) as { queued: number | null; total: number };
     if (r.total === 0) return "none";
     return (r.queued ?? 0) > 0 ? "queued" : "muted";
+  }
+
+  /** The row of an incident's notice of `kind` for one recipient (`command:pager`), or null. */
+  noticeOf(incidentId: string, kind: DeliverableKind, recipient: string): OutboxRow | null {
+    return this.#rows(
+      "WHERE incident_id = ? AND kind = ? AND recipient = ? ORDER BY id DESC LIMIT 1",
+      incidentId,
+      kind,
+      recipient,
+    )[0] ?? null;
   }
 
   /** The recovery notice of an incident, when one was queued (for any target), else null. */

@@ -7,6 +7,8 @@
 import { parseDuration as parseTreeDuration } from "../config/values.ts";
 import type { BaseConfig, SectionParser, Settings } from "../config/types.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
+import { decodeYaml } from "../config/yaml.ts";
+import { parseRoute, type Route, type RoutedTarget } from "./route.ts";
 import type { Target } from "./types.ts";
 
 export type StartTls = "required" | "opportunistic" | "off";
@@ -63,6 +65,8 @@ export interface AlertSettings {
   webhooks: WebhookTarget[];
   commands: CommandTarget[];
   alertmanagers: AlertmanagerTarget[];
+  /** Routes of the entries that have one, by target key (`command:pager`); absent: everything. */
+  routes: Record<string, Route>;
 }
 
 /** The parts of the base configuration this module reads. */
@@ -192,13 +196,29 @@ function parseSmtp(
   };
 }
 
-/** Parses a webhook file: one http(s) URL; blank lines and `#` comments are ignored. */
-export function parseWebhookFile(contents: string): { url: string } | { error: string } {
-  const lines = contents.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-  if (lines.length !== 1) {
-    return { error: `must contain exactly one URL line, got ${lines.length}` };
+/**
+ * Parses a webhook file: its first line is the http(s) URL; the lines after it may hold a route
+ * (YAML `hosts:`, `tests:`, `sites:`, `kinds:`, `min_duration:`). Blank lines and `#` comments are
+ * ignored. `route` is the raw route text with the URL line blanked (line numbers kept), or null.
+ */
+export function parseWebhookFile(
+  contents: string,
+): { url: string; route: string | null } | { error: string } {
+  const all = contents.split(/\r?\n/);
+  const used = (l: string) => l.trim() !== "" && !l.trim().startsWith("#");
+  const first = all.findIndex(used);
+  if (first === -1) return { error: "must contain exactly one URL line, got 0" };
+  const rest = all.slice(first + 1);
+  const urlLines = rest.filter((l) => used(l) && /^\s*[a-z][a-z0-9+.-]*:\/\//i.test(l));
+  if (urlLines.length > 0) {
+    return { error: `must contain exactly one URL line, got ${urlLines.length + 1}` };
   }
-  return httpUrl(lines[0]!);
+  const u = httpUrl(all[first]!.trim());
+  if ("error" in u) return u;
+  const route = rest.some(used)
+    ? [...all.slice(0, first + 1).map(() => ""), ...rest].join("\n")
+    : null;
+  return { url: u.url, route };
 }
 
 /** The http(s) URL on one line, or why not. */
@@ -257,9 +277,20 @@ export function parseAlertSettings(
   const webhooks: WebhookTarget[] = [];
   const commands: CommandTarget[] = [];
   const alertmanagers: AlertmanagerTarget[] = [];
+  const routes: Record<string, Route> = {};
+  const route = (key: string, file: string, text: string) => {
+    const raw = decodeYaml(text, file, problems);
+    if (raw !== null) routes[key] = parseRoute(raw, file, problems);
+  };
+  for (const r of config.recipients) route(`email:${r.address}`, r.file, r.content ?? "");
+  const routeFiles: [string, string, string][] = [];
   for (const [key, contents] of Object.entries(config.alertFiles)) {
     const base = key.replace(/^alert\.d\//, "");
     const file = `alert.d/${base}`;
+    if (base.endsWith(".command.route")) {
+      routeFiles.push([base.slice(0, -".command.route".length), file, contents]);
+      continue;
+    }
     const m = /^(.*)\.(webhook|command|alertmanager)$/.exec(base);
     if (!m) {
       problems.push({
@@ -291,7 +322,19 @@ export function parseAlertSettings(
     }
     const parsed = parseWebhookFile(contents);
     if ("error" in parsed) problems.push({ file, key: "", message: parsed.error });
-    else webhooks.push({ name, file, url: parsed.url });
+    else {
+      webhooks.push({ name, file, url: parsed.url });
+      if (parsed.route !== null) route(`webhook:${name}`, file, parsed.route);
+    }
+  }
+  for (const [name, file, contents] of routeFiles) {
+    if (!commands.some((c) => c.name === name)) {
+      problems.push({
+        file,
+        key: "",
+        message: `routes alert.d/${name}.command, which does not exist`,
+      });
+    } else route(`command:${name}`, file, contents);
   }
   const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
   return {
@@ -304,6 +347,7 @@ export function parseAlertSettings(
       webhooks: webhooks.sort(byName),
       commands: commands.sort(byName),
       alertmanagers: alertmanagers.sort(byName),
+      routes,
     },
     problems,
   };
@@ -320,12 +364,16 @@ export const alertSection: SectionParser<AlertSettings> = {
 };
 
 /** Every destination a notification goes to, in a stable order: emails, webhooks, commands,
- * Alertmanagers. */
-export function alertTargets(s: AlertSettings): Target[] {
+ * Alertmanagers; an entry with a route carries it (`route`). */
+export function alertTargets(s: AlertSettings): RoutedTarget[] {
+  const withRoute = (t: Target): RoutedTarget => {
+    const route = s.routes?.[`${t.channel}:${t.name}`];
+    return route ? { ...t, route } : t;
+  };
   return [
     ...s.emails.map((name) => ({ channel: "email" as const, name })),
     ...s.webhooks.map(({ name }) => ({ channel: "webhook" as const, name })),
     ...s.commands.map(({ name }) => ({ channel: "command" as const, name })),
     ...s.alertmanagers.map(({ name }) => ({ channel: "alertmanager" as const, name })),
-  ];
+  ].map(withRoute);
 }

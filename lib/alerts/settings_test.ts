@@ -147,3 +147,47 @@ Deno.test("parseDuration", () => {
   ];
   for (const [v, want] of table) assertEquals(parseDuration(v), want, JSON.stringify(v));
 });
+
+Deno.test("parseAlertSettings: routes in address files, after a webhook's URL, in .command.route", () => {
+  const [smtp, cfg] = input(undefined, {
+    "ops.webhook": "# chat\nhttps://chat.example.com/hooks/abc\ntests: [http*]\nmin_duration: 2m\n",
+    "plain.webhook": "https://chat.example.com/hooks/plain\n",
+    "pager.command": "",
+    "pager.command.route": "hosts: ['db?']\nkinds: [down, recovered]\n",
+    "ghost.command.route": "tests: [x]\n",
+    "bad.webhook": "https://chat.example.com/hooks/bad\nkinds: [up]\n",
+  });
+  cfg.recipients = [
+    { kind: "email", address: "ops@example.com", file: "alert.d/ops@example.com", content: "" },
+    {
+      kind: "email",
+      address: "db@example.com",
+      file: "alert.d/db@example.com",
+      content: "sites: [local]\n",
+    },
+    { kind: "email", address: "x@example.com", file: "alert.d/x@example.com", content: "hello\n" },
+  ];
+  const { settings, problems } = parseAlertSettings(smtp, cfg);
+  assertEquals(problems.map((p) => `${p.file}|${p.key}|${p.message}`), [
+    'alert.d/x@example.com||must be a mapping (hosts, tests, sites, kinds, min_duration), got "hello"',
+    'alert.d/bad.webhook|kinds[0]|must be one of down, recovered, reminder, got "up"',
+    "alert.d/ghost.command.route||routes alert.d/ghost.command, which does not exist",
+  ]);
+  const all = { hosts: null, tests: null, sites: null, kinds: null, minDuration: 0 };
+  assertEquals(alertTargets(settings).filter((t) => t.name !== "bad"), [
+    { channel: "email", name: "ops@example.com" },
+    { channel: "email", name: "db@example.com", route: { ...all, sites: ["local"] } },
+    { channel: "email", name: "x@example.com", route: all },
+    {
+      channel: "webhook",
+      name: "ops",
+      route: { ...all, tests: ["http*"], minDuration: 120_000 },
+    },
+    { channel: "webhook", name: "plain" },
+    {
+      channel: "command",
+      name: "pager",
+      route: { ...all, hosts: ["db?"], kinds: ["down", "recovered"] },
+    },
+  ]);
+});

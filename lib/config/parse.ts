@@ -18,7 +18,7 @@ import { parseSettings, SETTINGS_FILE } from "./settings.ts";
 import { NODES_FILE, parseNodes } from "./nodes.ts";
 import { type BuiltinSpecs, parseTestFile } from "./hosts.ts";
 import { decodeYaml } from "./yaml.ts";
-import { parseEmail, parseHostName, parseTestName, show } from "./values.ts";
+import { parseEmail, parseHostName, parseTestName } from "./values.ts";
 
 export const PEER_KEY_FILE = "peer.key";
 /** A shared key shorter than this is guessable. */
@@ -245,7 +245,7 @@ function parseAlerts(
     const name = e.path.slice("alert.d/".length);
     const content = text(e, e.path);
     if (content === null) continue;
-    if (/\.(webhook|command|alertmanager)$/.test(name)) {
+    if (/\.(webhook|command|alertmanager|command\.route)$/.test(name)) {
       alertFiles[name] = content;
       continue;
     }
@@ -259,17 +259,8 @@ function parseAlerts(
       });
       continue;
     }
-    if (content.replace(/#.*$/gm, "").trim() !== "") {
-      problems.push({
-        file: e.path,
-        key: "",
-        message: `must be empty (the file name is the address), found ${
-          show(content.trim().slice(0, 40))
-        }`,
-      });
-      continue;
-    }
-    recipients.push({ kind: "email", address: r.value, file: e.path });
+    // Its contents (a route, or nothing) are parsed by the alerts part.
+    recipients.push({ kind: "email", address: r.value, file: e.path, content });
   }
   return { recipients, alertFiles };
 }

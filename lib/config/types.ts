@@ -84,6 +84,8 @@ export interface Recipient {
   kind: "email";
   address: string;
   file: string;
+  /** The file's contents: empty, or a route (parsed by lib/alerts/route.ts). */
+  content?: string;
 }
 
 /** What lib/config itself parses; the parts that own sections read it to parse theirs. */

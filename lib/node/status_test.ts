@@ -50,6 +50,14 @@ Deno.test("noticeOf and noticeText: each outbox row says what became of it, exac
       "down to email:ops@example.com muted: muted by silence.d/db.example.com",
     ],
     [
+      { status: "muted", lastError: "not routed: tests other" },
+      "down to email:ops@example.com not routed (tests other)",
+    ],
+    [
+      { nextAt: T0 + 600_000 },
+      "down to email:ops@example.com queued, due in 10m (2025-11-21T09:40:00Z)",
+    ],
+    [
       {
         status: "failed",
         channel: "none",

@@ -211,6 +211,10 @@ export function noticeText(n: NoticeView, now: number): string {
     case "delivered":
       return `${to} delivered ${agoAt(n.at, now)}${n.by ? ` by ${n.by}` : ""}`;
     case "muted":
+      // An entry whose alert.d route does not want this notice (lib/alerts/route.ts).
+      if (n.lastError?.startsWith("not routed: ")) {
+        return `${to} not routed (${n.lastError.slice("not routed: ".length)})`;
+      }
       return `${to} muted${n.lastError ? `: ${n.lastError}` : ""}`;
     case "no recipients":
       return `${to} NOT SENT: no recipients${n.lastError ? ` (${n.lastError})` : ""}`;
