@@ -13,40 +13,19 @@ import { parseSyncSection } from "../lib/sync/settings.ts";
 import { pullSite } from "../lib/sync/session.ts";
 import { SyncStore } from "../lib/sync/store.ts";
 import { configWith, dataFile, result } from "../lib/sync/testing.ts";
-import { freePortOn, TLS } from "./sync_util.ts";
+import { freePortOn, startPerlTentacleServer, TLS } from "./sync_util.ts";
 
 const REF = Deno.env.get("TENTACLE_REF_DIR");
 if (!REF) {
   console.warn("sync interop tests SKIPPED: set TENTACLE_REF_DIR (see lib/tentacle/README.md)");
 }
 const HOST = "127.0.110.2";
-const asNobody = Deno.uid() === 0
-  ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-  : [];
-
 async function refServer(dir: string) {
   const port = freePortOn(HOST);
-  const args = [
-    `${REF}/tentacle_server`,
+  const child = await startPerlTentacleServer(REF!, HOST, port, [
     ...["-a", HOST, "-p", String(port), "-s", dir, "-I", "-o", "-i", ".*\\.conf:conf;.*\\.md5:md5"],
     ...["-e", TLS + "e2e.crt", "-k", TLS + "e2e.key", "-f", TLS + "ca.crt"],
-  ];
-  const child = new Deno.Command(asNobody[0] ?? "perl", {
-    args: [...asNobody.slice(1), ...(asNobody.length ? ["perl"] : []), ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      (await Deno.connect({ hostname: HOST, port })).close();
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error("reference server did not start");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  ]);
   return {
     port,
     async [Symbol.asyncDispose]() {

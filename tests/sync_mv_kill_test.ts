@@ -8,35 +8,23 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { dataFile, result } from "../lib/sync/testing.ts";
 import { siteDirs } from "../lib/sync/session.ts";
-import { freePortOn, PullerProcess, rng, SiteServer } from "./sync_util.ts";
+import {
+  freePortOn,
+  PullerProcess,
+  rng,
+  SiteServer,
+  startPerlTentacleServer,
+} from "./sync_util.ts";
 import { writeTree } from "./util.ts";
 
 const HOST = "127.0.20.3";
 const FILES = Number(Deno.env.get("SYNC_KILL_FILES") ?? 2000);
 const REF = Deno.env.get("TENTACLE_REF_DIR");
-const asNobody = Deno.uid() === 0
-  ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-  : [];
-
 /** Pandora's reference server (plain TCP, -I: LS and MV), run as nobody when we are root. */
 async function perlServer(dir: string, port: number) {
-  const args = [`${REF}/tentacle_server`, "-a", HOST, "-p", String(port), "-s", dir, "-I", "-o"];
-  const child = new Deno.Command(asNobody[0] ?? "perl", {
-    args: [...asNobody.slice(1), ...(asNobody.length ? ["perl"] : []), ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      (await Deno.connect({ hostname: HOST, port })).close();
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error("reference server did not start");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const child = await startPerlTentacleServer(REF!, HOST, port, [
+    ...["-a", HOST, "-p", String(port), "-s", dir, "-I", "-o"],
+  ]);
   return {
     async kill() {
       try {

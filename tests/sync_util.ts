@@ -239,3 +239,44 @@ export class PullerProcess {
 /** A seeded PRNG (mulberry32, shared with the consensus simulation), so a failing fault run can be
  * replayed with its seed. */
 export const rng = prng;
+
+/**
+ * Pandora's Perl `tentacle_server` from `TENTACLE_REF_DIR`, run as nobody when we are root, with
+ * `args` after the script; resolves once it accepts connections on host:port.
+ */
+export async function startPerlTentacleServer(
+  refDir: string,
+  host: string,
+  port: number,
+  args: string[],
+) {
+  const asNobody = Deno.uid() === 0
+    ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    : [];
+  const child = new Deno.Command(asNobody[0] ?? "perl", {
+    args: [
+      ...asNobody.slice(1),
+      ...(asNobody.length ? ["perl"] : []),
+      `${refDir}/tentacle_server`,
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: host, port })).close();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        await child.status;
+        throw new Error("reference server did not start");
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return child;
+}

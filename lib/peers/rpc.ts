@@ -121,14 +121,13 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     };
     const targetSize = (i: TargetRequest) => i.host.length + i.test.length + 48;
+    // What the three queues share: batch limits, how long an idle queue gathers, the clock.
+    const shared = { maxItems: PEER_QUEUES.maxItems, maxBytes: MAX_BATCH_BYTES, lingerMs, clock };
     queues.set(label, {
       confirm: new BatchQueue<AskItem, PeerAnswer>({
         maxInFlight: PEER_QUEUES.confirm.maxInFlight,
-        maxItems: PEER_QUEUES.maxItems,
-        maxBytes: MAX_BATCH_BYTES,
+        ...shared,
         sizeOf: targetSize,
-        lingerMs,
-        clock,
         fail: (_i, error) => unreachable(error),
         send: async (items, deadlineMs) => {
           const t0 = clock.now();
@@ -151,11 +150,8 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
       }),
       view: new BatchQueue<AskItem, PeerAnswer>({
         maxInFlight: PEER_QUEUES.view.maxInFlight,
-        maxItems: PEER_QUEUES.maxItems,
-        maxBytes: MAX_BATCH_BYTES,
+        ...shared,
         sizeOf: targetSize,
-        lingerMs,
-        clock,
         fail: (_i, error) => unreachable(error),
         send: async (items, deadlineMs) => {
           const t0 = clock.now();
@@ -171,11 +167,8 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
       }),
       incident: new BatchQueue<IncidentView, string | null>({
         maxInFlight: PEER_QUEUES.incident.maxInFlight,
-        maxItems: PEER_QUEUES.maxItems,
-        maxBytes: MAX_BATCH_BYTES,
+        ...shared,
         sizeOf: (v) => JSON.stringify(v).length + 1,
-        lingerMs,
-        clock,
         fail: (_v, error) => error,
         send: async (views, deadlineMs) => {
           const t0 = clock.now();

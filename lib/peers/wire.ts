@@ -189,18 +189,23 @@ function duration(o: Obj, k: string, path: string): number {
   return v;
 }
 
+/** The host and test of one batch item at `p` (`items[3].`). */
+function target(it: Obj, p: string): { host: string; test: string } {
+  return {
+    host: str(it, "host", p, HOST_RE, "a host name or IP address"),
+    test: str(it, "test", p, TEST_RE, "a test name"),
+  };
+}
+
+/** Every entry of `o.items`, each an object parsed by `each` with its path for messages. */
+function items<T>(o: Obj, each: (it: Obj, p: string) => T): T[] {
+  return list(o, "items").map((x, i) => each(obj(x, `items[${i}]`), `items[${i}].`));
+}
+
 export function parseBatchConfirm(v: unknown): BatchConfirmRequest {
   const o = obj(v, "body");
   return {
-    items: list(o, "items").map((x, i) => {
-      const it = obj(x, `items[${i}]`);
-      const p = `items[${i}].`;
-      return {
-        host: str(it, "host", p, HOST_RE, "a host name or IP address"),
-        test: str(it, "test", p, TEST_RE, "a test name"),
-        maxAgeMs: duration(it, "maxAgeMs", p),
-      };
-    }),
+    items: items(o, (it, p) => ({ ...target(it, p), maxAgeMs: duration(it, "maxAgeMs", p) })),
     waitMs: duration(o, "waitMs", ""),
   };
 }
@@ -208,14 +213,7 @@ export function parseBatchConfirm(v: unknown): BatchConfirmRequest {
 export function parseBatchView(v: unknown): BatchViewRequest {
   const o = obj(v, "body");
   return {
-    items: list(o, "items").map((x, i) => {
-      const it = obj(x, `items[${i}]`);
-      const p = `items[${i}].`;
-      return {
-        host: str(it, "host", p, HOST_RE, "a host name or IP address"),
-        test: str(it, "test", p, TEST_RE, "a test name"),
-      };
-    }),
+    items: items(o, target),
   };
 }
 
