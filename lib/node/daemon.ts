@@ -58,6 +58,13 @@ export async function startDaemon(
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
+    // Modules a section needs are loaded before `beforeServe` drops root: a source checkout may
+    // be readable by root only (compiled binaries embed them anyway).
+    const spoolMod = config.sections.spool === null ? null : await import("../spool/mod.ts");
+    const syncMod = config.sections.sync === null ? null : await import("../sync/mod.ts");
+    const tentacleMod = config.sections.tentacle === null
+      ? null
+      : await import("../tentacle/mod.ts");
     await o.beforeServe?.(config);
     const store = StateStore.open(resolve(config.root, config.settings.state_dir));
     cleanups.push(() => store.close());
@@ -82,13 +89,12 @@ export async function startDaemon(
     // A site node (spool:) hands its notifications to the spool, for the central node to deliver,
     // and delivers them itself too when it has alert targets of its own.
     const reloadRef = { current: (): Promise<boolean> => Promise.resolve(false) };
-    const spool = config.sections.spool === null ? null : await (await import("../spool/mod.ts"))
-      .startSpool(config, {
-        logger,
-        version: o.version,
-        parseTree: (files) => parseNodeConfig(files),
-        reload: () => reloadRef.current(),
-      });
+    const spool = spoolMod === null ? null : await spoolMod.startSpool(config, {
+      logger,
+      version: o.version,
+      parseTree: (files) => parseNodeConfig(files),
+      reload: () => reloadRef.current(),
+    });
     if (spool) cleanups.push(() => spool.close());
     const notifier: Notifier = !spool ? alerting.notifier : {
       notify: async (n: Notification) => {
@@ -97,8 +103,9 @@ export async function startDaemon(
       },
     };
     // A central node (sync:) pulls its sites and alerts through its own channels.
-    const sync = config.sections.sync === null ? null : (await import("../sync/mod.ts"))
-      .startSyncPuller(config, { db: store.db, notifier: alerting.notifier, logger });
+    const sync = syncMod === null
+      ? null
+      : syncMod.startSyncPuller(config, { db: store.db, notifier: alerting.notifier, logger });
     if (sync) cleanups.push(() => sync.close());
 
     const makeConsensus = () =>
@@ -179,8 +186,7 @@ export async function startDaemon(
     if (ts) {
       const tlog = logger.child("tentacle");
       for (const w of ts.warnings) tlog.warn(w);
-      const { startTentacleServer } = await import("../tentacle/mod.ts");
-      const tentacle = await startTentacleServer({ ...ts.server, logger: tlog });
+      const tentacle = await tentacleMod!.startTentacleServer({ ...ts.server, logger: tlog });
       cleanups.push(() => tentacle.close());
     }
 
@@ -199,7 +205,8 @@ export async function startDaemon(
 
     const reload = async (): Promise<boolean> => {
       try {
-        const next = await loadNodeConfig(dir);
+        // From the absolute root: after a switch to run_as the node runs from "/" (lib/privilege).
+        const next = await loadNodeConfig(config.root);
         const nextRes = await loadResources(next);
         nextRes.peerTls.client?.close(); // peer TLS is restart-only: the running client stays
         const plan = planReload(config, next);

@@ -68,16 +68,21 @@ export interface Dropped {
  * The node's entry: `run_as`, state_dir and peer.key from `config`. Throws PrivilegeError (one
  * line to print) when the switch is refused or fails.
  */
-export function dropPrivileges(
+export async function dropPrivileges(
   config: Config<{ runAs: string | undefined }>,
   logger: Logger,
 ): Promise<Dropped> {
-  return dropPrivilegesTo({
+  const dropped = await dropPrivilegesTo({
     runAs: config.sections.runAs,
     stateDir: resolve(config.root, config.settings.state_dir),
     keyFile: config.peerKey === null ? undefined : join(config.root, "peer.key"),
     logger,
   });
+  // As daemons do after a switch: the directory it was started in may be root's only, and every
+  // child (plugins, commands) would inherit a working directory it cannot enter. Every path the
+  // node keeps is absolute (config root, state dir).
+  if (dropped.plan.kind === "drop") Deno.chdir("/");
+  return dropped;
 }
 
 /** Decides, prepares the state directory, switches every thread, and verifies every thread. */
