@@ -233,7 +233,11 @@ export async function until(
         `waiting for ${what}: node pid ${dead.pid} exited; stderr tail:\n${tail(dead.lines)}`,
       );
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) {
+      // The nodes' own words say why: each one's log tail goes with the timeout.
+      const tails = (opts.nodes ?? []).map((n) => `node pid ${n.pid}:\n${tail(n.lines)}`);
+      throw new Error([`timed out waiting for ${what}`, ...tails].join("\n"));
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -18,6 +18,7 @@ import { type Clock, systemClock } from "../clock/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import type { StateStore } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
+import { ResultLog } from "./results.ts";
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
   host TEXT NOT NULL, test TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (host, test)
@@ -50,6 +51,8 @@ export interface ConsensusDeps {
   peerTls?: { client?: Deno.HttpClient };
   /** Time (default: the system clock). */
   clock?: Clock;
+  /** Where confirm runs are recorded and logged (shared with the Node's scheduled runs). */
+  results?: ResultLog;
 }
 
 /** Counts every peer answer in the metrics, by peer and result. */
@@ -84,6 +87,7 @@ export class Consensus {
   readonly #deps: ConsensusDeps;
   readonly #incidents: IncidentStore;
   readonly #clock: Clock;
+  readonly #results: ResultLog;
   readonly rpc: PeerRpc | null;
   /** What the heartbeat knows of each peer (address -> health). */
   #beats = new Map<string, PeerHealth>();
@@ -92,6 +96,7 @@ export class Consensus {
   constructor(deps: ConsensusDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? systemClock;
+    this.#results = deps.results ?? new ResultLog(deps.store, deps.logger);
     const config = deps.config();
     const log = deps.logger;
     this.#incidents = new IncidentStore(deps.store.db);
@@ -307,15 +312,7 @@ export class Consensus {
         let result: CheckResult | null = null;
         for (let i = 0; i < 2 && !signal.aborted; i++) {
           result = await execute(t);
-          try {
-            store.record(result);
-          } catch (e) {
-            logger.error("cannot record a confirm result", {
-              host,
-              test,
-              error: (e as Error).message,
-            });
-          }
+          this.#results.record(result, "confirm");
           if (result.startedAt >= cutoff) break;
         }
         return result === null ? null : this.engine.answer(host, test, result);

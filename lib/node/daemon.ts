@@ -22,6 +22,7 @@ import { createExecutor } from "./execute.ts";
 import { buildNodeApp } from "./http.ts";
 import { loadNodeConfig, type NodeConfig, parseNodeConfig, pluginUser } from "./load.ts";
 import { Node } from "./node.ts";
+import { ResultLog } from "./results.ts";
 import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
 import { loadResources } from "./resources.ts";
@@ -108,11 +109,15 @@ export async function startDaemon(
       : syncMod.startSyncPuller(config, { db: store.db, notifier: alerting.notifier, logger });
     if (sync) cleanups.push(() => sync.close());
 
+    // One recorder for scheduled and confirm runs: a failure first seen by a peer's confirm
+    // request is logged as the change it is.
+    const results = new ResultLog(store, logger.child("node"));
     const makeConsensus = () =>
       new Consensus({
         config: () => config,
         store,
         execute,
+        results,
         notifier,
         logger: logger.child("quorum"),
         ...(res.peerTls.client ? { peerTls: { client: res.peerTls.client } } : {}),
@@ -125,6 +130,7 @@ export async function startDaemon(
       execute,
       clock: systemClock,
       logger: logger.child("node"),
+      results,
       onResult: (r) => {
         spool?.addResult(r);
         return consensus.onResult(r);

@@ -3,13 +3,13 @@
  * history, and hands each result to the consensus part. Everything it touches is injected.
  * @module
  */
-import { METRICS } from "../metrics/mod.ts";
 import type { Config, TestConfig } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { type Clock, Scheduler } from "../schedule/mod.ts";
 import type { LastResult, StateStore } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
+import { ResultLog } from "./results.ts";
 
 export {
   createExecutor,
@@ -33,6 +33,8 @@ export interface NodeDeps {
   clock: Clock;
   logger: Logger;
   onResult?: ResultHook;
+  /** Shared with the consensus part, whose confirm runs are recorded the same way. */
+  results?: ResultLog;
 }
 
 interface TestJob {
@@ -54,12 +56,12 @@ export class Node {
   /** Results produced since start, for status and tests. */
   runs = 0;
   #stopping: AbortSignal | null = null;
-  /** Checks that have reported since start: their first result is logged at info level. */
-  readonly #reported = new Set<string>();
+  readonly #results: ResultLog;
 
   constructor(deps: NodeDeps) {
     this.#deps = deps;
     this.#config = deps.config;
+    this.#results = deps.results ?? new ResultLog(deps.store, deps.logger);
     this.#scheduler = new Scheduler<TestJob>({
       clock: deps.clock,
       run: (job) => this.#run(job.test),
@@ -118,42 +120,12 @@ export class Node {
   }
 
   async #run(test: TestConfig): Promise<void> {
-    const { store, logger, execute, onResult } = this.#deps;
+    const { execute, onResult, logger } = this.#deps;
     const result = await execute(test);
     // A run cut short by shutdown says nothing about the service: do not record or act on it.
     if (this.#stopping?.aborted) return;
-    const previous = store.last(test.host, test.test);
-    try {
-      store.record(result);
-    } catch (e) {
-      logger.error("cannot record result", {
-        host: test.host,
-        test: test.test,
-        error: (e as Error).message,
-      });
-    }
+    const previous = this.#results.record(result, "schedule");
     this.runs++;
-    METRICS.checkRuns.inc({ status: result.status, state: result.state });
-    if (result.state === "TIMEOUT") METRICS.pluginTimeouts.inc({ test: test.test });
-    const first = !this.#reported.has(testKey(test.host, test.test));
-    const fields = {
-      host: test.host,
-      test: test.test,
-      status: result.status,
-      ms: result.durationMs,
-      output: result.output,
-    };
-    if (previous && previous.status !== result.status) {
-      if (result.status === "OK") logger.info("check passes again", fields);
-      else logger.warn("check failing", fields);
-    } else if (!previous && result.status !== "OK") {
-      logger.warn("check failing", fields);
-    } else if (first) {
-      logger.info("check result", fields);
-    } else {
-      logger.debug("check result", fields);
-    }
-    this.#reported.add(testKey(test.host, test.test));
     if (onResult) {
       try {
         await onResult(result, previous, test);
