@@ -20,10 +20,24 @@ const KEY = "consensus-bench-key-0123456789abcdef0123";
 const NS = Deno.env.get("DMC_BENCH_NS");
 
 function receiver() {
-  const got: { kind: string; host: string; test: string; at: number }[] = [];
+  const got: {
+    kind: string;
+    host: string;
+    test: string;
+    id: string;
+    notifier: string;
+    at: number;
+  }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const n = await req.json();
-    got.push({ kind: n.kind, host: n.host, test: n.test, at: Date.now() });
+    got.push({
+      kind: n.kind,
+      host: n.host,
+      test: n.test,
+      id: n.id,
+      notifier: n.notifier,
+      at: Date.now(),
+    });
     return new Response("ok");
   });
   return { got, url: `http://127.0.0.1:${server.addr.port}/hook`, close: () => server.shutdown() };
@@ -61,7 +75,7 @@ function rssKb(pid: number): number {
 async function startCluster(n: number, intervalS: number, hook: string) {
   const files: Record<string, string> = {};
   for (let i = 0; i < n; i++) files[`hosts.d/${target(i)}/tcp`] = "port: 7\n";
-  const all = [0, 1, 2].map((i) => `${nodeAddr(i)}:2929`).join("\n") + "\n";
+  const all = [0, 1, 2].map((i) => `${nodeAddr(i)}:2929 n${i + 1}`).join("\n") + "\n";
   const nodes: NodeProcess[] = [];
   for (let i = 0; i < 3; i++) {
     const state = await Deno.makeTempDir({ prefix: "dmonitor-bench-" });
@@ -85,7 +99,7 @@ async function peerRequests(): Promise<number> {
   let total = 0;
   for (let i = 0; i < 3; i++) {
     const { json } = await callPeer(
-      { host: nodeAddr(i), port: 2929, raw: `n${i + 1}` },
+      { host: nodeAddr(i), port: 2929, raw: `n${i + 1}`, name: `n${i + 1}` },
       "GET",
       "/v1/state",
       undefined,
@@ -111,6 +125,10 @@ interface Row {
   n: number;
   notices: number;
   duplicates: number;
+  /** Of the duplicates, those re-sent under the same notification id (delivery at least once). */
+  sameId: number;
+  /** Notices by notifying node. */
+  byNode: Record<string, number>;
   lastIntervals: number;
   reqPerCheck: number;
   healthzMaxMs: number;
@@ -171,6 +189,11 @@ async function massRun(n: number): Promise<Row> {
       n,
       notices: d.length,
       duplicates: d.length - hosts.size,
+      sameId: d.length - new Set(d.map((x) => x.id)).size,
+      byNode: d.reduce<Record<string, number>>((m, x) => {
+        m[x.notifier] = (m[x.notifier] ?? 0) + 1;
+        return m;
+      }, {}),
       lastIntervals: (lastAt - outage) / (intervalS * 1000),
       reqPerCheck: (req1 - req0) / n,
       healthzMaxMs,

@@ -4,7 +4,7 @@
  * mode. The decisions live in lib/quorum; this file only connects them to the node's state.
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Config, TestConfig } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
 import { defaultTiming, IncidentEngine, isDegraded, viewDeadlineFor } from "../quorum/mod.ts";
@@ -26,13 +26,18 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
 
 /** Incident states as JSON rows; every change is committed before a notification goes out. */
 export class IncidentStore {
+  /** Prepared once: a mass failure saves every incident several times a round. */
+  readonly #save: StatementSync;
+
   constructor(readonly db: DatabaseSync) {
     db.exec(SCHEMA);
+    this.#save = db.prepare(
+      "INSERT OR REPLACE INTO incident_state (host, test, state) VALUES (?, ?, ?)",
+    );
   }
 
   save(s: IncidentState): void {
-    this.db.prepare("INSERT OR REPLACE INTO incident_state (host, test, state) VALUES (?, ?, ?)")
-      .run(s.host, s.test, JSON.stringify(s));
+    this.#save.run(s.host, s.test, JSON.stringify(s));
   }
 
   all(): IncidentState[] {
@@ -131,6 +136,8 @@ export class Consensus {
       clock: this.#clock,
       save: (s) => this.#incidents.save(s),
       degraded: () => !this.#probing && this.degraded(),
+      // A peer answering its heartbeat is alive, however slow its batch answers are.
+      lastAlive: (peer) => this.#beats.get(peer)?.lastOkAt ?? null,
     });
     this.engine.restore(this.#incidents.all());
     if (rpc) {

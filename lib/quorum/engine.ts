@@ -25,6 +25,7 @@ import {
   reachableCount,
   recordAnswers,
   sanitizeAnswers,
+  withProofOfLife,
 } from "./health.ts";
 
 /** Asks every peer about a host+test: `confirm` makes them check, `view` only reads their state.
@@ -55,6 +56,9 @@ export interface EngineOptions {
   save?: (s: IncidentState) => void | Promise<void>;
   /** Whether this node is degraded (see `isDegraded`); its failures then vote UNKNOWN. */
   degraded?: () => boolean;
+  /** When a peer last proved it is alive outside the rounds (the heartbeat); see
+   * `withProofOfLife`. Default: never (silence in the rounds is all there is). */
+  lastAlive?: (peer: string) => number | null;
 }
 
 export interface EngineSnapshot {
@@ -261,8 +265,12 @@ export class IncidentEngine {
           continue;
         }
         const answers = sanitizeAnswers(raw, this.#o.self);
-        const { table, infos } = recordAnswers(this.#health, answers, this.#clock());
-        this.#health = { ...this.#health, ...table };
+        const now = this.#clock();
+        const recorded = recordAnswers(this.#health, answers, now);
+        this.#health = { ...this.#health, ...recorded.table };
+        const infos = this.#o.lastAlive
+          ? withProofOfLife(recorded.infos, this.#o.lastAlive, now, this.#stuckMs())
+          : recorded.infos;
         for (const a of infos) {
           if (a.error) {
             this.#log.debug("peer unreachable", { host, test, peer: a.peer, error: a.error });
@@ -273,6 +281,10 @@ export class IncidentEngine {
       queue.unshift(...later);
     }
     return applied;
+  }
+
+  #stuckMs(): number {
+    return this.#ctx.timing.stuckMs ?? 5 * this.#ctx.timing.handoverMs;
   }
 
   #arm(host: string, test: string, at: number): void {

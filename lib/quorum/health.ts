@@ -81,3 +81,30 @@ export function reachableCount(table: HealthTable): number {
   return Object.values(table).filter((h) => h.unreachableSince === null && h.lastOkAt !== null)
     .length;
 }
+
+/**
+ * A silent peer that still proves it is alive outside the rounds (its heartbeat answers, busy or
+ * not) is only slow: it may hold a claim or a notice this node cannot see, so it must keep blocking
+ * a commit instead of being handed over from (a mass failure makes every peer slow, and treating
+ * slow as gone is how two nodes would both notify). Its silence is counted from its last proof of
+ * life, so it blocks until it answers or really goes quiet; but never for longer than `stuckMs`
+ * after its first unanswered round, the stated bound on how long a live but stuck peer can hold
+ * back a notice.
+ * @example
+ * // silent since 1000 in the rounds, heartbeat answered at 5000: silent since 5000
+ * withProofOfLife(infos, () => 5000, 6000, 60_000);
+ */
+export function withProofOfLife(
+  infos: readonly PeerInfo[],
+  lastAlive: (peer: string) => number | null,
+  now: number,
+  stuckMs: number,
+): PeerInfo[] {
+  return infos.map((p) => {
+    if (p.vote.status !== "UNREACHABLE" || p.unreachableSince === null) return p;
+    const alive = lastAlive(p.peer);
+    if (alive === null || alive <= p.unreachableSince) return p;
+    if (now - p.unreachableSince >= stuckMs) return p;
+    return { ...p, unreachableSince: alive };
+  });
+}

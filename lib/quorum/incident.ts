@@ -30,6 +30,10 @@ export interface QuorumTiming {
   /** How long a peer must have been silent before it no longer blocks a commit and its claims
    * or undelivered notices are taken over. */
   handoverMs: number;
+  /** How long a peer that answers its heartbeat but not the rounds keeps blocking a commit (see
+   * `withProofOfLife`): the bound on what a live but stuck peer can delay a notice by. Default
+   * 5x `handoverMs`. */
+  stuckMs?: number;
   /** Minimum time between the first and the confirming "up" round (anti-flap). */
   recoverHoldMs: number;
   /** Reminder interval while down; 0 disables reminders. */

@@ -50,6 +50,9 @@ export interface SimOptions {
   busy?: (node: string, t: number) => boolean;
   /** The Retry-After a busy peer sends (default 1000 ms). */
   retryAfterMs?: number;
+  /** Model the node's heartbeat (every 2 s, as lib/node does; a busy peer still answers it): the
+   * engines then learn which silent peers are alive (default true). */
+  heartbeat?: boolean;
   endMs: number;
 }
 
@@ -135,6 +138,8 @@ interface SimNode {
   /** When this node's request handler is free again (requests are served one at a time). */
   freeAt: number;
   queues: Map<string, Queues>;
+  /** Peer name -> when its heartbeat last answered (alive, busy or not). */
+  beats: Map<string, number>;
 }
 
 interface Queues {
@@ -349,6 +354,9 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       save: (s) => {
         if (live()) n.saved.set(`${s.host}\0${s.test}`, structuredClone(s));
       },
+      ...(o.heartbeat === false ? {} : {
+        lastAlive: (peer: string) => n.beats.get(peer.replace(/:2929$/, "")) ?? null,
+      }),
     });
   };
 
@@ -361,6 +369,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       saved: new Map(),
       freeAt: 0,
       queues: new Map(),
+      beats: new Map(),
     };
     nodes.set(name, n);
     boot(n);
@@ -379,6 +388,24 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       };
       tick(offset);
     }
+  }
+  if (o.heartbeat !== false) {
+    // The heartbeat (lib/node/consensus.ts HEARTBEAT_MS): a direct ping, not behind the batches.
+    const beat = (t: number) => {
+      agenda.push(t, () => {
+        for (const n of nodes.values()) {
+          if (!n.alive) continue;
+          for (const p of nodes.values()) {
+            if (p === n || !p.alive || !link(n.name, p.name, now) || !link(p.name, n.name, now)) {
+              continue;
+            }
+            n.beats.set(p.name, now);
+          }
+        }
+        if (t + 2000 < o.endMs) beat(t + 2000);
+      });
+    };
+    beat(2000);
   }
   for (const k of o.kills ?? []) {
     agenda.push(k.at, () => {

@@ -17,7 +17,8 @@ export interface RoundTiming extends QuorumTiming {
  * an interval), the same on every node that has the same `interval`; the view and announcement
  * deadline stays below it (settle - 250 ms at most; `viewDeadlineFor` narrows it to the measured
  * round trips); confirm deadline timeout + 2 s (peers run the check); hand-over 2x the check
- * timeout, at least 6 s (a busy peer is not presumed gone too soon); recovery hold 0 (recovery
+ * timeout, at least 6 s (a busy peer is not presumed gone too soon); a peer alive by its heartbeat
+ * but silent in the rounds blocks a commit for up to 5 hand-over times (30 s at least); recovery hold 0 (recovery
  * still needs two passing rounds in a row, a check interval apart); reminders every `remind` ms.
  */
 export function defaultTiming(
@@ -31,6 +32,7 @@ export function defaultTiming(
     viewDeadlineMs: settleMs - 250,
     settleMs,
     handoverMs: Math.max(2 * s.timeout, 6000),
+    stuckMs: 5 * Math.max(2 * s.timeout, 6000),
     recoverHoldMs: s.recoverHoldMs ?? 0,
     remindMs: s.remind ?? 0,
   };
