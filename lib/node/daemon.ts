@@ -27,6 +27,7 @@ import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
+import { createNodeAgreement } from "./agreement.ts";
 
 export interface Daemon {
   config(): NodeConfig;
@@ -112,6 +113,12 @@ export async function startDaemon(
     // One recorder for scheduled and confirm runs: a failure first seen by a peer's confirm
     // request is logged as the change it is.
     const results = new ResultLog(store, logger.child("node"));
+    // Configuration agreement rides on the consensus heartbeat (lib/agree).
+    const agreement = createNodeAgreement({
+      config: () => config,
+      rpc: () => consensus.rpc,
+      log: logger.child("agree"),
+    });
     const makeConsensus = () =>
       new Consensus({
         config: () => config,
@@ -120,6 +127,7 @@ export async function startDaemon(
         results,
         notifier,
         logger: logger.child("quorum"),
+        onBeats: agreement.onBeats,
         ...(res.peerTls.client ? { peerTls: { client: res.peerTls.client } } : {}),
       });
     let consensus = makeConsensus();
@@ -160,6 +168,7 @@ export async function startDaemon(
       consensus: () => consensus,
       silences: () => silences,
       sites: () => sync?.sites() ?? [],
+      agreement: () => agreement.tracker.view(),
       version: o.version,
       startedAt: Date.now(),
     });
@@ -175,6 +184,8 @@ export async function startDaemon(
         view: (h, t) => cb().view(h, t),
         hear: (h, t, f, v) => cb().hear(h, t, f, v),
         state: () => cb().state(),
+        pingFields: agreement.pingFields,
+        routes: [agreement.route],
         requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
       }),
       logger: logger.child("http"),
