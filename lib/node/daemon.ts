@@ -7,7 +7,6 @@
  * @module
  */
 import { resolve } from "node:path";
-import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Limiter } from "../runner/mod.ts";
@@ -28,6 +27,7 @@ import { planReload } from "./reload.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
 import { createNodeAgreement } from "./agreement.ts";
+import { createNodeHeartbeat } from "./heartbeat.ts";
 
 export interface Daemon {
   config(): NodeConfig;
@@ -73,9 +73,16 @@ export async function startDaemon(
     // `dmonitor status` on this node presents it (lib/status/local_token.ts).
     const localToken = await writeLocalToken(resolve(config.root, config.settings.state_dir));
     access = { ...access, localToken };
+    // Heartbeat tests judge from the pushes this node and its peers received (lib/heartbeat).
+    const heartbeat = createNodeHeartbeat({
+      db: store.db,
+      config: () => config,
+      rpc: () => consensus.rpc,
+      log: logger.child("heartbeat"),
+    });
     const execute = createExecutor({
       limiter: new Limiter(config.settings.concurrency),
-      builtins: BUILTIN_CHECKS,
+      builtins: heartbeat.builtins,
       user: await pluginUser(config),
       signal,
     });
@@ -175,6 +182,7 @@ export async function startDaemon(
     const cb = () => consensus.peerCallbacks();
     const app = buildNodeApp({
       status: statusRoutes({ source, access: () => access, logger: logger.child("status") }),
+      open: [heartbeat.mount],
       peer: createPeerApp({
         nodeName: config.settings.node,
         key: config.peerKey,
@@ -185,7 +193,7 @@ export async function startDaemon(
         hear: (h, t, f, v) => cb().hear(h, t, f, v),
         state: () => cb().state(),
         pingFields: agreement.pingFields,
-        routes: [agreement.route],
+        routes: [agreement.route, heartbeat.route],
         requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
       }),
       logger: logger.child("http"),
