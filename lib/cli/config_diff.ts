@@ -70,7 +70,7 @@ export async function configDiff(dir: string, target: string, io: Io): Promise<n
     if (theirs.node !== node) throw new Error(`reply names "${theirs.node}", signed as "${node}"`);
     const mine = summaryOf(config);
     const text = renderDiff({ node: config.settings.node, ...mine }, theirs);
-    io.out(sanitizeText(text));
+    io.out(sanitizeText(text, { lines: true }));
     return mine.digest === theirs.digest ? 0 : 2;
   } catch (e) {
     const err = e as Error;
