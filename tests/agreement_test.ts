@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { consensusKit } from "./consensus_util.ts";
 import { dmonitor, until } from "./util.ts";
+import { run } from "./ops_util.ts";
 
 const kit = consensusKit("127.0.160");
 const { SVC, addr, PORT } = kit;
@@ -124,7 +125,19 @@ Deno.test("a tree that differs on one node is reported on all three; config diff
       assert.ok(m.includes(`dmonitor_peer_config_agrees{${other(1)}} 0\n`), m);
     }
     assert.ok(m.includes(`dmonitor_check_unconfirmable{host="${SVC}",test="web"} 1\n`), m);
+    const lint = await run("promtool", ["check", "metrics"], { stdin: m });
+    assert.equal(lint.code, 0, `promtool:\n${lint.stdout}${lint.stderr}`);
   }
+
+  // The page, on n1: a banner, and the section with n3's differences.
+  const page = await (await fetch(`http://${addr(0)}:${PORT}/`)).text();
+  assert.match(
+    page,
+    /id="agreement-banner"[^>]*>CONFIGURATION DIFFERS on n3\. 1 test can never be confirmed\./,
+  );
+  assert.ok(page.includes(`<h2>Configuration (digest ${a1!.digest})</h2>`), page);
+  assert.ok(page.includes(`${SVC}/web: only on n3`), page);
+  assert.ok(page.includes(never), page);
 
   // dmonitor config diff: this tree against the peer's, as the peer reports it.
   const diff3 = await dmonitor(["config", "diff", "--config", c.trees[0]!, "n3"]);
