@@ -55,7 +55,7 @@ Deno.test("a heartbeat pushed to n2 keeps the test up on all nodes; missing push
   const hook = stack.use(kit.receiver());
   const c = stack.use(
     await kit.cluster(3, hook.url, () => ({
-      [`hosts.d/${SVC}/beat`]: `kind: heartbeat\ntoken: ${TOKEN}\ngrace: 2s\n`,
+      [`hosts.d/${SVC}/beat`]: `kind: heartbeat\ntoken: ${TOKEN}\ngrace: 5s\n`,
     })),
   );
   const pusher = stack.use(new Pusher(`${N2}/v1/push/${SVC}/beat`));
@@ -68,6 +68,14 @@ Deno.test("a heartbeat pushed to n2 keeps the test up on all nodes; missing push
       b.status === "OK" && (b.lastRun ?? 0) > start && / via n2: run \d+ ok$/.test(b.output)
     );
   }, { nodes: c.nodes });
+
+  // It stays up: three more runs on every node, each node still OK and no incident anywhere.
+  await Promise.all([0, 1, 2].map((i) => kit.runsMore(i, "beat", 3, c)));
+  for (let i = 0; i < 3; i++) {
+    const s = await kit.statusOf(i);
+    assert.equal(s.checks.find((x) => x.test === "beat")!.status, "OK", `n${i + 1}`);
+    assert.deepEqual(s.incidents, [], `n${i + 1}`);
+  }
 
   // Bad pushes: clear errors, nothing recorded, the node goes on.
   const bad = async (path: string, init: RequestInit, status: number, re: RegExp) => {
@@ -113,7 +121,7 @@ Deno.test("a heartbeat pushed to n2 keeps the test up on all nodes; missing push
   assert.equal(failing.status, "FAIL");
   assert.match(
     failing.output,
-    /^no push for \d+s \(expected every 1s \+ 2s grace\); last push .* via n2/,
+    /^no push for \d+s \(expected every 1s \+ 5s grace\); last push .* via n2/,
   );
 
   // It pushes again: one RECOVERED.
