@@ -20,6 +20,7 @@
  */
 import type { BuiltinCheck } from "./types.ts";
 import { dns } from "./dns.ts";
+import { heartbeat } from "./heartbeat.ts";
 import { http, https } from "./http.ts";
 import { ping } from "./ping.ts";
 import { smtp } from "./smtp.ts";
@@ -29,8 +30,9 @@ import { tls } from "./tls.ts";
 
 export type { BuiltinCheck, CheckContext, CheckOutcome, ParamSpec, ParamType } from "./types.ts";
 export { createPingCheck } from "./ping.ts";
+export { createHeartbeatCheck, HEARTBEAT_PARAMS, heartbeatTiming } from "./heartbeat.ts";
 
-/** Every built-in check by name: ping, tcp, ssh, http, https, dns, smtp, tls. */
+/** Every built-in check by name: ping, tcp, ssh, http, https, dns, smtp, tls, heartbeat. */
 export const BUILTIN_CHECKS: ReadonlyMap<string, BuiltinCheck> = new Map(
-  [ping, tcp, ssh, http, https, dns, smtp, tls].map((c) => [c.name, c]),
+  [ping, tcp, ssh, http, https, dns, smtp, tls, heartbeat].map((c) => [c.name, c]),
 );

@@ -5,7 +5,7 @@
  */
 import type { ParamValue } from "../config/types.ts";
 
-export type ParamType = "port" | "int" | "string" | "bool";
+export type ParamType = "port" | "int" | "string" | "bool" | "duration";
 
 export interface ParamSpec {
   type: ParamType;
@@ -13,15 +13,21 @@ export interface ParamSpec {
   default?: ParamValue;
   /** The config parser reports a test file that omits this parameter. */
   required?: boolean;
-  /** Inclusive bounds for `int`. */
+  /** Inclusive bounds for `int`, and for `duration` (in ms). */
   min?: number;
   max?: number;
+  /** Shortest accepted `string`. */
+  minLength?: number;
   /** One line for the README and `--help`. */
   doc: string;
 }
 
 export interface CheckContext {
   host: string;
+  /** The test's name (its file name under hosts.d/<host>/). */
+  test?: string;
+  /** The test's interval (ms). */
+  intervalMs?: number;
   /** Validated parameters, defaults applied. */
   params: Record<string, ParamValue>;
   /** Aborted when the check's timeout elapses or the node shuts down. */

@@ -8,6 +8,7 @@ import { type Io, parseFlags } from "./args.ts";
 import { loadNodeConfig } from "../node/load.ts";
 import { loadResources } from "../node/resources.ts";
 import type { AlertSettings } from "../alerts/mod.ts";
+import { CONFIG_DIFF_USAGE, configDiff } from "./config_diff.ts";
 
 /** `3 alert targets (1 email, 1 webhook, 1 command)`: every kind alert.d/ holds, not only mail. */
 export function targetCount(a: AlertSettings): string {
@@ -19,9 +20,13 @@ export function targetCount(a: AlertSettings): string {
 }
 
 export const CONFIG_USAGE = `Usage: dmonitor config check [--config DIR]
+       dmonitor config diff [--config DIR] PEER
 
-Validates the configuration tree (default ${DEFAULT_CONFIG_DIR}) and prints every problem, one per
-line, as 'file: 'key' message'. Exit status: 0 when valid, 1 when not, 64 on a usage error.`;
+check: validates the configuration tree (default ${DEFAULT_CONFIG_DIR}) and prints every problem,
+one per line, as 'file: 'key' message'. Exit status: 0 when valid, 1 when not, 64 on a usage error.
+
+diff: prints how this tree differs from the configuration PEER runs, as PEER reports it
+('dmonitor config diff --help').`;
 
 /** The other alert.d channels, by kind, for the OK line: `, 1 webhook, 2 alertmanagers`. */
 
@@ -29,13 +34,28 @@ export async function configCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags("config", args, {
     config: { type: "string", short: "c" },
   });
+  if (positionals[0] === "diff") {
+    if (values.help) {
+      io.out(CONFIG_DIFF_USAGE);
+      return 0;
+    }
+    if (positionals.length !== 2) {
+      io.err(
+        `dmonitor config diff: expected one PEER, got ${
+          JSON.stringify(positionals.slice(1).join(" "))
+        } (see 'dmonitor config diff --help')`,
+      );
+      return 64;
+    }
+    return await configDiff(values.config ?? DEFAULT_CONFIG_DIR, positionals[1]!, io);
+  }
   if (values.help) {
     io.out(CONFIG_USAGE);
     return 0;
   }
   if (positionals[0] !== "check" || positionals.length !== 1) {
     io.err(
-      `dmonitor config: expected 'check', got ${
+      `dmonitor config: expected 'check' or 'diff PEER', got ${
         JSON.stringify(positionals.join(" "))
       } (see 'dmonitor config --help')`,
     );

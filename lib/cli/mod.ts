@@ -23,6 +23,7 @@ Commands:
   run                 run the node (checks, peer endpoint, alerts)
   check HOST [TEST]   run checks now and print their results
   config check        validate the configuration tree
+  config diff PEER    compare this tree with the configuration a peer runs
   status              show the running node's checks, incidents and peers
   init [DIR]          create a configuration tree with examples and a fresh peer.key
   outbox [retry]      list pending and failed alert messages, or queue failed ones again

@@ -31,6 +31,7 @@ export const GENERIC_KEYS = [
   "args",
   "warning",
   "unknown",
+  "kind",
 ];
 
 export interface TestFileInput {
@@ -54,8 +55,18 @@ function parseParam(spec: ParamSpec, v: unknown): Parsed<ParamValue> {
       );
     case "bool":
       return parseBool(v);
-    case "string":
-      return parseString(v);
+    case "duration":
+      return parseDuration(v, spec.min ?? 0, spec.max ?? 366 * 86_400_000);
+    case "string": {
+      const r = parseString(v);
+      if (r.ok && spec.minLength !== undefined && r.value.length < spec.minLength) {
+        return {
+          ok: false,
+          message: `must be at least ${spec.minLength} characters, got ${r.value.length}`,
+        };
+      }
+      return r;
+    }
   }
 }
 
@@ -95,6 +106,8 @@ export function parseTestFile(
   let pluginPath: string | null = null;
   let pluginInvalid = false;
   let args: string[] | null = null;
+  let kind: string | null = null;
+  let kindInvalid = false;
   const rest: [string, unknown][] = [];
   for (const [key, v] of Object.entries(map)) {
     const take = <T>(r: Parsed<T>, set: (x: T) => void) =>
@@ -126,6 +139,20 @@ export function parseTestFile(
         });
         pluginInvalid = pluginPath === null;
         break;
+      case "kind":
+        take(parseString(v, 64), (x) => {
+          if (builtins.has(x)) kind = x;
+          else {
+            fail(
+              key,
+              `must name a built-in check (${[...builtins.keys()].sort().join(", ")}), got ${
+                show(x)
+              }`,
+            );
+          }
+        });
+        kindInvalid = kind === null;
+        break;
       case "args":
         if (!Array.isArray(v) || v.length > 64) {
           fail(key, `must be a list of at most 64 strings, got ${show(v)}`);
@@ -145,9 +172,18 @@ export function parseTestFile(
         rest.push([key, v]);
     }
   }
-  const builtin = builtins.get(input.test);
+  const builtinName: string = kind ?? input.test;
+  const builtin = builtins.get(builtinName);
+  if (kindInvalid) return null;
+  if (pluginPath && kind) {
+    fail("kind", `cannot be used with 'plugin': a test runs a plugin or a built-in check`);
+    return null;
+  }
   if (pluginPath) {
     t.executor = { kind: "plugin", path: pluginPath, args };
+  } else if (kind) {
+    t.executor = { kind: "builtin", name: kind };
+    if (args) fail("args", `only applies to plugins; 'kind: ${kind}' is a built-in check`);
   } else if (input.treePlugin) {
     t.executor = { kind: "plugin", path: input.treePlugin, args };
   } else if (pluginInvalid) {
@@ -167,17 +203,19 @@ export function parseTestFile(
       const spec = builtin.params[key];
       if (!spec) {
         const known = [...GENERIC_KEYS, ...Object.keys(builtin.params)].join(", ");
-        fail(key, `is not a parameter of the built-in '${input.test}' check (known: ${known})`);
+        fail(key, `is not a parameter of the built-in '${builtinName}' check (known: ${known})`);
         continue;
       }
       const r = parseParam(spec, v);
       if (r.ok) t.params[key] = r.value;
       else fail(key, r.message);
     }
+    const given = new Set(rest.map(([k]) => k));
     for (const [key, spec] of Object.entries(builtin.params)) {
-      if (t.params[key] !== undefined) continue;
+      // A value given but invalid is reported once, above, not also as missing.
+      if (t.params[key] !== undefined || given.has(key)) continue;
       if (spec.default !== undefined) t.params[key] = spec.default;
-      else if (spec.required) fail(key, `is required by the built-in '${input.test}' check`);
+      else if (spec.required) fail(key, `is required by the built-in '${builtinName}' check`);
     }
   } else {
     // Plugins receive their parameters as DMONITOR_<KEY> variables: scalars with tame names only.

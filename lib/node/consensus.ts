@@ -13,7 +13,13 @@ import type { AskFn } from "../quorum/engine.ts";
 import { METRICS } from "../metrics/mod.ts";
 import type { IncidentState, LocalAnswer, Notifier } from "../quorum/types.ts";
 import type { PeerHealth } from "../quorum/health.ts";
-import { createPeerRpc, type PeerAppDeps, peerLabel, type PeerRpc } from "../peers/mod.ts";
+import {
+  type Beat,
+  createPeerRpc,
+  type PeerAppDeps,
+  peerLabel,
+  type PeerRpc,
+} from "../peers/mod.ts";
 import { type Clock, systemClock } from "../clock/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import type { StateStore } from "../store/mod.ts";
@@ -58,6 +64,8 @@ export interface ConsensusDeps {
   clock?: Clock;
   /** Where confirm runs are recorded and logged (shared with the Node's scheduled runs). */
   results?: ResultLog;
+  /** Every heartbeat round's answers (configuration agreement reads the peers' digests). */
+  onBeats?: (beats: Beat[]) => void;
 }
 
 /** Counts every peer answer in the metrics, by peer and result. */
@@ -151,6 +159,8 @@ export class Consensus {
       await this.#clock.sleep(HEARTBEAT_MS, this.#stop.signal);
       if (this.#stop.signal.aborted) return;
       const beats = await rpc.heartbeat(HEARTBEAT_MS / 2);
+      if (this.#stop.signal.aborted) return;
+      this.#deps.onBeats?.(beats);
       const now = this.#clock.now();
       for (const b of beats) {
         const old = this.#beats.get(b.peer);

@@ -7,7 +7,6 @@
  * @module
  */
 import { resolve } from "node:path";
-import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Limiter } from "../runner/mod.ts";
@@ -27,6 +26,8 @@ import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
+import { createNodeAgreement } from "./agreement.ts";
+import { createNodeHeartbeat } from "./heartbeat.ts";
 
 export interface Daemon {
   config(): NodeConfig;
@@ -72,9 +73,16 @@ export async function startDaemon(
     // `dmonitor status` on this node presents it (lib/status/local_token.ts).
     const localToken = await writeLocalToken(resolve(config.root, config.settings.state_dir));
     access = { ...access, localToken };
+    // Heartbeat tests judge from the pushes this node and its peers received (lib/heartbeat).
+    const heartbeat = createNodeHeartbeat({
+      db: store.db,
+      config: () => config,
+      rpc: () => consensus.rpc,
+      log: logger.child("heartbeat"),
+    });
     const execute = createExecutor({
       limiter: new Limiter(config.settings.concurrency),
-      builtins: BUILTIN_CHECKS,
+      builtins: heartbeat.builtins,
       user: await pluginUser(config),
       signal,
     });
@@ -112,6 +120,12 @@ export async function startDaemon(
     // One recorder for scheduled and confirm runs: a failure first seen by a peer's confirm
     // request is logged as the change it is.
     const results = new ResultLog(store, logger.child("node"));
+    // Configuration agreement rides on the consensus heartbeat (lib/agree).
+    const agreement = createNodeAgreement({
+      config: () => config,
+      rpc: () => consensus.rpc,
+      log: logger.child("agree"),
+    });
     const makeConsensus = () =>
       new Consensus({
         config: () => config,
@@ -120,6 +134,7 @@ export async function startDaemon(
         results,
         notifier,
         logger: logger.child("quorum"),
+        onBeats: agreement.onBeats,
         ...(res.peerTls.client ? { peerTls: { client: res.peerTls.client } } : {}),
       });
     let consensus = makeConsensus();
@@ -160,12 +175,14 @@ export async function startDaemon(
       consensus: () => consensus,
       silences: () => silences,
       sites: () => sync?.sites() ?? [],
+      agreement: () => agreement.tracker.view(),
       version: o.version,
       startedAt: Date.now(),
     });
     const cb = () => consensus.peerCallbacks();
     const app = buildNodeApp({
       status: statusRoutes({ source, access: () => access, logger: logger.child("status") }),
+      open: [heartbeat.mount],
       peer: createPeerApp({
         nodeName: config.settings.node,
         key: config.peerKey,
@@ -175,6 +192,8 @@ export async function startDaemon(
         view: (h, t) => cb().view(h, t),
         hear: (h, t, f, v) => cb().hear(h, t, f, v),
         state: () => cb().state(),
+        pingFields: agreement.pingFields,
+        routes: [agreement.route, heartbeat.route],
         requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
       }),
       logger: logger.child("http"),

@@ -54,7 +54,14 @@ export async function runBuiltin(
   });
   try {
     const outcome = await Promise.race([
-      check.run({ host: t.host, params: t.params, signal, timeoutMs: t.timeout }),
+      check.run({
+        host: t.host,
+        test: t.test,
+        intervalMs: t.interval,
+        params: t.params,
+        signal,
+        timeoutMs: t.timeout,
+      }),
       deadline,
     ]);
     const durationMs = now() - startedAt;

@@ -10,6 +10,8 @@ import type { Logger } from "../log/mod.ts";
 export interface NodeAppParts {
   /** Mounts the status routes (lib/status `statusRoutes(...)`). */
   status: (app: Hono) => void;
+  /** Other open routes under /v1 that the signed peer API must not see (heartbeat pushes). */
+  open?: ((app: Hono) => void)[];
   /** The peer API (lib/peers `createPeerApp(...)`), whatever its Env. */
   // deno-lint-ignore no-explicit-any
   peer: Hono<any>;
@@ -25,6 +27,7 @@ export interface NodeAppParts {
 export function buildNodeApp(parts: NodeAppParts): Hono {
   const app = new Hono();
   parts.status(app);
+  for (const mount of parts.open ?? []) mount(app);
   app.route("/", parts.peer);
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((err, c) => {

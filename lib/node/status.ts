@@ -17,6 +17,7 @@ import type { IncidentState } from "../quorum/types.ts";
 import type { PeerHealth } from "../quorum/health.ts";
 import type { StateStore } from "../store/mod.ts";
 import type { Consensus } from "./consensus.ts";
+import type { AgreementView } from "../agree/mod.ts";
 
 const HISTORY = 20;
 
@@ -138,6 +139,8 @@ export function nodeStatusSource(o: {
   silences?: () => Silence[];
   /** Remote sites of a central node (sync: section). */
   sites?: () => SiteView[];
+  /** Configuration agreement with the peers (lib/agree). */
+  agreement?: () => AgreementView;
   version: string;
   startedAt: number;
 }): StatusSource {
@@ -176,6 +179,7 @@ export function nodeStatusSource(o: {
         reason: s.reason,
       }));
       view.outbox = outbox.depth();
+      if (o.agreement && config.peers.length > 0) view.agreement = o.agreement();
       return view;
     },
   };

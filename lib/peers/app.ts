@@ -47,6 +47,12 @@ export interface PeerAppDeps {
   hear(host: string, test: string, from: string, view: IncidentView): Promise<boolean>;
   /** Everything for `GET /v1/state` (plain JSON). */
   state(): unknown;
+  /** Fields added to every heartbeat reply (`POST /v1/batch/ping`), e.g. the configuration
+   * digest (lib/agree). */
+  pingFields?: () => Record<string, unknown>;
+  /** Signed routes other parts own (lib/agree, lib/heartbeat), behind the same signature, body
+   * cap and deadline. */
+  routes?: readonly PeerRoute[];
   /** Largest request body accepted (default 16 KiB). */
   maxBodyBytes?: number;
   /** Overall deadline of one request (default 15 s: confirm may run a check). */
@@ -59,6 +65,21 @@ export interface PeerAppDeps {
   /** Most host/test pairs being confirmed at once over batch requests; a batch that would exceed
    * it is answered 503 with Retry-After (default 5000). */
   maxPendingConfirms?: number;
+}
+
+/**
+ * A signed route another part owns: gets the parsed JSON body (null for GET), the sender's node
+ * name and the request's deadline; what it returns (an object) is the signed reply, with `node`.
+ * A ProtocolError it throws is a 400 naming the problem.
+ */
+export interface PeerRoute {
+  method: "GET" | "POST";
+  path: string;
+  handle(
+    body: unknown,
+    from: string,
+    signal: AbortSignal,
+  ): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 type Env = {
@@ -187,6 +208,13 @@ export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
   });
   app.get("/v1/state", (c) => reply(c, { node: deps.nodeName, state: deps.state() }));
   addBatchRoutes(app, deps, reply, json, clock);
+  for (const r of deps.routes ?? []) {
+    app.on(r.method, r.path, async (c) => {
+      const body = r.method === "POST" ? json(c) : null;
+      const out = await r.handle(body, c.get("peer"), c.get("signal"));
+      return reply(c, { ...out, node: deps.nodeName });
+    });
+  }
 
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((err, c) => {
@@ -312,7 +340,7 @@ function addBatchRoutes(
     });
   });
   // The heartbeat: proves both ends hold the key and the link works, costs nothing to answer.
-  app.post("/v1/batch/ping", (c) => reply(c, { node: deps.nodeName }));
+  app.post("/v1/batch/ping", (c) => reply(c, { ...deps.pingFields?.(), node: deps.nodeName }));
   app.post("/v1/batch/incident", async (c) => {
     const { views } = parseBatchIncident(json(c));
     const peer = c.get("peer");

@@ -274,17 +274,18 @@ export async function announceBatch(
   return r;
 }
 
-/** `POST /v1/batch/ping`: the heartbeat. Resolves with the node name the peer signed as. */
+/** `POST /v1/batch/ping`: the heartbeat. Resolves with the node name the peer signed as and its
+ * whole reply (which may carry fields other parts add, such as the configuration digest). */
 export async function pingPeer(
   peer: Pick<Peer, "host" | "port" | "raw">,
   o: PeerClientOptions & { cryptoKey: CryptoKey },
-): Promise<string> {
+): Promise<{ node: string; json: unknown }> {
   const { node, json } = await callPeer(peer, "POST", "/v1/batch/ping", {}, o);
   const named = (json as { node?: unknown } | null)?.node;
   if (named !== node) {
     throw new ProtocolError(`reply names node "${named}" but was signed as "${node}"`);
   }
-  return node;
+  return { node, json };
 }
 
 async function batchCall(

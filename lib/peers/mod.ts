@@ -42,7 +42,7 @@ export {
   type PeerReply,
   type TargetRequest,
 } from "./wire.ts";
-export { createPeerApp, DeadlineError, type PeerAppDeps } from "./app.ts";
+export { createPeerApp, DeadlineError, type PeerAppDeps, type PeerRoute } from "./app.ts";
 export {
   announceBatch,
   announceToPeers,
@@ -57,7 +57,7 @@ export {
   peerName,
   viewBatch,
 } from "./client.ts";
-export { createPeerRpc, type PeerRpc, type PeerRpcOptions } from "./rpc.ts";
+export { type Beat, createPeerRpc, type PeerRpc, type PeerRpcOptions } from "./rpc.ts";
 export {
   checkPeerKeyRequirement,
   MIN_PEER_KEY_LENGTH,

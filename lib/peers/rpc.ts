@@ -14,6 +14,7 @@ import { BatchQueue, type BatchStats, PEER_QUEUES, type SendOutcome } from "../q
 import type { IncidentView, LocalAnswer, PeerAnswer } from "../quorum/types.ts";
 import {
   announceBatch,
+  callPeer,
   confirmBatch,
   PeerBusyError,
   type PeerClientOptions,
@@ -41,6 +42,14 @@ const MAX_BATCH_BYTES = PEER_QUEUES.maxBytes;
 
 /** What the engine needs, plus what the node shows about each peer. */
 export interface PeerRpc {
+  /** Signed calls to one peer by its label, with this node's key and TLS (other parts' routes). */
+  call(
+    label: string,
+    method: "GET" | "POST",
+    path: string,
+    payload: unknown,
+    o: { deadlineMs: number; maxReplyBytes?: number },
+  ): Promise<{ node: string; json: unknown }>;
   ask: AskFn;
   announce: (host: string, test: string, view: IncidentView) => Promise<void>;
   /** Smoothed round trip of quick batch requests (views, announcements), per peer label; absent
@@ -61,6 +70,8 @@ export interface Beat {
   node: string | null;
   error: string | null;
   rttMs: number | null;
+  /** The peer's signed reply (null when it did not answer). */
+  reply: unknown;
 }
 
 interface AskItem extends TargetRequest {
@@ -205,25 +216,36 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
       await Promise.all(all.map((q) => q.incident.push({ ...view, host, test }, deadline)));
     },
     rtt: () => new Map(rtts),
+    call: async (label, method, path, payload, c) => {
+      const peer = peers.find((p) => peerLabel(p) === label);
+      if (!peer) throw new Error(`no peer ${label} in nodes.txt`);
+      return await callPeer(peer, method, path, payload, {
+        ...(await opts(c.deadlineMs)),
+        ...(c.maxReplyBytes ? { maxReplyBytes: c.maxReplyBytes } : {}),
+      });
+    },
     heartbeat: async (deadlineMs) => {
       const o2 = await opts(deadlineMs);
       return await Promise.all(peers.map(async (peer): Promise<Beat> => {
         const label = peerLabel(peer);
         const t0 = clock.now();
         try {
-          const node = await pingPeer(peer, o2);
+          const { node, json } = await pingPeer(peer, o2);
           const rttMs = clock.now() - t0;
           sample(label, rttMs);
-          return { peer: label, node, error: null, rttMs };
+          return { peer: label, node, error: null, rttMs, reply: json };
         } catch (err) {
           const busy = (err as { cause?: unknown }).cause instanceof PeerBusyError;
           // A busy peer answered: it is reachable.
-          if (busy) return { peer: label, node: null, error: null, rttMs: clock.now() - t0 };
+          if (busy) {
+            return { peer: label, node: null, error: null, rttMs: clock.now() - t0, reply: null };
+          }
           return {
             peer: label,
             node: null,
             error: err instanceof Error ? err.message : String(err),
             rttMs: null,
+            reply: null,
           };
         }
       }));

@@ -144,6 +144,7 @@ export function viewFamilies(view: StatusView): Family[] {
       "Failed contacts with the peer since this node started.",
       view.peers.map((p) => ({ labels: { peer: p.address }, value: p.errors })),
     ),
+    ...agreementFamilies(view, g),
     g(
       "dmonitor_outbox_depth",
       "Notifications waiting in the outbox for (re)delivery.",
@@ -174,6 +175,47 @@ export function viewFamilies(view: StatusView): Family[] {
       "dmonitor_sync_errors_total",
       "Failed pulls from each remote site since this node started.",
       view.sites.map((s) => ({ labels: { site: s.name }, value: s.errors })),
+    ),
+  ];
+}
+
+/**
+ * Configuration agreement: per peer whether its tree agrees and how many entries differ, one
+ * sample per differing host/test (at most the 50 the view lists per peer), and the tests that
+ * can never be confirmed.
+ */
+function agreementFamilies(
+  view: StatusView,
+  g: (name: string, help: string, samples: Family["samples"]) => Family,
+): Family[] {
+  const a = view.agreement;
+  if (!a) return [];
+  const known = a.peers.filter((p) => p.agrees !== null);
+  return [
+    g(
+      "dmonitor_peer_config_agrees",
+      "1 when the peer's configuration digest equals this node's, 0 when it differs (absent until known).",
+      known.map((p) => ({ labels: { peer: p.address }, value: p.agrees ? 1 : 0 })),
+    ),
+    g(
+      "dmonitor_peer_config_differences",
+      "How many entries (host/test, or the cluster's quorum and nodes) differ from the peer's.",
+      known.map((p) => ({ labels: { peer: p.address }, value: p.differenceCount })),
+    ),
+    g(
+      "dmonitor_peer_config_differs",
+      "1 per entry that differs from the peer's (key: host/test or (cluster); change: only-here, only-there, differs); at most 50 per peer.",
+      known.flatMap((p) =>
+        p.differences.map((d) => ({
+          labels: { peer: p.address, key: d.key, change: d.change },
+          value: 1,
+        }))
+      ),
+    ),
+    g(
+      "dmonitor_check_unconfirmable",
+      "1 for a test too few nodes run to ever reach the quorum.",
+      a.unconfirmable.map((u) => ({ labels: { host: u.host, test: u.test }, value: 1 })),
     ),
   ];
 }

@@ -23,6 +23,7 @@ import {
   tone,
 } from "./format.ts";
 import { CSS } from "./style.ts";
+import { AgreementBanner, AgreementSection } from "./agreement_page.tsx";
 import type {
   CheckView,
   OpenIncident,
@@ -327,6 +328,7 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
             )
             : null}
           <p class={tone} id="headline">{sum.headline}</p>
+          <AgreementBanner view={view} />
           <Section
             id="incidents"
             title={`Open incidents (${view.incidents.length})`}
@@ -358,6 +360,7 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
           >
             <Peers peers={view.peers} now={now} />
           </Section>
+          {view.agreement ? <AgreementSection a={view.agreement} /> : null}
           {view.silences && view.silences.length > 0
             ? (
               <Section

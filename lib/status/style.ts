@@ -38,6 +38,7 @@ th{color:var(--mute);font-weight:600;white-space:nowrap}
 ul.notices{margin:.3rem 0;padding-left:1.1rem;font-size:.85rem;overflow-wrap:anywhere}
 ul.notices li.bad{color:var(--bad);font-weight:600}
 .empty{color:var(--mute);font-style:italic}
+#agreement .out{white-space:pre-line}
 footer{margin:1.5rem 0 .5rem;color:var(--mute);font-size:.8rem}
 @media (max-width:30rem){main{padding:.5rem}th,td{padding:.25rem}}
 `;

@@ -23,6 +23,36 @@ import { sanitizeDeep } from "../text/mod.ts";
 const CODES = { red: 31, green: 32, yellow: 33, grey: 90, bold: 1 } as const;
 type Colour = keyof typeof CODES;
 
+/** `: 2 entries differ`, or why they are not known. */
+function differenceText(p: NonNullable<StatusView["agreement"]>["peers"][number]): string {
+  if (p.differenceCount > 0) {
+    return `: ${p.differenceCount} entr${p.differenceCount === 1 ? "y differs" : "ies differ"}`;
+  }
+  return p.error ? `: cannot fetch its entries: ${p.error}` : "";
+}
+
+/** The lines under the headline when the cluster does not agree. */
+export function agreementWarnings(view: StatusView): string[] {
+  const a = view.agreement;
+  if (!a) return [];
+  const out: string[] = [];
+  const differ = a.peers.filter((p) => p.agrees === false);
+  if (differ.length > 0) {
+    out.push(
+      `CONFIGURATION DIFFERS on ${differ.map((p) => p.node ?? p.address).join(", ")} ` +
+        `(see Configuration below)`,
+    );
+  }
+  if (a.unconfirmable.length > 0) {
+    out.push(
+      `${a.unconfirmable.length} test${
+        a.unconfirmable.length === 1 ? "" : "s"
+      } can never be confirmed (see Configuration below)`,
+    );
+  }
+  return out;
+}
+
 /** Pads `cells` into aligned columns, measuring without colour codes. */
 function columns(rows: string[][]): string[] {
   // deno-lint-ignore no-control-regex
@@ -56,7 +86,9 @@ export function renderText(input: StatusView, opts: { colour?: boolean } = {}): 
       ),
     );
   }
-  out.push(paint(sum.down > 0 ? "red" : "green", sum.headline), "");
+  out.push(paint(sum.down > 0 ? "red" : "green", sum.headline));
+  for (const w of agreementWarnings(view)) out.push(paint("yellow", w));
+  out.push("");
 
   out.push(paint("bold", `Open incidents (${view.incidents.length})`));
   if (view.incidents.length === 0) out.push("  none");
@@ -131,6 +163,25 @@ export function renderText(input: StatusView, opts: { colour?: boolean } = {}): 
     `rtt ${runTime(p.rttMs)}`,
     `${p.errors} errors${p.lastError ? `: ${p.lastError}` : ""}`,
   ])));
+
+  if (view.agreement) {
+    const a = view.agreement;
+    out.push("", paint("bold", `Configuration (digest ${a.digest})`));
+    for (const p of a.peers) {
+      const who = p.node ? `${p.node} (${p.address})` : p.address;
+      const state = p.agrees === null
+        ? "not known yet"
+        : p.agrees
+        ? paint("green", "agrees")
+        : paint("yellow", `DIFFERS (digest ${p.digest})`) + differenceText(p);
+      out.push(`  ${who}  ${state}`);
+      for (const d of p.differences) out.push(`      ${d.text}`);
+      if (p.differenceCount > p.differences.length) {
+        out.push(`      ... and ${p.differenceCount - p.differences.length} more`);
+      }
+    }
+    for (const u of a.unconfirmable) out.push(`  ${paint("yellow", u.message)}`);
+  }
 
   if (view.silences && view.silences.length > 0) {
     out.push("", paint("bold", `Silenced (${view.silences.length})`));

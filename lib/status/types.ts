@@ -6,6 +6,7 @@
  */
 import type { RawState, Status } from "../runner/result.ts";
 import type { PerfItem } from "../runner/perfdata.ts";
+import type { AgreementView } from "../agree/tracker.ts";
 
 /** A check's pass/fail, or PENDING before its first run. */
 export type CheckStatus = Status | "PENDING";
@@ -162,6 +163,12 @@ export interface StatusView {
   silences?: SilenceView[];
   /** null when the alerts outbox is not wired in. */
   outbox: OutboxView | null;
+  /**
+   * Configuration agreement (cluster mode only; absent from older nodes): this node's digest,
+   * each peer's (agrees, or which host/tests differ), and the tests too few nodes run to ever be
+   * confirmed.
+   */
+  agreement?: AgreementView;
 }
 
 /** Where renderers get the view. The running node implements it; tests pass fixed views. */
