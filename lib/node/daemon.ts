@@ -27,6 +27,13 @@ import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
+import {
+  SharedState,
+  SharedStore,
+  sharedLocalRoutes,
+  sharedPeerRoutes,
+} from "../shared/mod.ts";
+import { openIncidentOf, sharedAsSilence } from "./shared.ts";
 
 export interface Daemon {
   config(): NodeConfig;
@@ -78,12 +85,25 @@ export async function startDaemon(
       user: await pluginUser(config),
       signal,
     });
+    // Silences and acknowledgements shared with the peers (lib/shared), persisted beside the rest.
+    const shared = new SharedState({
+      store: new SharedStore(store.db),
+      nodeName: () => config.settings.node,
+      peers: () => config.peers,
+      key: () => config.peerKey,
+      log: logger.child("shared"),
+      ...(res.peerTls.client ? { tls: { client: res.peerTls.client } } : {}),
+    });
     const alerting = createAlerting({
       db: store.db,
       root: config.root,
       settings: config.sections.alerts,
       channels: res.channels,
       logger,
+      shared: {
+        silences: () => shared.silences().map(sharedAsSilence),
+        acknowledged: (id) => shared.ackOf(id),
+      },
     });
     cleanups.push(() => alerting.close());
 
@@ -159,6 +179,7 @@ export async function startDaemon(
       config: () => config,
       consensus: () => consensus,
       silences: () => silences,
+      shared: () => shared,
       sites: () => sync?.sites() ?? [],
       version: o.version,
       startedAt: Date.now(),
@@ -166,6 +187,13 @@ export async function startDaemon(
     const cb = () => consensus.peerCallbacks();
     const app = buildNodeApp({
       status: statusRoutes({ source, access: () => access, logger: logger.child("status") }),
+      local: sharedLocalRoutes({
+        shared: () => shared,
+        localToken: () => localToken,
+        fileSilences: () => silences,
+        openIncident: (host, test) => openIncidentOf(consensus.states(), host, test),
+        nodeName: () => config.settings.node,
+      }),
       peer: createPeerApp({
         nodeName: config.settings.node,
         key: config.peerKey,
@@ -176,6 +204,8 @@ export async function startDaemon(
         hear: (h, t, f, v) => cb().hear(h, t, f, v),
         state: () => cb().state(),
         requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
+        routes: [sharedPeerRoutes(() => shared, () => config.settings.node)],
+        observeClock: (peer, sentAt, now) => shared.skew.observe(peer, sentAt, now),
       }),
       logger: logger.child("http"),
     });
@@ -250,7 +280,7 @@ export async function startDaemon(
 
     const done = (async () => {
       try {
-        await Promise.all([node.run(signal), outbox, silenceLoop]);
+        await Promise.all([node.run(signal), outbox, silenceLoop, shared.run(signal)]);
         logger.info("node stopped", { runs: node.runs });
       } finally {
         await stop();

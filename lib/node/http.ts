@@ -10,6 +10,9 @@ import type { Logger } from "../log/mod.ts";
 export interface NodeAppParts {
   /** Mounts the status routes (lib/status `statusRoutes(...)`). */
   status: (app: Hono) => void;
+  /** Routes for the CLI on this node (lib/shared `sharedLocalRoutes(...)`), mounted before the
+   * peer API like the status routes. */
+  local?: (app: Hono) => void;
   /** The peer API (lib/peers `createPeerApp(...)`), whatever its Env. */
   // deno-lint-ignore no-explicit-any
   peer: Hono<any>;
@@ -25,6 +28,7 @@ export interface NodeAppParts {
 export function buildNodeApp(parts: NodeAppParts): Hono {
   const app = new Hono();
   parts.status(app);
+  parts.local?.(app);
   app.route("/", parts.peer);
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((err, c) => {
