@@ -86,6 +86,7 @@ export {
   loadSilences,
   matchingSilence,
   parseSilences,
+  parseSilenceTime,
   readSilenceTree,
   shouldMute,
   type Silence,
