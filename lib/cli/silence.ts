@@ -12,7 +12,8 @@ import { sanitizeText } from "../text/mod.ts";
 import { type Io, parseFlags } from "./args.ts";
 import { actor, callLocalNode, LocalNodeError } from "./local_node.ts";
 
-export const SILENCE_USAGE = `Usage: dmonitor silence add HOST[/TEST] (--for DURATION | --until TIME) --reason TEXT
+export const SILENCE_USAGE =
+  `Usage: dmonitor silence add HOST[/TEST] (--for DURATION | --until TIME) --reason TEXT
                         [--by NAME] [--config DIR]
        dmonitor silence list [--json] [--config DIR]
        dmonitor silence remove ID [--by NAME] [--config DIR]
@@ -176,7 +177,9 @@ export async function silenceCommand(args: string[], io: Io, now = Date.now()): 
           throw new UsageError(
             `dmonitor silence remove: ID must be the 12 hex digits 'dmonitor silence list' shows, got ${
               JSON.stringify(id ?? "")
-            }${id?.startsWith("silence.d/") ? " (a silence.d/ file is removed by deleting it)" : ""}`,
+            }${
+              id?.startsWith("silence.d/") ? " (a silence.d/ file is removed by deleting it)" : ""
+            }`,
           );
         }
         const r = await callLocalNode("silence remove", dir, "POST", "/v1/local/silences/remove", {
@@ -270,7 +273,8 @@ export async function ackCommand(args: string[], io: Io): Promise<number> {
     const a = r.ack as { id: string; by: string; origin: string };
     io.out(
       `incident ${a.id} (${target.host}/${target.test}) acknowledged by ${a.by} on ${a.origin}: ` +
-        "reminders stop, the recovery notice is still sent\n" + sentText(r.sent as Sent[], "acknowledgement"),
+        "reminders stop, the recovery notice is still sent\n" +
+        sentText(r.sent as Sent[], "acknowledgement"),
     );
     return 0;
   } catch (e) {

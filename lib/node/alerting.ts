@@ -79,7 +79,10 @@ export function createAlerting(deps: AlertingDeps): Alerting {
     targets: () => alertTargets(settings),
     silences: async () => {
       const own = await loadSilences(deps.root);
-      return { silences: [...own.silences, ...deps.shared?.silences() ?? []], problems: own.problems };
+      return {
+        silences: [...own.silences, ...deps.shared?.silences() ?? []],
+        problems: own.problems,
+      };
     },
     ...(deps.shared ? { acknowledged: (id: string) => deps.shared!.acknowledged(id) } : {}),
     log: deps.logger,

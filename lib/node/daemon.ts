@@ -27,12 +27,7 @@ import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
-import {
-  SharedState,
-  SharedStore,
-  sharedLocalRoutes,
-  sharedPeerRoutes,
-} from "../shared/mod.ts";
+import { sharedLocalRoutes, sharedPeerRoutes, SharedState, SharedStore } from "../shared/mod.ts";
 import { openIncidentOf, sharedAsSilence } from "./shared.ts";
 
 export interface Daemon {

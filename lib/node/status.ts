@@ -141,9 +141,7 @@ export function overlayShared(
 ): void {
   for (const i of view.incidents) {
     const a = shared.ackOf(i.id);
-    i.acknowledged = a === null
-      ? null
-      : { by: a.by, origin: a.origin, at: a.at, reason: a.reason };
+    i.acknowledged = a === null ? null : { by: a.by, origin: a.origin, at: a.at, reason: a.reason };
   }
   config.peers.forEach((peer, i) => {
     const v = view.peers[i];

@@ -94,7 +94,10 @@ export function sharedLocalRoutes(deps: LocalRouteDeps): (app: Hono) => void {
         const b = await body(c);
         const until = b.until;
         if (typeof until !== "number") {
-          throw new SharedRequestError(400, `'until' must be epoch ms, got ${JSON.stringify(until)}`);
+          throw new SharedRequestError(
+            400,
+            `'until' must be epoch ms, got ${JSON.stringify(until)}`,
+          );
         }
         return await deps.shared().addSilence({
           host: str(b, "host")!,

@@ -10,7 +10,13 @@
  */
 import { createHash } from "node:crypto";
 import { ProtocolError } from "../errors/mod.ts";
-import { recordKey, type Removal, type SharedAck, type SharedRecord, type SharedSilence } from "./types.ts";
+import {
+  recordKey,
+  type Removal,
+  type SharedAck,
+  type SharedRecord,
+  type SharedSilence,
+} from "./types.ts";
 
 /** How long a silence is kept after its end (so a late node cannot bring it back in force). */
 export const SILENCE_KEEP_MS = 86_400_000;
@@ -141,7 +147,9 @@ function text(o: Record<string, unknown>, key: string, where: string, max: numbe
   // No control characters: reasons and names reach terminals and logs.
   const v = str(o, key, where, max);
   // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f-\x9f]/.test(v)) fail(`${where}.${key}`, "must not hold control characters", v);
+  if (/[\x00-\x1f\x7f-\x9f]/.test(v)) {
+    fail(`${where}.${key}`, "must not hold control characters", v);
+  }
   return v;
 }
 

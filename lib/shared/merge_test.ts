@@ -56,7 +56,9 @@ function replay(records: readonly SharedRecord[]): Map<string, SharedRecord> {
 Deno.test("merge: a removal beats the live silence in either order, and the earlier removal wins", () => {
   const live = silence("aaaaaaaaaaaa");
   const gone = silence("aaaaaaaaaaaa", { removed: { at: NOW + 5, by: "carol", origin: "n3" } });
-  const goneEarlier = silence("aaaaaaaaaaaa", { removed: { at: NOW + 1, by: "dan", origin: "n2" } });
+  const goneEarlier = silence("aaaaaaaaaaaa", {
+    removed: { at: NOW + 1, by: "dan", origin: "n2" },
+  });
   assert.equal(pick(live, gone), gone);
   assert.equal(pick(gone, live), gone);
   assert.equal(pick(gone, goneEarlier), goneEarlier);

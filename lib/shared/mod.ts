@@ -35,9 +35,14 @@ export {
   type OpenIncidentOf,
   SharedRequestError,
   SharedState,
-  type SyncState,
   SYNC_MS,
+  type SyncState,
 } from "./service.ts";
 export { sharedPeerRoutes } from "./peer_routes.ts";
-export { type FileSilence, LOCAL_FORBIDDEN, type LocalRouteDeps, sharedLocalRoutes } from "./local_routes.ts";
-export { CLOCK_SKEW_LIMIT_MS, ClockSkew, type ClockOffset, skewProblem } from "./clock_skew.ts";
+export {
+  type FileSilence,
+  LOCAL_FORBIDDEN,
+  type LocalRouteDeps,
+  sharedLocalRoutes,
+} from "./local_routes.ts";
+export { CLOCK_SKEW_LIMIT_MS, type ClockOffset, ClockSkew, skewProblem } from "./clock_skew.ts";

@@ -31,7 +31,9 @@ export function sharedPeerRoutes(shared: () => SharedState, nodeName: () => stri
       s.heardDigest(t.sender(c), d);
       return t.reply(c, { node: nodeName(), digest: s.store.digest() });
     });
-    app.post("/v1/shared/pull", (c) =>
-      t.reply(c, { node: nodeName(), records: shared().store.all() }));
+    app.post(
+      "/v1/shared/pull",
+      (c) => t.reply(c, { node: nodeName(), records: shared().store.all() }),
+    );
   };
 }

@@ -11,7 +11,14 @@ import type { Logger } from "../log/mod.ts";
 import { type Clock, systemClock } from "../clock/mod.ts";
 import { callPeer, importPeerKey, peerLabel, peerName } from "../peers/mod.ts";
 import { ClockSkew } from "./clock_skew.ts";
-import { liveSilences, MAX_BY, MAX_REASON, MAX_SILENCE_MS, parseRecords, validTarget } from "./merge.ts";
+import {
+  liveSilences,
+  MAX_BY,
+  MAX_REASON,
+  MAX_SILENCE_MS,
+  parseRecords,
+  validTarget,
+} from "./merge.ts";
 import { SharedStore } from "./store.ts";
 import { recordKey, type SharedAck, type SharedRecord, type SharedSilence } from "./types.ts";
 
@@ -136,7 +143,10 @@ export class SharedState {
   }
 
   /** `dmonitor silence remove`: a tombstone, stored and sent to every peer. */
-  async removeSilence(id: string, by: string): Promise<{ silence: SharedSilence; sent: Delivery[] }> {
+  async removeSilence(
+    id: string,
+    by: string,
+  ): Promise<{ silence: SharedSilence; sent: Delivery[] }> {
     const now = this.#clock.now();
     const r = this.store.get(recordKey({ kind: "silence", id }));
     if (r === undefined || r.kind !== "silence") {
@@ -156,7 +166,11 @@ export class SharedState {
     }
     const tomb: SharedSilence = {
       ...r,
-      removed: { at: now, by: checkText(by, "the user name", MAX_BY), origin: this.#deps.nodeName() },
+      removed: {
+        at: now,
+        by: checkText(by, "the user name", MAX_BY),
+        origin: this.#deps.nodeName(),
+      },
     };
     this.store.merge([tomb], now);
     this.#deps.log.info("silence removed", { id, by });
@@ -195,7 +209,12 @@ export class SharedState {
       reason: checkText(i.reason, "--reason", MAX_REASON),
     };
     this.store.merge([ack], now);
-    this.#deps.log.info("incident acknowledged", { incident: inc.id, host, test: i.test, by: ack.by });
+    this.#deps.log.info("incident acknowledged", {
+      incident: inc.id,
+      host,
+      test: i.test,
+      by: ack.by,
+    });
     return { ack, sent: await this.push([ack]) };
   }
 
@@ -260,15 +279,17 @@ export class SharedState {
 
   /** Sends records to every peer at once; a peer that misses them catches up by anti-entropy. */
   async push(records: readonly SharedRecord[]): Promise<Delivery[]> {
-    return await Promise.all(this.#deps.peers().map(async (peer): Promise<Delivery> => {
-      const label = peerName(peer);
-      try {
-        await this.#call(peer, "/v1/shared/push", { records });
-        return { peer: label, ok: true, error: null };
-      } catch (e) {
-        return { peer: label, ok: false, error: (e as Error).message };
-      }
-    }));
+    return await Promise.all(
+      this.#deps.peers().map(async (peer): Promise<Delivery> => {
+        const label = peerName(peer);
+        try {
+          await this.#call(peer, "/v1/shared/push", { records });
+          return { peer: label, ok: true, error: null };
+        } catch (e) {
+          return { peer: label, ok: false, error: (e as Error).message };
+        }
+      }),
+    );
   }
 
   /** One anti-entropy exchange with one peer: digests, then a pull when they differ. */
@@ -287,7 +308,9 @@ export class SharedState {
         inSync = theirs === this.store.digest();
         if (n > 0) this.#deps.log.debug("shared records pulled", { peer: label, changed: n });
       }
-      if (old.lastError !== null) this.#deps.log.info("shared state exchange works again", { peer: label });
+      if (old.lastError !== null) {
+        this.#deps.log.info("shared state exchange works again", { peer: label });
+      }
       this.#sync.set(label, { lastOkAt: this.#clock.now(), lastError: null, inSync });
     } catch (e) {
       const why = (e as Error).message;

@@ -37,7 +37,10 @@ export class SharedStore {
   }
 
   /** Merges records (from a peer or this node's CLI); returns those that changed here. */
-  merge(incoming: readonly SharedRecord[], now: number): { changed: SharedRecord[]; refused: number } {
+  merge(
+    incoming: readonly SharedRecord[],
+    now: number,
+  ): { changed: SharedRecord[]; refused: number } {
     const out = mergeRecords(this.#held, incoming, now);
     if (out.changed.length === 0) return out;
     const put = this.#db.prepare(

@@ -213,7 +213,9 @@ function Peers(p: { peers: PeerView[]; now: number }) {
                 : `clock ${offsetText(x.clockOffsetMs)}`,
             ])}
           </div>
-          {x.clockProblem ? <div class="out bad" data-clock-problem="">{x.clockProblem}</div> : null}
+          {x.clockProblem
+            ? <div class="out bad" data-clock-problem="">{x.clockProblem}</div>
+            : null}
         </li>
       ))}
     </ul>
