@@ -25,7 +25,7 @@ interface View {
     test: string;
     state: string;
     notifier: string | null;
-    acknowledged?: { by: string; origin: string; reason: string } | null;
+    acknowledged?: { by: string; origin: string; at: number; reason: string } | null;
     notices?: { kind: string; state: string; lastError: string | null }[];
   }[];
   peers: { name: string | null; clockOffsetMs?: number | null; clockProblem?: string | null }[];
@@ -151,4 +151,195 @@ Deno.test("a silence added on n1 while n3 is down reaches n3 when it returns, ho
   await unflag(flags, 3, "a");
   await unflag(flags, 1, "b");
   await unflag(flags, 3, "c");
+});
+
+Deno.test("dmonitor ack on n2 mutes the notifier's reminders, every view shows it, and the recovery is still sent", async () => {
+  const kit = consensusKit("127.0.151");
+  const flags = await flagDir();
+  for (const i of [1, 2, 3]) await flag(flags, i, "x");
+  await using hook = kit.receiver();
+  await using c = await kit.cluster(3, hook.url, flagTests(flags, ["x"]), {
+    yaml: "remind: 60s\n",
+  });
+  const view = async (i: number) => (await kit.statusOf(i)) as unknown as View;
+  const notifier = await kit.allKnowNotified(c, [0, 1, 2], "x");
+  assert.equal(notifier, "n1");
+  await until("the down notice", () => hook.kinds("down").length === 1, { nodes: c.nodes });
+
+  const ack = await dmonitor([
+    "ack",
+    "db1/x",
+    "--reason",
+    "replacing the disk",
+    "--by",
+    "carol",
+    "--config",
+    c.trees[1]!,
+  ]);
+  assert.equal(ack.code, 0, ack.stderr);
+  const incident = (await view(1)).incidents.find((x) => x.test === "x")!.id;
+  assert.equal(
+    ack.stdout,
+    `incident ${incident} (db1/x) acknowledged by carol on n2: reminders stop, the recovery notice is still sent\nsent to n1, n3\n`,
+  );
+  for (const i of [0, 1, 2]) {
+    const inc = (await view(i)).incidents.find((x) => x.test === "x")!;
+    assert.deepEqual(inc.acknowledged, {
+      by: "carol",
+      origin: "n2",
+      at: inc.acknowledged!.at ?? 0,
+      reason: "replacing the disk",
+    }, `n${i + 1}`);
+  }
+  const text = await dmonitor(["status", "--config", c.trees[2]!]);
+  assert.match(
+    text.stdout,
+    /^ {4}acknowledged by carol on n2 \d+s ago \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): replacing the disk; reminders stop, the recovery is still sent$/m,
+  );
+  const page = await (await fetch(`http://${kit.addr(0)}:${kit.PORT}/`)).text();
+  assert.match(page, /data-acknowledged="">acknowledged by carol on n2 .*: replacing the disk;/);
+
+  // The first reminder falls due a minute after the down notice: n1 records it muted.
+  await until("n1 to mute reminder 1", async () => {
+    const inc = (await view(0)).incidents.find((x) => x.test === "x");
+    return (inc?.notices ?? []).some((n) =>
+      n.kind === "reminder" && n.state === "muted" &&
+      (n.lastError ?? "").startsWith("muted: acknowledged by carol on n2 at ")
+    );
+  }, { ms: 120_000, nodes: c.nodes });
+  for (const i of [1, 2, 3]) await unflag(flags, i, "x");
+  await until("the recovery notice", () => hook.kinds("recovered").length === 1, {
+    ms: 60_000,
+    nodes: c.nodes,
+  });
+  assert.deepEqual(hook.got.map((n) => n.kind), ["down", "recovered"], JSON.stringify(hook.got));
+});
+
+Deno.test("silence and ack: bad input is one clear line; only the node's local token may change anything", async () => {
+  const state = await Deno.makeTempDir({ prefix: "dmonitor-state-" });
+  const flags = await flagDir();
+  const tree = await writeTree({
+    "dmonitor.yaml": `node: s1\nlisten: 127.0.152.1:2929\nstate_dir: ${state}\ninterval: 1s\n`,
+    "silence.d/db1/x": "2999-01-01T00:00Z\nfirmware upgrade\n",
+    ...flagTests(flags, ["x"])(0),
+  });
+  const run = (...args: string[]) => dmonitor([...args, "--config", tree]);
+  const usage: [string[], RegExp][] = [
+    [["silence"], /^dmonitor silence: expected add, list or remove, got ""/],
+    [
+      ["silence", "add", "db1", "--reason", "r"],
+      /exactly one of --for DURATION \(such as 2h\) or --until TIME/,
+    ],
+    [
+      ["silence", "add", "db1", "--for", "2h", "--until", "2999-01-01T00:00Z", "--reason", "r"],
+      /exactly one of/,
+    ],
+    [
+      ["silence", "add", "db1", "--until", "2999-01-01T00:00", "--reason", "r"],
+      /--until must be an ISO 8601 time with a zone, such as 2025-03-01T18:00Z or 2025-03-01T18:00\+01:00, got "2999-01-01T00:00"/,
+    ],
+    [
+      ["silence", "add", "db1", "--until", "2020-01-01T00:00Z", "--reason", "r"],
+      /--until 2020-01-01T00:00Z is in the past \(now \d{4}-.* UTC\)/,
+    ],
+    [
+      ["silence", "add", "db1", "--for", "soon", "--reason", "r"],
+      /--for must be a duration like 30s, 5m or 1h, got "soon"/,
+    ],
+    [["silence", "add", "db1", "--for", "2h"], /--reason TEXT is required/],
+    [
+      ["silence", "add", "db 1", "--for", "2h", "--reason", "r"],
+      /HOST\[\/TEST\] must be a host, optionally with a test name, such as db1 or db1\/ssh, got "db 1"/,
+    ],
+    [
+      ["silence", "remove", "silence.d/db1/x"],
+      /ID must be the 12 hex digits .* \(a silence.d\/ file is removed by deleting it\)/,
+    ],
+    [["silence", "list", "--for", "1h"], /dmonitor silence list: --for does not apply here/],
+    [
+      ["ack", "db1"],
+      /^dmonitor ack: HOST\/TEST must be a host and a test name, such as db1\/ssh, got "db1"/,
+    ],
+    [["ack", "db1/x", "--bogus"], /^dmonitor ack: Unknown option '--bogus'/],
+  ];
+  for (const [args, re] of usage) {
+    const r = await run(...args);
+    assert.equal(r.code, 64, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(" "));
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+  const noNode = await run("silence", "list");
+  assert.equal(noNode.code, 1);
+  assert.match(
+    noNode.stderr,
+    /cannot read the node's local token .*status\.token: run this as the node's user or root/,
+  );
+
+  {
+    await using node = new NodeProcess(["--config", tree], { DMONITOR_LOG_LEVEL: "info" });
+    await node.waitFor(/node started/);
+    const noIncident = await run("ack", "db1/x");
+    assert.equal(noIncident.code, 1);
+    assert.equal(
+      noIncident.stderr,
+      "dmonitor ack: the node refused: no open incident for db1/x on node s1 (only a confirmed outage can be acknowledged; see 'dmonitor status')\n",
+    );
+    const unknown = await run("silence", "remove", "0123456789ab");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /the node refused: no shared silence "0123456789ab" on node s1/);
+    const ctl = await run("silence", "add", "db1", "--for", "1h", "--reason", "a\tb");
+    assert.equal(ctl.code, 1);
+    assert.match(ctl.stderr, /the node refused: --reason must not hold control characters/);
+    const added = await run(
+      "silence",
+      "add",
+      "db1/x",
+      "--for",
+      "30m",
+      "--reason",
+      "r",
+      "--by",
+      "eve",
+    );
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(
+      added.stdout,
+      /^silence [0-9a-f]{12} added on s1: db1\/x until .* UTC \(in 30m\)\nno peers \(single-node mode\)\n$/,
+    );
+    // The silence.d/ file is listed as this node's own, beside the shared one.
+    const list = await run("silence", "list");
+    assert.match(
+      list.stdout,
+      /^silence\.d\/db1\/x\s+db1\s+x\s+2999-01-01 00:00:00 UTC \(in .*\)\s+file on s1\s+firmware upgrade$/m,
+    );
+    assert.match(list.stdout, /^[0-9a-f]{12}\s+db1\s+x\s+.* UTC \(in 30m\)\s+eve on s1\s+r$/m);
+    // Loopback may read the status view, but not change silences without the local token.
+    for (
+      const auth of [{}, { authorization: "Bearer not-the-token-0123456789" }] as Record<
+        string,
+        string
+      >[]
+    ) {
+      const res = await fetch("http://127.0.152.1:2929/v1/local/silences", {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({
+          host: "db1",
+          test: null,
+          until: Date.now() + 60_000,
+          reason: "",
+          by: "x",
+        }),
+      });
+      assert.equal(res.status, 403);
+      assert.match((await res.json()).error, /only 'dmonitor' on the node itself/);
+    }
+    assert.equal((await fetch("http://127.0.152.1:2929/v1/status")).status, 200);
+  }
+  const gone = await run("silence", "list");
+  assert.equal(gone.code, 1);
+  assert.match(
+    gone.stderr,
+    /cannot reach the node at http:\/\/127\.0\.152\.1:2929\/v1\/local\/silences .*connection refused; is 'dmonitor run' running\?/,
+  );
 });
