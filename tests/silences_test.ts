@@ -28,7 +28,12 @@ interface View {
     acknowledged?: { by: string; origin: string; at: number; reason: string } | null;
     notices?: { kind: string; state: string; lastError: string | null }[];
   }[];
-  peers: { name: string | null; clockOffsetMs?: number | null; clockProblem?: string | null }[];
+  peers: {
+    name: string | null;
+    address: string;
+    clockOffsetMs?: number | null;
+    clockProblem?: string | null;
+  }[];
 }
 
 async function flagDir(): Promise<string> {
@@ -342,4 +347,76 @@ Deno.test("silence and ack: bad input is one clear line; only the node's local t
     gone.stderr,
     /cannot reach the node at http:\/\/127\.0\.152\.1:2929\/v1\/local\/silences .*connection refused; is 'dmonitor run' running\?/,
   );
+});
+
+/** libfaketime (Debian package faketime), which moves a process's wall clock only. */
+async function libfaketime(): Promise<string> {
+  for (const arch of ["x86_64-linux-gnu", "aarch64-linux-gnu"]) {
+    const p = `/usr/lib/${arch}/faketime/libfaketime.so.1`;
+    if (await Deno.stat(p).then(() => true, () => false)) return p;
+  }
+  throw new Error("libfaketime not found: apt-get install faketime (make test does)");
+}
+
+Deno.test("clocks that disagree by more than a few seconds are shown as a problem on both sides, also beyond the 30 s the peers accept", async () => {
+  const lib = await libfaketime();
+  const flags = await flagDir();
+  const addr = (i: number) => `127.0.153.${i + 2}`;
+  const nodesTxt = [0, 1, 2].map((i) => `${addr(i)}:2929 n${i + 1}`).join("\n") + "\n";
+  // n2's clock runs 12 s ahead (requests still accepted), n3's 45 s behind (refused as stale).
+  const offsets = [null, "+12s", "-45s"];
+  await using stack = new AsyncDisposableStack();
+  const trees: string[] = [];
+  for (const i of [0, 1, 2]) {
+    const state = await Deno.makeTempDir({ prefix: "dmonitor-state-" });
+    trees.push(
+      await writeTree({
+        "dmonitor.yaml": `node: n${i + 1}\nlisten: ${
+          addr(i)
+        }:2929\nstate_dir: ${state}\ninterval: 1s\n`,
+        "nodes.txt": nodesTxt,
+        "peer.key": "clock-test-key-0123456789abcdef0123456789",
+        ...flagTests(flags, ["x"])(i),
+      }),
+    );
+    const env: Record<string, string> = { DMONITOR_LOG_LEVEL: "info" };
+    if (offsets[i]) {
+      Object.assign(env, {
+        LD_PRELOAD: lib,
+        FAKETIME: offsets[i]!,
+        FAKETIME_DONT_FAKE_MONOTONIC: "1",
+      });
+    }
+    stack.use(new NodeProcess(["--config", trees[i]!], env));
+  }
+  const view = async (i: number) =>
+    (await (await fetch(`http://${addr(i)}:2929/v1/status`)).json()) as View;
+  /** Each peer of node i by its node name (from nodes.txt: n3 never answers n1). */
+  const problems = async (i: number) =>
+    Object.fromEntries(
+      (await view(i)).peers.map((p) => [`n${Number(p.address.split(/[.:]/)[3]) - 1}`, p]),
+    );
+  let seen: Record<string, View["peers"][number]> = {};
+  await until("n1 to show both clock problems", async () => {
+    seen = await problems(0).catch(() => ({}));
+    return Boolean(seen.n2?.clockProblem && seen.n3?.clockProblem);
+  }, { ms: 45_000 }).catch((e) => {
+    throw new Error(`${e.message}\nn1 peers: ${JSON.stringify(seen)}`);
+  });
+  assert.ok(Math.abs(seen.n2!.clockOffsetMs! - 12_000) < 1500, String(seen.n2!.clockOffsetMs));
+  assert.match(seen.n2!.clockProblem!, /^clock of n2 is 1[12]\.\d s ahead of this node's/);
+  assert.ok(Math.abs(seen.n3!.clockOffsetMs! + 45_000) < 1500, String(seen.n3!.clockOffsetMs));
+  assert.match(
+    seen.n3!.clockProblem!,
+    /^clock of n3 is 4[45]\.\d s behind this node's .*beyond 30 s their requests are refused/,
+  );
+  await until("n2 to see n1 behind", async () => {
+    const p = await problems(1).catch(() => ({} as typeof seen));
+    return /^clock of n1 is 1[12]\.\d s behind/.test(p.n1?.clockProblem ?? "");
+  }, { ms: 45_000 });
+  const text = await dmonitor(["status", "--config", trees[0]!]);
+  assert.match(text.stdout, /^ {2}CLOCK: clock of n2 is 1[12]\.\d s ahead of this node's/m);
+  assert.match(text.stdout, /n2 \(127\.0\.153\.3:2929\) .* clock \+1[12]\.\d s$/m);
+  const page = await (await fetch(`http://${addr(0)}:2929/`)).text();
+  assert.match(page, /data-clock-problem="">clock of n3 is 4[45]\.\d s behind/);
 });
