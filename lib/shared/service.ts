@@ -321,13 +321,17 @@ export class SharedState {
     }
   }
 
-  /** Runs the anti-entropy loop (and the pruning of obsolete records) until `signal` aborts. */
+  /** One round: obsolete records pruned, then one exchange with every peer at once. */
+  async syncOnce(): Promise<void> {
+    this.store.prune(this.#clock.now());
+    if (this.#deps.key() === null) return;
+    await Promise.all(this.#deps.peers().map((p) => this.#exchange(p)));
+  }
+
+  /** Runs {@link syncOnce} every {@link SYNC_MS} until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      this.store.prune(this.#clock.now());
-      if (this.#deps.key() !== null) {
-        await Promise.all(this.#deps.peers().map((p) => this.#exchange(p)));
-      }
+      await this.syncOnce();
       await this.#clock.sleep(SYNC_MS, signal);
     }
   }
