@@ -61,11 +61,15 @@ export function zonedTime(at: number): string {
 
 /** A silence in one line: its end (zone written out, and how far off), reason, and whose it is. */
 export function silenceText(s: SilenceView, now: number): string {
+  return `until ${zonedTime(s.until)} (${ago(s.until, now)}); ${silenceSource(s)}`;
+}
+
+/** Whose a silence is, and why: `file silence.d/db1 on this node: ...` or `shared, id ...`. */
+export function silenceSource(s: SilenceView): string {
   const whose = s.file !== undefined
     ? `file ${s.file} on this node`
     : `shared, id ${s.id ?? "?"}, added by ${s.by ?? "?"} on ${s.origin ?? "?"}`;
-  return `until ${zonedTime(s.until)} (${ago(s.until, now)}); ${whose}` +
-    (s.reason ? `: ${s.reason}` : "");
+  return whose + (s.reason ? `: ${s.reason}` : "");
 }
 
 /** An acknowledgement in one line. */

@@ -19,7 +19,7 @@ import {
   offsetText,
   phaseNote,
   runTime,
-  silenceText,
+  silenceSource,
   span,
   statusWord,
   summarize,
@@ -383,8 +383,8 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
                     <li key={x.id ?? x.file ?? x.host} data-silence={x.id ?? x.file ?? ""}>
                       <span class="badge">SILENCED</span>
                       <span class="name">{x.host} {x.test ?? "(all tests)"}</span>
-                      <span class="when">until {zonedTime(x.until)}</span>
-                      <div class="out">{silenceText(x, now)}</div>
+                      <span class="when">ends {ago(x.until, now)}</span>
+                      <div class="out">until {zonedTime(x.until)}; {silenceSource(x)}</div>
                     </li>
                   ))}
                 </ul>
