@@ -25,7 +25,8 @@ Commands:
   check HOST [TEST]   run checks now and print their results
   config check        validate the configuration tree
   status              show the running node's checks, incidents and peers
-  silence add|list|remove   silences shared by every node of the cluster
+  silence add|list|remove
+                      silences shared by every node of the cluster
   ack HOST/TEST       acknowledge an open incident on every node (reminders stop)
   init [DIR]          create a configuration tree with examples and a fresh peer.key
   outbox [retry]      list pending and failed alert messages, or queue failed ones again

@@ -3,7 +3,8 @@
  * every request (`x-dmonitor-timestamp`, checked by lib/peers/auth.ts): sender time minus
  * receive time is the offset minus the one-way delay, and a delay only ever lowers it, so the
  * largest sample of the last minute is the best estimate. Peers ping every 2 s, so it stays
- * fresh. Silences end by wall clock on every node: clocks more than {@link CLOCK_SKEW_LIMIT_MS}
+ * fresh. The maximum also shrugs off a replayed request (refused, but authentic): its timestamp is
+ * old, so its sample is lower than the genuine ones. Silences end by wall clock on every node: clocks more than {@link CLOCK_SKEW_LIMIT_MS}
  * apart are a problem the views show.
  * @module
  */
