@@ -8,9 +8,10 @@ DENO := $(if $(and $(PATH_DENO),$(findstring deno $(DENO_VERSION) ,$(shell deno 
 
 # Debian packages the tests drive for real: ping for the built-in check, busybox for the shipped
 # plugins, chromium for the status page, promtool for /metrics, systemd-analyze for the unit,
-# shellcheck and curl for install.sh, setpriv/useradd (Debian base) for staged installs.
-TEST_DEBS := iputils-ping busybox chromium prometheus systemd shellcheck curl util-linux passwd prometheus-alertmanager
-TEST_CMDS := ping busybox chromium promtool systemd-analyze shellcheck curl setpriv useradd prometheus-alertmanager
+# shellcheck and curl for install.sh, setpriv/useradd (Debian base) for staged installs, faketime
+# (libfaketime) for a node whose clock is off.
+TEST_DEBS := iputils-ping busybox chromium prometheus systemd shellcheck curl util-linux passwd prometheus-alertmanager faketime
+TEST_CMDS := ping busybox chromium promtool systemd-analyze shellcheck curl setpriv useradd prometheus-alertmanager faketime
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The release permissions (packaging/permissions.txt), so `make run` behaves as the binary does.

@@ -58,6 +58,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
       test: "queue",
       until: Date.parse("2126-01-01T00:00Z"),
       reason: "queue migration (Ann)",
+      file: "silence.d/db.example/queue",
     }]);
   });
 
@@ -90,7 +91,7 @@ Deno.test("status page, JSON and terminal view of a running node with checks up 
       assert.match(text, /page-node FAIL \d+s ago \/var is 97% full/, "who saw what, and when");
       assert.match(
         text,
-        /Silenced \(1\) SILENCED db\.example queue until 2126-01-01 00:00Z queue migration \(Ann\)/,
+        /Silenced \(1\) SILENCED db\.example queue ends in \d+d( \d+h)? until 2126-01-01 00:00:00 UTC; file silence\.d\/db\.example\/queue on this node: queue migration \(Ann\)/,
       );
       assert.match(text, /Peers \(0\) None: nodes\.txt lists no peer/);
       assert.match(text, /Recent incidents No incidents recorded\./);

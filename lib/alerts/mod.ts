@@ -49,6 +49,7 @@ export {
 } from "./command.ts";
 export { type Attempt, deliverDue, type DeliverOptions, runOutbox, wakeOutbox } from "./deliver.ts";
 export {
+  type Acknowledgement,
   createNotifier,
   type Notifier,
   type NotifierOptions,
@@ -85,6 +86,7 @@ export {
   loadSilences,
   matchingSilence,
   parseSilences,
+  parseSilenceTime,
   readSilenceTree,
   shouldMute,
   type Silence,

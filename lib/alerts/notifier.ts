@@ -34,6 +34,14 @@ export type SilenceRead =
   | readonly Silence[]
   | { silences: readonly Silence[]; problems: readonly ConfigProblem[] };
 
+/** Who acknowledged an incident, where, when and why. */
+export interface Acknowledgement {
+  by: string;
+  origin: string;
+  at: number;
+  reason: string;
+}
+
 /** How long new rows are held back while silences are consulted; a crash sends them after. */
 export const HOLD_MS = 60_000;
 
@@ -54,6 +62,9 @@ export interface NotifierOptions {
    * Default: none.
    */
   silences?: () => SilenceRead | Promise<SilenceRead>;
+  /** The acknowledgement of an incident (`dmonitor ack`, shared by every node): its reminders are
+   * muted; down and recovery notices are not. Default: none. */
+  acknowledged?: (incidentId: string) => Acknowledgement | null;
   /** How long silences may take before the notification goes out unmuted (default 5 s). */
   silenceDeadlineMs?: number;
   clock?: Clock;
@@ -117,15 +128,22 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     const silences = await readSilences();
     const at = clock.now();
     const silence = matchingSilence(silences, n.host, n.test, at) ?? null;
-    const muted = shouldMute(n.kind, silence !== null, down);
+    const ack = n.kind === "reminder" ? opts.acknowledged?.(n.incidentId) ?? null : null;
+    const muted = ack !== null || shouldMute(n.kind, silence !== null, down);
     if (muted) {
       outbox.mute(
         ids,
-        silence
+        ack !== null
+          ? `muted: acknowledged by ${ack.by} on ${ack.origin} at ${formatTime(ack.at)}` +
+            (ack.reason ? `: ${ack.reason}` : "")
+          : silence
           ? `muted by ${silence.file} until ${formatTime(silence.until)}`
           : "muted: its down notice was muted",
       );
-      log.info("notification muted", { ...fields, by: silence?.file ?? "down notice" });
+      log.info("notification muted", {
+        ...fields,
+        by: ack !== null ? `acknowledgement by ${ack.by}` : silence?.file ?? "down notice",
+      });
     } else {
       for (const t of new Set(releaseAt.values())) {
         outbox.release(ids.filter((id) => releaseAt.get(id) === t), Math.max(t, at));
@@ -133,7 +151,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       log.info("notification queued", { ...fields, targets: ids.length });
       wakeOutbox(opts.db);
     }
-    return { queued: ids.length, muted, mutedBy: muted ? silence : null };
+    return { queued: ids.length, muted, mutedBy: muted && ack === null ? silence : null };
   };
   return { enqueue, notify: async (n) => void await enqueue(n) };
 }

@@ -173,3 +173,29 @@ Deno.test("notifier: routes choose the rows; min_duration holds the down notice 
     ["all", "slow"],
   );
 });
+
+Deno.test("notifier: an acknowledged incident's reminders are muted, its down and recovery notices are not", async () => {
+  await using t = await tempDb();
+  const outbox = new Outbox(t.db);
+  const ack = { by: "carol", origin: "n2", at: T0, reason: "on it" };
+  const notifier = createNotifier({
+    db: t.db,
+    targets: () => targets,
+    clock: manualClock(),
+    log: memoryLogger(),
+    acknowledged: (id) => id === sampleDown().incidentId ? ack : null,
+  });
+  const down = sampleDown();
+  const reminder = { ...down, id: `${down.incidentId}/reminder/1`, kind: "reminder" as const };
+  const recovered = { ...down, id: `${down.incidentId}/recovered`, kind: "recovered" as const };
+  const other = { ...reminder, id: "other/reminder/1", incidentId: "other" };
+  assertEquals((await notifier.enqueue(down)).muted, false);
+  const r = await notifier.enqueue(reminder);
+  assertEquals([r.queued, r.muted, r.mutedBy], [1, true, null]);
+  assertEquals(
+    outbox.byNotification(reminder.id).map((x) => [x.status, x.lastError]),
+    [["muted", "muted: acknowledged by carol on n2 at 2025-03-01 12:00:00 UTC: on it"]],
+  );
+  assertEquals((await notifier.enqueue(recovered)).muted, false, "the recovery is still sent");
+  assertEquals((await notifier.enqueue(other)).muted, false, "another incident's reminder is sent");
+});

@@ -10,6 +10,7 @@ import { configCommand } from "./config_check.ts";
 import { runCommand } from "./run.ts";
 import { initCommand } from "./init.ts";
 import { statusCommand } from "./status.ts";
+import { ackCommand, silenceCommand } from "./silence.ts";
 import { alertCommand, outboxCommand } from "./alerts.ts";
 import { VERSION } from "./version.ts";
 
@@ -25,6 +26,9 @@ Commands:
   config check        validate the configuration tree
   config diff PEER    compare this tree with the configuration a peer runs
   status              show the running node's checks, incidents and peers
+  silence add|list|remove
+                      silences shared by every node of the cluster
+  ack HOST/TEST       acknowledge an open incident on every node (reminders stop)
   init [DIR]          create a configuration tree with examples and a fresh peer.key
   outbox [retry]      list pending and failed alert messages, or queue failed ones again
   alert test          send a test notification through every alert channel
@@ -42,6 +46,8 @@ const COMMANDS: Record<string, Command> = {
   check: checkCommand,
   config: configCommand,
   status: statusCommand,
+  silence: (a, io) => silenceCommand(a, io),
+  ack: ackCommand,
   init: initCommand,
   outbox: outboxCommand,
   alert: alertCommand,

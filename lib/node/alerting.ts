@@ -6,6 +6,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import {
+  type Acknowledgement,
   type AlertSettings,
   alertTargets,
   type BuiltChannels,
@@ -13,6 +14,7 @@ import {
   deliverDue,
   loadSilences,
   runOutbox,
+  type Silence,
   type Target,
 } from "../alerts/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -28,6 +30,11 @@ export interface AlertingDeps {
   settings: AlertSettings;
   channels: BuiltChannels;
   logger: Logger;
+  /** Silences and acknowledgements shared by the cluster (lib/shared), besides silence.d/. */
+  shared?: {
+    silences(): Silence[];
+    acknowledged(incidentId: string): Acknowledgement | null;
+  };
 }
 
 export interface Alerting extends Disposable {
@@ -70,7 +77,14 @@ export function createAlerting(deps: AlertingDeps): Alerting {
   const outbox = createNotifier({
     db: deps.db,
     targets: () => alertTargets(settings),
-    silences: () => loadSilences(deps.root),
+    silences: async () => {
+      const own = await loadSilences(deps.root);
+      return {
+        silences: [...own.silences, ...deps.shared?.silences() ?? []],
+        problems: own.problems,
+      };
+    },
+    ...(deps.shared ? { acknowledged: (id: string) => deps.shared!.acknowledged(id) } : {}),
     log: deps.logger,
   });
   return {

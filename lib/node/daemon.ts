@@ -28,6 +28,8 @@ import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
 import { createNodeAgreement } from "./agreement.ts";
 import { createNodeHeartbeat } from "./heartbeat.ts";
+import { sharedLocalRoutes, sharedPeerRoutes, SharedState, SharedStore } from "../shared/mod.ts";
+import { openIncidentOf, sharedAsSilence } from "./shared.ts";
 
 export interface Daemon {
   config(): NodeConfig;
@@ -86,12 +88,25 @@ export async function startDaemon(
       user: await pluginUser(config),
       signal,
     });
+    // Silences and acknowledgements shared with the peers (lib/shared), persisted beside the rest.
+    const shared = new SharedState({
+      store: new SharedStore(store.db),
+      nodeName: () => config.settings.node,
+      peers: () => config.peers,
+      key: () => config.peerKey,
+      log: logger.child("shared"),
+      ...(res.peerTls.client ? { tls: { client: res.peerTls.client } } : {}),
+    });
     const alerting = createAlerting({
       db: store.db,
       root: config.root,
       settings: config.sections.alerts,
       channels: res.channels,
       logger,
+      shared: {
+        silences: () => shared.silences().map(sharedAsSilence),
+        acknowledged: (id) => shared.ackOf(id),
+      },
     });
     cleanups.push(() => alerting.close());
 
@@ -174,6 +189,7 @@ export async function startDaemon(
       config: () => config,
       consensus: () => consensus,
       silences: () => silences,
+      shared: () => shared,
       sites: () => sync?.sites() ?? [],
       agreement: () => agreement.tracker.view(),
       version: o.version,
@@ -183,6 +199,13 @@ export async function startDaemon(
     const app = buildNodeApp({
       status: statusRoutes({ source, access: () => access, logger: logger.child("status") }),
       open: [heartbeat.mount],
+      local: sharedLocalRoutes({
+        shared: () => shared,
+        localToken: () => localToken,
+        fileSilences: () => silences,
+        openIncident: (host, test) => openIncidentOf(consensus.states(), host, test),
+        nodeName: () => config.settings.node,
+      }),
       peer: createPeerApp({
         nodeName: config.settings.node,
         key: config.peerKey,
@@ -195,6 +218,8 @@ export async function startDaemon(
         pingFields: agreement.pingFields,
         routes: [agreement.route, heartbeat.route],
         requestDeadlineMs: Math.max(15_000, maxTimeout(config) + 5_000),
+        mounts: [sharedPeerRoutes(() => shared, () => config.settings.node)],
+        observeClock: (peer, sentAt, now) => shared.skew.observe(peer, sentAt, now),
       }),
       logger: logger.child("http"),
     });
@@ -269,7 +294,7 @@ export async function startDaemon(
 
     const done = (async () => {
       try {
-        await Promise.all([node.run(signal), outbox, silenceLoop]);
+        await Promise.all([node.run(signal), outbox, silenceLoop, shared.run(signal)]);
         logger.info("node stopped", { runs: node.runs });
       } finally {
         await stop();

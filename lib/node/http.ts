@@ -12,6 +12,9 @@ export interface NodeAppParts {
   status: (app: Hono) => void;
   /** Other open routes under /v1 that the signed peer API must not see (heartbeat pushes). */
   open?: ((app: Hono) => void)[];
+  /** Routes for the CLI on this node (lib/shared `sharedLocalRoutes(...)`), mounted before the
+   * peer API like the status routes. */
+  local?: (app: Hono) => void;
   /** The peer API (lib/peers `createPeerApp(...)`), whatever its Env. */
   // deno-lint-ignore no-explicit-any
   peer: Hono<any>;
@@ -28,6 +31,7 @@ export function buildNodeApp(parts: NodeAppParts): Hono {
   const app = new Hono();
   parts.status(app);
   for (const mount of parts.open ?? []) mount(app);
+  parts.local?.(app);
   app.route("/", parts.peer);
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((err, c) => {

@@ -18,6 +18,8 @@ import type { PeerHealth } from "../quorum/health.ts";
 import type { StateStore } from "../store/mod.ts";
 import type { Consensus } from "./consensus.ts";
 import type { AgreementView } from "../agree/mod.ts";
+import { type SharedState, skewProblem } from "../shared/mod.ts";
+import { peerName } from "../peers/mod.ts";
 
 const HISTORY = 20;
 
@@ -131,12 +133,34 @@ export function overlayConsensus(
   return view;
 }
 
+/** Acknowledgements on the open incidents, and each peer's clock offset (and problem). */
+export function overlayShared(
+  view: StatusView,
+  shared: Pick<SharedState, "ackOf" | "skew">,
+  config: Config,
+  now: number,
+): void {
+  for (const i of view.incidents) {
+    const a = shared.ackOf(i.id);
+    i.acknowledged = a === null ? null : { by: a.by, origin: a.origin, at: a.at, reason: a.reason };
+  }
+  config.peers.forEach((peer, i) => {
+    const v = view.peers[i];
+    if (!v) return;
+    const off = shared.skew.offset(peerName(peer), now);
+    v.clockOffsetMs = off === null ? null : off.offsetMs;
+    v.clockProblem = off === null ? null : skewProblem(peerName(peer), off.offsetMs);
+  });
+}
+
 export function nodeStatusSource(o: {
   store: StateStore;
   config: () => Config;
   consensus: () => Consensus;
   /** Silences read from silence.d/ (kept fresh by the caller). */
   silences?: () => Silence[];
+  /** Silences and acknowledgements shared by the cluster, and the peers' clock offsets. */
+  shared?: () => SharedState;
   /** Remote sites of a central node (sync: section). */
   sites?: () => SiteView[];
   /** Configuration agreement with the peers (lib/agree). */
@@ -172,12 +196,27 @@ export function nodeStatusSource(o: {
         if (v && ms !== undefined && v.reachable) v.rttMs = Math.round(ms * 10) / 10;
       });
       view.sites = o.sites?.() ?? [];
-      view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
-        host: s.host,
-        test: s.test,
-        until: s.until,
-        reason: s.reason,
-      }));
+      const shared = o.shared?.();
+      view.silences = [
+        ...(shared?.silences() ?? []).map((s) => ({
+          host: s.host,
+          test: s.test,
+          until: s.until,
+          reason: s.reason,
+          id: s.id,
+          by: s.by,
+          origin: s.origin,
+          createdAt: s.createdAt,
+        })),
+        ...activeSilences(o.silences?.() ?? [], now).map((s) => ({
+          host: s.host,
+          test: s.test,
+          until: s.until,
+          reason: s.reason,
+          file: s.file,
+        })),
+      ];
+      if (shared) overlayShared(view, shared, config, now);
       view.outbox = outbox.depth();
       if (o.agreement && config.peers.length > 0) view.agreement = o.agreement();
       return view;

@@ -11,7 +11,14 @@ import { HTTPException } from "hono/http-exception";
 import { ProtocolError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { IncidentView, LocalAnswer } from "../quorum/types.ts";
-import { AuthError, HEADERS, importPeerKey, RequestVerifier, signReply } from "./auth.ts";
+import {
+  AuthError,
+  HEADERS,
+  importPeerKey,
+  RequestVerifier,
+  signReply,
+  StaleRequestError,
+} from "./auth.ts";
 import {
   parseBatchConfirm,
   parseBatchIncident,
@@ -53,6 +60,12 @@ export interface PeerAppDeps {
   /** Signed routes other parts own (lib/agree, lib/heartbeat), behind the same signature, body
    * cap and deadline. */
   routes?: readonly PeerRoute[];
+  /** More signed routes, each concern in its own file (lib/shared/peer_routes.ts), mounted behind
+   * the same signature, body cap and deadline middleware. */
+  mounts?: readonly PeerRoutes[];
+  /** Told of every authentic request: the sender's signed timestamp and this node's clock (how far
+   * the peers' clocks are apart; also for a request refused as stale). */
+  observeClock?: (peer: string, sentAt: number, now: number) => void;
   /** Largest request body accepted (default 16 KiB). */
   maxBodyBytes?: number;
   /** Overall deadline of one request (default 15 s: confirm may run a check). */
@@ -86,6 +99,16 @@ type Env = {
   Bindings: { remoteAddr?: { hostname?: string; port?: number } } | undefined;
   Variables: { signal: AbortSignal; peer: string; nonce: string; body: Uint8Array };
 };
+export type PeerEnv = Env;
+
+/** What an extra route file gets: the app (behind the middleware), a signed 200 JSON reply, the
+ * parsed body, and the verified sender. */
+export interface PeerRouteTools {
+  reply(c: Context<Env>, payload: unknown): Promise<Response>;
+  json(c: Context<Env>): unknown;
+  sender(c: Context<Env>): string;
+}
+export type PeerRoutes = (app: Hono<Env>, tools: PeerRouteTools) => void;
 
 import { DeadlineError } from "../errors/mod.ts";
 export { DeadlineError };
@@ -162,6 +185,7 @@ export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
       clock(),
       { self: [deps.nodeName], senders: deps.peers() },
     );
+    deps.observeClock?.(node, Number(c.req.header(HEADERS.timestamp)), clock());
     c.set("peer", node);
     c.set("nonce", nonce);
     c.set("body", body);
@@ -215,10 +239,14 @@ export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
       return reply(c, { ...out, node: deps.nodeName });
     });
   }
+  for (const add of deps.mounts ?? []) add(app, { reply, json, sender: (c) => c.get("peer") });
 
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((err, c) => {
     const remote = c.env?.remoteAddr?.hostname ?? "unknown";
+    if (err instanceof StaleRequestError && err.sender !== null) {
+      deps.observeClock?.(err.sender, clock() + err.skewMs, clock());
+    }
     if (err instanceof AuthError) {
       rejections.run(err.reason, (suppressed) =>
         log.warn("rejected peer request", {

@@ -137,6 +137,20 @@ export interface VerifierOptions {
   maxNonces?: number;
 }
 
+/** An authentic request whose timestamp is outside the accepted skew: the sender's clock is off. */
+export class StaleRequestError extends AuthError {
+  override name = "StaleRequestError";
+  constructor(
+    /** The sender, when nodes.txt lists it (else null: nothing to show). */
+    readonly sender: string | null,
+    /** Sender's timestamp minus this node's clock, ms. */
+    readonly skewMs: number,
+    message: string,
+  ) {
+    super("stale", message);
+  }
+}
+
 /** Who this node is and whom it hears, asked per request (a reload can change them). */
 export interface Audience {
   /** Names a request may be addressed to: this node's name (and the address it was reached on). */
@@ -188,13 +202,8 @@ export class RequestVerifier {
     ) {
       throw new AuthError("malformed", "malformed authentication headers");
     }
-    const skew = Number(timestamp) - now;
-    if (Math.abs(skew) > this.#skewMs) {
-      throw new AuthError(
-        "stale",
-        `timestamp ${skew > 0 ? "ahead" : "behind"} by ${Math.abs(skew)} ms`,
-      );
-    }
+    // The signature first: a stale request that is authentic tells how far the sender's clock is
+    // off (StaleRequestError), which the views show; a forged one tells nothing.
     const bodyHash = await sha256Hex(r.body);
     const want = await hmac(
       this.#key,
@@ -202,6 +211,14 @@ export class RequestVerifier {
     );
     if (!constantTimeEqual(fromHex(signature)!, want)) {
       throw new AuthError("forged", "bad signature");
+    }
+    const skew = Number(timestamp) - now;
+    if (Math.abs(skew) > this.#skewMs) {
+      throw new StaleRequestError(
+        audience.senders.includes(node) ? node : null,
+        skew,
+        `timestamp ${skew > 0 ? "ahead" : "behind"} by ${Math.abs(skew)} ms`,
+      );
     }
     // A key holder replaying a request meant for another node, or speaking under a name that our
     // nodes.txt does not list (a decommissioned node, another cluster with the same key, a name

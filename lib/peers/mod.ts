@@ -21,6 +21,7 @@ export {
   RequestVerifier,
   signReply,
   signRequest,
+  StaleRequestError,
   verifyReply,
 } from "./auth.ts";
 export { NonceCache, type NonceVerdict } from "./nonce_cache.ts";
@@ -42,7 +43,15 @@ export {
   type PeerReply,
   type TargetRequest,
 } from "./wire.ts";
-export { createPeerApp, DeadlineError, type PeerAppDeps, type PeerRoute } from "./app.ts";
+export {
+  createPeerApp,
+  DeadlineError,
+  type PeerAppDeps,
+  type PeerEnv,
+  type PeerRoute,
+  type PeerRoutes,
+  type PeerRouteTools,
+} from "./app.ts";
 export {
   announceBatch,
   announceToPeers,

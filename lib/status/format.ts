@@ -3,7 +3,14 @@
  * summary of what is wrong.
  * @module
  */
-import type { CheckView, NoticeView, OpenIncident, SilenceView, StatusView } from "./types.ts";
+import type {
+  AckView,
+  CheckView,
+  NoticeView,
+  OpenIncident,
+  SilenceView,
+  StatusView,
+} from "./types.ts";
 
 /** A compact span: `45s`, `3m`, `2h 5m`, `3d 4h`. */
 export function span(ms: number): string {
@@ -45,6 +52,35 @@ export function runTime(ms: number | null): string {
 /** ISO time without milliseconds, UTC: `2025-11-21T09:12:03Z`. */
 export function isoTime(at: number): string {
   return new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A wall-clock end with its zone written out: `2025-11-21 09:12:03 UTC`. */
+export function zonedTime(at: number): string {
+  return new Date(at).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC");
+}
+
+/** A silence in one line: its end (zone written out, and how far off), reason, and whose it is. */
+export function silenceText(s: SilenceView, now: number): string {
+  return `until ${zonedTime(s.until)} (${ago(s.until, now)}); ${silenceSource(s)}`;
+}
+
+/** Whose a silence is, and why: `file silence.d/db1 on this node: ...` or `shared, id ...`. */
+export function silenceSource(s: SilenceView): string {
+  const whose = s.file !== undefined
+    ? `file ${s.file} on this node`
+    : `shared, id ${s.id ?? "?"}, added by ${s.by ?? "?"} on ${s.origin ?? "?"}`;
+  return whose + (s.reason ? `: ${s.reason}` : "");
+}
+
+/** An acknowledgement in one line. */
+export function ackText(a: AckView, now: number): string {
+  return `acknowledged by ${a.by} on ${a.origin} ${ago(a.at, now)} (${zonedTime(a.at)})` +
+    (a.reason ? `: ${a.reason}` : "") + "; reminders stop, the recovery is still sent";
+}
+
+/** A peer's clock offset in words: `+0.2 s`, `-7.5 s`. */
+export function offsetText(ms: number): string {
+  return `${ms >= 0 ? "+" : "-"}${(Math.abs(ms) / 1000).toFixed(1)} s`;
 }
 
 /** True when the check is failing (FAIL or TIMEOUT). */

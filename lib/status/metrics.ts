@@ -146,6 +146,28 @@ export function viewFamilies(view: StatusView): Family[] {
     ),
     ...agreementFamilies(view, g),
     g(
+      "dmonitor_peer_clock_offset_seconds",
+      "The peer's clock minus this node's, from the timestamps it signs into its requests " +
+        "(absent without a recent request).",
+      view.peers.filter((p) => typeof p.clockOffsetMs === "number").map((p) => ({
+        labels: { peer: p.address },
+        value: seconds(p.clockOffsetMs!),
+      })),
+    ),
+    g(
+      "dmonitor_silences",
+      "Silences in force: shared by the cluster (dmonitor silence add) or this node's silence.d/ files.",
+      view.silences === undefined ? [] : (["shared", "file"] as const).map((kind) => ({
+        labels: { kind },
+        value: view.silences!.filter((x) => (x.file === undefined) === (kind === "shared")).length,
+      })),
+    ),
+    g(
+      "dmonitor_incidents_acknowledged",
+      "Open incidents acknowledged with dmonitor ack (their reminders are muted).",
+      [{ labels: {}, value: view.incidents.filter((i) => i.acknowledged).length }],
+    ),
+    g(
       "dmonitor_outbox_depth",
       "Notifications waiting in the outbox for (re)delivery.",
       view.outbox ? [{ labels: {}, value: view.outbox.pending }] : [{ labels: {}, value: 0 }],

@@ -38,3 +38,27 @@ Deno.test("page: a check's perfdata is a small list under it, escaped", () => {
   );
   assert.equal(renderPage(sampleView(), { refreshSeconds: 30 }).includes('class="perf"'), false);
 });
+
+Deno.test("metrics: peer clock offsets, silences by kind and acknowledged incidents", () => {
+  const view = sampleView();
+  view.peers[0]!.clockOffsetMs = 7_400;
+  view.silences = [
+    { host: "a", test: null, until: 1, reason: "", id: "0123456789ab", by: "x", origin: "n1" },
+    { host: "b", test: null, until: 1, reason: "", file: "silence.d/b" },
+    { host: "c", test: null, until: 1, reason: "", file: "silence.d/c" },
+  ];
+  view.incidents[0]!.acknowledged = { by: "x", origin: "n1", at: 1, reason: "" };
+  const names = [
+    "dmonitor_peer_clock_offset_seconds",
+    "dmonitor_silences",
+    "dmonitor_incidents_acknowledged",
+  ];
+  const text = renderFamilies(viewFamilies(view).filter((f) => names.includes(f.name)));
+  const samples = text.split("\n").filter((l) => l && !l.startsWith("#"));
+  assert.deepEqual(samples, [
+    'dmonitor_peer_clock_offset_seconds{peer="10.0.0.2:2929"} 7.4',
+    'dmonitor_silences{kind="shared"} 1',
+    'dmonitor_silences{kind="file"} 2',
+    "dmonitor_incidents_acknowledged 1",
+  ]);
+});

@@ -12,6 +12,7 @@
  * @module
  */
 export type {
+  AckView,
   CheckStatus,
   CheckView,
   NoticeView,
@@ -19,6 +20,7 @@ export type {
   OutboxView,
   PastIncident,
   PeerView,
+  SilenceView,
   SiteView,
   StatusSource,
   StatusView,

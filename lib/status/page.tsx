@@ -6,6 +6,7 @@
 import type { Child } from "hono/jsx";
 import { formatPerfItem } from "../runner/perfdata.ts";
 import {
+  ackText,
   ago,
   countsText,
   displayOrder,
@@ -15,12 +16,15 @@ import {
   kindOf,
   noticeText,
   notifiedText,
+  offsetText,
   phaseNote,
   runTime,
+  silenceSource,
   span,
   statusWord,
   summarize,
   tone,
+  zonedTime,
 } from "./format.ts";
 import { CSS } from "./style.ts";
 import { AgreementBanner, AgreementSection } from "./agreement_page.tsx";
@@ -124,6 +128,9 @@ function IncidentCard(p: { i: OpenIncident; now: number }) {
         {i.host} {i.test} <span class="small">{`· ${i.state} for ${span(now - i.since)}`}</span>
       </h3>
       <div class="small">{who}</div>
+      {i.acknowledged
+        ? <div class="small" data-acknowledged="">{ackText(i.acknowledged, now)}</div>
+        : null}
       {notices.length > 0
         ? (
           <ul class="notices">
@@ -202,8 +209,14 @@ function Peers(p: { peers: PeerView[]; now: number }) {
                 : `rtt ${runTime(x.rttMs)}`,
               errorCount(x.errors),
               x.lastError ? `last: ${x.lastError}` : null,
+              x.clockOffsetMs === undefined || x.clockOffsetMs === null
+                ? null
+                : `clock ${offsetText(x.clockOffsetMs)}`,
             ])}
           </div>
+          {x.clockProblem
+            ? <div class="out bad" data-clock-problem="">{x.clockProblem}</div>
+            : null}
         </li>
       ))}
     </ul>
@@ -370,13 +383,11 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
               >
                 <ul class="rows" id="silences">
                   {view.silences.map((x) => (
-                    <li key={`${x.host} ${x.test ?? ""}`}>
+                    <li key={x.id ?? x.file ?? x.host} data-silence={x.id ?? x.file ?? ""}>
                       <span class="badge">SILENCED</span>
                       <span class="name">{x.host} {x.test ?? "(all tests)"}</span>
-                      <span class="when">
-                        until {new Date(x.until).toISOString().slice(0, 16).replace("T", " ")}Z
-                      </span>
-                      {x.reason ? <div class="out">{x.reason}</div> : null}
+                      <span class="when">ends {ago(x.until, now)}</span>
+                      <div class="out">until {zonedTime(x.until)}; {silenceSource(x)}</div>
                     </li>
                   ))}
                 </ul>

@@ -211,3 +211,58 @@ Deno.test("page: every 'N ago' carries its absolute time (ISO 8601 with zone) in
     assert.equal(open[1], open[2]);
   }
 });
+
+Deno.test("page and terminal: an acknowledgement, shared and file silences, and a clock problem", () => {
+  const base = sampleView();
+  const view = sampleView({
+    incidents: base.incidents.map((i) => ({
+      ...i,
+      acknowledged: { by: "carol", origin: "beta", at: NOW - 120_000, reason: "disk ordered" },
+    })),
+    peers: base.peers.map((p, i) =>
+      i === 0
+        ? {
+          ...p,
+          clockOffsetMs: 7_400,
+          clockProblem: "clock of beta is 7.4 s ahead of this node's (more than 5 s): ...",
+        }
+        : { ...p, clockOffsetMs: -120 }
+    ),
+    silences: [
+      {
+        host: "db1",
+        test: null,
+        until: Date.parse("2025-03-01T18:00Z"),
+        reason: "swap",
+        id: "0123456789ab",
+        by: "alice",
+        origin: "beta",
+        createdAt: NOW,
+      },
+      { host: "db2", test: "ssh", until: NOW + 60_000, reason: "", file: "silence.d/db2/ssh" },
+    ],
+  });
+  const text = renderText(view);
+  assert.match(
+    text,
+    /^ {4}acknowledged by carol on beta 2m ago \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): disk ordered; reminders stop, the recovery is still sent$/m,
+  );
+  assert.match(text, /^ {2}CLOCK: clock of beta is 7\.4 s ahead of this node's/m);
+  assert.match(text, /beta \(10\.0\.0\.2:2929\) .* clock \+7\.4 s$/m);
+  assert.match(text, /10\.0\.0\.3:2929 .* clock -0\.1 s$/m);
+  assert.match(
+    text,
+    /^ {3}db1 +\(all tests\) +until 2025-03-01 18:00:00 UTC \(.*\); shared, id 0123456789ab, added by alice on beta: swap$/m,
+  );
+  assert.match(
+    text,
+    /^ {3}db2 +ssh +until .* UTC \(in 1m\); file silence\.d\/db2\/ssh on this node$/m,
+  );
+  const html = renderPage(view, { refreshSeconds: 30 });
+  assert.match(html, /data-acknowledged="">acknowledged by carol on beta 2m ago/);
+  assert.match(html, /data-clock-problem="">clock of beta is 7\.4 s ahead/);
+  assert.match(
+    html,
+    /until 2025-03-01 18:00:00 UTC; shared, id 0123456789ab, added by alice on beta: swap/,
+  );
+});

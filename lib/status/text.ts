@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  ackText,
   ago,
   countsText,
   displayOrder,
@@ -11,8 +12,10 @@ import {
   kindOf,
   noticeText,
   notifiedText,
+  offsetText,
   phaseNote,
   runTime,
+  silenceText,
   statusWord,
   summarize,
   tone,
@@ -103,6 +106,7 @@ export function renderText(input: StatusView, opts: { colour?: boolean } = {}): 
     for (
       const line of columns(i.votes.map((v) => ["   ", v.node, v.status, ago(v.at, now), v.output]))
     ) out.push(line);
+    if (i.acknowledged) out.push(`    ${paint("yellow", ackText(i.acknowledged, now))}`);
     for (const n of i.notices ?? []) out.push(`    notice: ${noticeText(n, now)}`);
   }
   out.push("");
@@ -162,7 +166,13 @@ export function renderText(input: StatusView, opts: { colour?: boolean } = {}): 
     `last contact ${ago(p.lastContact, now)}`,
     `rtt ${runTime(p.rttMs)}`,
     `${p.errors} errors${p.lastError ? `: ${p.lastError}` : ""}`,
+    p.clockOffsetMs === undefined || p.clockOffsetMs === null
+      ? ""
+      : `clock ${offsetText(p.clockOffsetMs)}`,
   ])));
+  for (const p of view.peers) {
+    if (p.clockProblem) out.push(`  ${paint("red", `CLOCK: ${p.clockProblem}`)}`);
+  }
 
   if (view.agreement) {
     const a = view.agreement;
@@ -189,8 +199,7 @@ export function renderText(input: StatusView, opts: { colour?: boolean } = {}): 
       " ",
       s.host,
       s.test ?? "(all tests)",
-      `until ${new Date(s.until).toISOString().slice(0, 16).replace("T", " ")}Z`,
-      s.reason,
+      silenceText(s, now),
     ])));
   }
 

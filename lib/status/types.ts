@@ -84,6 +84,8 @@ export interface OpenIncident {
   notices?: NoticeView[];
   /** Remote site the incident came from, null when local. */
   site: string | null;
+  /** Its acknowledgement (reminders stop; the recovery is still sent); null or absent: none. */
+  acknowledged?: AckView | null;
 }
 
 /** A closed incident. */
@@ -109,6 +111,11 @@ export interface PeerView {
   /** Failed contacts since the node started. */
   errors: number;
   lastError: string | null;
+  /** Its clock minus this node's, ms, from the timestamps it signs into its requests; null or
+   * absent: no recent request from it. */
+  clockOffsetMs?: number | null;
+  /** Set when the clocks disagree by more than a few seconds (lib/shared/clock_skew.ts). */
+  clockProblem?: string | null;
 }
 
 export interface SiteView {
@@ -131,12 +138,32 @@ export interface OutboxView {
   oldest: number | null;
 }
 
-/** A maintenance silence in force (silence.d/): notifications for it are muted until `until`. */
+/**
+ * A silence in force: notifications for it are muted until `until`. Either shared by the cluster
+ * (`dmonitor silence add`, with its id, who added it and on which node) or a file in this node's
+ * silence.d/ (`file`).
+ */
 export interface SilenceView {
   host: string;
   /** null: every test of the host. */
   test: string | null;
   until: number;
+  reason: string;
+  /** Shared silences: the id `dmonitor silence remove` takes. Absent for a silence.d/ file. */
+  id?: string;
+  /** Shared: who added it and on which node, when. */
+  by?: string;
+  origin?: string;
+  createdAt?: number;
+  /** A silence.d/ file of this node (`silence.d/db1/ssh`). */
+  file?: string;
+}
+
+/** Who acknowledged an incident (`dmonitor ack`), on which node, when and why. */
+export interface AckView {
+  by: string;
+  origin: string;
+  at: number;
   reason: string;
 }
 
