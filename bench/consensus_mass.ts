@@ -6,12 +6,14 @@
  * N: notices, duplicates, time of the last down notice in intervals, batch requests between peers
  * per failed check, the worst /healthz latency during the outage, RSS before / peak / after
  * recovery, with ratios against the N=100 run of the same invocation. Then, with one check at a
- * 2 s interval, the time from the outage to the DOWN notice in intervals.
+ * 2 s interval, the time from the outage to the DOWN notice and from the end to the RECOVERED
+ * notice, in intervals: on a healthy cluster, with n3 partitioned from the others, and with 500 ms
+ * added each way between peers (userspace links, `link()`: this kernel has no netem).
  *
  * Needs root: it runs itself inside a network namespace it creates (`dmc-bench-<pid>`, deleted at
  * the end), where all of 127.0.0.0/8 is its own.
  *
- *   deno run -A bench/consensus_mass.ts [N ...]        (default 100 1000 3000)
+ *   deno run -A bench/consensus_mass.ts [N ...]        (default 100 1000 3000; `0`: latency only)
  */
 import { callPeer, importPeerKey } from "../lib/peers/mod.ts";
 import { NodeProcess, writeTree } from "../tests/util.ts";
@@ -72,17 +74,71 @@ function rssKb(pid: number): number {
   }
 }
 
-async function startCluster(n: number, intervalS: number, hook: string) {
+/**
+ * A userspace link between node `from` and peer `to` (this kernel has no netem): listens on its own
+ * address, forwards to the peer with `delayMs` added to every chunk in each direction, or, when
+ * `cut`, accepts and never answers (a partition: the asker runs into its deadlines).
+ */
+function link(from: number, to: number, delayMs: number, cut: boolean) {
+  const addr = `127.0.2.${from * 10 + to + 1}`;
+  const listener = Deno.listen({ hostname: addr, port: 2929 });
+  const held: Deno.Conn[] = [];
+  const pipe = async (src: Deno.Conn, dst: Deno.Conn) => {
+    const w = dst.writable.getWriter();
+    let chain = Promise.resolve();
+    try {
+      for await (const chunk of src.readable) {
+        const due = Date.now() + delayMs;
+        chain = chain.then(async () => {
+          await sleep(due - Date.now());
+          await w.write(chunk);
+        }).catch(() => {/* the other side closed */});
+      }
+      await chain;
+      await w.close();
+    } catch { /* either side went away */ }
+  };
+  (async () => {
+    for await (const c of listener) {
+      if (cut) {
+        held.push(c);
+        continue;
+      }
+      Deno.connect({ hostname: nodeAddr(to), port: 2929 }).then((up) => {
+        pipe(c, up);
+        pipe(up, c);
+      }, () => c.close());
+    }
+  })().catch(() => {});
+  return {
+    addr,
+    close() {
+      listener.close();
+      for (const c of held) c.close();
+    },
+  };
+}
+
+type Impair = { delayMs: number; cut: (from: number, to: number) => boolean } | null;
+
+async function startCluster(n: number, intervalS: number, hook: string, impair: Impair = null) {
   const files: Record<string, string> = {};
   for (let i = 0; i < n; i++) files[`hosts.d/${target(i)}/tcp`] = "port: 7\n";
-  const all = [0, 1, 2].map((i) => `${nodeAddr(i)}:2929 n${i + 1}`).join("\n") + "\n";
+  // Without impairment every node lists the others directly; with it, through its own links.
+  const nodesTxt = (self: number) =>
+    [0, 1, 2].filter((j) => impair === null || j !== self).map((j) => {
+      if (impair === null) return `${nodeAddr(j)}:2929 n${j + 1}`;
+      const l = link(self, j, impair.delayMs, impair.cut(self, j) || impair.cut(j, self));
+      openLinks.push(l);
+      return `${l.addr}:2929 n${j + 1}`;
+    }).join("\n") + "\n";
   const nodes: NodeProcess[] = [];
   for (let i = 0; i < 3; i++) {
     const state = await Deno.makeTempDir({ prefix: "dmonitor-bench-" });
     const tree = await writeTree({
       "dmonitor.yaml": `node: n${i + 1}\nlisten: ${nodeAddr(i)}:2929\nstate_dir: ${state}\n` +
         `interval: ${intervalS}s\ntimeout: 2s\nquorum: 2\nconcurrency: 64\n`,
-      "nodes.txt": all,
+      "nodes.txt": nodesTxt(i),
       "peer.key": KEY,
       "alert.d/bench.webhook": hook + "\n",
       ...files,
@@ -209,46 +265,67 @@ async function massRun(n: number): Promise<Row> {
   }
 }
 
-async function latencyRun(outages: number): Promise<number[]> {
+const openLinks: { close(): void }[] = [];
+
+/** Time to DOWN and to RECOVERED, in intervals, over `outages` outages of one check. */
+async function latencyRun(
+  outages: number,
+  impair: Impair,
+): Promise<{ down: number[]; up: number[] }> {
   const intervalS = 2;
   const service = new Service();
   service.start();
   const hook = receiver();
-  const nodes = await startCluster(1, intervalS, hook.url);
-  const out: number[] = [];
+  const nodes = await startCluster(1, intervalS, hook.url, impair);
+  const down: number[] = [], up: number[] = [];
+  // A notice that never comes is counted as this many intervals (and shows as the maximum).
+  const limit = 30;
+  const waitFor = async (kind: string, from: number, t0: number) => {
+    while (!hook.got.slice(from).some((x) => x.kind === kind)) {
+      if (Date.now() - t0 > limit * intervalS * 1000) return limit;
+      await sleep(20);
+    }
+    return (hook.got.slice(from).find((x) => x.kind === kind)!.at - t0) / (intervalS * 1000);
+  };
   try {
-    await sleep(intervalS * 1000 + 2000);
+    await sleep(intervalS * 1000 + 4000);
     for (let k = 0; k < outages; k++) {
-      const before = hook.got.length;
-      const t0 = Date.now();
+      let from = hook.got.length;
+      let t0 = Date.now();
       service.stop();
-      while (!hook.got.slice(before).some((x) => x.kind === "down")) await sleep(20);
-      out.push(
-        (hook.got.slice(before).find((x) => x.kind === "down")!.at - t0) / (intervalS * 1000),
-      );
+      down.push(await waitFor("down", from, t0));
+      from = hook.got.length;
+      t0 = Date.now();
       service.start();
-      const b2 = hook.got.length;
-      while (!hook.got.slice(b2).some((x) => x.kind === "recovered")) await sleep(50);
+      up.push(await waitFor("recovered", from, t0));
       // Stop at a random moment within the interval next time.
       await sleep(1000 + Math.random() * intervalS * 1000);
     }
   } finally {
     await Promise.all(nodes.map((p) => p[Symbol.asyncDispose]()));
+    for (const l of openLinks.splice(0)) l.close();
     service.stop();
     await hook.close();
   }
-  return out;
+  return { down, up };
 }
 
 async function main() {
-  const sizes = Deno.args.length > 0 ? Deno.args.map(Number) : [100, 1000, 3000];
+  // `0` alone: only the latency runs.
+  const sizes = (Deno.args.length > 0 ? Deno.args.map(Number) : [100, 1000, 3000])
+    .filter((n) => n > 0);
   const rows: Row[] = [];
   for (const n of sizes) {
     const r = await massRun(n);
     rows.push(r);
     console.log(JSON.stringify(r));
   }
-  const base = rows[0]!;
+  const base = rows[0];
+  if (base) printRows(rows, base);
+  await latencies();
+}
+
+function printRows(rows: Row[], base: Row) {
   console.log(
     "\nN      notices dup last(int) req/check healthz_max_ms rss_before/peak/after_MB  (ratio vs N=" +
       base.n + ": req/check, peak rss)",
@@ -265,14 +342,29 @@ async function main() {
         `  recovered ${r.recovered}`,
     );
   }
-  const lat = (await latencyRun(Number(Deno.env.get("DMC_BENCH_OUTAGES") ?? 8))).sort((a, b) =>
-    a - b
-  );
-  const med = lat[Math.floor(lat.length / 2)]!;
+}
+
+async function latencies() {
+  const outages = Number(Deno.env.get("DMC_BENCH_OUTAGES") ?? 8);
+  const stats = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return `${v[0]!.toFixed(2)} / ${v[Math.floor(v.length / 2)]!.toFixed(2)} / ${
+      v[v.length - 1]!.toFixed(2)
+    }`;
+  };
   console.log(
-    `\nhealthy cluster, 2 s interval: DOWN after ${lat[0]!.toFixed(2)} / ${med.toFixed(2)} / ` +
-      `${lat[lat.length - 1]!.toFixed(2)} intervals (min / median / max of ${lat.length})`,
+    `\n3 nodes, one check, 2 s interval, ${outages} outages each: time to the notice in ` +
+      "intervals (min / median / max)",
   );
+  const cases: [string, Impair][] = [
+    ["healthy", null],
+    ["n3 partitioned from n1, n2", { delayMs: 0, cut: (a, b) => a === 2 || b === 2 }],
+    ["500 ms each way between peers", { delayMs: 500, cut: () => false }],
+  ];
+  for (const [name, impair] of cases) {
+    const r = await latencyRun(outages, impair);
+    console.log(`${name.padEnd(32)} DOWN ${stats(r.down)}   RECOVERED ${stats(r.up)}`);
+  }
 }
 
 if (NS === undefined) {

@@ -129,6 +129,7 @@ export class Consensus {
         log,
         clock: this.#clock,
         lingerMs: lingerFor(config.settings.interval),
+        gone: (label) => this.#gone(label),
         ...(deps.peerTls ? { tls: true, client: deps.peerTls.client } : {}),
       });
     this.rpc = rpc;
@@ -144,8 +145,9 @@ export class Consensus {
       clock: this.#clock,
       save: (s) => this.#incidents.save(s),
       degraded: () => !this.#probing && this.degraded(),
-      // A peer answering its heartbeat is alive, however slow its batch answers are.
-      lastAlive: (peer) => this.#beats.get(peer)?.lastOkAt ?? null,
+      // A peer answering its heartbeat is alive, however slow its batch answers are; one whose
+      // heartbeat has failed since before the round is silent since then.
+      beat: (peer) => this.#beats.get(peer) ?? null,
     });
     this.engine.restore(this.#incidents.all());
     if (rpc) {
@@ -153,12 +155,30 @@ export class Consensus {
     }
   }
 
+  /**
+   * Why a peer is not worth waiting for in a round: its heartbeat has failed for two periods and
+   * no round has heard from it since. Null while it may answer. (Its silence still counts in the
+   * election from when it began; see lib/quorum withProofOfLife.)
+   */
+  #gone(label: string): string | null {
+    const b = this.#beats.get(label);
+    // A degraded node's probe round contacts every peer, gone or not.
+    if (!b || b.unreachableSince === null || this.#probing) return null;
+    if (this.#clock.now() - b.unreachableSince < 2 * HEARTBEAT_MS) return null;
+    const r = this.engine?.peerHealth().find((h) => h.peer === label);
+    if (r?.lastOkAt != null && r.lastOkAt >= b.unreachableSince) return null;
+    return `no heartbeat answer since ${new Date(b.unreachableSince).toISOString()}` +
+      (b.lastError ? `: ${b.lastError}` : "");
+  }
+
   async #heartbeat(rpc: PeerRpc): Promise<void> {
     const log = this.#deps.logger;
     while (!this.#stop.signal.aborted) {
       await this.#clock.sleep(HEARTBEAT_MS, this.#stop.signal);
       if (this.#stop.signal.aborted) return;
-      const beats = await rpc.heartbeat(HEARTBEAT_MS / 2);
+      // A slow link is not a dead one: the deadline leaves a 1 s round trip (500 ms each way) and
+      // a busy peer room to answer, so only a peer that is really cut off counts as gone.
+      const beats = await rpc.heartbeat(2 * HEARTBEAT_MS);
       if (this.#stop.signal.aborted) return;
       this.#deps.onBeats?.(beats);
       const now = this.#clock.now();

@@ -36,6 +36,9 @@ export interface PeerRpcOptions extends Omit<PeerClientOptions, "deadlineMs" | "
   /** How long an idle queue waits for more items before sending (default 2 ms; the node uses
    * `lingerFor(interval)`). */
   lingerMs?: number;
+  /** Why a peer is known gone (its heartbeat has failed for a while), or null: gone peers are
+   * answered UNREACHABLE at once instead of being waited for (default: never gone). */
+  gone?: (label: string) => string | null;
 }
 
 const MAX_BATCH_BYTES = PEER_QUEUES.maxBytes;
@@ -204,16 +207,32 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
     });
   }
 
-  const all = [...queues.values()];
+  const all = [...queues.entries()];
+  const goneAnswer = (label: string, why: string): PeerAnswer => ({
+    peer: label,
+    node: null,
+    vote: { node: label, status: "UNREACHABLE", output: why, at: clock.now() },
+    incident: null,
+    error: why,
+    latencyMs: 0,
+  });
   return {
     ask: (host, test, mode, since) => {
       const item: AskItem = { host, test, since: since ?? null };
       const deadline = mode === "confirm" ? o.confirmDeadlineMs : viewDeadline();
-      return Promise.all(all.map((q) => q[mode].push(item, deadline)));
+      return Promise.all(all.map(([label, q]) => {
+        // A peer the heartbeat finds gone is not waited for: a round costs its deadline only
+        // for peers that may answer.
+        const why = o.gone?.(label) ?? null;
+        return why === null ? q[mode].push(item, deadline) : goneAnswer(label, why);
+      }));
     },
     announce: async (host, test, view) => {
       const deadline = viewDeadline();
-      await Promise.all(all.map((q) => q.incident.push({ ...view, host, test }, deadline)));
+      await Promise.all(
+        all.filter(([label]) => (o.gone?.(label) ?? null) === null)
+          .map(([, q]) => q.incident.push({ ...view, host, test }, deadline)),
+      );
     },
     rtt: () => new Map(rtts),
     call: async (label, method, path, payload, c) => {
@@ -259,7 +278,9 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
         }]),
       ),
     close: () => {
-      for (const q of all) for (const k of ["confirm", "view", "incident"] as const) q[k].close();
+      for (const [, q] of all) {
+        for (const k of ["confirm", "view", "incident"] as const) q[k].close();
+      }
     },
   };
 }

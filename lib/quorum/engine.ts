@@ -20,6 +20,7 @@ import {
 } from "./incident.ts";
 import { isFailingVote, localVote } from "./quorum.ts";
 import {
+  type BeatHealth,
   type HealthTable,
   type PeerHealth,
   reachableCount,
@@ -56,9 +57,9 @@ export interface EngineOptions {
   save?: (s: IncidentState) => void | Promise<void>;
   /** Whether this node is degraded (see `isDegraded`); its failures then vote UNKNOWN. */
   degraded?: () => boolean;
-  /** When a peer last proved it is alive outside the rounds (the heartbeat); see
-   * `withProofOfLife`. Default: never (silence in the rounds is all there is). */
-  lastAlive?: (peer: string) => number | null;
+  /** What the heartbeat knows of a peer (see `withProofOfLife`). Default: nothing (silence in
+   * the rounds is all there is). */
+  beat?: (peer: string) => BeatHealth | null;
 }
 
 export interface EngineSnapshot {
@@ -266,10 +267,11 @@ export class IncidentEngine {
         }
         const answers = sanitizeAnswers(raw, this.#o.self);
         const now = this.#clock();
-        const recorded = recordAnswers(this.#health, answers, now);
-        this.#health = { ...this.#health, ...recorded.table };
-        const infos = this.#o.lastAlive
-          ? withProofOfLife(recorded.infos, this.#o.lastAlive, now, this.#stuckMs())
+        const before = this.#health;
+        const recorded = recordAnswers(before, answers, now);
+        this.#health = { ...before, ...recorded.table };
+        const infos = this.#o.beat
+          ? withProofOfLife(recorded.infos, before, this.#o.beat, now, this.#stuckMs())
           : recorded.infos;
         for (const a of infos) {
           if (a.error) {

@@ -82,29 +82,50 @@ export function reachableCount(table: HealthTable): number {
     .length;
 }
 
+/** What the heartbeat knows of a peer: its last answer, and its first failure since then. */
+export interface BeatHealth {
+  lastOkAt: number | null;
+  unreachableSince: number | null;
+}
+
 /**
- * A silent peer that still proves it is alive outside the rounds (its heartbeat answers, busy or
- * not) is only slow: it may hold a claim or a notice this node cannot see, so it must keep blocking
- * a commit instead of being handed over from (a mass failure makes every peer slow, and treating
- * slow as gone is how two nodes would both notify). Its silence is counted from its last proof of
- * life, so it blocks until it answers or really goes quiet; but never for longer than `stuckMs`
- * after its first unanswered round, the stated bound on how long a live but stuck peer can hold
- * back a notice.
+ * When each silent peer's silence began, from every contact this node has with it: the rounds
+ * (`table`, the answers in `infos`) and the heartbeat (`beat`), which runs whether or not a check
+ * fails. A silence starts at the first failed contact after the latest answer of either kind:
+ *
+ * - A peer whose heartbeat answered (busy or not) after its last round answer is slow, not gone:
+ *   it may hold a claim or notice this node cannot see, so it keeps blocking a commit instead of
+ *   being handed over from (a mass failure makes every peer slow, and treating slow as gone is how
+ *   two nodes would both notify). It counts as silent from its last heartbeat answer, or from the
+ *   heartbeat's first failure after it; but a peer alive by its heartbeat and silent in the rounds
+ *   for `stuckMs` no longer holds anyone back (the stated bound on what it can delay a notice by).
+ * - A peer that never answered anything since this node started is silent since the first failed
+ *   contact of either kind: a peer cut off since before the outage began (its heartbeat failing
+ *   all along) is already absent when the first round runs, instead of costing a hand-over delay.
  * @example
  * // silent since 1000 in the rounds, heartbeat answered at 5000: silent since 5000
- * withProofOfLife(infos, () => 5000, 6000, 60_000);
+ * withProofOfLife(infos, table, () => ({ lastOkAt: 5000, unreachableSince: null }), 6000, 60_000);
  */
 export function withProofOfLife(
   infos: readonly PeerInfo[],
-  lastAlive: (peer: string) => number | null,
+  table: HealthTable,
+  beat: (peer: string) => BeatHealth | null,
   now: number,
   stuckMs: number,
 ): PeerInfo[] {
   return infos.map((p) => {
     if (p.vote.status !== "UNREACHABLE" || p.unreachableSince === null) return p;
-    const alive = lastAlive(p.peer);
-    if (alive === null || alive <= p.unreachableSince) return p;
-    if (now - p.unreachableSince >= stuckMs) return p;
-    return { ...p, unreachableSince: alive };
+    const b = beat(p.peer);
+    if (b === null) return p;
+    const roundOk = table[p.peer]?.lastOkAt ?? null;
+    let since = p.unreachableSince;
+    if (b.lastOkAt !== null && (roundOk === null || b.lastOkAt > roundOk)) {
+      // Alive by the heartbeat after its last round answer.
+      if (now - p.unreachableSince >= stuckMs && p.unreachableSince <= b.lastOkAt) return p;
+      since = b.unreachableSince ?? b.lastOkAt;
+    } else if (b.lastOkAt === null && roundOk === null && b.unreachableSince !== null) {
+      since = Math.min(since, b.unreachableSince);
+    }
+    return since === p.unreachableSince ? p : { ...p, unreachableSince: since };
   });
 }

@@ -138,8 +138,8 @@ interface SimNode {
   /** When this node's request handler is free again (requests are served one at a time). */
   freeAt: number;
   queues: Map<string, Queues>;
-  /** Peer name -> when its heartbeat last answered (alive, busy or not). */
-  beats: Map<string, number>;
+  /** Peer name -> what its heartbeat saw (an answer, busy or not, or a failure since). */
+  beats: Map<string, { lastOkAt: number | null; unreachableSince: number | null }>;
 }
 
 interface Queues {
@@ -355,7 +355,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
         if (live()) n.saved.set(`${s.host}\0${s.test}`, structuredClone(s));
       },
       ...(o.heartbeat === false ? {} : {
-        lastAlive: (peer: string) => n.beats.get(peer.replace(/:2929$/, "")) ?? null,
+        beat: (peer: string) => n.beats.get(peer.replace(/:2929$/, "")) ?? null,
       }),
     });
   };
@@ -396,10 +396,16 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
         for (const n of nodes.values()) {
           if (!n.alive) continue;
           for (const p of nodes.values()) {
-            if (p === n || !p.alive || !link(n.name, p.name, now) || !link(p.name, n.name, now)) {
-              continue;
-            }
-            n.beats.set(p.name, now);
+            if (p === n) continue;
+            const old = n.beats.get(p.name);
+            const ok = p.alive && link(n.name, p.name, now) && link(p.name, n.name, now);
+            n.beats.set(
+              p.name,
+              ok ? { lastOkAt: now, unreachableSince: null } : {
+                lastOkAt: old?.lastOkAt ?? null,
+                unreachableSince: old?.unreachableSince ?? now,
+              },
+            );
           }
         }
         if (t + 2000 < o.endMs) beat(t + 2000);

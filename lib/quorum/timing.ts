@@ -13,8 +13,10 @@ export interface RoundTiming extends QuorumTiming {
 }
 
 /**
- * Timings for a check timeout and interval. Settle: a quarter of the interval, 1-3 s (3 s without
- * an interval), the same on every node that has the same `interval`; the view and announcement
+ * Timings for a check timeout and interval. Settle: half the interval, 1.5-3 s (3 s without an
+ * interval), the same on every node that has the same `interval` (the exactly-one argument needs
+ * one settle time across the cluster), long enough that a view round over a 1 s round trip (500 ms
+ * each way) still finishes inside it; the view and announcement
  * deadline stays below it (settle - 250 ms at most; `viewDeadlineFor` narrows it to the measured
  * round trips); confirm deadline timeout + 2 s (peers run the check); hand-over 2x the check
  * timeout, at least 6 s (a busy peer is not presumed gone too soon); a peer alive by its heartbeat
@@ -26,7 +28,7 @@ export function defaultTiming(
 ): RoundTiming {
   const settleMs = s.interval === undefined
     ? 3000
-    : Math.min(3000, Math.max(1000, Math.round(s.interval / 4)));
+    : Math.min(3000, Math.max(1500, Math.round(s.interval / 2)));
   return {
     confirmDeadlineMs: s.timeout + 2000,
     viewDeadlineMs: settleMs - 250,

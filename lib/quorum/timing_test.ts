@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { defaultTiming, viewDeadlineFor } from "./timing.ts";
 
-Deno.test("defaultTiming: settle follows the interval (1-3 s), the view deadline stays below it", () => {
+Deno.test("defaultTiming: settle follows the interval (1.5-3 s), the view deadline stays below it", () => {
   for (
-    const [interval, settle] of [[undefined, 3000], [2000, 1000], [4000, 1000], [8000, 2000], [
+    const [interval, settle] of [[undefined, 3000], [2000, 1500], [4000, 2000], [8000, 3000], [
       10_000,
-      2500,
+      3000,
     ], [60_000, 3000]] as const
   ) {
     const t = defaultTiming({ timeout: 1000, interval });
