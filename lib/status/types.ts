@@ -33,6 +33,35 @@ export interface CheckView {
    * null when consensus is not wired in. `local-only` means this node's view differs.
    */
   phase: string | null;
+  /** Uptime, timeline and response times from the stored history (absent where not kept). */
+  history?: HistoryView;
+}
+
+/** A stretch of time in one raw state (OK, WARNING, CRITICAL, ...); null: nothing known. */
+export interface TimelineSegment {
+  from: number;
+  to: number;
+  state: string | null;
+}
+
+/** Response times of the runs in one interval starting at `at`. */
+export interface ResponsePoint {
+  at: number;
+  avgMs: number;
+  maxMs: number;
+  runs: number;
+  /** Runs that passed. */
+  ok: number;
+}
+
+/** A check's history as the views draw it (lib/status/history.ts). */
+export interface HistoryView {
+  /** Share of runs that passed (0-1) over the last 24 h, 7 and 30 UTC days; null: no runs. */
+  uptime: { "24h": number | null; "7d": number | null; "30d": number | null };
+  /** The state over the last 24 h, oldest first. */
+  timeline: { from: number; to: number; segments: TimelineSegment[] };
+  /** Hourly response times over the last 24 h, oldest first; hours without runs are absent. */
+  response: ResponsePoint[];
 }
 
 /** One node's vote in an incident. */

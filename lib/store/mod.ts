@@ -16,3 +16,12 @@ export {
   StateStore,
   transaction,
 } from "./state_store.ts";
+export {
+  type Bucket,
+  bucketStart,
+  type CheckSummary,
+  DAY_MS,
+  FINE_MS,
+  RECENT_RUNS,
+  type StateChange,
+} from "./history.ts";
