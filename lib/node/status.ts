@@ -17,6 +17,8 @@ import type { IncidentState } from "../quorum/types.ts";
 import type { PeerHealth } from "../quorum/health.ts";
 import type { StateStore } from "../store/mod.ts";
 import type { Consensus } from "./consensus.ts";
+import { checkPageView } from "./check_view.ts";
+import { RECENT_RUNS } from "../store/mod.ts";
 
 const HISTORY = 20;
 
@@ -142,41 +144,57 @@ export function nodeStatusSource(o: {
   startedAt: number;
 }): StatusSource {
   const outbox = new Outbox(o.store.db);
+  /** `only`: the one check whose stored history is wanted (a per-check page), else all. */
+  const view = (only?: { host: string; test: string }): StatusView => {
+    const config = o.config();
+    const now = Date.now();
+    const view = buildStoreView(config, o.store.lastAll(), {
+      version: o.version,
+      startedAt: o.startedAt,
+      now,
+      summaries: only
+        ? new Map([[`${only.host}\t${only.test}`, o.store.summary(only.host, only.test, now)]])
+        : o.store.summaries(now),
+    });
+    const c = o.consensus();
+    const states = c.states();
+    const open = states.flatMap((s) => s.phase !== "ok" && s.incident ? [s.incident.id] : []);
+    overlayConsensus(
+      view,
+      states,
+      c.peerHealth(),
+      c.degraded(),
+      config,
+      outbox.byIncidents(open),
+    );
+    const rtt = c.rpc?.rtt();
+    config.peers.forEach((peer, i) => {
+      const ms = rtt?.get(peer.raw || `${peer.host}:${peer.port}`);
+      const v = view.peers[i];
+      if (v && ms !== undefined && v.reachable) v.rttMs = Math.round(ms * 10) / 10;
+    });
+    view.sites = o.sites?.() ?? [];
+    view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
+      host: s.host,
+      test: s.test,
+      until: s.until,
+      reason: s.reason,
+    }));
+    view.outbox = outbox.depth();
+    return view;
+  };
   return {
-    view: () => {
-      const config = o.config();
-      const now = Date.now();
-      const view = buildStoreView(config, o.store.lastAll(), {
-        version: o.version,
-        startedAt: o.startedAt,
-        now,
+    view: () => view(),
+    check: (host, test) => {
+      const v = view({ host, test });
+      const now = v.generatedAt;
+      const from = now - o.config().settings.history_retention;
+      return checkPageView(v, host, test, {
+        summary: o.store.summary(host, test, now),
+        changes: o.store.changes(host, test, from, 200),
+        runs: o.store.history(host, test, RECENT_RUNS),
+        outbox: outbox.byCheck(host, test),
       });
-      const c = o.consensus();
-      const states = c.states();
-      const open = states.flatMap((s) => s.phase !== "ok" && s.incident ? [s.incident.id] : []);
-      overlayConsensus(
-        view,
-        states,
-        c.peerHealth(),
-        c.degraded(),
-        config,
-        outbox.byIncidents(open),
-      );
-      const rtt = c.rpc?.rtt();
-      config.peers.forEach((peer, i) => {
-        const ms = rtt?.get(peer.raw || `${peer.host}:${peer.port}`);
-        const v = view.peers[i];
-        if (v && ms !== undefined && v.reachable) v.rttMs = Math.round(ms * 10) / 10;
-      });
-      view.sites = o.sites?.() ?? [];
-      view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
-        host: s.host,
-        test: s.test,
-        until: s.until,
-        reason: s.reason,
-      }));
-      view.outbox = outbox.depth();
-      return view;
     },
   };
 }

@@ -73,7 +73,8 @@ export function timelineSvg(
 
 /**
  * Response times as bars over [from, to) in slots of `step` ms: a pale bar to the slot's slowest
- * run, a solid one to its average; `scaleMs` (see {@link niceCeil}) is the top of the chart.
+ * run, a solid one to its average (red in a slot with a failed run); `scaleMs` (see
+ * {@link niceCeil}) is the top of the chart. One path per kind of bar keeps it small.
  */
 export function responseSvg(
   points: readonly ResponsePoint[],
@@ -82,16 +83,19 @@ export function responseSvg(
   const slots = Math.max(1, Math.ceil((o.to - o.from) / o.step));
   const H = 30;
   const h = (ms: number) => Math.max(0.5, Math.min(H, (ms / o.scaleMs) * H));
-  const bars = points.filter((p) => p.at + o.step > o.from && p.at < o.to).map((p) => {
-    const i = Math.max(0, Math.floor((p.at - o.from) / o.step));
-    const x = n(i * 4);
-    const max = h(p.maxMs), avg = h(p.avgMs);
-    const bad = p.ok < p.runs ? " rt-bad" : "";
-    return `<rect x="${x}" y="${n(H - max)}" width="3" height="${n(max)}" class="rt-max"/>` +
-      `<rect x="${x}" y="${n(H - avg)}" width="3" height="${n(avg)}" class="rt-avg${bad}"/>`;
-  }).join("");
+  const bar = (x: number, height: number) => `M${x} ${H}v-${n(height)}h3v${n(height)}z`;
+  let max = "", avg = "", bad = "";
+  for (const p of points) {
+    if (p.at + o.step <= o.from || p.at >= o.to) continue;
+    const x = Math.max(0, Math.floor((p.at - o.from) / o.step)) * 4;
+    max += bar(x, h(p.maxMs));
+    if (p.ok < p.runs) bad += bar(x, h(p.avgMs));
+    else avg += bar(x, h(p.avgMs));
+  }
+  const path = (d: string, cls: string) => d ? `<path class="${cls}" d="${d}"/>` : "";
   return `<svg class="rt" viewBox="0 0 ${slots * 4} ${H}" preserveAspectRatio="none" role="img" ` +
-    `aria-label="${xmlText(o.label)}">${bars}</svg>`;
+    `aria-label="${xmlText(o.label)}">${path(max, "rt-max")}${path(avg, "rt-avg")}` +
+    `${path(bad, "rt-bad")}</svg>`;
 }
 
 /**

@@ -63,7 +63,7 @@ Deno.test("stateClass and niceCeil", () => {
   ]);
 });
 
-Deno.test("responseSvg: a pale max bar and a solid average bar per slot; failing slots marked", () => {
+Deno.test("responseSvg: a pale max bar and a solid average bar per slot (one path each); failing slots red", () => {
   const svg = responseSvg([
     { at: T0, avgMs: 10, maxMs: 20, runs: 60, ok: 60 },
     { at: T0 + 2 * H, avgMs: 50, maxMs: 200, runs: 60, ok: 59 },
@@ -71,10 +71,9 @@ Deno.test("responseSvg: a pale max bar and a solid average bar per slot; failing
   assert.equal(
     svg,
     '<svg class="rt" viewBox="0 0 12 30" preserveAspectRatio="none" role="img" aria-label="response time">' +
-      '<rect x="0" y="27" width="3" height="3" class="rt-max"/>' +
-      '<rect x="0" y="28.5" width="3" height="1.5" class="rt-avg"/>' +
-      '<rect x="8" y="0" width="3" height="30" class="rt-max"/>' +
-      '<rect x="8" y="22.5" width="3" height="7.5" class="rt-avg rt-bad"/>' +
+      '<path class="rt-max" d="M0 30v-3h3v3zM8 30v-30h3v30z"/>' +
+      '<path class="rt-avg" d="M0 30v-1.5h3v1.5z"/>' +
+      '<path class="rt-bad" d="M8 30v-7.5h3v7.5z"/>' +
       "</svg>",
   );
 });
@@ -87,8 +86,8 @@ Deno.test("responseSvg: points outside the window are left out; a zero time stil
   assert.equal(
     svg,
     '<svg class="rt" viewBox="0 0 4 30" preserveAspectRatio="none" role="img" aria-label="x">' +
-      '<rect x="0" y="29.5" width="3" height="0.5" class="rt-max"/>' +
-      '<rect x="0" y="29.5" width="3" height="0.5" class="rt-avg"/></svg>',
+      '<path class="rt-max" d="M0 30v-0.5h3v0.5z"/>' +
+      '<path class="rt-avg" d="M0 30v-0.5h3v0.5z"/></svg>',
   );
 });
 

@@ -193,7 +193,49 @@ export interface StatusView {
   outbox: OutboxView | null;
 }
 
+/** One of a check's incidents as its own page shows it. */
+export interface CheckIncidentView {
+  id: string;
+  /** The phase of an open incident (down, recovering, ...), or `closed`. */
+  state: string;
+  startedAt: number;
+  endedAt: number | null;
+  /** Every node's vote: the current round for an open incident, else the round that decided
+   * its last notice. */
+  votes: VoteView[];
+  /** The notices sent for it, per recipient, oldest first. */
+  notices: NoticeView[];
+}
+
+/** One stored run of a check. */
+export interface RunView {
+  at: number;
+  status: string;
+  state: string;
+  output: string;
+  durationMs: number;
+  perfdata: PerfItem[];
+}
+
+/** Everything `/check/<host>/<test>` shows. */
+export interface CheckPageView {
+  node: string;
+  version: string;
+  generatedAt: number;
+  check: CheckView;
+  /** The last 30 UTC days, oldest first (days without runs included, with 0 runs). */
+  days: { day: number; runs: number; ok: number; avgMs: number | null }[];
+  /** State changes kept (history_retention), newest first. */
+  changes: { at: number; status: string; state: string; output: string }[];
+  /** The last stored runs, newest first. */
+  runs: RunView[];
+  /** Its incidents, newest first: the open one, then those the outbox still holds notices of. */
+  incidents: CheckIncidentView[];
+}
+
 /** Where renderers get the view. The running node implements it; tests pass fixed views. */
 export interface StatusSource {
   view(): StatusView;
+  /** One check's page; null when no such check is configured. Absent: no per-check pages. */
+  check?(host: string, test: string): CheckPageView | null;
 }
