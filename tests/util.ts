@@ -17,6 +17,8 @@
  * | 127.0.107.0/24 | sync_cli_test.ts       | 127.0.104.0/24 | util_test.ts            |
  * | 127.0.115.0/24 | alertmanager_test.ts   | 127.0.130.0/24 | perfdata_test.ts        |
  * | 127.0.131.0/24 | routing_test.ts        | 127.0.120.0/24 | notices_test.ts         |
+ * | 127.0.170.0/24 | views_test.ts          | 127.0.171.0/24 | run_bind_test.ts        |
+ * | 127.0.172.0/24 | views_peers_test.ts    |                |                          |
  *
  * Unit tests listen on 127.0.0.1 port 0, except lib/tentacle/server_test.ts (127.0.120.0/24) and
  * lib/tentacle/tls_test.ts (127.0.121.0/24, outside every test certificate on purpose) and
