@@ -126,12 +126,14 @@ export async function startDaemon(
     // One recorder for scheduled and confirm runs: a failure first seen by a peer's confirm
     // request is logged as the change it is.
     const results = new ResultLog(store, logger.child("node"));
+    const peerErrors = new Map<string, number>();
     const makeConsensus = () =>
       new Consensus({
         config: () => config,
         store,
         execute,
         results,
+        peerErrors,
         notifier,
         logger: logger.child("quorum"),
         ...(res.peerTls.client ? { peerTls: { client: res.peerTls.client } } : {}),

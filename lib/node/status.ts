@@ -168,10 +168,14 @@ export function nodeStatusSource(o: {
       outbox.byIncidents(open),
     );
     const rtt = c.rpc?.rtt();
+    const errors = c.peerErrors();
     config.peers.forEach((peer, i) => {
-      const ms = rtt?.get(peer.raw || `${peer.host}:${peer.port}`);
+      const label = peer.raw || `${peer.host}:${peer.port}`;
+      const ms = rtt?.get(label);
       const v = view.peers[i];
       if (v && ms !== undefined && v.reachable) v.rttMs = Math.round(ms * 10) / 10;
+      // A real count of failed contacts (overlayConsensus alone knows only "the last one failed").
+      if (v) v.errors = Math.max(v.errors, errors.get(label) ?? 0);
     });
     view.sites = o.sites?.() ?? [];
     view.silences = activeSilences(o.silences?.() ?? [], now).map((s) => ({
