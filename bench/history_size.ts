@@ -54,8 +54,16 @@ for (let s = 0; s < steps; s++) {
   runs += CHECKS;
   if ((s + 1) % 60 === 0) store.prune(at + STEP, RETENTION);
   if ((s + 1) % 1440 === 0) {
-    console.error(
-      `day ${(s + 1) / 1440}/${DAYS}: ${((performance.now() - t0) / 1000).toFixed(0)}s`,
+    // The database's size as SQLite sees it (pages in use, WAL included), day by day.
+    const pages = (store.db.prepare("PRAGMA page_count").get() as { page_count: number })
+      .page_count;
+    const free = (store.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number })
+      .freelist_count;
+    console.log(
+      `  day ${(s + 1) / 1440}/${DAYS}: ${
+        ((pages - free) * 4096 / 1048576).toFixed(1)
+      } MiB in use, ` +
+        `${((performance.now() - t0) / 1000).toFixed(0)}s`,
     );
   }
 }

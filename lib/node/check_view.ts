@@ -9,7 +9,7 @@ import type { OutboxRow } from "../alerts/mod.ts";
 import { parsePerfdata } from "../runner/perfdata.ts";
 import type { Vote } from "../quorum/types.ts";
 import type { CheckIncidentView, CheckPageView, StatusView } from "../status/mod.ts";
-import { bucketStart, type CheckSummary, DAY_MS, type HistoryEntry } from "../store/mod.ts";
+import { type Bucket, bucketStart, DAY_MS, type HistoryEntry } from "../store/mod.ts";
 import type { StateChange } from "../store/mod.ts";
 import { noticeOf } from "./status.ts";
 
@@ -70,10 +70,10 @@ export function checkIncidents(
   return [...out, ...past];
 }
 
-/** Pure: the 30 UTC days ending today, days without runs included. */
-export function lastDays(s: CheckSummary, now: number): CheckPageView["days"] {
+/** Pure: the 30 UTC days ending today from their buckets, days without runs included. */
+export function lastDays(daily: readonly Bucket[], now: number): CheckPageView["days"] {
   const today = bucketStart(now, DAY_MS);
-  const by = new Map(s.daily.map((b) => [b.start, b]));
+  const by = new Map(daily.map((b) => [b.start, b]));
   return Array.from({ length: 30 }, (_, i) => {
     const day = today - (29 - i) * DAY_MS;
     const b = by.get(day);
@@ -92,7 +92,8 @@ export function checkPageView(
   host: string,
   test: string,
   data: {
-    summary: CheckSummary;
+    /** Day buckets of the last 30 days (StateStore.days). */
+    days: Bucket[];
     changes: StateChange[];
     runs: HistoryEntry[];
     outbox: readonly OutboxRow[];
@@ -105,7 +106,7 @@ export function checkPageView(
     version: view.version,
     generatedAt: view.generatedAt,
     check,
-    days: lastDays(data.summary, view.generatedAt),
+    days: lastDays(data.days, view.generatedAt),
     changes: data.changes.map((c) => ({ ...c })),
     runs: data.runs.map((r) => ({
       at: r.startedAt,

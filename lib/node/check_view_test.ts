@@ -75,16 +75,16 @@ Deno.test("checkIncidents: the open incident first (its current votes), then the
 Deno.test("checkPageView: null for an unconfigured check; 30 days with empty ones", () => {
   const view = sampleView();
   const data = {
-    summary: { fine: [], daily: [], changes: [], before: null },
+    days: [],
     changes: [],
     runs: [],
     outbox: [],
   };
   assert.equal(checkPageView(view, "nope", "x", data), null);
-  const days = lastDays({
-    ...data.summary,
-    daily: [{ start: NOW - (NOW % 86_400_000), runs: 4, ok: 3, durSumMs: 40, durMaxMs: 20 }],
-  }, NOW);
+  const days = lastDays(
+    [{ start: NOW - (NOW % 86_400_000), runs: 4, ok: 3, durSumMs: 40, durMaxMs: 20 }],
+    NOW,
+  );
   assert.equal(days.length, 30);
   assert.deepEqual(days[29], { day: NOW - (NOW % 86_400_000), runs: 4, ok: 3, avgMs: 10 });
   assert.deepEqual(days[0], {

@@ -194,7 +194,7 @@ export function nodeStatusSource(o: {
       const now = v.generatedAt;
       const from = now - o.config().settings.history_retention;
       return checkPageView(v, host, test, {
-        summary: o.store.summary(host, test, now),
+        days: o.store.days(host, test, now),
         changes: o.store.changes(host, test, from, 200),
         runs: o.store.history(host, test, RECENT_RUNS),
         outbox: outbox.byCheck(host, test),

@@ -58,15 +58,20 @@ export function timelineOf(s: CheckSummary, from: number, to: number): TimelineS
   return out;
 }
 
-/** The whole history part of a check's view at `now`. */
+const share = (c: { runs: number; ok: number }) => (c.runs === 0 ? null : c.ok / c.runs);
+
+/**
+ * The whole history part of a check's view at `now`. Uptime over 24 h counts the last 24 hour
+ * buckets (the current one included); over 7 and 30 days, that many UTC days with today.
+ */
 export function historyView(s: CheckSummary, now: number): HistoryView {
   const from = now - DAY_MS;
-  const today = bucketStart(now, DAY_MS);
+  const first = bucketStart(now, HOUR_MS) - 23 * HOUR_MS;
   return {
     uptime: {
-      "24h": uptimeOf(s.fine.filter((b) => b.start + 600_000 > from)),
-      "7d": uptimeOf(s.daily.filter((b) => b.start >= today - 6 * DAY_MS)),
-      "30d": uptimeOf(s.daily),
+      "24h": uptimeOf(s.fine.filter((b) => b.start >= first)),
+      "7d": share(s.days7),
+      "30d": share(s.days30),
     },
     timeline: { from, to: now, segments: timelineOf(s, from, now) },
     response: responseOf(s.fine, HOUR_MS),

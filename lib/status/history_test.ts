@@ -45,7 +45,8 @@ Deno.test("responseOf merges buckets into hours: weighted average, maximum, coun
 Deno.test("timelineOf: the opening state, then each change; equal neighbours merged", () => {
   const s: CheckSummary = {
     fine: [],
-    daily: [],
+    days7: { runs: 0, ok: 0 },
+    days30: { runs: 0, ok: 0 },
     before: change(T0 - H, "OK"),
     changes: [change(T0 + H, "CRITICAL"), change(T0 + 2 * H, "OK"), change(T0 + 5 * H, "OK")],
   };
@@ -65,22 +66,28 @@ Deno.test("timelineOf: the opening state, then each change; equal neighbours mer
   ]);
 });
 
-Deno.test("historyView: 24 h from the fine buckets, 7 and 30 days from the day buckets", () => {
-  const now = T0 + 12 * H;
+Deno.test("historyView: 24 h from the last 24 hour buckets, 7 and 30 days from the day counts", () => {
+  const now = T0 + 12 * H + 30 * 60_000;
   const s: CheckSummary = {
-    fine: [b(now - 25 * H, 100, 0, 0, 0), b(now - H, 6, 3, 60, 30)],
-    daily: [b(T0 - 20 * D, 1440, 0, 0, 0), b(T0 - 3 * D, 1440, 1440, 0, 0), b(T0, 720, 720, 0, 0)],
+    fine: [
+      b(T0 - 12 * H, 100, 0, 0, 0),
+      b(T0 - 11 * H, 6, 3, 60, 30),
+      b(T0 + 12 * H, 6, 6, 60, 30),
+    ],
+    days7: { runs: 2160, ok: 2160 },
+    days30: { runs: 3600, ok: 2160 },
     changes: [],
     before: null,
   };
   const v = historyView(s, now);
-  assert.equal(v.uptime["24h"], 0.5, "the bucket from 25 h ago is outside");
+  assert.equal(v.uptime["24h"], 0.75, "the bucket 24 h back is outside, 23 h back inside");
   assert.equal(v.uptime["7d"], 1);
-  assert.equal(v.uptime["30d"], 2160 / 3600);
+  assert.equal(v.uptime["30d"], 0.6);
+  assert.equal(historyView({ ...s, days7: { runs: 0, ok: 0 } }, now).uptime["7d"], null);
   assert.deepEqual(v.timeline, {
     from: now - D,
     to: now,
     segments: [{ from: now - D, to: now, state: null }],
   });
-  assert.equal(v.response.length, 2);
+  assert.equal(v.response.length, 3);
 });

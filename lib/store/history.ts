@@ -1,6 +1,6 @@
 /**
  * Per-check history with a fixed bound per check, whatever the number of runs: state changes
- * (kept for `history_retention`), run counts and response times rolled up into 10-minute buckets
+ * (kept for `history_retention`), run counts and response times rolled up into hour buckets
  * (kept 25 h) and UTC-day buckets (kept for `history_retention`, at least 31 days, so uptime over
  * 30 days is always known), and the raw last {@link RECENT_RUNS} runs (output and perfdata, for
  * the per-check page). Nothing grows with the number of runs: 1,000 checks at 60 s for 30 days
@@ -10,10 +10,10 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { CheckResult, RawState, Status } from "../runner/result.ts";
 
-/** Width of a fine bucket: the 24-hour charts have 144 of them. */
-export const FINE_MS = 10 * 60_000;
+/** Width of a fine bucket: the 24-hour charts have one bar per bucket. */
+export const FINE_MS = 3_600_000;
 /** How long fine buckets are kept (a day and an hour, so "the last 24 h" is always whole). */
-export const FINE_KEEP_MS = 25 * 3_600_000;
+export const FINE_KEEP_MS = 25 * FINE_MS;
 export const DAY_MS = 86_400_000;
 /** Day buckets are kept at least this long, whatever `history_retention` says. */
 export const DAILY_KEEP_MIN_MS = 31 * DAY_MS;
@@ -60,10 +60,11 @@ export interface RunCount {
 
 /** What the views draw for one check over the last 24 h and 30 days, read in a few queries. */
 export interface CheckSummary {
-  /** Fine buckets of the last 24 h, oldest first. */
+  /** Hour buckets of the last 24 hours (the current one included), oldest first. */
   fine: Bucket[];
-  /** Day buckets of the last 30 days (today included), oldest first. */
-  daily: Bucket[];
+  /** Runs over the last 7 and 30 UTC days (today included). */
+  days7: RunCount;
+  days30: RunCount;
   /** State changes in the last 24 h, oldest first. */
   changes: StateChange[];
   /** The last change before the 24 h window (the state it opens with), or null. */
@@ -79,6 +80,11 @@ export function bucketStart(at: number, width: number): number {
 }
 
 type Row = Record<string, number | string | null>;
+
+/** Rows as arrays (node:sqlite `setReturnArrays`; Deno has it, its typings do not yet). */
+function asArrays(st: StatementSync): void {
+  (st as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+}
 
 const toBucket = (r: Row): Bucket => ({
   start: r.start as number,
@@ -172,33 +178,77 @@ export class CheckHistoryTables {
       ? (this.#getId.get(only.host, only.test) as { id: number } | undefined)?.id
       : undefined;
     if (only && onlyId === undefined) return new Map();
+    // onlyId is an integer from the database itself.
     const and = onlyId === undefined ? "" : ` AND check_id = ${onlyId}`;
     const out = new Map<string, CheckSummary>();
     const names = new Map<number, string>();
-    for (
-      const r of this.db.prepare(
-        `SELECT id, host, test FROM check_ids${
-          onlyId === undefined ? "" : ` WHERE id = ${onlyId}`
-        }`,
-      ).all() as Row[]
-    ) {
-      names.set(r.id as number, `${r.host}\t${r.test}`);
+    const ids = this.db.prepare(
+      `SELECT id, host, test FROM check_ids${onlyId === undefined ? "" : ` WHERE id = ${onlyId}`}`,
+    );
+    asArrays(ids);
+    for (const [id, host, test] of ids.all() as unknown as [number, string, string][]) {
+      names.set(id, `${host}\t${test}`);
     }
     const of = (id: number): CheckSummary | null => {
       const key = names.get(id);
       if (key === undefined) return null;
       let s = out.get(key);
-      if (!s) out.set(key, s = { fine: [], daily: [], changes: [], before: null });
+      if (!s) {
+        out.set(
+          key,
+          s = {
+            fine: [],
+            days7: { runs: 0, ok: 0 },
+            days30: { runs: 0, ok: 0 },
+            changes: [],
+            before: null,
+          },
+        );
+      }
       return s;
     };
+    // Rows as arrays: node:sqlite builds an object per row at a few microseconds each, and the
+    // page reads some 25 rows per check.
     const fine = this.db.prepare(
-      `SELECT * FROM check_rollup WHERE tier = ? AND start >= ?${and} ORDER BY check_id, start`,
-    ).all(TIER_FINE, bucketStart(from, FINE_MS)) as Row[];
-    for (const r of fine) of(r.check_id as number)?.fine.push(toBucket(r));
-    const daily = this.db.prepare(
-      `SELECT * FROM check_rollup WHERE tier = ? AND start >= ?${and} ORDER BY check_id, start`,
-    ).all(TIER_DAY, bucketStart(now, DAY_MS) - 29 * DAY_MS) as Row[];
-    for (const r of daily) of(r.check_id as number)?.daily.push(toBucket(r));
+      `SELECT check_id, start, runs, ok, dur_sum, dur_max FROM check_rollup
+       WHERE tier = ? AND start > ?${and} ORDER BY check_id, start`,
+    );
+    asArrays(fine);
+    for (
+      const [id, start, runs, ok, durSumMs, durMaxMs] of fine.all(
+        TIER_FINE,
+        bucketStart(now, FINE_MS) - DAY_MS,
+      ) as unknown as number[][]
+    ) {
+      of(id!)?.fine.push({
+        start: start!,
+        runs: runs!,
+        ok: ok!,
+        durSumMs: durSumMs!,
+        durMaxMs: durMaxMs!,
+      });
+    }
+    const today = bucketStart(now, DAY_MS);
+    const days = this.db.prepare(
+      `SELECT check_id, SUM(runs), SUM(ok), SUM(CASE WHEN start >= ? THEN runs ELSE 0 END),
+        SUM(CASE WHEN start >= ? THEN ok ELSE 0 END) FROM check_rollup
+       WHERE tier = ? AND start >= ?${and} GROUP BY check_id`,
+    );
+    asArrays(days);
+    const d7 = today - 6 * DAY_MS;
+    for (
+      const [id, r30, o30, r7, o7] of days.all(
+        d7,
+        d7,
+        TIER_DAY,
+        today - 29 * DAY_MS,
+      ) as unknown as number[][]
+    ) {
+      const s = of(id!);
+      if (!s) continue;
+      s.days30 = { runs: r30!, ok: o30! };
+      s.days7 = { runs: r7!, ok: o7! };
+    }
     const changes = this.db.prepare(
       `SELECT * FROM check_changes WHERE at >= ?${and} ORDER BY check_id, at`,
     ).all(from) as Row[];
@@ -216,8 +266,22 @@ export class CheckHistoryTables {
 
   /** One check's summary (empty when it has no history). */
   summary(host: string, test: string, now: number): CheckSummary {
-    return this.summaries(now, { host, test }).get(`${host}\t${test}`) ??
-      { fine: [], daily: [], changes: [], before: null };
+    return this.summaries(now, { host, test }).get(`${host}\t${test}`) ?? {
+      fine: [],
+      days7: { runs: 0, ok: 0 },
+      days30: { runs: 0, ok: 0 },
+      changes: [],
+      before: null,
+    };
+  }
+
+  /** One check's day buckets of the last 30 UTC days (today included), oldest first. */
+  days(host: string, test: string, now: number): Bucket[] {
+    const id = this.#getId.get(host, test) as { id: number } | undefined;
+    if (!id) return [];
+    return (this.db.prepare(
+      "SELECT * FROM check_rollup WHERE check_id = ? AND tier = ? AND start >= ? ORDER BY start",
+    ).all(id.id, TIER_DAY, bucketStart(now, DAY_MS) - 29 * DAY_MS) as Row[]).map(toBucket);
   }
 
   /** One check's state changes since `from`, newest first, at most `limit`. */

@@ -16,7 +16,7 @@ const result = (over: Partial<CheckResult>): CheckResult => ({
   ...over,
 });
 
-Deno.test("runs roll up into 10-minute and day buckets: counts, passes, sum and max duration", () => {
+Deno.test("runs roll up into hour and day buckets: counts, passes, sum and max duration", () => {
   using s = StateStore.open(":memory:");
   s.record(result({ startedAt: T0 + 1000, durationMs: 10 }));
   s.record(result({ startedAt: T0 + 2000, durationMs: 30, status: "FAIL", state: "CRITICAL" }));
@@ -26,14 +26,27 @@ Deno.test("runs roll up into 10-minute and day buckets: counts, passes, sum and 
     { start: T0, runs: 2, ok: 1, durSumMs: 40, durMaxMs: 30 },
     { start: T0 + FINE_MS, runs: 1, ok: 1, durSumMs: 20, durMaxMs: 20 },
   ]);
-  assert.deepEqual(sum.daily, [{ start: T0, runs: 3, ok: 2, durSumMs: 60, durMaxMs: 30 }]);
+  assert.deepEqual(s.days("h", "t", T0), [{
+    start: T0,
+    runs: 3,
+    ok: 2,
+    durSumMs: 60,
+    durMaxMs: 30,
+  }]);
+  assert.deepEqual([sum.days7, sum.days30], [{ runs: 3, ok: 2 }, { runs: 3, ok: 2 }]);
   assert.deepEqual(sum.changes.map((c) => [c.at - T0, c.state]), [
     [1000, "OK"],
     [2000, "CRITICAL"],
     [FINE_MS + 5, "OK"],
   ]);
   assert.equal(sum.before, null);
-  assert.deepEqual(s.summary("other", "x", T0), { fine: [], daily: [], changes: [], before: null });
+  assert.deepEqual(s.summary("other", "x", T0), {
+    fine: [],
+    days7: { runs: 0, ok: 0 },
+    days30: { runs: 0, ok: 0 },
+    changes: [],
+    before: null,
+  });
 });
 
 Deno.test("a state change is kept only when status or state changes", () => {
@@ -67,7 +80,11 @@ Deno.test("prune: fine buckets after 25 h, days after the retention (31 d at lea
   assert.deepEqual(s.changes("h", "t", 0).map((c) => (c.at - T0) / DAY_MS), [4]);
   const sum = s.summary("h", "t", now);
   assert.equal(sum.before?.status, "OK", "the state the 24 h window opens with");
-  assert.equal(sum.daily.length, 30, "30 days, today included");
+  assert.equal(s.days("h", "t", now).length, 30, "30 days, today included");
+  // Days 33-39 ran once each, and today RECENT_RUNS + 5 more times, all passing; day 3's
+  // failure is older than 30 days.
+  assert.deepEqual(sum.days7, { runs: 7 + RECENT_RUNS + 5, ok: 7 + RECENT_RUNS + 5 });
+  assert.deepEqual(sum.days30, { runs: 30 + RECENT_RUNS + 5, ok: 30 + RECENT_RUNS + 5 });
 });
 
 Deno.test("summaries covers every check in one pass", () => {

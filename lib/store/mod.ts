@@ -23,5 +23,6 @@ export {
   DAY_MS,
   FINE_MS,
   RECENT_RUNS,
+  type RunCount,
   type StateChange,
 } from "./history.ts";

@@ -8,7 +8,13 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { fsReason, StoreError } from "../errors/mod.ts";
 import type { CheckResult, RawState, Status } from "../runner/result.ts";
-import { CheckHistoryTables, type CheckSummary, RECENT_RUNS, type StateChange } from "./history.ts";
+import {
+  type Bucket,
+  CheckHistoryTables,
+  type CheckSummary,
+  RECENT_RUNS,
+  type StateChange,
+} from "./history.ts";
 
 export const DB_FILE = "state.db";
 
@@ -232,6 +238,11 @@ export class StateStore {
   /** One check's last 24 h and 30 days. */
   summary(host: string, test: string, now: number): CheckSummary {
     return this.#history.summary(host, test, now);
+  }
+
+  /** One check's day buckets of the last 30 UTC days, oldest first. */
+  days(host: string, test: string, now: number): Bucket[] {
+    return this.#history.days(host, test, now);
   }
 
   /** One check's state changes since `from`, newest first. */
