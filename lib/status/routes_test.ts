@@ -188,3 +188,13 @@ Deno.test("per-check page and badges: found, not found, bad window; same access 
   assert.equal(r.status, 303);
   assert.equal(r.headers.get("location"), "https");
 });
+
+Deno.test("the page and JSON are gzipped for clients that accept it", async () => {
+  const { app: a } = app();
+  const r = await a.request("/", { headers: { "accept-encoding": "gzip" } }, from("127.0.0.1"));
+  assert.equal(r.headers.get("content-encoding"), "gzip");
+  const html = await new Response(r.body!.pipeThrough(new DecompressionStream("gzip"))).text();
+  assert.match(html, /1 of 4 checks down/);
+  const plain = await a.request("/", {}, from("127.0.0.1"));
+  assert.equal(plain.headers.get("content-encoding"), null);
+});

@@ -51,7 +51,7 @@ svg.rt{height:1.9rem}
 svg.days{height:1.2rem}
 svg.series{height:1.6rem}
 .s-ok{fill:var(--ok)}.s-bad{fill:var(--bad)}.s-warn{fill:var(--warn)}.s-unknown{fill:var(--unknown)}.s-none{fill:var(--line)}
-.rt-max{fill:var(--line)}.rt-avg{fill:var(--mute)}.rt-bad{fill:var(--bad)}
+.rt-max,.rt-avg,.rt-bad{stroke-width:3;fill:none}.rt-max{stroke:var(--line)}.rt-avg{stroke:var(--mute)}.rt-bad{stroke:var(--bad)}
 svg.series rect{fill:var(--mute)}
 .mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;overflow-wrap:anywhere}
 .card.closed{border-left-color:var(--line)}

@@ -74,7 +74,8 @@ export function timelineSvg(
 /**
  * Response times as bars over [from, to) in slots of `step` ms: a pale bar to the slot's slowest
  * run, a solid one to its average (red in a slot with a failed run); `scaleMs` (see
- * {@link niceCeil}) is the top of the chart. One path per kind of bar keeps it small.
+ * {@link niceCeil}) is the top of the chart. Each kind of bar is one path of 3-unit-wide vertical
+ * strokes (a stroke scales with the box like the bars would), which keeps 1,000 charts small.
  */
 export function responseSvg(
   points: readonly ResponsePoint[],
@@ -83,7 +84,7 @@ export function responseSvg(
   const slots = Math.max(1, Math.ceil((o.to - o.from) / o.step));
   const H = 30;
   const h = (ms: number) => Math.max(0.5, Math.min(H, (ms / o.scaleMs) * H));
-  const bar = (x: number, height: number) => `M${x} ${H}v-${n(height)}h3v${n(height)}z`;
+  const bar = (x: number, height: number) => `M${x + 1.5} ${H}v-${n(height)}`;
   let max = "", avg = "", bad = "";
   for (const p of points) {
     if (p.at + o.step <= o.from || p.at >= o.to) continue;

@@ -63,7 +63,7 @@ Deno.test("stateClass and niceCeil", () => {
   ]);
 });
 
-Deno.test("responseSvg: a pale max bar and a solid average bar per slot (one path each); failing slots red", () => {
+Deno.test("responseSvg: a pale max bar and a solid average bar per slot (one path of strokes each); failing slots red", () => {
   const svg = responseSvg([
     { at: T0, avgMs: 10, maxMs: 20, runs: 60, ok: 60 },
     { at: T0 + 2 * H, avgMs: 50, maxMs: 200, runs: 60, ok: 59 },
@@ -71,9 +71,9 @@ Deno.test("responseSvg: a pale max bar and a solid average bar per slot (one pat
   assert.equal(
     svg,
     '<svg class="rt" viewBox="0 0 12 30" preserveAspectRatio="none" role="img" aria-label="response time">' +
-      '<path class="rt-max" d="M0 30v-3h3v3zM8 30v-30h3v30z"/>' +
-      '<path class="rt-avg" d="M0 30v-1.5h3v1.5z"/>' +
-      '<path class="rt-bad" d="M8 30v-7.5h3v7.5z"/>' +
+      '<path class="rt-max" d="M1.5 30v-3M9.5 30v-30"/>' +
+      '<path class="rt-avg" d="M1.5 30v-1.5"/>' +
+      '<path class="rt-bad" d="M9.5 30v-7.5"/>' +
       "</svg>",
   );
 });
@@ -86,8 +86,8 @@ Deno.test("responseSvg: points outside the window are left out; a zero time stil
   assert.equal(
     svg,
     '<svg class="rt" viewBox="0 0 4 30" preserveAspectRatio="none" role="img" aria-label="x">' +
-      '<path class="rt-max" d="M0 30v-0.5h3v0.5z"/>' +
-      '<path class="rt-avg" d="M0 30v-0.5h3v0.5z"/></svg>',
+      '<path class="rt-max" d="M1.5 30v-0.5"/>' +
+      '<path class="rt-avg" d="M1.5 30v-0.5"/></svg>',
   );
 });
 
