@@ -90,6 +90,7 @@ const full = measure(() =>
     { refreshSeconds: 30 },
   )
 );
+const read = measure(() => String(store.summaries(NOW).size));
 const bare = measure(() =>
   renderPage(buildStoreView(config, store.lastAll(), opts), { refreshSeconds: 30 })
 );
@@ -119,7 +120,10 @@ console.log(
     kib(fullGz)
   } gzip`,
 );
-console.log(`  server time (view + history + render, median of 15): ${full.ms.toFixed(0)} ms`);
+console.log(
+  `  server time (view + history + render, median of 15): ${full.ms.toFixed(0)} ms, of which ` +
+    `reading the history ${read.ms.toFixed(0)} ms`,
+);
 console.log(
   `  baseline without history: ${kib(bareRaw)} raw, ${kib(bareGz)} gzip, ${
     bare.ms.toFixed(0)
