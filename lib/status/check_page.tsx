@@ -227,7 +227,11 @@ function CheckPage(p: { v: CheckPageView; refreshSeconds: number }) {
             )}
           </section>
           <section id="runs">
-            <h2>{`Last runs (${v.runs.length})`}</h2>
+            <h2>
+              {v.runs.length > SHOWN_RUNS
+                ? `Last runs (${SHOWN_RUNS} of the ${v.runs.length} kept)`
+                : `Last runs (${v.runs.length})`}
+            </h2>
             {v.runs.length === 0 ? <p class="empty">Not run yet.</p> : (
               <div class="scroll">
                 <table>
@@ -240,7 +244,7 @@ function CheckPage(p: { v: CheckPageView; refreshSeconds: number }) {
                     </tr>
                   </thead>
                   <tbody>
-                    {v.runs.map((r) => (
+                    {v.runs.slice(0, SHOWN_RUNS).map((r) => (
                       <tr>
                         <td>
                           <When at={r.at} now={now} />
@@ -278,6 +282,8 @@ function CheckPage(p: { v: CheckPageView; refreshSeconds: number }) {
 }
 
 const enc = encodeURIComponent;
+/** Runs listed in the table (the perfdata series use every run kept). */
+const SHOWN_RUNS = 30;
 
 /** Renders the per-check page, doctype included. */
 export function renderCheckPage(v: CheckPageView, opts: { refreshSeconds: number }): string {

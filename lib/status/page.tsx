@@ -46,7 +46,7 @@ export function When(p: { at: number | null; now: number }) {
 
 export function badgeClass(status: string): string {
   if (status === "OK") return "badge ok";
-  if (status === "FAIL" || status === "TIMEOUT" || status === "UNREACHABLE") return "badge bad";
+  if (["FAIL", "CRITICAL", "ERROR", "TIMEOUT", "UNREACHABLE"].includes(status)) return "badge bad";
   if (status === "WARNING") return "badge warn";
   if (status === "UNKNOWN") return "badge unknown";
   return "badge";
