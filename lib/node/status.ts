@@ -144,15 +144,17 @@ export function nodeStatusSource(o: {
   startedAt: number;
 }): StatusSource {
   const outbox = new Outbox(o.store.db);
-  /** `only`: the one check whose stored history is wanted (a per-check page), else all. */
-  const view = (only?: { host: string; test: string }): StatusView => {
+  /** `only`: the one check whose history is wanted (a per-check page); null: none; else all. */
+  const view = (only?: { host: string; test: string } | null): StatusView => {
     const config = o.config();
     const now = Date.now();
     const view = buildStoreView(config, o.store.lastAll(), {
       version: o.version,
       startedAt: o.startedAt,
       now,
-      summaries: only
+      summaries: only === null
+        ? new Map()
+        : only
         ? new Map([[`${only.host}\t${only.test}`, o.store.summary(only.host, only.test, now)]])
         : o.store.summaries(now),
     });
@@ -188,7 +190,7 @@ export function nodeStatusSource(o: {
     return view;
   };
   return {
-    view: () => view(),
+    view: (opts) => view(opts?.history === false ? null : undefined),
     check: (host, test) => {
       const v = view({ host, test });
       const now = v.generatedAt;

@@ -156,7 +156,7 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
       });
     });
     app.get("/metrics", (c) => {
-      const body = registry.render(viewFamilies(deps.source.view()));
+      const body = registry.render(viewFamilies(deps.source.view({ history: false })));
       return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     });
   };

@@ -235,7 +235,8 @@ export interface CheckPageView {
 
 /** Where renderers get the view. The running node implements it; tests pass fixed views. */
 export interface StatusSource {
-  view(): StatusView;
+  /** `history: false`: without the checks' stored history (metrics need none; cheaper). */
+  view(opts?: { history?: boolean }): StatusView;
   /** One check's page; null when no such check is configured. Absent: no per-check pages. */
   check?(host: string, test: string): CheckPageView | null;
 }
