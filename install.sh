@@ -250,11 +250,16 @@ NoNewPrivileges=yes
 CapabilityBoundingSet=CAP_NET_RAW
 AmbientCapabilities=CAP_NET_RAW
 ProtectSystem=strict
-ProtectHome=yes
+# /home stays visible, read-only: check_disk must see the real file system mounted there (with
+# ProtectHome=yes it reads an empty stand-in, or cannot find the mount point at all).
+ProtectHome=read-only
 PrivateTmp=yes
 PrivateDevices=yes
 PrivateMounts=yes
-ProtectProc=invisible
+# Not ProtectProc=invisible (nor ProcSubset=pid): Nagios check_procs and load or memory plugins
+# read other users' processes and /proc; hidden, "check_procs -C sshd" sees no sshd and reports a
+# false CRITICAL. A node that runs no such plugin can add both back with 'systemctl edit
+# dmonitor' (README, "systemd unit").
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
@@ -274,9 +279,8 @@ SystemCallErrorNumber=EPERM
 # subreaper (prctl and wait4, both in @system-service; see lib/runner/reaper.ts), not through a
 # cgroup, so neither Delegate=yes nor a writable cgroup tree (ProtectControlGroups=no) is needed.
 # Left out on purpose: MemoryDenyWriteExecute (the JavaScript JIT needs writable, executable
-# memory), PrivateNetwork and IPAddressDeny (checks reach any host), ProcSubset=pid (plugins such
-# as load or memory checks read /proc), and excluding @privileged system calls (ping drops its
-# capability with capset).
+# memory), PrivateNetwork and IPAddressDeny (checks reach any host), ProtectProc and ProcSubset
+# (above), and excluding @privileged system calls (ping drops its capability with capset).
 
 [Install]
 WantedBy=multi-user.target

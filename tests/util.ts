@@ -20,6 +20,8 @@
  * | 127.0.160.0/24 | agreement_test.ts      | 127.0.161.0/24 | heartbeat_test.ts       |
  * | 127.0.150.0/24 | silences_test.ts (silences) | 127.0.151.0/24 | silences_test.ts (acks) |
  * | 127.0.152.0/24 | silences_test.ts (CLI)  | 127.0.153.0/24 | silences_test.ts (clocks) |
+ * | 127.0.170.0/24 | views_test.ts          | 127.0.171.0/24 | run_bind_test.ts        |
+ * | 127.0.172.0/24 | views_peers_test.ts    |                |                          |
  *
  * Unit tests listen on 127.0.0.1 port 0, except lib/tentacle/server_test.ts (127.0.120.0/24) and
  * lib/tentacle/tls_test.ts (127.0.121.0/24, outside every test certificate on purpose) and

@@ -284,6 +284,16 @@ export class Outbox {
     return { pending: r.pending ?? 0, failed: r.failed ?? 0, oldest: r.oldest };
   }
 
+  /** The newest `limit` rows of one host+test (every incident and kind), oldest first. */
+  byCheck(host: string, test: string, limit = 200): OutboxRow[] {
+    return this.#rows(
+      "WHERE id IN (SELECT id FROM alert_outbox WHERE host = ? AND test = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+      host,
+      test,
+      limit,
+    );
+  }
+
   /** All rows of one notification, by recipient. */
   byNotification(notificationId: string): OutboxRow[] {
     return this.#rows("WHERE notification_id = ? ORDER BY recipient", notificationId);

@@ -66,17 +66,19 @@ export interface ConsensusDeps {
   results?: ResultLog;
   /** Every heartbeat round's answers (configuration agreement reads the peers' digests). */
   onBeats?: (beats: Beat[]) => void;
+  /** Failed contacts per peer label (heartbeats and requests); owned by the caller so the counts
+   * survive a reload that rebuilds the consensus part. */
+  peerErrors?: Map<string, number>;
 }
 
-/** Counts every peer answer in the metrics, by peer and result. */
-function countedAsk(ask: AskFn): AskFn {
+/** Counts every peer answer in the metrics, by peer and result; failures also in `errors`. */
+function countedAsk(ask: AskFn, errors: Map<string, number>): AskFn {
   return async (host, test, mode) => {
     const answers = await ask(host, test, mode);
     for (const a of answers) {
-      METRICS.peerRequests.inc({
-        peer: a.peer,
-        result: a.vote.status === "UNREACHABLE" ? "error" : "ok",
-      });
+      const failed = a.vote.status === "UNREACHABLE";
+      METRICS.peerRequests.inc({ peer: a.peer, result: failed ? "error" : "ok" });
+      if (failed) errors.set(a.peer, (errors.get(a.peer) ?? 0) + 1);
     }
     return answers;
   };
@@ -104,12 +106,14 @@ export class Consensus {
   readonly rpc: PeerRpc | null;
   /** What the heartbeat knows of each peer (address -> health). */
   #beats = new Map<string, PeerHealth>();
+  readonly #errors: Map<string, number>;
   readonly #stop = new AbortController();
 
   constructor(deps: ConsensusDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? systemClock;
     this.#results = deps.results ?? new ResultLog(deps.store, deps.logger);
+    this.#errors = deps.peerErrors ?? new Map();
     const config = deps.config();
     const log = deps.logger;
     this.#incidents = new IncidentStore(deps.store.db);
@@ -138,7 +142,7 @@ export class Consensus {
       peers: config.peers.map(peerLabel),
       rule: config.settings.quorum,
       timing,
-      ask: rpc ? countedAsk(rpc.ask) : () => Promise.resolve([]),
+      ask: rpc ? countedAsk(rpc.ask, this.#errors) : () => Promise.resolve([]),
       ...(rpc ? { announce: rpc.announce } : {}),
       notifier: deps.notifier,
       log,
@@ -199,6 +203,7 @@ export class Consensus {
             lastError: null,
           });
         } else {
+          this.#errors.set(b.peer, (this.#errors.get(b.peer) ?? 0) + 1);
           if (!old || old.unreachableSince === null) {
             log.warn("peer unreachable", { peer: b.peer, error: b.error });
           }
@@ -212,6 +217,11 @@ export class Consensus {
         }
       }
     }
+  }
+
+  /** Failed contacts per peer label (heartbeat pings and confirm/view requests) so far. */
+  peerErrors(): Map<string, number> {
+    return new Map(this.#errors);
   }
 
   /**

@@ -7,6 +7,8 @@
  * @module
  */
 import { resolve } from "node:path";
+import { Hono } from "hono";
+import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Limiter } from "../runner/mod.ts";
@@ -70,6 +72,19 @@ export async function startDaemon(
       ? null
       : await import("../tentacle/mod.ts");
     await o.beforeServe?.(config);
+    // Bind first: a port in use is one clear error before any state file is created. Requests
+    // that arrive while the rest starts get 503 (`served` is swapped in at the end).
+    const starting = new Hono();
+    starting.all("*", (c) => c.text("503 starting\n", 503));
+    let served: { fetch: Hono["fetch"] } = starting;
+    const server = startPeerServer({
+      hostname: config.settings.listen.hostname,
+      port: config.settings.listen.port,
+      app: { fetch: (req, info) => served.fetch(req, info) },
+      log: logger.child("listener"),
+      ...(res.peerTls.serve ? { tls: res.peerTls.serve } : {}),
+    });
+    cleanups.push(() => server.shutdown());
     const store = StateStore.open(resolve(config.root, config.settings.state_dir));
     cleanups.push(() => store.close());
     // `dmonitor status` on this node presents it (lib/status/local_token.ts).
@@ -141,12 +156,14 @@ export async function startDaemon(
       rpc: () => consensus.rpc,
       log: logger.child("agree"),
     });
+    const peerErrors = new Map<string, number>();
     const makeConsensus = () =>
       new Consensus({
         config: () => config,
         store,
         execute,
         results,
+        peerErrors,
         notifier,
         logger: logger.child("quorum"),
         onBeats: agreement.onBeats,
@@ -223,13 +240,8 @@ export async function startDaemon(
       }),
       logger: logger.child("http"),
     });
-    const server = startPeerServer({
-      hostname: config.settings.listen.hostname,
-      port: config.settings.listen.port,
-      app,
-      log: logger.child("listener"),
-      ...(res.peerTls.serve ? { tls: res.peerTls.serve } : {}),
-    });
+    served = app;
+    // Again here, so a stop shuts the listener before the parts it serves (shutdown is idempotent).
     cleanups.push(() => server.shutdown());
 
     const ts = config.sections.tentacle;

@@ -20,6 +20,8 @@ import type { Consensus } from "./consensus.ts";
 import type { AgreementView } from "../agree/mod.ts";
 import { type SharedState, skewProblem } from "../shared/mod.ts";
 import { peerName } from "../peers/mod.ts";
+import { checkPageView } from "./check_view.ts";
+import { RECENT_RUNS } from "../store/mod.ts";
 
 const HISTORY = 20;
 
@@ -169,57 +171,79 @@ export function nodeStatusSource(o: {
   startedAt: number;
 }): StatusSource {
   const outbox = new Outbox(o.store.db);
+  /** `only`: the one check whose history is wanted (a per-check page); null: none; else all. */
+  const view = (only?: { host: string; test: string } | null): StatusView => {
+    const config = o.config();
+    const now = Date.now();
+    const view = buildStoreView(config, o.store.lastAll(), {
+      version: o.version,
+      startedAt: o.startedAt,
+      now,
+      summaries: only === null
+        ? new Map()
+        : only
+        ? new Map([[`${only.host}\t${only.test}`, o.store.summary(only.host, only.test, now)]])
+        : o.store.summaries(now),
+    });
+    const c = o.consensus();
+    const states = c.states();
+    const open = states.flatMap((s) => s.phase !== "ok" && s.incident ? [s.incident.id] : []);
+    overlayConsensus(
+      view,
+      states,
+      c.peerHealth(),
+      c.degraded(),
+      config,
+      outbox.byIncidents(open),
+    );
+    const rtt = c.rpc?.rtt();
+    const errors = c.peerErrors();
+    config.peers.forEach((peer, i) => {
+      const label = peer.raw || `${peer.host}:${peer.port}`;
+      const ms = rtt?.get(label);
+      const v = view.peers[i];
+      if (v && ms !== undefined && v.reachable) v.rttMs = Math.round(ms * 10) / 10;
+      // A real count of failed contacts (overlayConsensus alone knows only "the last one failed").
+      if (v) v.errors = Math.max(v.errors, errors.get(label) ?? 0);
+    });
+    view.sites = o.sites?.() ?? [];
+    const shared = o.shared?.();
+    view.silences = [
+      ...(shared?.silences() ?? []).map((s) => ({
+        host: s.host,
+        test: s.test,
+        until: s.until,
+        reason: s.reason,
+        id: s.id,
+        by: s.by,
+        origin: s.origin,
+        createdAt: s.createdAt,
+      })),
+      ...activeSilences(o.silences?.() ?? [], now).map((s) => ({
+        host: s.host,
+        test: s.test,
+        until: s.until,
+        reason: s.reason,
+        file: s.file,
+      })),
+    ];
+    if (shared) overlayShared(view, shared, config, now);
+    view.outbox = outbox.depth();
+    if (o.agreement && config.peers.length > 0) view.agreement = o.agreement();
+    return view;
+  };
   return {
-    view: () => {
-      const config = o.config();
-      const now = Date.now();
-      const view = buildStoreView(config, o.store.lastAll(), {
-        version: o.version,
-        startedAt: o.startedAt,
-        now,
+    view: (opts) => view(opts?.history === false ? null : undefined),
+    check: (host, test) => {
+      const v = view({ host, test });
+      const now = v.generatedAt;
+      const from = now - o.config().settings.history_retention;
+      return checkPageView(v, host, test, {
+        days: o.store.days(host, test, now),
+        changes: o.store.changes(host, test, from, 200),
+        runs: o.store.history(host, test, RECENT_RUNS),
+        outbox: outbox.byCheck(host, test),
       });
-      const c = o.consensus();
-      const states = c.states();
-      const open = states.flatMap((s) => s.phase !== "ok" && s.incident ? [s.incident.id] : []);
-      overlayConsensus(
-        view,
-        states,
-        c.peerHealth(),
-        c.degraded(),
-        config,
-        outbox.byIncidents(open),
-      );
-      const rtt = c.rpc?.rtt();
-      config.peers.forEach((peer, i) => {
-        const ms = rtt?.get(peer.raw || `${peer.host}:${peer.port}`);
-        const v = view.peers[i];
-        if (v && ms !== undefined && v.reachable) v.rttMs = Math.round(ms * 10) / 10;
-      });
-      view.sites = o.sites?.() ?? [];
-      const shared = o.shared?.();
-      view.silences = [
-        ...(shared?.silences() ?? []).map((s) => ({
-          host: s.host,
-          test: s.test,
-          until: s.until,
-          reason: s.reason,
-          id: s.id,
-          by: s.by,
-          origin: s.origin,
-          createdAt: s.createdAt,
-        })),
-        ...activeSilences(o.silences?.() ?? [], now).map((s) => ({
-          host: s.host,
-          test: s.test,
-          until: s.until,
-          reason: s.reason,
-          file: s.file,
-        })),
-      ];
-      if (shared) overlayShared(view, shared, config, now);
-      view.outbox = outbox.depth();
-      if (o.agreement && config.peers.length > 0) view.agreement = o.agreement();
-      return view;
     },
   };
 }

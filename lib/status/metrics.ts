@@ -25,6 +25,7 @@ function perfSamples(x: CheckView): Family["samples"] {
 
 const RAW_STATES = ["OK", "FAIL", "WARNING", "CRITICAL", "UNKNOWN", "ERROR", "TIMEOUT"] as const;
 const PHASES = ["suspect", "local-only", "unconfirmed", "down", "recovering", "recovered"] as const;
+const CHECK_PHASES = ["ok", ...PHASES] as const;
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -97,6 +98,16 @@ export function viewFamilies(view: StatusView): Family[] {
         labels: hostTest(x),
         value: seconds(x.since!),
       })),
+    ),
+    g(
+      "dmonitor_check_phase",
+      'The check\'s incident phase on this node (ok, suspect, local-only, unconfirmed, down, recovering, recovered): 1 for the current one. Alert on phase="down" for a confirmed outage.',
+      view.checks.filter((x) => x.phase !== null).flatMap((x) =>
+        CHECK_PHASES.map((p) => ({
+          labels: { ...hostTest(x), phase: p },
+          value: x.phase === p ? 1 : 0,
+        }))
+      ),
     ),
     g(
       "dmonitor_check_perfdata",

@@ -62,3 +62,16 @@ Deno.test("metrics: peer clock offsets, silences by kind and acknowledged incide
     "dmonitor_incidents_acknowledged 1",
   ]);
 });
+
+Deno.test("dmonitor_check_phase: one sample per phase per check, 1 for its phase; none without consensus", () => {
+  const fam = viewFamilies(sampleView()).filter((f) => f.name === "dmonitor_check_phase");
+  const lines = renderFamilies(fam).trimEnd().split("\n").slice(2);
+  // The sample: db.example.com tcp is down, mail.example.com smtp local-only; the others have
+  // no phase (consensus not wired in for them).
+  assert.deepEqual(lines.filter((l) => l.endsWith(" 1")), [
+    'dmonitor_check_phase{host="db.example.com",test="tcp",phase="down"} 1',
+    'dmonitor_check_phase{host="mail.example.com",test="smtp",phase="local-only"} 1',
+  ]);
+  assert.equal(lines.length, 14, "7 phases x 2 checks");
+  assert.ok(lines.includes('dmonitor_check_phase{host="db.example.com",test="tcp",phase="ok"} 0'));
+});

@@ -13,17 +13,23 @@
  */
 export type {
   AckView,
+  CheckIncidentView,
+  CheckPageView,
   CheckStatus,
   CheckView,
+  HistoryView,
   NoticeView,
   OpenIncident,
   OutboxView,
   PastIncident,
   PeerView,
+  ResponsePoint,
+  RunView,
   SilenceView,
   SiteView,
   StatusSource,
   StatusView,
+  TimelineSegment,
   VoteView,
 } from "./types.ts";
 export { buildStoreView, quorumText } from "./source.ts";
@@ -41,6 +47,9 @@ export {
   type StatusAccess,
 } from "./access.ts";
 export { renderPage } from "./page.tsx";
+export { renderCheckPage } from "./check_page.tsx";
+export { badgeFor, type BadgeWindow, parseBadgeWindow } from "./badge.ts";
+export { historyView, percent } from "./history.ts";
 export { renderText } from "./text.ts";
 export { viewFamilies } from "./metrics.ts";
 export { STATUS_PATHS, type StatusRouteDeps, statusRoutes, TOKEN_COOKIE } from "./routes.ts";

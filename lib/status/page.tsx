@@ -28,6 +28,7 @@ import {
 } from "./format.ts";
 import { CSS } from "./style.ts";
 import { AgreementBanner, AgreementSection } from "./agreement_page.tsx";
+import { HistoryCharts, Uptime } from "./charts.tsx";
 import type {
   CheckView,
   OpenIncident,
@@ -43,14 +44,14 @@ export interface PageOptions {
   refreshSeconds: number;
 }
 
-function When(p: { at: number | null; now: number }) {
+export function When(p: { at: number | null; now: number }) {
   if (p.at === null) return <span>never</span>;
   return <time datetime={isoTime(p.at)} title={isoTime(p.at)}>{ago(p.at, p.now)}</time>;
 }
 
-function badgeClass(status: string): string {
+export function badgeClass(status: string): string {
   if (status === "OK") return "badge ok";
-  if (status === "FAIL" || status === "TIMEOUT" || status === "UNREACHABLE") return "badge bad";
+  if (["FAIL", "CRITICAL", "ERROR", "TIMEOUT", "UNREACHABLE"].includes(status)) return "badge bad";
   if (status === "WARNING") return "badge warn";
   if (status === "UNKNOWN") return "badge unknown";
   return "badge";
@@ -79,9 +80,9 @@ function CheckRow(p: { c: CheckView; now: number; silences: SilenceView[] }) {
       data-state={c.state ?? "PENDING"}
     >
       <span class={badge}>{word}</span>
-      <span class="name">
+      <a class="name" href={checkHref(c)}>
         {c.host} <span class="small">{c.test}</span>
-      </span>
+      </a>
       <span class="when">
         {c.since === null ? "not run yet" : (
           <>
@@ -110,8 +111,21 @@ function CheckRow(p: { c: CheckView; now: number; silences: SilenceView[] }) {
           </ul>
         )
         : null}
+      {c.history
+        ? (
+          <div class="hist">
+            <Uptime h={c.history} />
+            <HistoryCharts h={c.history} />
+          </div>
+        )
+        : null}
     </li>
   );
+}
+
+/** The per-check page of `c`, relative to the status page. */
+export function checkHref(c: { host: string; test: string }): string {
+  return `check/${encodeURIComponent(c.host)}/${encodeURIComponent(c.test)}`;
 }
 
 function IncidentCard(p: { i: OpenIncident; now: number }) {

@@ -5,16 +5,21 @@
  */
 import type { Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import { compress } from "hono/compress";
 import { REGISTRY, type Registry } from "../metrics/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type LimiterTimers, LogLimiter } from "../peers/log_limiter.ts";
 import { isAllowed, type StatusAccess } from "./access.ts";
 import { viewFamilies } from "./metrics.ts";
 import { renderPage } from "./page.tsx";
+import { renderCheckPage } from "./check_page.tsx";
+import { badgeFor, parseBadgeWindow } from "./badge.ts";
 import type { StatusSource } from "./types.ts";
 
 export const TOKEN_COOKIE = "dmonitor_status";
-export const STATUS_PATHS = ["/", "/v1/status", "/metrics"] as const;
+export const STATUS_PATHS = ["/", "/v1/status", "/metrics", "/check/*", "/badge/*"] as const;
+
+const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
 export interface StatusRouteDeps {
   source: StatusSource;
@@ -94,7 +99,8 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
         // linger in the address bar, history or the meta refresh.
         if (c.req.query("token") !== undefined && a.token !== null && token === a.token) {
           setCookie(c, TOKEN_COOKIE, a.token, { httpOnly: true, sameSite: "Strict", path: "/" });
-          return c.redirect(path.slice(path.lastIndexOf("/") + 1) || "./", 303);
+          const here = c.req.path;
+          return c.redirect(here.slice(here.lastIndexOf("/") + 1) || "./", 303);
         }
         await next();
         c.header("cache-control", "no-store");
@@ -102,19 +108,55 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
         c.header("referrer-policy", "no-referrer");
       });
     }
+    // The page for 1,000 checks is some 2 MiB of HTML and SVG, a tenth of that gzipped.
+    for (const path of ["/", "/v1/status", "/check/*"]) app.use(path, compress());
     app.get("/", (c) => {
-      c.header(
-        "content-security-policy",
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-      );
+      c.header("content-security-policy", PAGE_CSP);
       const view = deps.source.view();
       return c.html(
         renderPage(view, { refreshSeconds: Math.round(access().settings.refresh / 1000) }),
       );
     });
     app.get("/v1/status", (c) => c.json(deps.source.view()));
+    app.get("/check/:host/:test", (c) => {
+      const { host, test } = c.req.param();
+      const v = deps.source.check?.(host, test) ?? null;
+      if (v === null) {
+        return c.text(
+          `404 not found: no check ${JSON.stringify(`${host}/${test}`)} is configured\n`,
+          404,
+        );
+      }
+      c.header("content-security-policy", PAGE_CSP);
+      return c.html(
+        renderCheckPage(v, { refreshSeconds: Math.round(access().settings.refresh / 1000) }),
+      );
+    });
+    app.get("/badge/:host/:file", (c) => {
+      const { host, file } = c.req.param();
+      const window = parseBadgeWindow(c.req.query("window"));
+      if (window instanceof Error) return c.text(`400 bad request: ${window.message}\n`, 400);
+      const test = file.endsWith(".svg") ? file.slice(0, -4) : null;
+      const check = test === null
+        ? undefined
+        : deps.source.check
+        ? deps.source.check(host, test)?.check // reads one check's history, not all
+        : deps.source.view().checks.find((x) => x.host === host && x.test === test);
+      if (!check) {
+        return c.text(
+          `404 not found: no check ${
+            JSON.stringify(`${host}/${file}`)
+          } is configured (badges are /badge/<host>/<test>.svg)\n`,
+          404,
+        );
+      }
+      c.header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'");
+      return c.body(badgeFor(check, window), 200, {
+        "content-type": "image/svg+xml; charset=utf-8",
+      });
+    });
     app.get("/metrics", (c) => {
-      const body = registry.render(viewFamilies(deps.source.view()));
+      const body = registry.render(viewFamilies(deps.source.view({ history: false })));
       return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     });
   };

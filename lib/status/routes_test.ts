@@ -4,7 +4,8 @@ import { memoryLogger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { parseStatusSettings } from "./settings.ts";
 import { statusRoutes } from "./routes.ts";
-import { sampleView } from "./testing.ts";
+import { sampleCheckPage, sampleView } from "./testing.ts";
+import { badgeFor } from "./badge.ts";
 import type { StatusAccess } from "./access.ts";
 
 const TOKEN = "tok-0123456789abcdef";
@@ -17,7 +18,12 @@ function app(
   const view = sampleView();
   const hono = new Hono();
   hono.get("/healthz", (c) => c.text("ok\n"));
-  statusRoutes({ source: { view: () => view }, access, registry })(hono);
+  const page = sampleCheckPage();
+  const source = {
+    view: () => view,
+    check: (h: string, t: string) => h === page.check.host && t === page.check.test ? page : null,
+  };
+  statusRoutes({ source, access, registry })(hono);
   return { view, app: hono };
 }
 
@@ -61,7 +67,15 @@ Deno.test("loopback clients get the page, the same view as JSON, and metrics", a
 
 Deno.test("other clients are refused unless they present the token", async () => {
   const { app: a } = app();
-  for (const path of ["/", "/v1/status", "/metrics"]) {
+  for (
+    const path of [
+      "/",
+      "/v1/status",
+      "/metrics",
+      "/check/www.example.com/https",
+      "/badge/www.example.com/https.svg",
+    ]
+  ) {
     const r = await a.request(path, {}, from("192.0.2.7"));
     assert.equal(r.status, 403, path);
     assert.match(await r.text(), /status.allow.*status.token_file/s);
@@ -143,4 +157,44 @@ Deno.test("3,000 refused requests make a bounded number of log lines that count 
   assert.equal(counted, 3000, lines.join("\n"));
   assert.ok(lines.some((l) => /reason="bad token"/.test(l)));
   assert.ok(lines.some((l) => /reason="not allowed"/.test(l)));
+});
+
+Deno.test("per-check page and badges: found, not found, bad window; same access rules", async () => {
+  const { app: a, view } = app();
+  const page = await a.request("/check/www.example.com/https", {}, from("127.0.0.1"));
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get("content-security-policy")!, /default-src 'none'/);
+  const html = await page.text();
+  assert.match(html, /<title>UP · www\.example\.com https · alpha · dmonitor<\/title>/);
+  assert.match(html, /<svg class="tl"/);
+  const missing = await a.request("/check/www.example.com/nope", {}, from("127.0.0.1"));
+  assert.equal(missing.status, 404);
+  assert.match(await missing.text(), /no check "www\.example\.com\/nope" is configured/);
+
+  const badge = await a.request("/badge/www.example.com/https.svg", {}, from("127.0.0.1"));
+  assert.equal(badge.status, 200);
+  assert.equal(badge.headers.get("content-type"), "image/svg+xml; charset=utf-8");
+  assert.equal(await badge.text(), badgeFor(view.checks[0]!, null));
+  const up = await a.request("/badge/www.example.com/https.svg?window=7d", {}, from("::1"));
+  assert.match(await up.text(), /aria-label="https uptime 7d: 99\.75%"/);
+  const bad = await a.request("/badge/www.example.com/https.svg?window=1y", {}, from("::1"));
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /'window' must be 24h, 7d or 30d, got "1y"/);
+  for (const p of ["/badge/www.example.com/https", "/badge/nowhere/https.svg"]) {
+    assert.equal((await a.request(p, {}, from("127.0.0.1"))).status, 404, p);
+  }
+  // ?token= on a per-check page redirects to the same page, clean.
+  const r = await a.request(`/check/www.example.com/https?token=${TOKEN}`, {}, from("192.0.2.7"));
+  assert.equal(r.status, 303);
+  assert.equal(r.headers.get("location"), "https");
+});
+
+Deno.test("the page and JSON are gzipped for clients that accept it", async () => {
+  const { app: a } = app();
+  const r = await a.request("/", { headers: { "accept-encoding": "gzip" } }, from("127.0.0.1"));
+  assert.equal(r.headers.get("content-encoding"), "gzip");
+  const html = await new Response(r.body!.pipeThrough(new DecompressionStream("gzip"))).text();
+  assert.match(html, /1 of 4 checks down/);
+  const plain = await a.request("/", {}, from("127.0.0.1"));
+  assert.equal(plain.headers.get("content-encoding"), null);
 });

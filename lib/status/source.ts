@@ -4,7 +4,8 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
-import type { LastResult } from "../store/mod.ts";
+import type { CheckSummary, LastResult } from "../store/mod.ts";
+import { historyView } from "./history.ts";
 import { parsePerfdata } from "../runner/perfdata.ts";
 import type { CheckView, StatusView } from "./types.ts";
 
@@ -18,11 +19,18 @@ export function quorumText(config: Config): string {
 export function buildStoreView(
   config: Config,
   results: LastResult[],
-  opts: { version: string; startedAt: number | null; now: number },
+  opts: {
+    version: string;
+    startedAt: number | null;
+    now: number;
+    /** Stored history per `host\ttest` (StateStore.summaries); checks without get none. */
+    summaries?: Map<string, CheckSummary>;
+  },
 ): StatusView {
   const byKey = new Map(results.map((r) => [`${r.host}\t${r.test}`, r]));
   const checks: CheckView[] = config.tests.map((t) => {
     const r = byKey.get(`${t.host}\t${t.test}`);
+    const sum = opts.summaries?.get(`${t.host}\t${t.test}`);
     return {
       host: t.host,
       test: t.test,
@@ -36,6 +44,7 @@ export function buildStoreView(
       durationMs: r?.durationMs ?? null,
       intervalMs: t.interval,
       phase: null,
+      ...(sum ? { history: historyView(sum, opts.now) } : {}),
     };
   });
   checks.sort((a, b) => a.host.localeCompare(b.host) || a.test.localeCompare(b.test));

@@ -37,6 +37,27 @@ th{color:var(--mute);font-weight:600;white-space:nowrap}
 .scroll{overflow-x:auto}
 ul.notices{margin:.3rem 0;padding-left:1.1rem;font-size:.85rem;overflow-wrap:anywhere}
 ul.notices li.bad{color:var(--bad);font-weight:600}
+a{color:inherit}
+a.name{text-decoration:none}
+a.name:hover{text-decoration:underline}
+.hist{grid-column:2/4;display:flex;flex-wrap:wrap;gap:.1rem 1rem;align-items:flex-start;font-size:.78rem;color:var(--mute)}
+.hist .upt{flex:1 1 100%}
+.hist .upt b{color:var(--fg)}
+figure{margin:0;flex:1 1 13rem;min-width:0}
+figcaption{display:flex;justify-content:space-between;font-size:.72rem;color:var(--mute)}
+.pic,.pic svg{display:block;width:100%}
+svg.tl{height:.75rem}
+svg.rt{height:1.9rem}
+svg.days{height:1.2rem}
+svg.series{height:1.6rem}
+.s-ok{fill:var(--ok)}.s-bad{fill:var(--bad)}.s-warn{fill:var(--warn)}.s-unknown{fill:var(--unknown)}.s-none{fill:var(--line)}
+.rt-max,.rt-avg,.rt-bad{stroke-width:3;fill:none}.rt-max{stroke:var(--line)}.rt-avg{stroke:var(--mute)}.rt-bad{stroke:var(--bad)}
+svg.series rect{fill:var(--mute)}
+.mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;overflow-wrap:anywhere}
+.card.closed{border-left-color:var(--line)}
+h1 a{text-decoration:none}
+.headline .badge{vertical-align:middle}
+figure.daysf{flex:1 1 100%}
 .empty{color:var(--mute);font-style:italic}
 #agreement .out{white-space:pre-line}
 footer{margin:1.5rem 0 .5rem;color:var(--mute);font-size:.8rem}

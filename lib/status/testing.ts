@@ -3,7 +3,7 @@
  * reachable and not, a remote site, history and an outbox.
  * @module
  */
-import type { StatusView } from "./types.ts";
+import type { CheckPageView, HistoryView, StatusView } from "./types.ts";
 
 export const NOW = Date.UTC(2025, 10, 21, 9, 30, 0);
 const MIN = 60_000;
@@ -30,6 +30,7 @@ export function sampleView(over: Partial<StatusView> = {}): StatusView {
         durationMs: 41,
         intervalMs: 60_000,
         phase: null,
+        history: sampleHistory(),
       },
       {
         host: "db.example.com",
@@ -132,5 +133,112 @@ export function sampleView(over: Partial<StatusView> = {}): StatusView {
     }],
     outbox: { pending: 1, failed: 0, oldest: NOW - 30_000 },
     ...over,
+  };
+}
+
+const HOUR = 60 * MIN;
+
+/** A day of history: up, 25 minutes of CRITICAL 2.5 h ago, response times hour by hour. */
+export function sampleHistory(): HistoryView {
+  const from = NOW - 24 * HOUR;
+  return {
+    uptime: { "24h": 0.98263, "7d": 0.99751, "30d": 0.99942 },
+    timeline: {
+      from,
+      to: NOW,
+      segments: [
+        { from, to: NOW - 150 * MIN, state: "OK" },
+        { from: NOW - 150 * MIN, to: NOW - 125 * MIN, state: "CRITICAL" },
+        { from: NOW - 125 * MIN, to: NOW, state: "OK" },
+      ],
+    },
+    response: Array.from({ length: 24 }, (_, i) => ({
+      at: from + i * HOUR - (from % HOUR),
+      avgMs: 40 + (i % 5) * 3,
+      maxMs: i === 21 ? 310 : 60 + (i % 7) * 4,
+      runs: 60,
+      ok: i === 21 || i === 22 ? 48 : 60,
+    })),
+  };
+}
+
+/** The per-check page of the sample's www.example.com https. */
+export function sampleCheckPage(): CheckPageView {
+  const view = sampleView();
+  const check = view.checks[0]!;
+  const DAY = 24 * HOUR;
+  const today = NOW - (NOW % DAY);
+  return {
+    node: view.node,
+    version: view.version,
+    generatedAt: NOW,
+    check: {
+      ...check,
+      perfdata: [{
+        label: "time",
+        value: 0.041,
+        unit: "s",
+        warn: "1",
+        crit: "5",
+        min: 0,
+        max: null,
+      }],
+    },
+    days: Array.from({ length: 30 }, (_, i) => ({
+      day: today - (29 - i) * DAY,
+      runs: i < 3 ? 0 : 1440,
+      ok: i < 3 ? 0 : i === 29 ? 1415 : 1440,
+      avgMs: i < 3 ? null : 42,
+    })),
+    changes: [
+      { at: NOW - 125 * MIN, status: "OK", state: "OK", output: "HTTP 200 in 44 ms" },
+      {
+        at: NOW - 150 * MIN,
+        status: "FAIL",
+        state: "CRITICAL",
+        output: "HTTP 503 Service Unavailable",
+      },
+    ],
+    runs: [0, 1, 2].map((i) => ({
+      at: NOW - 20_000 - i * MIN,
+      status: "OK",
+      state: "OK",
+      output: "HTTP 200 in 41 ms",
+      durationMs: 41 + i,
+      perfdata: [{
+        label: "time",
+        value: (41 + i) / 1000,
+        unit: "s",
+        warn: "1",
+        crit: "5",
+        min: 0,
+        max: null,
+      }],
+    })),
+    incidents: [{
+      id: "beta-1732170000000",
+      state: "closed",
+      startedAt: NOW - 150 * MIN,
+      endedAt: NOW - 125 * MIN,
+      votes: [
+        { node: "alpha", status: "FAIL", output: "HTTP 503", at: NOW - 149 * MIN },
+        {
+          node: "beta",
+          status: "FAIL",
+          output: "HTTP 503 Service Unavailable",
+          at: NOW - 149 * MIN,
+        },
+      ],
+      notices: [{
+        kind: "down",
+        recipient: "email:ops@example.com",
+        state: "delivered",
+        at: NOW - 148 * MIN,
+        nextAt: null,
+        by: "beta",
+        attempts: 1,
+        lastError: null,
+      }],
+    }],
   };
 }

@@ -34,6 +34,35 @@ export interface CheckView {
    * null when consensus is not wired in. `local-only` means this node's view differs.
    */
   phase: string | null;
+  /** Uptime, timeline and response times from the stored history (absent where not kept). */
+  history?: HistoryView;
+}
+
+/** A stretch of time in one raw state (OK, WARNING, CRITICAL, ...); null: nothing known. */
+export interface TimelineSegment {
+  from: number;
+  to: number;
+  state: string | null;
+}
+
+/** Response times of the runs in one interval starting at `at`. */
+export interface ResponsePoint {
+  at: number;
+  avgMs: number;
+  maxMs: number;
+  runs: number;
+  /** Runs that passed. */
+  ok: number;
+}
+
+/** A check's history as the views draw it (lib/status/history.ts). */
+export interface HistoryView {
+  /** Share of runs that passed (0-1) over the last 24 h, 7 and 30 UTC days; null: no runs. */
+  uptime: { "24h": number | null; "7d": number | null; "30d": number | null };
+  /** The state over the last 24 h, oldest first. */
+  timeline: { from: number; to: number; segments: TimelineSegment[] };
+  /** Hourly response times over the last 24 h, oldest first; hours without runs are absent. */
+  response: ResponsePoint[];
 }
 
 /** One node's vote in an incident. */
@@ -198,7 +227,50 @@ export interface StatusView {
   agreement?: AgreementView;
 }
 
+/** One of a check's incidents as its own page shows it. */
+export interface CheckIncidentView {
+  id: string;
+  /** The phase of an open incident (down, recovering, ...), or `closed`. */
+  state: string;
+  startedAt: number;
+  endedAt: number | null;
+  /** Every node's vote: the current round for an open incident, else the round that decided
+   * its last notice. */
+  votes: VoteView[];
+  /** The notices sent for it, per recipient, oldest first. */
+  notices: NoticeView[];
+}
+
+/** One stored run of a check. */
+export interface RunView {
+  at: number;
+  status: string;
+  state: string;
+  output: string;
+  durationMs: number;
+  perfdata: PerfItem[];
+}
+
+/** Everything `/check/<host>/<test>` shows. */
+export interface CheckPageView {
+  node: string;
+  version: string;
+  generatedAt: number;
+  check: CheckView;
+  /** The last 30 UTC days, oldest first (days without runs included, with 0 runs). */
+  days: { day: number; runs: number; ok: number; avgMs: number | null }[];
+  /** State changes kept (history_retention), newest first. */
+  changes: { at: number; status: string; state: string; output: string }[];
+  /** The last stored runs, newest first. */
+  runs: RunView[];
+  /** Its incidents, newest first: the open one, then those the outbox still holds notices of. */
+  incidents: CheckIncidentView[];
+}
+
 /** Where renderers get the view. The running node implements it; tests pass fixed views. */
 export interface StatusSource {
-  view(): StatusView;
+  /** `history: false`: without the checks' stored history (metrics need none; cheaper). */
+  view(opts?: { history?: boolean }): StatusView;
+  /** One check's page; null when no such check is configured. Absent: no per-check pages. */
+  check?(host: string, test: string): CheckPageView | null;
 }

@@ -16,3 +16,13 @@ export {
   StateStore,
   transaction,
 } from "./state_store.ts";
+export {
+  type Bucket,
+  bucketStart,
+  type CheckSummary,
+  DAY_MS,
+  FINE_MS,
+  RECENT_RUNS,
+  type RunCount,
+  type StateChange,
+} from "./history.ts";

@@ -8,6 +8,13 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { fsReason, StoreError } from "../errors/mod.ts";
 import type { CheckResult, RawState, Status } from "../runner/result.ts";
+import {
+  type Bucket,
+  CheckHistoryTables,
+  type CheckSummary,
+  RECENT_RUNS,
+  type StateChange,
+} from "./history.ts";
 
 export const DB_FILE = "state.db";
 
@@ -97,9 +104,11 @@ export class StateStore {
   readonly #upsert: StatementSync;
   readonly #insertHistory: StatementSync;
   readonly #getLast: StatementSync;
+  readonly #history: CheckHistoryTables;
 
   private constructor(readonly db: DatabaseSync, readonly path: string) {
     db.exec(SCHEMA);
+    this.#history = new CheckHistoryTables(db);
     // Databases from before history kept perfdata get the column (old rows read as "").
     const cols = db.prepare("PRAGMA table_info(check_history)").all() as { name: string }[];
     if (!cols.some((c) => c.name === "perfdata")) {
@@ -136,6 +145,11 @@ export class StateStore {
   record(r: CheckResult): void {
     try {
       transaction(this.db, () => {
+        const previous = this.#getLast.get(r.host, r.test) as Row | undefined;
+        this.#history.add(
+          r,
+          previous ? { status: previous.status as string, state: previous.state as string } : null,
+        );
         this.#upsert.run({
           host: r.host,
           test: r.test,
@@ -195,12 +209,45 @@ export class StateStore {
     return rows.map(toEntry);
   }
 
-  /** Deletes history older than `now - retentionMs`; returns how many rows went. */
+  /**
+   * Deletes history older than `now - retentionMs`, raw runs beyond the last {@link RECENT_RUNS}
+   * of each check, and buckets past their keep times (lib/store/history.ts); returns how many
+   * rows went.
+   */
   prune(now: number, retentionMs: number): number {
-    const r = this.db.prepare("DELETE FROM check_history WHERE started_at < ?").run(
-      now - retentionMs,
-    );
-    return Number(r.changes);
+    return transaction(this.db, () => {
+      let n = Number(
+        this.db.prepare("DELETE FROM check_history WHERE started_at < ?").run(now - retentionMs)
+          .changes,
+      );
+      n += Number(
+        this.db.prepare(`DELETE FROM check_history WHERE id IN (
+          SELECT id FROM (SELECT id, row_number() OVER (
+            PARTITION BY host, test ORDER BY started_at DESC, id DESC) AS rn FROM check_history)
+          WHERE rn > ?)`).run(RECENT_RUNS).changes,
+      );
+      return n + this.#history.prune(now, retentionMs);
+    });
+  }
+
+  /** Every check's last 24 h and 30 days (buckets and state changes), keyed `host\ttest`. */
+  summaries(now: number): Map<string, CheckSummary> {
+    return this.#history.summaries(now);
+  }
+
+  /** One check's last 24 h and 30 days. */
+  summary(host: string, test: string, now: number): CheckSummary {
+    return this.#history.summary(host, test, now);
+  }
+
+  /** One check's day buckets of the last 30 UTC days, oldest first. */
+  days(host: string, test: string, now: number): Bucket[] {
+    return this.#history.days(host, test, now);
+  }
+
+  /** One check's state changes since `from`, newest first. */
+  changes(host: string, test: string, from: number, limit = 100): StateChange[] {
+    return this.#history.changes(host, test, from, limit);
   }
 
   /** Drops last results of checks no longer configured (after a reload). */
