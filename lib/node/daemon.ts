@@ -8,7 +8,6 @@
  */
 import { resolve } from "node:path";
 import { Hono } from "hono";
-import { BUILTIN_CHECKS } from "../checks/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Limiter } from "../runner/mod.ts";
