@@ -16,3 +16,4 @@ export {
   StateStore,
   transaction,
 } from "./state_store.ts";
+export { migrateSqlite, type SqliteMigration } from "./migrate.ts";
