@@ -232,7 +232,7 @@ Deno.test({
       }, 120_000);
       await waitFor(
         "every notification delivered",
-        async () => [...expected].every((id) => got.some((g) => g.id === id)),
+        () => Promise.resolve([...expected].every((id) => got.some((g) => g.id === id))),
         60_000,
       );
       // Two more pull intervals for any late duplicate to show.
