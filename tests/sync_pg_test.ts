@@ -309,3 +309,90 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "dmonitor store copy: SQLite to PostgreSQL and back, every row once, again adds nothing",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const missing = pgMissing();
+    if (missing) throw new Error(missing);
+    await using pg = await startPgCluster({ host: "127.0.140.4" });
+    const work = await Deno.makeTempDir({ prefix: "dmonitor-store-copy-" });
+    const tree = (state: string) =>
+      writeTree({
+        "dmonitor.yaml": [
+          "node: central",
+          `state_dir: ${join(work, state)}`,
+          "sync:",
+          `  sites: { plant: "127.0.140.5:41121" }`,
+          "store:",
+          pg.yaml(),
+          "",
+        ].join("\n"),
+      });
+    const [a, b] = [await tree("a"), await tree("b")];
+    await Deno.mkdir(join(work, "a"));
+    await Deno.mkdir(join(work, "b"));
+    // The embedded store of a node that ran on SQLite: files, an incident notified, one pending.
+    const { DatabaseSync } = await import("node:sqlite");
+    const { SqliteSyncStore } = await import("../lib/sync/store_sqlite.ts");
+    const { createHash } = await import("node:crypto");
+    const dbA = new DatabaseSync(join(work, "a", "state.db"));
+    const s = new SqliteSyncStore(dbA);
+    await s.ensureSite("plant", "127.0.140.5:41121", Date.now());
+    for (let i = 0; i < 30; i++) {
+      const notes = i % 10 === 0
+        ? [notification({ id: `inc-${i}/down`, incidentId: `inc-${i}` })]
+        : [];
+      const bytes = new TextEncoder().encode(
+        dataFile(
+          "s1",
+          Date.now() + i,
+          [result({ output: String(i), startedAt: Date.now() + i })],
+          notes,
+        ),
+      );
+      const h = createHash("sha256").update(bytes).digest("hex");
+      await s.ingest("plant", `s1.${i}.data`, bytes, h, Date.now());
+    }
+    const pending = await s.pendingNotifications();
+    await s.markNotified(pending[0]!.key, Date.now());
+    const count = (db: InstanceType<typeof DatabaseSync>, t: string) =>
+      Number((db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
+    const tables = ["sync_files", "sync_module_history", "sync_incidents", "sync_sites"];
+    const want = tables.map((t) => count(dbA, t));
+    dbA.close();
+
+    const to = await dmonitor(["store", "copy", "--to", "postgresql", "--config", a]);
+    assert.equal(to.code, 0, to.stderr);
+    assert.match(to.stdout, /sync_files: 30 rows read, 30 added/);
+    const again = await dmonitor(["store", "copy", "--to", "postgresql", "--config", a]);
+    assert.match(again.stdout, /sync_files: 30 rows read, 0 added/);
+    const sql = openPg({ settings: pg.settings(), password: pg.settings().password }, { max: 1 });
+    try {
+      const got = [];
+      for (const t of tables) {
+        got.push(Number((await sql.unsafe(`SELECT count(*) AS n FROM ${t}`))[0]!.n));
+      }
+      assert.deepEqual(got, want);
+      const notified = await sql.unsafe(
+        "SELECT count(*) AS n FROM sync_incidents WHERE notified_at IS NOT NULL",
+      );
+      assert.equal(Number(notified[0]!.n), 1, "what was notified stays notified");
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    // And back, into another node's empty SQLite.
+    const back = await dmonitor(["store", "copy", "--to", "sqlite", "--config", b]);
+    assert.equal(back.code, 0, back.stderr);
+    const dbB = new DatabaseSync(join(work, "b", "state.db"));
+    assert.deepEqual(tables.map((t) => count(dbB, t)), want);
+    dbB.close();
+    // A usage error is one line and 64.
+    const bad = await dmonitor(["store", "copy", "--to", "mysql", "--config", a]);
+    assert.equal(bad.code, 64);
+    assert.match(bad.stderr, /--to must be postgresql or sqlite, got "mysql"/);
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  },
+});
