@@ -8,7 +8,7 @@
  * `synchronous = NORMAL` as the node opens it: a commit in WAL mode is not fsynced; PostgreSQL
  * fsyncs its WAL at every commit. That, and a round trip per statement, is most of the gap.)
  *
- *   deno run -A bench/sync_pg_bench.ts [--files 2000] [--modules 10] [--json]
+ *   deno run -A bench/sync_pg_bench.ts [--files 1000] [--modules 10] [--fsync on|off] [--json]
  * @module
  */
 import { createHash } from "node:crypto";
@@ -25,9 +25,11 @@ import { dataFile, notification, result } from "../lib/sync/testing.ts";
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    files: { type: "string", default: "2000" },
+    files: { type: "string", default: "1000" },
     modules: { type: "string", default: "10" },
     json: { type: "boolean", default: false },
+    // off: PostgreSQL without fsync, to see what the WAL flush at every commit costs.
+    fsync: { type: "string", default: "on" },
   },
 });
 const FILES = Number(flags.files);
@@ -74,7 +76,7 @@ try {
   const sqlite = await rate([new SqliteSyncStore(db)]);
   db.close();
 
-  await using pg = await startPgCluster({ host: "127.0.143.2", fsync: true });
+  await using pg = await startPgCluster({ host: "127.0.143.2", fsync: flags.fsync !== "off" });
   const conn = { settings: pg.settings(), password: pg.settings().password };
   const pools = [openPg(conn), openPg(conn), openPg(conn)];
   const one = await rate([await PgSyncStore.open(pools[0]!, { node: "bench" })]);
@@ -100,7 +102,9 @@ try {
     console.log(`ingest, ${FILES} files of ${MODULES} modules, one transaction per file:`);
     console.log(`  SQLite (WAL, file)            ${out.sqlite_files_per_s} files/s`);
     console.log(
-      `  PostgreSQL (TCP, fsync on)    ${out.postgresql_files_per_s} files/s  = ${out.ratio_postgresql_to_sqlite} x SQLite`,
+      `  PostgreSQL (TCP, fsync ${
+        flags.fsync === "off" ? "off" : "on"
+      })    ${out.postgresql_files_per_s} files/s  = ${out.ratio_postgresql_to_sqlite} x SQLite`,
     );
     console.log(
       `  PostgreSQL, 3 nodes at once   ${out.postgresql_3_nodes_files_per_s} files/s  = ${out.ratio_postgresql_3_nodes_to_sqlite} x SQLite`,

@@ -6,7 +6,7 @@
  * README.md beside this file.
  *
  * ```ts
- * const sync = startSyncPuller(config, { db: store.db, notifier, logger });
+ * const sync = await startSyncPuller(config, { db: store.db, pg: resources.store, notifier, logger });
  * // status page: sites: sync?.sites() ?? []
  * await sync?.close();
  * ```
