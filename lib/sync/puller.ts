@@ -273,7 +273,10 @@ export class SyncPuller {
   /** Attempts `site` up to 1 + `sync_retries` times with backoff; never throws. */
   async cycle(site: SiteConfig, signal?: AbortSignal): Promise<CycleOutcome> {
     let error: string | null = null;
+    // Started under the site's lease: a retry after losing it would drain another node's site.
+    const leased = this.#held.has(site.name);
     for (let attempt = 0; attempt <= this.#s.retries; attempt++) {
+      if (leased && !this.#held.has(site.name)) break;
       if (attempt > 0) {
         const wait = syncBackoff(attempt, {
           baseMs: this.#s.backoffBaseMs,

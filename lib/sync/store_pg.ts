@@ -382,9 +382,21 @@ export class PgSyncStore implements SyncStore {
       const r = await tx.unsafe(
         `INSERT INTO sync_leases (site, holder, since, expires_at, epoch) VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (site) DO UPDATE SET holder = excluded.holder, since = excluded.since,
-          expires_at = excluded.expires_at, epoch = excluded.epoch RETURNING *`,
-        [site, holder, same ? b!.since : now, now + ttlMs, (b?.epoch ?? 0) + (same ? 0 : 1)],
+          expires_at = excluded.expires_at, epoch = excluded.epoch
+        WHERE sync_leases.holder = excluded.holder OR sync_leases.expires_at <= $6
+        RETURNING *`,
+        [site, holder, same ? b!.since : now, now + ttlMs, (b?.epoch ?? 0) + (same ? 0 : 1), now],
       );
+      if (r.length === 0) {
+        // Another node inserted the first lease of this site meanwhile (no row to lock before).
+        const other = await tx.unsafe("SELECT * FROM sync_leases WHERE site = $1", [site]);
+        return {
+          held: false,
+          lease: other[0] ? toLease(other[0]) : null,
+          takenFrom: null,
+          expiredFor: null,
+        };
+      }
       const taken = b && !same ? b : null;
       return {
         held: true,

@@ -280,6 +280,18 @@ withBackends("sync store", {
       s.ingest("plant-8", "g.data", f, sha(f), Date.now(), { holder: "a", ttlMs: ttl }),
       LeaseLostError,
     );
+    // Two nodes asking at once for a site nobody held yet: exactly one gets it.
+    for (let k = 0; k < 5; k++) {
+      const site = `new-${k}`;
+      const both = await Promise.all([
+        s.acquireLease(site, "a", ttl, Date.now()),
+        b.acquireLease(site, "b", ttl, Date.now()),
+      ]);
+      assert.equal(both.filter((g) => g.held).length, 1, JSON.stringify(both));
+      await s.releaseLeases("a");
+      await b.releaseLeases("b");
+    }
+    await b.acquireLease("plant-8", "b", ttl, Date.now());
     // A clean stop gives the leases up: the other takes over at once.
     await s.releaseLeases("a");
     assert.equal((await b.acquireLease("plant-7", "b", ttl, Date.now())).takenFrom, null);
