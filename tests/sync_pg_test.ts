@@ -234,7 +234,24 @@ Deno.test({
         "every notification delivered",
         () => Promise.resolve([...expected].every((id) => got.some((g) => g.id === id))),
         60_000,
-      );
+      ).catch(async (e) => {
+        // Say which ones, where they stand in the store, and what the nodes logged of them.
+        const lost = [...expected].filter((id) => !got.some((g) => g.id === id));
+        const rows = await sql.unsafe(
+          `SELECT incident_id, kind, claimed_by, notified_at FROM sync_incidents
+          WHERE notified_at IS NULL OR claimed_by IS NULL`,
+        ).catch(() => []);
+        const said = NODES.flatMap((n) =>
+          (procs[n]?.lines ?? []).filter((l) => lost.some((id) => l.includes(id))).map((l) =>
+            `${n}: ${l}`
+          )
+        );
+        throw new Error(
+          `${(e as Error).message}\nnot delivered: ${lost.join(", ")}\nstore: ${
+            JSON.stringify(rows)
+          }\nlogs:\n${said.join("\n")}`,
+        );
+      });
       // Two more pull intervals for any late duplicate to show.
       await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS + 500));
 

@@ -1,6 +1,6 @@
 /**
  * PostgreSQL as the shared store of several central nodes: the `store:` section, the connection
- * (`npm:postgres`), versioned migrations under an advisory lock. The sync tables themselves are
+ * (`npm:pg`), versioned migrations under an advisory lock. The sync tables themselves are
  * lib/sync's (store_pg.ts).
  * @module
  */
