@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { HOLD_MS } from "../lib/alerts/notifier.ts";
 import { openPg, type Sql } from "../lib/pg/connect.ts";
 import { pgMissing, startPgCluster } from "../lib/pg/testing.ts";
 import { giveToServerUser } from "../lib/privilege/testing.ts";
@@ -230,10 +231,12 @@ Deno.test({
         }
         return Number((await q("SELECT count(*) AS n FROM sync_files")).n) === written;
       }, 120_000);
+      // A node killed between queueing a notice in its outbox and releasing it sends it once the
+      // hold (HOLD_MS, lib/alerts/notifier.ts) has passed after its restart: wait past that.
       await waitFor(
         "every notification delivered",
         () => Promise.resolve([...expected].every((id) => got.some((g) => g.id === id))),
-        60_000,
+        HOLD_MS + 60_000,
       ).catch(async (e) => {
         // Say which ones, where they stand in the store, and what the nodes logged of them.
         const lost = [...expected].filter((id) => !got.some((g) => g.id === id));
