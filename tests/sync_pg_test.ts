@@ -416,3 +416,128 @@ Deno.test({
     await Deno.remove(work, { recursive: true }).catch(() => {});
   },
 });
+
+Deno.test({
+  name: "sync on PostgreSQL: three sites shared by three central nodes, one each; a dead node's " +
+    "site goes to a live one",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const missing = pgMissing();
+    if (missing) throw new Error(missing);
+    await using pg = await startPgCluster({ host: "127.0.140.6" });
+    const work = await Deno.makeTempDir({ prefix: "dmonitor-sync-pg-share-" });
+    await Deno.chmod(work, 0o755);
+    const sites = ["p1", "p2", "p3"];
+    const siteHost: Record<string, string> = {
+      p1: "127.0.140.21",
+      p2: "127.0.140.22",
+      p3: "127.0.140.23",
+    };
+    const nodeHost: Record<string, string> = {
+      c1: "127.0.140.31",
+      c2: "127.0.140.32",
+      c3: "127.0.140.33",
+    };
+    const servers: SiteServer[] = [];
+    const ports: Record<string, number> = {};
+    for (const s of sites) {
+      const dir = join(work, `site-${s}`);
+      await Deno.mkdir(dir);
+      await Deno.writeTextFile(
+        join(dir, `a.1800000000.data`),
+        dataFile("a", Date.now(), [result()]),
+      );
+      ports[s] = freePortOn(siteHost[s]!);
+      servers.push(new SiteServer(siteHost[s]!, ports[s]!, dir, { tls: false }));
+    }
+    const procs: Record<string, NodeProcess> = {};
+    const roots: Record<string, string> = {};
+    for (const name of NODES) {
+      const state = join(work, `state-${name}`);
+      await Deno.mkdir(state);
+      await giveToServerUser(state);
+      roots[name] = await writeTree({
+        "dmonitor.yaml": [
+          `node: ${name}`,
+          `listen: ${nodeHost[name]}:2929`,
+          `state_dir: ${state}`,
+          "sync:",
+          "  sites:",
+          ...sites.map((s) => `    ${s}: "${siteHost[s]}:${ports[s]}"`),
+          `  interval: ${INTERVAL_MS}ms`,
+          "  sync_timeout: 2",
+          "  unreachable_after: 1h",
+          "store:",
+          pg.yaml(),
+          "",
+        ].join("\n"),
+      });
+    }
+    const drainers = async (n: string) => {
+      const r = await fetch(`http://${nodeHost[n]}:2929/v1/status`);
+      const v = await r.json() as { sites: { name: string; drainedBy: string | null }[] };
+      return Object.fromEntries(v.sites.map((s) => [s.name, s.drainedBy]));
+    };
+    const waitFor = async (what: string, ok: () => Promise<boolean>, ms = 60_000) => {
+      const end = Date.now() + ms;
+      while (!(await ok().catch(() => false))) {
+        if (Date.now() > end) {
+          throw new Error(
+            `timed out waiting for ${what}\n` +
+              Object.entries(procs).map(([n, p]) => `${n}:\n${tail(p.lines, 15)}`).join("\n"),
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      for (const s of servers) await s.start();
+      for (const n of NODES) {
+        procs[n] = new NodeProcess(["--config", roots[n]!], { DMONITOR_LOG_LEVEL: "info" });
+      }
+      for (const n of NODES) await procs[n]!.waitFor(/node started/, 60_000);
+      // Each node ends up draining one site, and every node's status says so.
+      await waitFor("one site per node", async () => {
+        const d = await drainers("c1");
+        return new Set(Object.values(d).filter((x) => x !== null)).size === 3;
+      });
+      const seen = await Promise.all(NODES.map(drainers));
+      for (const d of seen) assert.deepEqual(d, seen[0], "every node shows the same drainers");
+      const first = seen[0]!;
+      assert.deepEqual(new Set(Object.values(first)), new Set(NODES));
+      // The drainer of p2 dies: p2 goes to one of the two others, within the lease bound.
+      const victim = first.p2!;
+      const killedAt = Date.now();
+      await procs[victim]![Symbol.asyncDispose]();
+      delete procs[victim];
+      const alive = Object.keys(procs);
+      await waitFor("p2 taken over", async () => {
+        const d = await drainers(alive[0]!);
+        return d.p2 !== null && d.p2 !== victim;
+      });
+      console.log(`sync pg share: p2 taken over ${Date.now() - killedAt} ms after SIGKILL`);
+      const after = await drainers(alive[1]!);
+      assert.ok(alive.includes(after.p2!), JSON.stringify(after));
+      assert.equal(after.p1 !== victim && after.p3 !== victim, true, JSON.stringify(after));
+      // Every site's file was ingested once.
+      const sql = openPg({ settings: pg.settings(), password: pg.settings().password }, { max: 1 });
+      try {
+        const r = await sql.unsafe("SELECT site, files FROM sync_sites ORDER BY site");
+        assert.deepEqual(r.map((x) => [x.site, Number(x.files)]), [["p1", 1], ["p2", 1], [
+          "p3",
+          1,
+        ]]);
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      for (const p of Object.values(procs)) await p[Symbol.asyncDispose]();
+      for (const s of servers) await s.kill();
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+      for (const r of Object.values(roots)) {
+        await Deno.remove(r, { recursive: true }).catch(() => {});
+      }
+    }
+  },
+});

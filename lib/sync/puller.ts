@@ -14,6 +14,7 @@ import { type Clock, systemClock } from "../schedule/mod.ts";
 import type { SiteView } from "../status/types.ts";
 import type { TentacleClient, TentacleClientOptions } from "../tentacle/mod.ts";
 import { syncBackoff } from "./backoff.ts";
+import { leaseStep } from "./balance.ts";
 import { decideHealth, unreachableNotification } from "./health.ts";
 import { type PullResult, pullSite } from "./session.ts";
 import type { SiteConfig, SyncSettings } from "./settings.ts";
@@ -77,6 +78,8 @@ export class SyncPuller {
   #lastPrune = 0;
   #ready: Promise<void>;
   readonly #held = new Map<string, Held>();
+  /** Sites this node handed over, and when (local clock). */
+  readonly #handedOver = new Map<string, number>();
   #views: SiteView[];
   readonly #node: string;
   readonly #leaseMs: number;
@@ -159,6 +162,42 @@ export class SyncPuller {
         });
       } else this.#log.info("draining site", { site: site.name, lease_ms: this.#leaseMs });
     } else this.#held.get(site.name)!.renewedAt = this.#clock.now();
+    return true;
+  }
+
+  /**
+   * Releases `site` when this node holds more than its share and another live node has room
+   * (lib/sync/balance.ts); true when it did.
+   */
+  async #handOver(site: SiteConfig): Promise<boolean> {
+    const now = this.#clock.now();
+    const [live, leases] = await Promise.all([
+      this.store.liveNodes(3 * this.#leaseMs, now),
+      this.store.leases(),
+    ]);
+    const held = new Map<string, number>();
+    for (const l of leases) {
+      if (live.includes(l.holder)) held.set(l.holder, (held.get(l.holder) ?? 0) + 1);
+    }
+    held.set(this.#node, this.#held.size);
+    const step = leaseStep({
+      mine: true,
+      me: this.#node,
+      sites: this.#s.sites.length,
+      live,
+      held,
+    });
+    if (step !== "release") return false;
+    await this.store.releaseLease(site.name, this.#node);
+    this.#handedOver.set(site.name, this.#clock.now());
+    const h = this.#held.get(site.name);
+    this.#held.delete(site.name);
+    h?.ctl.abort();
+    this.#log.info("handed site over (more than this node's share)", {
+      site: site.name,
+      holds: held.get(this.#node),
+      live: live.length,
+    });
     return true;
   }
 
@@ -245,7 +284,16 @@ export class SyncPuller {
   async turn(site: SiteConfig, signal?: AbortSignal): Promise<CycleOutcome> {
     let mine: boolean;
     try {
-      mine = await this.claim(site);
+      const handed = this.#handedOver.get(site.name);
+      if (this.#held.has(site.name) && (await this.#handOver(site))) mine = false;
+      else if (handed !== undefined && this.#clock.now() - handed < this.#leaseMs) {
+        // Just handed over: leave it to a node with room for a lease; take it back after
+        // that if none did.
+        mine = false;
+      } else {
+        this.#handedOver.delete(site.name);
+        mine = await this.claim(site);
+      }
     } catch (e) {
       const error = (e as Error).message;
       this.#log.warn("cannot reach the store for the site's lease", { site: site.name, error });
@@ -343,7 +391,11 @@ export class SyncPuller {
           if (!signal.aborted) await fn().catch(() => {});
         }
       })();
-    const keeper = every(Math.max(100, Math.floor(this.#leaseMs / 3)), () => this.renew());
+    await this.store.heartbeat(this.#node, this.#clock.now()).catch(() => {});
+    const keeper = every(Math.max(100, Math.floor(this.#leaseMs / 3)), async () => {
+      await this.store.heartbeat(this.#node, this.#clock.now()).catch(() => {});
+      await this.renew();
+    });
     const refresher = every(1000, async () => {
       await this.refreshViews();
       await this.pump();

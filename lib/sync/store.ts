@@ -167,8 +167,14 @@ export interface SyncStore {
   acquireLease(site: string, holder: string, ttlMs: number, now: number): Promise<LeaseGrant>;
   /** Renews every lease `holder` holds; returns their sites. */
   renewLeases(holder: string, ttlMs: number, now: number): Promise<string[]>;
-  /** Gives a lease up (a clean stop), so another node takes over at once. */
+  /** Gives every lease of `holder` up (a clean stop), so other nodes take over at once. */
   releaseLeases(holder: string): Promise<void>;
+  /** Gives one site's lease up (handing it to a node with room). */
+  releaseLease(site: string, holder: string): Promise<void>;
+  /** Records that `node` is alive now (the store's clock). */
+  heartbeat(node: string, now: number): Promise<void>;
+  /** Nodes whose heartbeat is at most `withinMs` old. */
+  liveNodes(withinMs: number, now: number): Promise<string[]>;
   leases(): Promise<Lease[]>;
   /** The status page's view of the sites (`names` first, in that order, then any others). */
   views(now: number, names?: string[]): Promise<SiteView[]>;

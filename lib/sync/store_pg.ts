@@ -77,6 +77,11 @@ CREATE TABLE sync_leases (
   epoch BIGINT NOT NULL DEFAULT 1
 );`,
   },
+  {
+    version: 2,
+    name: "central nodes' heartbeats",
+    sql: `CREATE TABLE sync_nodes (node TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);`,
+  },
 ];
 
 type Row = Record<string, unknown>;
@@ -418,6 +423,29 @@ export class PgSyncStore implements SyncStore {
 
   async releaseLeases(holder: string): Promise<void> {
     await this.sql.unsafe("DELETE FROM sync_leases WHERE holder = $1", [holder]);
+  }
+
+  async releaseLease(site: string, holder: string): Promise<void> {
+    await this.sql.unsafe("DELETE FROM sync_leases WHERE site = $1 AND holder = $2", [
+      site,
+      holder,
+    ]);
+  }
+
+  async heartbeat(node: string, _now: number): Promise<void> {
+    await this.sql.unsafe(
+      `INSERT INTO sync_nodes (node, seen_at) VALUES ($1, ${NOW_MS})
+      ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at`,
+      [node],
+    );
+  }
+
+  async liveNodes(withinMs: number, _now: number): Promise<string[]> {
+    const rows = await this.sql.unsafe(
+      `SELECT node FROM sync_nodes WHERE seen_at >= ${NOW_MS} - $1 ORDER BY node`,
+      [withinMs],
+    );
+    return rows.map((r) => r.node as string);
   }
 
   async leases(): Promise<Lease[]> {

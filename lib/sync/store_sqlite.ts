@@ -78,6 +78,11 @@ CREATE TABLE sync_leases (
   epoch INTEGER NOT NULL DEFAULT 1
 ) WITHOUT ROWID;`,
   },
+  {
+    version: 3,
+    name: "central nodes' heartbeats",
+    sql: `CREATE TABLE sync_nodes (node TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  },
 ] as const;
 
 type Row = Record<string, SQLInputValue>;
@@ -362,6 +367,27 @@ export class SqliteSyncStore implements SyncStore {
   releaseLeases(holder: string): Promise<void> {
     this.db.prepare("DELETE FROM sync_leases WHERE holder = ?").run(holder);
     return Promise.resolve();
+  }
+
+  releaseLease(site: string, holder: string): Promise<void> {
+    this.db.prepare("DELETE FROM sync_leases WHERE site = ? AND holder = ?").run(site, holder);
+    return Promise.resolve();
+  }
+
+  heartbeat(node: string, now: number): Promise<void> {
+    this.db.prepare(
+      `INSERT INTO sync_nodes (node, seen_at) VALUES (?, ?)
+      ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at`,
+    ).run(node, now);
+    return Promise.resolve();
+  }
+
+  liveNodes(withinMs: number, now: number): Promise<string[]> {
+    return Promise.resolve(
+      (this.db.prepare("SELECT node FROM sync_nodes WHERE seen_at >= ? ORDER BY node").all(
+        now - withinMs,
+      ) as Row[]).map((r) => r.node as string),
+    );
   }
 
   #lease(site: string): Lease | null {

@@ -292,6 +292,19 @@ withBackends("sync store", {
       await b.releaseLeases("b");
     }
     await b.acquireLease("plant-8", "b", ttl, Date.now());
+    // One site handed over: only that lease goes.
+    await s.acquireLease("plant-9", "a", ttl, Date.now());
+    await s.releaseLease("plant-9", "b"); // not b's: nothing
+    assert.equal((await s.leases()).find((l) => l.site === "plant-9")?.holder, "a");
+    await s.releaseLease("plant-9", "a");
+    assert.equal((await s.leases()).find((l) => l.site === "plant-9"), undefined);
+    // Heartbeats: who is alive.
+    await s.heartbeat("a", Date.now());
+    await b.heartbeat("b", Date.now());
+    assert.deepEqual(await s.liveNodes(60_000, Date.now()), ["a", "b"]);
+    await new Promise((r) => setTimeout(r, 30));
+    await b.heartbeat("b", Date.now());
+    assert.deepEqual(await b.liveNodes(20, Date.now()), ["b"]);
     // A clean stop gives the leases up: the other takes over at once.
     await s.releaseLeases("a");
     assert.equal((await b.acquireLease("plant-7", "b", ttl, Date.now())).takenFrom, null);
