@@ -9,8 +9,9 @@ DENO := $(if $(and $(PATH_DENO),$(findstring deno $(DENO_VERSION) ,$(shell deno 
 # Debian packages the tests drive for real: ping for the built-in check, busybox for the shipped
 # plugins, chromium for the status page, promtool for /metrics, systemd-analyze for the unit,
 # shellcheck and curl for install.sh, setpriv/useradd (Debian base) for staged installs, faketime
-# (libfaketime) for a node whose clock is off.
-TEST_DEBS := iputils-ping busybox chromium prometheus systemd shellcheck curl util-linux passwd prometheus-alertmanager faketime
+# (libfaketime) for a node whose clock is off, postgresql for the shared store (its initdb/pg_ctl
+# live in /usr/lib/postgresql/<major>/bin, not on PATH).
+TEST_DEBS := iputils-ping busybox chromium prometheus systemd shellcheck curl util-linux passwd prometheus-alertmanager faketime postgresql
 TEST_CMDS := ping busybox chromium promtool systemd-analyze shellcheck curl setpriv useradd prometheus-alertmanager faketime
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -49,6 +50,7 @@ bench: $(DENO)
 # Installs what the tests need from Debian, only when something is missing.
 test-deps:
 	@missing=""; for c in $(TEST_CMDS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing test dependencies: $(TEST_DEBS)" >&2; \

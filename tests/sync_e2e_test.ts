@@ -100,7 +100,7 @@ Deno.test({
 
       // The central node: both sites, mutual TLS, a recording notifier.
       const notifier = recordingNotifier();
-      central = startSyncPuller(
+      central = (await startSyncPuller(
         configWith(centralRoot, {
           sync: {
             sites: { "plant-a": `${A_HOST}:${portA}`, "plant-b": `${B_HOST}:${portB}` },
@@ -116,7 +116,7 @@ Deno.test({
           },
         }, "central"),
         { db, notifier, logger: log },
-      )!;
+      ))!;
       const store = central.puller.store;
       const seen = (site: string, kind: string, test?: string) =>
         notifier.seen.filter((n) =>
@@ -129,11 +129,13 @@ Deno.test({
       b1.addResult(result({ host: "web.plant-b", test: "http" }));
       await Promise.all([a1.poll(), a2.poll(), b1.flush()]);
       await until(
-        () => store.modules("plant-a").filter((m) => m.module === "db.plant-a/tcp").length === 2,
+        async () =>
+          (await store.modules("plant-a")).filter((m) => m.module === "db.plant-a/tcp").length ===
+            2,
         "site A's results",
       );
       await until(
-        () => store.modules("plant-b").some((m) => m.module === "web.plant-b/http"),
+        async () => (await store.modules("plant-b")).some((m) => m.module === "web.plant-b/http"),
         "site B's results",
       );
 
@@ -155,7 +157,7 @@ Deno.test({
         const left = (await Array.fromAsync(Deno.readDir(dirA))).filter((e) =>
           e.name.endsWith(".data")
         );
-        return left.length === 0 && store.pendingNotifications().length === 0;
+        return left.length === 0 && (await store.pendingNotifications()).length === 0;
       };
       await until(drained, "site A drained");
       const recovered = notification({
@@ -193,13 +195,13 @@ Deno.test({
       // Site B goes down: "site unreachable" once; site A keeps flowing meanwhile.
       await siteB.kill();
       const killedAt = Date.now();
-      const aBefore = store.site("plant-a")!.files;
+      const aBefore = (await store.site("plant-a"))!.files;
       a1.addResult(
         result({ host: "db.plant-a", test: "tcp", output: "still fine", startedAt: Date.now() }),
       );
       await a1.poll();
       await until(
-        () => store.site("plant-a")!.files > aBefore,
+        async () => (await store.site("plant-a"))!.files > aBefore,
         "site A's new file while B is down",
       );
       assert.ok(
@@ -211,8 +213,11 @@ Deno.test({
       assert.equal(bDown.host, `${B_HOST}:${portB}`);
       assert.match(bDown.votes[0]!.output, /site not reached since/);
       // Several more failed pulls: still one incident.
-      const errs = store.site("plant-b")!.errors;
-      await until(() => store.site("plant-b")!.errors >= errs + 3, "more failed pulls of B");
+      const errs = (await store.site("plant-b"))!.errors;
+      await until(
+        async () => (await store.site("plant-b"))!.errors >= errs + 3,
+        "more failed pulls of B",
+      );
       assert.equal(seen("plant-b", "down", "sync").length, 1);
       // Site B is back, with what its node spooled meanwhile.
       b1.addResult(
@@ -228,7 +233,7 @@ Deno.test({
       await siteB.start();
       await until(() => seen("plant-b", "recovered", "sync").length > 0, "site B recovery");
       await until(
-        () => store.modules("plant-b").some((m) => m.data === "0"),
+        async () => (await store.modules("plant-b")).some((m) => m.data === "0"),
         "site B's spooled result",
       );
       await new Promise((r) => setTimeout(r, 700)); // two more pull intervals
@@ -236,6 +241,7 @@ Deno.test({
       assert.equal(seen("plant-b", "recovered", "sync").length, 1);
       assert.equal(seen("plant-b", "recovered", "sync")[0]!.incidentId, bDown.incidentId);
       // Per-site status for the status page.
+      await central.puller.refreshViews();
       const views = central.sites();
       assert.deepEqual(views.map((v) => v.name), ["plant-a", "plant-b"]);
       assert.ok(views.every((v) => v.lastPull !== null && v.lagMs !== null && v.files > 0));

@@ -11,7 +11,7 @@ import { BUNDLE_CONF, BUNDLE_MD5 } from "../lib/spool/bundle.ts";
 import { startSpool } from "../lib/spool/mod.ts";
 import { parseSyncSection } from "../lib/sync/settings.ts";
 import { pullSite } from "../lib/sync/session.ts";
-import { SyncStore } from "../lib/sync/store.ts";
+import { SqliteSyncStore } from "../lib/sync/store_sqlite.ts";
 import { configWith, dataFile, result } from "../lib/sync/testing.ts";
 import { freePortOn, startPerlTentacleServer, TLS } from "./sync_util.ts";
 
@@ -112,7 +112,7 @@ Deno.test({
       directory: join(work, "sync"),
       sites_dir: join(work, "sites.d"),
     }, { root: work, stateDir: work });
-    const store = new SyncStore(new DatabaseSync(":memory:"));
+    const store = new SqliteSyncStore(new DatabaseSync(":memory:"));
     const deps = { store, settings: settings!, log: memoryLogger(), clock: systemClock };
     const r = await pullSite(settings!.sites[0]!, deps);
     assert.deepEqual([r.safe, r.listed, r.ingested, r.rejected, r.push], [
@@ -126,9 +126,9 @@ Deno.test({
       (await Array.fromAsync(Deno.readDir(site))).filter((e) => e.isFile).map((e) => e.name),
       [],
     );
-    const legacy = store.modules("ref", "legacy");
+    const legacy = await store.modules("ref", "legacy");
     assert.deepEqual(legacy.map((m) => [m.module, m.data]), [["cpu", "42"]]);
-    assert.equal(store.modules("ref", "spool-node").length, 2);
+    assert.equal((await store.modules("ref", "spool-node")).length, 2);
     assert.ok((await Deno.stat(join(site, "conf", BUNDLE_CONF))).isFile);
     assert.ok((await Deno.stat(join(site, "md5", BUNDLE_MD5))).isFile);
     // The reference serves RECV: the next session sees the pushed MD5 and pushes nothing.

@@ -22,10 +22,13 @@
  * | 127.0.152.0/24 | silences_test.ts (CLI)  | 127.0.153.0/24 | silences_test.ts (clocks) |
  * | 127.0.170.0/24 | views_test.ts          | 127.0.171.0/24 | run_bind_test.ts        |
  * | 127.0.172.0/24 | views_peers_test.ts    |                |                          |
+ * | 127.0.140.0/24 | sync_pg_test.ts        |                |                         |
  *
  * Unit tests listen on 127.0.0.1 port 0, except lib/tentacle/server_test.ts (127.0.120.0/24) and
  * lib/tentacle/tls_test.ts (127.0.121.0/24, outside every test certificate on purpose) and
- * lib/alerts/alertmanager_test.ts (127.0.116.0/24, a real Alertmanager).
+ * lib/alerts/alertmanager_test.ts (127.0.116.0/24, a real Alertmanager), and the PostgreSQL
+ * clusters of lib/sync/store_test.ts (127.0.141.0/24), lib/pg/pg_test.ts (127.0.142.0/24) and
+ * bench/sync_pg_bench.ts (127.0.143.0/24).
  *
  * testdata/tls/e2e.crt (gen_e2e.sh) covers .1-.9 of 127.0.100-119 for the TLS tests. The
  * tentacle interop tests (run only with TENTACLE_REF_DIR) still use 127.0.0.1 with port 0.

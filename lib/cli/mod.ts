@@ -33,6 +33,7 @@ Commands:
   outbox [retry]      list pending and failed alert messages, or queue failed ones again
   alert test          send a test notification through every alert channel
   sync [--once]       pull remote sites' spools (isolated networks) into this node
+  store copy --to X   move the central store between SQLite and PostgreSQL (store:)
   tentacle-server     a Tentacle server, drop-in for Pandora's tentacle_server
   tentacle-client     a Tentacle client, drop-in for Pandora's tentacle_client
   version             print the version
@@ -52,6 +53,7 @@ const COMMANDS: Record<string, Command> = {
   outbox: outboxCommand,
   alert: alertCommand,
   sync: async (a, io) => (await import("./sync.ts")).syncCommand(a, io),
+  store: async (a, io) => (await import("./store.ts")).storeCommand(a, io),
   version: (_a, io) => (io.out(`dmonitor ${VERSION}`), Promise.resolve(0)),
   "tentacle-server": async (a) => (await import("../tentacle/mod.ts")).tentacleServerMain(a),
   "tentacle-client": async (a) => (await import("../tentacle/mod.ts")).tentacleClientMain(a),

@@ -8,8 +8,15 @@ import { resolve } from "node:path";
 import { DEFAULT_CONFIG_DIR } from "../config/mod.ts";
 import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import { buildChannels, type BuiltChannels } from "../alerts/mod.ts";
-import { openDatabase, StateStore } from "../store/mod.ts";
-import { readPandoraConf, requireSites, startSyncPuller, SyncPuller } from "../sync/mod.ts";
+import { StateStore } from "../store/mod.ts";
+import {
+  openSyncStore,
+  readPandoraConf,
+  requireSites,
+  startSyncPuller,
+  SyncPuller,
+} from "../sync/mod.ts";
+import { loadPgFiles, type PgConnect } from "../pg/connect.ts";
 import { daemonLogger, type Io, noPositionals, parseFlags } from "./args.ts";
 import { loadNodeConfig, type NodeConfig } from "../node/load.ts";
 import { createAlerting } from "../node/alerting.ts";
@@ -77,6 +84,15 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
     return 1;
   }
   const settings = config.sections.sync!;
+  // The store's password and TLS files are read before the switch to run_as, like other secrets.
+  let pg: PgConnect | null = null;
+  try {
+    pg = config.sections.store ? await loadPgFiles(config.sections.store) : null;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) io.err(formatProblemIn(dir, p));
+    return 1;
+  }
 
   const logger = daemonLogger();
   await dropPrivileges(config, logger);
@@ -101,10 +117,10 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
     });
     const notifier = alerting.notifier;
     if (values.once) {
-      const own = settings.database ? openDatabase(settings.database) : null;
+      const opened = await openSyncStore(settings, { db, pg, node: config.settings.node });
       try {
         const puller = new SyncPuller(settings, {
-          db: own ?? db,
+          store: opened.store,
           notifier,
           logger,
           node: config.settings.node,
@@ -126,7 +142,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
         }
         return outcomes.every((o) => o.ok) ? 0 : 1;
       } finally {
-        own?.close();
+        await opened.close();
       }
     }
     const ctl = new AbortController();
@@ -135,7 +151,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
     Deno.addSignalListener("SIGTERM", onStop);
     Deno.addSignalListener("SIGINT", onStop);
     try {
-      const running = startSyncPuller(config, { db, notifier, logger })!;
+      const running = (await startSyncPuller(config, { db, pg, notifier, logger }))!;
       const outbox = alerting.run(signal);
       await new Promise<void>((r) =>
         signal.aborted ? r() : signal.addEventListener("abort", () => r(), { once: true })

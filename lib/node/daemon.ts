@@ -141,9 +141,12 @@ export async function startDaemon(
       },
     };
     // A central node (sync:) pulls its sites and alerts through its own channels.
-    const sync = syncMod === null
-      ? null
-      : syncMod.startSyncPuller(config, { db: store.db, notifier: alerting.notifier, logger });
+    const sync = syncMod === null ? null : await syncMod.startSyncPuller(config, {
+      db: store.db,
+      pg: res.store,
+      notifier: alerting.notifier,
+      logger,
+    });
     if (sync) cleanups.push(() => sync.close());
 
     // One recorder for scheduled and confirm runs: a failure first seen by a peer's confirm

@@ -23,6 +23,7 @@ import { silenceSection } from "../alerts/silence.ts";
 import { spoolSection } from "../spool/settings.ts";
 import { syncSection } from "../sync/settings.ts";
 import { runAsSection } from "../privilege/mod.ts";
+import { storeSection } from "../pg/settings.ts";
 
 export function hostname(): string {
   try {
@@ -42,6 +43,7 @@ export function nodeSections(syncOverrides?: Record<string, string>) {
     tentacle: tentacleSection,
     spool: spoolSection,
     sync: syncSection(syncOverrides),
+    store: storeSection,
     runAs: runAsSection,
   };
 }

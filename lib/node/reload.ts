@@ -27,6 +27,7 @@ const RESTART_ONLY: [string, Get][] = [
   ["tentacle", (c) => c.sections.tentacle],
   ["spool", (c) => c.sections.spool],
   ["sync", (c) => c.sections.sync],
+  ["store", (c) => c.sections.store],
 ];
 
 /** What the consensus engine is built from. */

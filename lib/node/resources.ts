@@ -9,6 +9,7 @@ import { buildChannels, type BuiltChannels } from "../alerts/mod.ts";
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
 import { loadPeerTls, type PeerTls } from "../peers/mod.ts";
 import { loadStatusAccess, type StatusAccess } from "../status/mod.ts";
+import { loadPgFiles, type PgConnect } from "../pg/connect.ts";
 import type { NodeConfig } from "./load.ts";
 
 /** What a node holds open from its configuration; `close` releases the channels and the client. */
@@ -16,6 +17,8 @@ export interface Resources {
   access: StatusAccess;
   peerTls: PeerTls;
   channels: BuiltChannels;
+  /** The shared store's settings and the files they name (`store:`); null: SQLite. */
+  store: PgConnect | null;
   close(): void;
 }
 
@@ -33,10 +36,11 @@ async function collect<T>(p: Promise<T>, problems: ConfigProblem[]): Promise<T |
 export async function loadResources(config: NodeConfig): Promise<Resources> {
   const problems: ConfigProblem[] = [];
   const s = config.sections;
-  const [access, peerTls, channels] = await Promise.all([
+  const [access, peerTls, channels, store] = await Promise.all([
     collect(loadStatusAccess(s.status, config.root), problems),
     collect(loadPeerTls(s.peer), problems),
     collect(buildChannels(s.alerts), problems),
+    s.store ? collect(loadPgFiles(s.store), problems) : Promise.resolve(null),
   ]);
   const close = () => {
     channels?.close();
@@ -46,5 +50,5 @@ export async function loadResources(config: NodeConfig): Promise<Resources> {
     close();
     throw new ConfigError(problems);
   }
-  return { access, peerTls, channels, close };
+  return { access, peerTls, channels, store, close };
 }

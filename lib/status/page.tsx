@@ -260,6 +260,7 @@ function Sites(p: { sites: SiteView[]; now: number }) {
             {dotted([
               `lag ${x.lagMs === null ? "unknown" : span(x.lagMs)}`,
               `${x.files} files`,
+              x.drainedBy ? `drained by ${x.drainedBy}` : null,
               errorCount(x.errors),
               x.lastError ? `last: ${x.lastError}` : null,
             ])}

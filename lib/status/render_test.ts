@@ -65,7 +65,7 @@ Deno.test("page shows checks, incidents with votes, peers, sites, history", () =
       "UP www.example.com https up 2h ago",
       "UP beta 10.0.0.2:2929 seen 4s ago rtt 2ms · 0 errors",
       "DOWN 10.0.0.3:2929 never seen 17 errors · last: connection refused",
-      "OK plant-7 pulled 40s ago lag 1m · 120 files · 1 error",
+      "OK plant-7 pulled 40s ago lag 1m · 120 files · drained by central-2 · 1 error",
       "ENDED www.example.com https 2h 30m ago lasted 25m · notified by beta",
       "Notifications queued: 1, failed: 0",
     ]
@@ -264,5 +264,13 @@ Deno.test("page and terminal: an acknowledgement, shared and file silences, and 
   assert.match(
     html,
     /until 2025-03-01 18:00:00 UTC; shared, id 0123456789ab, added by alice on beta: swap/,
+  );
+});
+
+Deno.test("terminal text lists each remote site with the central node that drains it", () => {
+  const text = renderText(sampleView());
+  assert.match(
+    text,
+    /Remote sites \(1\)\n\s+plant-7\s+last pull 40s ago\s+lag .*120 files\s+drained by central-2\s+1 errors/,
   );
 });

@@ -130,6 +130,7 @@ export function sampleView(over: Partial<StatusView> = {}): StatusView {
       files: 120,
       errors: 1,
       lastError: null,
+      drainedBy: "central-2",
     }],
     outbox: { pending: 1, failed: 0, oldest: NOW - 30_000 },
     ...over,

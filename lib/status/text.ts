@@ -211,6 +211,7 @@ export function renderText(input: StatusView, opts: { colour?: boolean } = {}): 
       `last pull ${ago(s.lastPull, now)}`,
       `lag ${s.lagMs === null ? "-" : runTime(s.lagMs)}`,
       `${s.files} files`,
+      s.drainedBy ? `drained by ${s.drainedBy}` : "",
       `${s.errors} errors${s.lastError ? `: ${s.lastError}` : ""}`,
     ])));
   }

@@ -152,10 +152,12 @@ export interface SiteView {
   lastPull: number | null;
   /** How far behind the site's newest result is; null when unknown. */
   lagMs: number | null;
-  /** Files pulled since the node started. */
+  /** Files ingested (cumulative, kept in the store). */
   files: number;
   errors: number;
   lastError: string | null;
+  /** The central node that holds the site's lease and drains it now; null when none does. */
+  drainedBy?: string | null;
 }
 
 export interface OutboxView {

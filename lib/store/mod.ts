@@ -26,3 +26,4 @@ export {
   type RunCount,
   type StateChange,
 } from "./history.ts";
+export { migrateSqlite, type SqliteMigration } from "./migrate.ts";

@@ -6,7 +6,7 @@
  * README.md beside this file.
  *
  * ```ts
- * const sync = startSyncPuller(config, { db: store.db, notifier, logger });
+ * const sync = await startSyncPuller(config, { db: store.db, pg: resources.store, notifier, logger });
  * // status page: sites: sync?.sites() ?? []
  * await sync?.close();
  * ```
@@ -29,7 +29,9 @@ export {
 } from "./health.ts";
 export { pushSiteConfig, readSiteBundle } from "./push.ts";
 export { address, type CycleOutcome, type PullerDeps, SyncPuller } from "./puller.ts";
+export { openSyncStore } from "./run.ts";
 export {
+  ingestLeftovers,
   ingestLocalFile,
   oldestFirst,
   type PullResult,
@@ -54,5 +56,18 @@ export {
   parsePandoraTime,
   readIncidentsModule,
 } from "./incidents.ts";
-export { type IngestOutcome, type IngestStatus, type SiteRow, SyncStore } from "./store.ts";
+export {
+  guardStore,
+  type IngestOutcome,
+  type IngestStatus,
+  type Lease,
+  type LeaseGrant,
+  LeaseLostError,
+  planIngest,
+  type SiteRow,
+  type SyncStore,
+} from "./store.ts";
+export { SqliteSyncStore } from "./store_sqlite.ts";
+export { PgSyncStore } from "./store_pg.ts";
+export { leaseMs } from "./puller.ts";
 export { type RunningSync, startSyncPuller, type SyncDeps } from "./run.ts";

@@ -90,7 +90,7 @@ Deno.test("SyncPuller: a notifier that refuses is retried; each notification is 
   notifier.fail = true;
   await p.runOnce();
   assert.equal(notifier.seen.length, 0);
-  assert.equal(p.store.pendingNotifications().length, 1);
+  assert.equal((await p.store.pendingNotifications()).length, 1);
   notifier.fail = false;
   await Deno.writeTextFile(join(srv.dir, "b.2.data"), dataFile("n2", T0, [], [n]));
   await p.runOnce();
@@ -117,7 +117,7 @@ Deno.test("SyncPuller: retries with backoff within a cycle; sync_retries bounds 
   const out = await cycle;
   assert.deepEqual([out.ok, out.attempts], [false, 3]);
   assert.equal(log.lines.filter((l) => /cannot pull site/.test(l)).length, 3);
-  assert.equal(p.views()[0]!.errors, 3);
+  assert.equal((await p.refreshViews())[0]!.errors, 3);
 });
 
 Deno.test("SyncPuller: a silent site does not delay another one", async () => {

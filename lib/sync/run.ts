@@ -11,13 +11,19 @@ import type { Notifier } from "../quorum/types.ts";
 import type { Clock } from "../schedule/mod.ts";
 import type { SiteView } from "../status/types.ts";
 import { openDatabase } from "../store/mod.ts";
+import { describePg, openPg, type PgConnect } from "../pg/mod.ts";
+import type { SyncStore } from "./store.ts";
+import { SqliteSyncStore } from "./store_sqlite.ts";
+import { PgSyncStore } from "./store_pg.ts";
 import type { TentacleClient, TentacleClientOptions } from "../tentacle/mod.ts";
-import { SyncPuller } from "./puller.ts";
+import { leaseMs, SyncPuller } from "./puller.ts";
 import { requireSites, type SyncSettings } from "./settings.ts";
 
 export interface SyncDeps {
-  /** The node's state database (`StateStore.db`); used unless `sync.database` names another. */
+  /** The node's state database (`StateStore.db`); used unless `sync.database` or `store:` names another. */
   db: DatabaseSync;
+  /** The `store:` section with its files read (lib/node/resources.ts); null or absent: SQLite. */
+  pg?: PgConnect | null;
   /** The node's alert notifier (`createNotifier(...)`). */
   notifier: Notifier;
   logger: Logger;
@@ -38,24 +44,53 @@ export interface RunningSync {
 }
 
 /**
- * Starts the puller of a node whose configuration has a `sync:` section (with `syncserver` not 0);
- * null otherwise. Throws ConfigError when it lists no site.
+ * The central store a node's settings name: PostgreSQL (`store:`, migrated at open, under the
+ * advisory lock), a SQLite file of its own (`sync.database`), or the node's state database.
  */
-export function startSyncPuller(
+export async function openSyncStore(
+  settings: SyncSettings,
+  deps: { db: DatabaseSync; pg?: PgConnect | null; node: string },
+): Promise<{ store: SyncStore; where: string; close(): Promise<void> }> {
+  if (deps.pg) {
+    const sql = openPg(deps.pg);
+    try {
+      const store = await PgSyncStore.open(sql, { node: deps.node, owns: true });
+      return { store, where: describePg(deps.pg.settings), close: () => store.close() };
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw e;
+    }
+  }
+  const own = settings.database ? openDatabase(settings.database) : null;
+  const store = new SqliteSyncStore(own ?? deps.db);
+  return {
+    store,
+    where: `sqlite ${settings.database ?? "state.db"}`,
+    close: () => Promise.resolve(own?.close()),
+  };
+}
+
+/**
+ * Starts the puller of a node whose configuration has a `sync:` section (with `syncserver` not 0);
+ * null otherwise. Throws ConfigError when it lists no site, StoreError when its store cannot be
+ * opened or migrated.
+ */
+export async function startSyncPuller(
   config: Config<{ sync: SyncSettings | null }>,
   deps: SyncDeps,
-): RunningSync | null {
+): Promise<RunningSync | null> {
   const settings = config.sections.sync;
   const missing = settings ? requireSites(settings) : null;
   if (missing) throw new ConfigError([missing]);
   if (!settings || !settings.enabled) return null;
-  const own = settings.database ? openDatabase(settings.database) : null;
+  const node = deps.node ?? config.settings.node;
+  const opened = await openSyncStore(settings, { db: deps.db, pg: deps.pg, node });
   const puller = new SyncPuller(settings, {
-    db: own ?? deps.db,
+    store: opened.store,
     notifier: deps.notifier,
     logger: deps.logger,
     clock: deps.clock,
-    node: deps.node ?? config.settings.node,
+    node,
     random: deps.random,
     historyRetentionMs: config.settings.history_retention,
     connect: deps.connect,
@@ -67,6 +102,8 @@ export function startSyncPuller(
     interval: settings.intervalMs,
     parallel: settings.parallel,
     tls: settings.tls !== null,
+    store: opened.where,
+    lease_ms: leaseMs(settings.intervalMs),
   });
   const running = puller.run(ctl.signal).catch((e) =>
     log.error("sync puller stopped", { error: (e as Error).message })
@@ -77,7 +114,7 @@ export function startSyncPuller(
     close: async () => {
       ctl.abort();
       await running;
-      own?.close();
+      await opened.close();
     },
   };
 }

@@ -35,11 +35,18 @@ import type { IngestOutcome, SyncStore } from "./store.ts";
 
 export interface SessionDeps {
   store: SyncStore;
+  /**
+   * Ingest only while `holder` holds the site's lease (renewed by each ingest): a node that lost
+   * it to another writes nothing more (a shared store).
+   */
+  fence?: { holder: string; ttlMs: number };
   settings: SyncSettings;
   log: Logger;
   clock: Clock;
   /** Opens the connection (default `TentacleClient.connect`); tests inject faults here. */
   connect?: (options: TentacleClientOptions) => Promise<TentacleClient>;
+  /** Only ingest what is left in `incoming/` (another node drains the site); no connection. */
+  leftoversOnly?: boolean;
   /** Abandons the session (the connection is dropped; nothing durable is lost). */
   signal?: AbortSignal;
 }
@@ -103,6 +110,7 @@ export async function ingestLocalFile(
   name: string,
   now: number,
   expect?: { size: number; sha256: string },
+  fence?: { holder: string; ttlMs: number },
 ): Promise<IngestOutcome> {
   const path = join(dirs.incoming, name);
   const bytes = await Deno.readFile(path);
@@ -119,7 +127,7 @@ export async function ingestLocalFile(
       writtenAt: null,
     };
   }
-  const out = store.ingest(site, name, bytes, hash, now);
+  const out = await store.ingest(site, name, bytes, hash, now, fence);
   if (out.status === "rejected") {
     await Deno.mkdir(dirs.rejected, { recursive: true });
     await Deno.rename(path, join(dirs.rejected, name));
@@ -162,6 +170,34 @@ export async function recoverCompleteTemps(
   return kept;
 }
 
+/**
+ * Ingests what an interrupted run left in the site's `incoming/`: every complete file, including
+ * downloads complete but still under their temporary name (a reference server has deleted its
+ * copy); only partial downloads are swept. Safe without the site's lease: the ledger drops what
+ * another node ingested already.
+ */
+export async function ingestLeftovers(
+  site: string,
+  dirs: { incoming: string; rejected: string },
+  deps: Pick<SessionDeps, "store" | "log" | "clock" | "fence">,
+  count: (o: IngestOutcome, name: string) => void = () => {},
+): Promise<void> {
+  const { store, log, clock } = deps;
+  const one = async (name: string) =>
+    count(
+      await ingestLocalFile(store, site, dirs, name, clock.now(), undefined, deps.fence),
+      name,
+    );
+  for await (const e of Deno.readDir(dirs.incoming)) {
+    if (e.isFile && !e.name.startsWith(".")) await one(e.name);
+  }
+  for (const name of await recoverCompleteTemps(dirs.incoming, one)) {
+    log.info("ingested a complete download left under its temporary name", { site, file: name });
+    await one(name);
+  }
+  await sweepTemps(dirs.incoming, clock.now(), -1);
+}
+
 /** Runs one session with `site`. Throws PeerError/ProtocolError when the site cannot be drained. */
 export async function pullSite(site: SiteConfig, deps: SessionDeps): Promise<PullResult> {
   const { store, settings, log, clock } = deps;
@@ -201,19 +237,8 @@ export async function pullSite(site: SiteConfig, deps: SessionDeps): Promise<Pul
   // Leftovers of an interrupted run: every complete file is ingested, including downloads that
   // are complete but still under their temporary name (a reference server has deleted its copy);
   // only partial downloads are swept.
-  const ingestLeftover = async (name: string) =>
-    count(await ingestLocalFile(store, site.name, dirs, name, clock.now()), name);
-  for await (const e of Deno.readDir(dirs.incoming)) {
-    if (e.isFile && !e.name.startsWith(".")) await ingestLeftover(e.name);
-  }
-  for (const name of await recoverCompleteTemps(dirs.incoming, ingestLeftover)) {
-    log.info("ingested a complete download left under its temporary name", {
-      site: site.name,
-      file: name,
-    });
-    await ingestLeftover(name);
-  }
-  await sweepTemps(dirs.incoming, clock.now(), -1);
+  await ingestLeftovers(site.name, dirs, { store, log, clock, fence: deps.fence }, count);
+  if (deps.leftoversOnly) return result;
 
   const connect = deps.connect ?? ((o: TentacleClientOptions) => TentacleClient.connect(o));
   const client = await connect(siteClientOptions(site, settings));
@@ -239,9 +264,27 @@ export async function pullSite(site: SiteConfig, deps: SessionDeps): Promise<Pul
     result.listed = names.length;
     for (let i = 0; i < names.length; i += settings.batch) {
       const slice = names.slice(i, i + settings.batch);
+      // Safe move: each batch is ingested (committed to the store) before the site is told it
+      // may delete its copies, so a node killed at any point leaves every file either on the site
+      // or in the store, never only on its own disk (another node can take the site over).
+      const early = new Set<string>();
       const { moved, failed } = await client.mvMany(
         slice.map((name) => ({ name, dest: join(dirs.incoming, name) })),
-        { batch: settings.batch },
+        {
+          batch: settings.batch,
+          beforeConfirm: async (files) => {
+            for (const f of files) {
+              count(
+                await ingestLocalFile(store, site.name, dirs, f.name, clock.now(), {
+                  size: f.size,
+                  sha256: f.sha256,
+                }, deps.fence),
+                f.name,
+              );
+              early.add(f.name);
+            }
+          },
+        },
       );
       result.moved += moved.length;
       result.failed += failed.length;
@@ -253,11 +296,12 @@ export async function pullSite(site: SiteConfig, deps: SessionDeps): Promise<Pul
         });
       }
       for (const m of moved) {
+        if (early.has(m.name)) continue;
         count(
           await ingestLocalFile(store, site.name, dirs, m.name, clock.now(), {
             size: m.size,
             sha256: m.sha256,
-          }),
+          }, deps.fence),
           m.name,
         );
       }

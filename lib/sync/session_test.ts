@@ -10,7 +10,7 @@ import { BUNDLE_CONF, BUNDLE_MD5, bundleMd5, encodeBundle } from "../spool/bundl
 import { PeerError } from "../errors/mod.ts";
 import { parseSyncSection } from "./settings.ts";
 import { pullSite, siteDirs } from "./session.ts";
-import { SyncStore } from "./store.ts";
+import { SqliteSyncStore } from "./store_sqlite.ts";
 import { dataFile, freePort, notification, result, T0, tempDir, TLS_DIR } from "./testing.ts";
 
 function setup(work: string, section: Record<string, unknown> = {}) {
@@ -25,7 +25,7 @@ function setup(work: string, section: Record<string, unknown> = {}) {
     { root: work, stateDir: work },
   );
   assert.deepEqual(problems, []);
-  const store = new SyncStore(new DatabaseSync(":memory:"));
+  const store = new SqliteSyncStore(new DatabaseSync(":memory:"));
   const log = memoryLogger();
   return {
     settings: settings!,
@@ -58,7 +58,7 @@ for (const extensions of [true, false]) {
     await using w = await tempDir();
     await using srv = await startTestServer({ insecure: true, extensions });
     const { settings, store, deps } = setup(w.path, { sync_port: srv.port });
-    store.ensureSite("127.0.0.1", "x", T0);
+    await store.ensureSite("127.0.0.1", "x", T0);
     await fill(srv.dir, 20);
     await Deno.writeTextFile(join(srv.dir, "notes.txt"), "not a data file");
     const r = await pullSite(settings.sites[0]!, deps);
@@ -73,7 +73,7 @@ for (const extensions of [true, false]) {
     ]);
     assert.deepEqual(await entries(srv.dir), ["notes.txt"]);
     assert.deepEqual(await entries(siteDirs(settings.directory, "127.0.0.1").incoming), []);
-    const hist = store.history("127.0.0.1", "node-1", "www.example.com/seq", 100);
+    const hist = await store.history("127.0.0.1", "node-1", "www.example.com/seq", 100);
     assert.deepEqual(hist.map((h) => Number(h.at - T0)).sort((a, b) => a - b), [
       ...Array(20).keys(),
     ]);
@@ -100,7 +100,7 @@ Deno.test("pullSite: mutual TLS with the test CA; a foreign client certificate i
   await fill(srv.dir, 3);
   const r = await pullSite(settings.sites[0]!, deps);
   assert.deepEqual([r.safe, r.ingested], [true, 3]);
-  assert.equal(store.modules("127.0.0.1").length, 2);
+  assert.equal((await store.modules("127.0.0.1")).length, 2);
   const foreign = setup(w.path, {
     sync_port: srv.port,
     ...tls,
@@ -125,7 +125,7 @@ Deno.test("pullSite: leftovers of a killed run are finished before connecting, e
   const twice = dataFile("node-1", T0 + 1, [result()]);
   await Deno.writeTextFile(join(dirs.incoming, "a.2.data"), twice);
   const bytes = new TextEncoder().encode(twice);
-  store.ingest(
+  await store.ingest(
     "127.0.0.1",
     "a.2.data",
     bytes,
@@ -135,8 +135,8 @@ Deno.test("pullSite: leftovers of a killed run are finished before connecting, e
   await Deno.writeTextFile(join(dirs.incoming, ".dmonitor.tmp.abc.a.3.data"), done.slice(0, 50));
   await assert.rejects(pullSite(settings.sites[0]!, deps), PeerError);
   assert.deepEqual(await entries(dirs.incoming), []);
-  assert.equal(store.history("127.0.0.1", "node-1", "www.example.com/http").length, 2);
-  assert.equal(store.pendingNotifications().length, 1);
+  assert.equal((await store.history("127.0.0.1", "node-1", "www.example.com/http")).length, 2);
+  assert.equal((await store.pendingNotifications()).length, 1);
 });
 
 Deno.test("pullSite: a complete download left under its temporary name is ingested, not swept", async () => {
@@ -169,7 +169,9 @@ Deno.test("pullSite: a complete download left under its temporary name is ingest
   assert.deepEqual(await entries(dirs.incoming), []);
   // a.1 from its temporary file, a.3 twice (the file in place, then the temporary one); a.2 was
   // partial: swept (the one file in flight, which a reference server may have deleted).
-  const files = store.history("127.0.0.1", "node-1", "www.example.com/http").map((h) => h.file);
+  const files = (await store.history("127.0.0.1", "node-1", "www.example.com/http")).map((h) =>
+    h.file
+  );
   assert.deepEqual(files.sort(), ["a.1.data", "a.3.data", "a.3.data"]);
   assert.equal(log.lines.filter((l) => /left under its temporary name/.test(l)).length, 2);
 });
@@ -182,7 +184,7 @@ Deno.test("pullSite: a file still being written on a reference server is rejecte
   await Deno.writeTextFile(join(srv.dir, "partial.1.data"), full.slice(0, full.length / 2));
   const r = await pullSite(settings.sites[0]!, deps);
   assert.deepEqual([r.ingested, r.rejected], [0, 1]);
-  assert.deepEqual(store.modules("127.0.0.1"), []);
+  assert.deepEqual(await store.modules("127.0.0.1"), []);
   assert.deepEqual(await entries(siteDirs(settings.directory, "127.0.0.1").rejected), [
     "partial.1.data",
   ]);

@@ -1,19 +1,20 @@
 /**
- * The central store of pulled site data, in the node's SQLite database: per site and agent, each
- * module's latest value and its history; a ledger of ingested files keyed by site + file name +
- * SHA-256 (so a re-delivered file is recognised and never ingested twice); site incidents keyed by
- * site + incident id + kind (+ reminder number), each notified once; and per-site pull status.
+ * The central store of pulled site data, one interface for both back ends: SQLite in the node's
+ * own database (store_sqlite.ts, the embedded default) and PostgreSQL shared by several central
+ * nodes (store_pg.ts). Per site and agent, each module's latest value and its history; a ledger
+ * of ingested files keyed by site + file name + SHA-256 (a re-delivered file is recognised and
+ * never ingested twice); site incidents keyed by site + incident id + kind (+ reminder number),
+ * each claimed by one node and notified once; per-site pull status; and per-site leases (which
+ * node drains the site).
  *
- * Ingesting a file is one transaction: ledger row, agent, modules, incidents, site counters. The
- * caller deletes its local copy only after that commits; a crash in between leaves a file whose
- * ledger row already exists, which the next run just deletes.
+ * Ingesting a file is one transaction: ledger row, agent, modules, incidents, site counters, and
+ * (when fenced) the check that this node still holds the site's lease. The caller deletes its
+ * local copy only after that commits; a crash in between leaves a file whose ledger row already
+ * exists, which the next run just deletes.
  * @module
  */
-import { transaction } from "../store/mod.ts";
-import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { StoreError } from "../errors/mod.ts";
 import type { Notification } from "../quorum/types.ts";
-import { DROPPED_MODULE, INCIDENTS_MODULE } from "../spool/agent_xml.ts";
 import type { SiteView } from "../status/types.ts";
 import { AgentDataError, parseAgentData } from "./agent_parse.ts";
 import {
@@ -22,45 +23,7 @@ import {
   parsePandoraTime,
   readIncidentsModule,
 } from "./incidents.ts";
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sync_files (
-  site TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
-  agent TEXT, status TEXT NOT NULL CHECK (status IN ('ingested', 'rejected')), error TEXT,
-  written_at INTEGER, ingested_at INTEGER NOT NULL,
-  PRIMARY KEY (site, name, sha256)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sync_files_time ON sync_files (ingested_at);
-CREATE TABLE IF NOT EXISTS sync_agents (
-  site TEXT NOT NULL, agent TEXT NOT NULL, attrs TEXT NOT NULL, last_file TEXT NOT NULL,
-  written_at INTEGER, seen_at INTEGER NOT NULL,
-  PRIMARY KEY (site, agent)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sync_module_last (
-  site TEXT NOT NULL, agent TEXT NOT NULL, module TEXT NOT NULL, type TEXT NOT NULL,
-  data TEXT NOT NULL, description TEXT, at INTEGER NOT NULL,
-  PRIMARY KEY (site, agent, module)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sync_module_history (
-  id INTEGER PRIMARY KEY, site TEXT NOT NULL, agent TEXT NOT NULL, module TEXT NOT NULL,
-  type TEXT NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL, file TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sync_module_history_key ON sync_module_history (site, agent, module, at);
-CREATE INDEX IF NOT EXISTS sync_module_history_time ON sync_module_history (at);
-CREATE TABLE IF NOT EXISTS sync_incidents (
-  site TEXT NOT NULL, incident_id TEXT NOT NULL, kind TEXT NOT NULL, seq INTEGER NOT NULL,
-  payload TEXT NOT NULL, received_at INTEGER NOT NULL, notified_at INTEGER,
-  UNIQUE (site, incident_id, kind, seq)
-);
-CREATE INDEX IF NOT EXISTS sync_incidents_pending ON sync_incidents (notified_at);
-CREATE TABLE IF NOT EXISTS sync_sites (
-  site TEXT PRIMARY KEY, address TEXT NOT NULL, first_seen INTEGER NOT NULL,
-  last_attempt INTEGER, last_success INTEGER, last_error TEXT, last_error_at INTEGER,
-  errors INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,
-  rejected INTEGER NOT NULL DEFAULT 0, newest_data_at INTEGER,
-  unreachable_id TEXT, unreachable_since INTEGER
-) WITHOUT ROWID;
-`;
+import { INCIDENTS_MODULE } from "../spool/agent_xml.ts";
 
 export type IngestStatus = "ingested" | "duplicate" | "rejected";
 
@@ -91,271 +54,245 @@ export interface SiteRow {
   unreachableSince: number | null;
 }
 
-type Row = Record<string, SQLInputValue>;
+/** Key of a site notification: site, incident id, kind, reminder number. */
+export type NoticeKey = [string, string, string, number];
 
-export class SyncStore {
-  constructor(readonly db: DatabaseSync) {
-    try {
-      db.exec(SCHEMA);
-    } catch (e) {
-      throw new StoreError(`Cannot create the sync tables: ${(e as Error).message}`, { cause: e });
-    }
+export interface PendingNotice {
+  key: NoticeKey;
+  notification: Notification;
+}
+
+/** Who drains a site. */
+export interface Lease {
+  site: string;
+  holder: string;
+  /** When this holder took it (epoch ms, the store's clock). */
+  since: number;
+  expiresAt: number;
+  /** Bumped at every change of holder. */
+  epoch: number;
+}
+
+/** What asking for a site's lease gave. */
+export interface LeaseGrant {
+  /** True when `holder` now holds it (newly or still). */
+  held: boolean;
+  lease: Lease | null;
+  /** The previous holder when this call took the lease over from another node, else null. */
+  takenFrom: string | null;
+  /** How long the previous holder's lease had been expired when taken over, ms. */
+  expiredFor: number | null;
+}
+
+/** Thrown by a fenced ingest when this node no longer holds the site's lease. */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+  constructor(readonly site: string, readonly holder: string) {
+    super(`Lost the lease of site ${site} (${holder} no longer drains it)`);
   }
+}
 
-  #tx<T>(fn: () => T): T {
-    return transaction(this.db, fn);
-  }
+/** A module's latest value, as `modules()` returns it. */
+export interface ModuleValue {
+  agent: string;
+  module: string;
+  type: string;
+  data: string;
+  description: string | null;
+  at: number;
+}
 
+/** The central store; every method is one round trip or one transaction. */
+export interface SyncStore {
+  readonly kind: "sqlite" | "postgresql";
   /** True when this exact file (site, name, content) was ingested or rejected before. */
-  known(site: string, name: string, sha256: string): boolean {
-    return this.db.prepare("SELECT 1 FROM sync_files WHERE site = ? AND name = ? AND sha256 = ?")
-      .get(site, name, sha256) !== undefined;
-  }
-
-  /** Ingests one complete file in one transaction (see the module comment). */
+  known(site: string, name: string, sha256: string): Promise<boolean>;
+  /**
+   * Ingests one complete file in one transaction (see the module comment). With `fence`, the
+   * transaction also renews the site's lease held by `fence.holder` for `fence.ttlMs`, and throws
+   * LeaseLostError (writing nothing) when another node holds it.
+   */
   ingest(
     site: string,
     name: string,
     bytes: Uint8Array,
     sha256: string,
     now: number,
-  ): IngestOutcome {
-    return this.#tx(() => {
-      if (this.known(site, name, sha256)) {
-        this.db.prepare("UPDATE sync_sites SET duplicates = duplicates + 1 WHERE site = ?").run(
-          site,
-        );
-        return { status: "duplicate" as const, incidents: 0, modules: 0, writtenAt: null };
-      }
-      let parsed;
-      try {
-        parsed = parseAgentData(bytes);
-      } catch (e) {
-        if (!(e instanceof AgentDataError)) throw e;
-        this.db.prepare(
-          `INSERT INTO sync_files (site, name, sha256, size, agent, status, error, written_at, ingested_at)
-          VALUES (?, ?, ?, ?, NULL, 'rejected', ?, NULL, ?)`,
-        ).run(site, name, sha256, bytes.length, e.message, now);
-        this.db.prepare("UPDATE sync_sites SET rejected = rejected + 1 WHERE site = ?").run(site);
-        return {
-          status: "rejected" as const,
-          incidents: 0,
-          modules: 0,
-          error: e.message,
-          writtenAt: null,
-        };
-      }
-      const agent = parsed.attrs.agent_name!;
-      const dm = Number(parsed.attrs.dmonitor_time);
-      const writtenAt = Number.isSafeInteger(dm) && dm > 0
-        ? dm
-        : parsePandoraTime(parsed.attrs.timestamp);
-      const at0 = writtenAt ?? now;
-      this.db.prepare(
-        `INSERT INTO sync_agents (site, agent, attrs, last_file, written_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, agent) DO UPDATE SET attrs = excluded.attrs, last_file = excluded.last_file,
-          written_at = MAX(COALESCE(sync_agents.written_at, 0), COALESCE(excluded.written_at, 0)), seen_at = excluded.seen_at`,
-      )
-        .run(site, agent, JSON.stringify(parsed.attrs), name, writtenAt, now);
-      const last = this.db.prepare(
-        `INSERT INTO sync_module_last (site, agent, module, type, data, description, at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, agent, module) DO UPDATE SET type = excluded.type, data = excluded.data,
-          description = excluded.description, at = excluded.at WHERE excluded.at >= sync_module_last.at`,
-      );
-      const hist = this.db.prepare(
-        `INSERT INTO sync_module_history (site, agent, module, type, data, at, file)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      );
-      const inc = this.db.prepare(
-        `INSERT OR IGNORE INTO sync_incidents (site, incident_id, kind, seq, payload, received_at)
-        VALUES (?, ?, ?, ?, ?, ?)`,
-      );
-      let incidents = 0;
-      for (const m of parsed.modules) {
-        const ran = Number(m.extra.dmonitor_at);
-        const at = Number.isSafeInteger(ran) && ran > 0 ? ran : at0;
-        last.run(site, agent, m.name, m.type, m.data, m.description, at);
-        hist.run(site, agent, m.name, m.type, m.data, at, name);
-        if (m.name === INCIDENTS_MODULE && m.type === "async_string") {
-          for (const n of readIncidentsModule(m.data)) {
-            const c = centralNotification(site, n);
-            incidents += Number(
-              inc.run(site, c.incidentId, c.kind, noticeSeq(n), JSON.stringify(c), now).changes,
-            );
-          }
-        }
-      }
-      this.db.prepare(
-        `INSERT INTO sync_files (site, name, sha256, size, agent, status, error, written_at, ingested_at)
-        VALUES (?, ?, ?, ?, ?, 'ingested', NULL, ?, ?)`,
-      ).run(site, name, sha256, bytes.length, agent, writtenAt, now);
-      this.db.prepare(`UPDATE sync_sites SET files = files + 1,
-        newest_data_at = MAX(COALESCE(newest_data_at, 0), ?) WHERE site = ?`).run(at0, site);
-      return { status: "ingested" as const, incidents, modules: parsed.modules.length, writtenAt };
-    });
-  }
-
+    fence?: { holder: string; ttlMs: number },
+  ): Promise<IngestOutcome>;
   /** Queues a notification raised centrally (site unreachable); false when already queued. */
-  queueNotification(site: string, n: Notification, now: number): boolean {
-    const r = this.db.prepare(
-      `INSERT OR IGNORE INTO sync_incidents (site, incident_id, kind, seq, payload, received_at)
-      VALUES (?, ?, ?, ?, ?, ?)`,
-    ).run(site, n.incidentId, n.kind, noticeSeq(n), JSON.stringify(n), now);
-    return Number(r.changes) > 0;
-  }
-
-  /** Notifications not yet accepted by the notifier, in arrival order. */
-  pendingNotifications(
-    limit = 100,
-  ): { key: [string, string, string, number]; notification: Notification }[] {
-    const rows = this.db.prepare(`SELECT site, incident_id, kind, seq, payload FROM sync_incidents
-      WHERE notified_at IS NULL ORDER BY rowid LIMIT ?`).all(limit) as Row[];
-    return rows.map((r) => ({
-      key: [r.site as string, r.incident_id as string, r.kind as string, r.seq as number],
-      notification: JSON.parse(r.payload as string) as Notification,
-    }));
-  }
-
-  markNotified(key: [string, string, string, number], now: number): void {
-    this.db.prepare(
-      `UPDATE sync_incidents SET notified_at = ? WHERE site = ? AND incident_id = ? AND kind = ? AND seq = ?`,
-    )
-      .run(now, ...key);
-  }
-
+  queueNotification(site: string, n: Notification, now: number): Promise<boolean>;
+  /** Notifications not yet accepted by a notifier, in arrival order (claimed or not). */
+  pendingNotifications(limit?: number): Promise<PendingNotice[]>;
+  /**
+   * The notifications `node` is to hand to its notifier, in arrival order: those it claimed
+   * before and has not marked (it crashed in between: same ids, the outbox absorbs a repeat), and
+   * unclaimed ones of `sites` (null: every site), claimed now for `node` so no other node takes
+   * them.
+   */
+  claimNotifications(
+    node: string,
+    sites: string[] | null,
+    limit?: number,
+  ): Promise<PendingNotice[]>;
+  markNotified(key: NoticeKey, now: number): Promise<void>;
   /** Makes sure a site has a status row (its first-seen time starts the unreachable clock). */
-  ensureSite(site: string, address: string, now: number): SiteRow {
-    this.db.prepare(`INSERT INTO sync_sites (site, address, first_seen) VALUES (?, ?, ?)
-      ON CONFLICT (site) DO UPDATE SET address = excluded.address`).run(site, address, now);
-    return this.site(site)!;
-  }
-
-  site(site: string): SiteRow | null {
-    const r = this.db.prepare("SELECT * FROM sync_sites WHERE site = ?").get(site) as
-      | Row
-      | undefined;
-    return r ? toSite(r) : null;
-  }
-
-  sites(): SiteRow[] {
-    return (this.db.prepare("SELECT * FROM sync_sites ORDER BY site").all() as Row[]).map(toSite);
-  }
-
+  ensureSite(site: string, address: string, now: number): Promise<SiteRow>;
+  site(site: string): Promise<SiteRow | null>;
+  sites(): Promise<SiteRow[]>;
   /** Records the outcome of one pull attempt. */
-  recordAttempt(site: string, now: number, error: string | null): void {
-    if (error === null) {
-      this.db.prepare("UPDATE sync_sites SET last_attempt = ?, last_success = ? WHERE site = ?")
-        .run(now, now, site);
-    } else {
-      this.db.prepare(
-        `UPDATE sync_sites SET last_attempt = ?, last_error = ?, last_error_at = ?, errors = errors + 1
-        WHERE site = ?`,
-      ).run(now, error, now, site);
-    }
-  }
-
-  setUnreachable(site: string, id: string | null, since: number | null): void {
-    this.db.prepare(
-      "UPDATE sync_sites SET unreachable_id = ?, unreachable_since = ? WHERE site = ?",
-    ).run(id, since, site);
-  }
-
+  recordAttempt(site: string, now: number, error: string | null): Promise<void>;
+  setUnreachable(site: string, id: string | null, since: number | null): Promise<void>;
   /** Deletes ledger rows, notified incidents and module history past their retention. */
-  prune(now: number, ledgerMs: number, historyMs: number): { files: number; history: number } {
-    const files =
-      this.db.prepare("DELETE FROM sync_files WHERE ingested_at < ?").run(now - ledgerMs).changes;
-    this.db.prepare("DELETE FROM sync_incidents WHERE notified_at IS NOT NULL AND notified_at < ?")
-      .run(now - ledgerMs);
-    const history =
-      this.db.prepare("DELETE FROM sync_module_history WHERE at < ?").run(now - historyMs).changes;
-    return { files: Number(files), history: Number(history) };
-  }
-
+  prune(
+    now: number,
+    ledgerMs: number,
+    historyMs: number,
+  ): Promise<{ files: number; history: number }>;
   /** Latest value of every module of a site (optionally one agent). */
-  modules(
-    site: string,
-    agent?: string,
-  ): {
-    agent: string;
-    module: string;
-    type: string;
-    data: string;
-    description: string | null;
-    at: number;
-  }[] {
-    const rows =
-      (agent === undefined
-        ? this.db.prepare("SELECT * FROM sync_module_last WHERE site = ? ORDER BY agent, module")
-          .all(site)
-        : this.db.prepare(
-          "SELECT * FROM sync_module_last WHERE site = ? AND agent = ? ORDER BY module",
-        ).all(site, agent)) as Row[];
-    return rows.map((r) => ({
-      agent: r.agent as string,
-      module: r.module as string,
-      type: r.type as string,
-      data: r.data as string,
-      description: r.description as string | null,
-      at: r.at as number,
-    }));
-  }
-
+  modules(site: string, agent?: string): Promise<ModuleValue[]>;
   /** Values of one module over time, newest first. */
   history(
     site: string,
     agent: string,
     module: string,
-    limit = 100,
-  ): { data: string; at: number; file: string }[] {
-    return (this.db.prepare(
-      `SELECT data, at, file FROM sync_module_history WHERE site = ? AND agent = ? AND module = ?
-      ORDER BY at DESC, id DESC LIMIT ?`,
-    ).all(site, agent, module, limit) as Row[])
-      .map((r) => ({ data: r.data as string, at: r.at as number, file: r.file as string }));
-  }
-
+    limit?: number,
+  ): Promise<{ data: string; at: number; file: string }[]>;
   /** Files each site reported dropped from its spool (sum of the latest counter per agent). */
-  spoolDropped(site: string): number {
-    const r = this.db.prepare(
-      `SELECT SUM(CAST(data AS INTEGER)) AS n FROM sync_module_last WHERE site = ? AND module = ?`,
-    )
-      .get(site, DROPPED_MODULE) as { n: number | null } | undefined;
-    return r?.n ?? 0;
-  }
-
+  spoolDropped(site: string): Promise<number>;
+  /**
+   * Takes or keeps the lease of `site` for `holder`: granted when free, expired, or already
+   * `holder`'s (then renewed). Times are the store's clock (PostgreSQL's, or `now` for SQLite).
+   */
+  acquireLease(site: string, holder: string, ttlMs: number, now: number): Promise<LeaseGrant>;
+  /** Renews every lease `holder` holds; returns their sites. */
+  renewLeases(holder: string, ttlMs: number, now: number): Promise<string[]>;
+  /** Gives every lease of `holder` up (a clean stop), so other nodes take over at once. */
+  releaseLeases(holder: string): Promise<void>;
+  /** Gives one site's lease up (handing it to a node with room). */
+  releaseLease(site: string, holder: string): Promise<void>;
+  /** Records that `node` is alive now (the store's clock). */
+  heartbeat(node: string, now: number): Promise<void>;
+  /** Nodes whose heartbeat is at most `withinMs` old. */
+  liveNodes(withinMs: number, now: number): Promise<string[]>;
+  leases(): Promise<Lease[]>;
   /** The status page's view of the sites (`names` first, in that order, then any others). */
-  views(now: number, names?: string[]): SiteView[] {
-    const rows = new Map(this.sites().map((r) => [r.site, r]));
-    const order = [...(names ?? []), ...[...rows.keys()].filter((n) => !names?.includes(n))];
-    return order.map((name) => {
-      const r = rows.get(name);
-      return {
-        name,
-        lastPull: r?.lastSuccess ?? null,
-        lagMs: r?.newestDataAt ? Math.max(0, now - r.newestDataAt) : null,
-        files: r?.files ?? 0,
-        errors: r?.errors ?? 0,
-        lastError: r?.lastError ?? null,
-      };
-    });
-  }
+  views(now: number, names?: string[]): Promise<SiteView[]>;
+  close(): Promise<void>;
 }
 
-function toSite(r: Row): SiteRow {
-  return {
-    site: r.site as string,
-    address: r.address as string,
-    firstSeen: r.first_seen as number,
-    lastAttempt: r.last_attempt as number | null,
-    lastSuccess: r.last_success as number | null,
-    lastError: r.last_error as string | null,
-    errors: r.errors as number,
-    files: r.files as number,
-    duplicates: r.duplicates as number,
-    rejected: r.rejected as number,
-    newestDataAt: r.newest_data_at as number | null,
-    unreachableId: r.unreachable_id as string | null,
-    unreachableSince: r.unreachable_since as number | null,
+/** What one file adds to the store, decided before any write (pure). */
+export type IngestPlan =
+  | { ok: false; error: string }
+  | {
+    ok: true;
+    agent: string;
+    attrs: Record<string, string>;
+    writtenAt: number | null;
+    /** Time of the file (written at, else `now`): the site's newest data. */
+    at0: number;
+    modules: {
+      name: string;
+      type: string;
+      data: string;
+      description: string | null;
+      at: number;
+    }[];
+    incidents: { incidentId: string; kind: string; seq: number; payload: string }[];
   };
+
+/** Parses a data file into what ingesting it writes; rejected when it is not complete agent data. */
+export function planIngest(site: string, bytes: Uint8Array, now: number): IngestPlan {
+  let parsed;
+  try {
+    parsed = parseAgentData(bytes);
+  } catch (e) {
+    if (!(e instanceof AgentDataError)) throw e;
+    return { ok: false, error: e.message };
+  }
+  const dm = Number(parsed.attrs.dmonitor_time);
+  const writtenAt = Number.isSafeInteger(dm) && dm > 0
+    ? dm
+    : parsePandoraTime(parsed.attrs.timestamp);
+  const at0 = writtenAt ?? now;
+  const incidents: { incidentId: string; kind: string; seq: number; payload: string }[] = [];
+  const modules = parsed.modules.map((m) => {
+    const ran = Number(m.extra.dmonitor_at);
+    const at = Number.isSafeInteger(ran) && ran > 0 ? ran : at0;
+    if (m.name === INCIDENTS_MODULE && m.type === "async_string") {
+      for (const n of readIncidentsModule(m.data)) {
+        const c = centralNotification(site, n);
+        incidents.push({
+          incidentId: c.incidentId,
+          kind: c.kind,
+          seq: noticeSeq(n),
+          payload: JSON.stringify(c),
+        });
+      }
+    }
+    return { name: m.name, type: m.type, data: m.data, description: m.description, at };
+  });
+  return {
+    ok: true,
+    agent: parsed.attrs.agent_name!,
+    attrs: parsed.attrs,
+    writtenAt,
+    at0,
+    modules,
+    incidents,
+  };
+}
+
+/** The status view of sites from rows and leases (`names` first, in that order, then others). */
+export function siteViews(
+  rows: SiteRow[],
+  leases: Lease[],
+  now: number,
+  names?: string[],
+): SiteView[] {
+  const byName = new Map(rows.map((r) => [r.site, r]));
+  const held = new Map(leases.map((l) => [l.site, l]));
+  const order = [...(names ?? []), ...[...byName.keys()].filter((n) => !names?.includes(n))];
+  return order.map((name) => {
+    const r = byName.get(name);
+    const l = held.get(name);
+    return {
+      name,
+      lastPull: r?.lastSuccess ?? null,
+      lagMs: r?.newestDataAt ? Math.max(0, now - r.newestDataAt) : null,
+      files: r?.files ?? 0,
+      errors: r?.errors ?? 0,
+      lastError: r?.lastError ?? null,
+      drainedBy: l && l.expiresAt > now ? l.holder : null,
+    };
+  });
+}
+
+/**
+ * The same store, with every failure of the store itself (database down, connection lost, a
+ * constraint) thrown as StoreError naming the call, so callers tell it from a site's failure.
+ * LeaseLostError passes through as it is.
+ */
+export function guardStore(store: SyncStore): SyncStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== "function" || prop === "constructor") return v;
+      return (...args: unknown[]) => {
+        const wrap = (e: unknown) => {
+          if (e instanceof LeaseLostError || e instanceof StoreError) throw e;
+          throw new StoreError(
+            `The ${target.kind} store failed (${String(prop)}): ${(e as Error).message}`,
+            { cause: e },
+          );
+        };
+        try {
+          const out = v.apply(target, args);
+          return out instanceof Promise ? out.catch(wrap) : out;
+        } catch (e) {
+          return wrap(e);
+        }
+      };
+    },
+  });
 }

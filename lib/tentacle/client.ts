@@ -285,10 +285,21 @@ export class TentacleClient {
    * deletes a file only once it is durable here. With a reference server it is MV, one file at a
    * time in lock-step. A file the server refuses is reported in `failed` and the others go on; a
    * broken connection throws after storing what was already received.
+   *
+   * `beforeConfirm` (safe move only) runs on each batch once it is durable here and before any
+   * SMV DONE is sent: a caller that commits the files elsewhere there (a shared database) has them
+   * committed before the server deletes its copies. When it throws, nothing is confirmed and the
+   * server keeps every file of the batch.
    */
   async mvMany(
     items: { name: string; dest: string }[],
-    opts: { safe?: boolean; batch?: number } = {},
+    opts: {
+      safe?: boolean;
+      batch?: number;
+      beforeConfirm?: (
+        files: { name: string; dest: string; size: number; sha256: string }[],
+      ) => Promise<void>;
+    } = {},
   ): Promise<{ moved: MoveResult[]; failed: { name: string; error: Error }[] }> {
     const safe = (opts.safe ?? true) && this.safeMove;
     const batch = Math.max(1, Math.min(opts.batch ?? 64, MAX_LEASES));
@@ -328,6 +339,11 @@ export class TentacleClient {
           moved.push({ name: f.name, size: f.size, sha256: f.sha256, confirmed: false });
         }
         continue;
+      }
+      if (opts.beforeConfirm && fetched.length > 0) {
+        await opts.beforeConfirm(
+          fetched.map((f) => ({ name: f.name, dest: f.dest, size: f.size, sha256: f.sha256 })),
+        );
       }
       const { io } = this.#need();
       const confirm = encodeLines(fetched.map((f) => smvDone(f.name, f.size, f.sha256)));
