@@ -17,6 +17,8 @@ TEST_CMDS := ping busybox chromium promtool systemd-analyze shellcheck curl setp
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The release permissions (packaging/permissions.txt), so `make run` behaves as the binary does.
 PERMS := $(shell grep -v '^\#' packaging/permissions.txt | tr '\n' ' ')
+# And the release V8 flags (packaging/v8-flags.txt), joined as V8 wants them.
+V8FLAGS := --v8-flags=$(shell grep -v '^\#' packaging/v8-flags.txt | paste -sd, -)
 
 .PHONY: all run test check build bench deno test-deps fmt clean
 
@@ -29,7 +31,7 @@ $(LOCAL_DENO):
 	npm install --prefix .tools --no-save --no-audit --no-fund deno@$(DENO_VERSION) >&2
 
 run: $(DENO)
-	$(DENO) run $(PERMS) main.ts run --config testdata/demo
+	$(DENO) run $(V8FLAGS) $(PERMS) main.ts run --config testdata/demo
 
 # Test files run in parallel, one worker per CPU (DENO_JOBS=n to change): each file owns its own
 # loopback addresses (tests/README.md), so no two files can collide on an address or a port.

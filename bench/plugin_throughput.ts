@@ -12,6 +12,8 @@
 import { capture } from "../lib/runner/capture.ts";
 import { trustedTempDir } from "../lib/runner/testing.ts";
 import { OUTPUT_CAP, PluginRunner, resolveUser } from "../lib/runner/mod.ts";
+import { chooseSpawn, type SpawnPath } from "../lib/runner/run.ts";
+import { posixSpawnUnavailable } from "../lib/runner/spawn.ts";
 
 const N = Number(Deno.args[0] ?? 2000);
 const ROUNDS = Number(Deno.args[1] ?? 3);
@@ -49,12 +51,18 @@ async function measure(n: number, fn: () => Promise<void>): Promise<Measure> {
   return { rate: n / seconds, cpu: ((cpuSeconds() - c0) * 1000) / n };
 }
 
-/** `sameUser`: no user switch (a node running as its own service user, or `plugin_user: root`),
- * which lets the runner start plugins through `setsid` instead of Deno's forking spawn. */
-async function viaRunner(plugin: string, n: number, sameUser = false): Promise<void> {
+/** `sameUser`: no user switch (a node running as its own service user, or `plugin_user: root`).
+ * `spawn`: force one of the runner's spawn paths (default: its choice, posix_spawn by FFI). */
+async function viaRunner(
+  plugin: string,
+  n: number,
+  sameUser = false,
+  spawn?: SpawnPath,
+): Promise<void> {
   const runner = new PluginRunner({
     concurrency: CONCURRENCY,
     ...(sameUser && Deno.uid() === 0 ? { user: null } : {}),
+    ...(spawn ? { deps: { spawn } } : {}),
   });
   const results = await Promise.all(
     Array.from(
@@ -117,51 +125,54 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const show = (m: Measure) => `${m.rate.toFixed(0)} checks/s (${m.cpu.toFixed(2)} CPU ms/check)`;
 
 const { dir, plugin } = await setup();
+const root = Deno.uid() === 0;
+/** Each way the runner can start a plugin, then the two baselines. */
+type Way = [string, (n: number) => Promise<void>];
+const ways: Way[] = [
+  [root ? "runner, posix_spawn, user switch" : "runner, posix_spawn", (n) => viaRunner(plugin, n)],
+  ...(root
+    ? [["runner, posix_spawn, no switch", (n: number) => viaRunner(plugin, n, true)] as Way]
+    : []),
+  ["runner, setsid program, no switch", (n) => viaRunner(plugin, n, true, "setsid")],
+  [
+    root ? "runner, Deno detached, user switch" : "runner, Deno detached",
+    (n) => viaRunner(plugin, n, false, "detached"),
+  ],
+  ["bare Deno.Command detached", (n) => viaBareSpawn(plugin, n)],
+  [`xargs -P${CONCURRENCY}`, (n) => viaXargs(plugin, n)],
+];
 try {
-  await viaRunner(plugin, 100);
-  await viaXargs(plugin, 100);
-  const runner: Measure[] = [];
-  const same: Measure[] = [];
-  const bare: Measure[] = [];
-  const xargs: Measure[] = [];
+  const spawn = chooseSpawn(root ? { uid: 65534, gid: 65534 } : null);
+  if (spawn !== "posix_spawn") {
+    console.log(`note: the runner falls back to ${spawn}: ${posixSpawnUnavailable()}`);
+  }
+  for (const [, fn] of ways) await fn(100);
+  const got = ways.map(() => [] as Measure[]);
   for (let round = 1; round <= ROUNDS; round++) {
-    const r = await measure(N, () => viaRunner(plugin, N));
-    const u = await measure(N, () => viaRunner(plugin, N, true));
-    same.push(u);
-    const b = await measure(N, () => viaBareSpawn(plugin, N));
-    const x = await measure(N, () => viaXargs(plugin, N));
-    runner.push(r);
-    bare.push(b);
-    xargs.push(x);
+    // Interleaved, so drift on a shared machine hits every way alike.
+    for (const [i, [, fn]] of ways.entries()) got[i]!.push(await measure(N, () => fn(N)));
     console.log(
-      `round ${round}: runner ${show(r)}, runner without user switch ${show(u)}, ` +
-        `bare Deno.Command ${show(b)}, ` +
-        `xargs -P${CONCURRENCY} ${show(x)}, ratio ${(r.rate / x.rate).toFixed(2)}`,
+      `round ${round}: ` + ways.map(([name], i) => `${name} ${show(got[i]!.at(-1)!)}`).join("; "),
     );
   }
   const mid = (ms: Measure[]) => ({
     rate: median(ms.map((m) => m.rate)),
     cpu: median(ms.map((m) => m.cpu)),
   });
-  const [r, u, b, x] = [mid(runner), mid(same), mid(bare), mid(xargs)];
-  const who = Deno.uid() === 0 ? "root, plugins as nobody" : `uid ${Deno.uid()}`;
+  const mids = got.map(mid);
+  const x = mids.at(-1)!;
+  const who = root ? "root, plugins as nobody unless 'no switch'" : `uid ${Deno.uid()}`;
   console.log(
     `plugin throughput, N=${N}, concurrency ${CONCURRENCY}, median of ${ROUNDS} (${who}):`,
   );
-  console.log(`  runner            ${show(r)}`);
-  console.log(`  runner, no user switch (setsid path) ${show(u)}`);
-  console.log(`  bare Deno.Command ${show(b)}`);
-  console.log(`  xargs -P${CONCURRENCY}         ${show(x)}`);
-  console.log(
-    `  ratio runner/xargs ${(r.rate / x.rate).toFixed(2)} by wall clock, ${
-      (x.cpu / r.cpu).toFixed(2)
-    } by CPU per check (target >= 0.90)`,
-  );
-  console.log(
-    `  ratio without user switch ${(u.rate / x.rate).toFixed(2)} by wall clock, ${
-      (x.cpu / u.cpu).toFixed(2)
-    } by CPU per check`,
-  );
+  for (const [i, [name]] of ways.entries()) {
+    const m = mids[i]!;
+    const ratio = i === ways.length - 1
+      ? ""
+      : `  ratio ${(m.rate / x.rate).toFixed(2)} wall, ${(x.cpu / m.cpu).toFixed(2)} CPU`;
+    console.log(`  ${name.padEnd(36)} ${show(m)}${ratio}`);
+  }
+  console.log("  target: the first line >= 0.90 by wall clock and by CPU per check");
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

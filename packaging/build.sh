@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 DENO=${DENO:-deno}
 ARCHS=${ARCHS:-x86_64 aarch64}
 PERMS=$(grep -v '^#' packaging/permissions.txt | tr '\n' ' ')
+V8FLAGS=--v8-flags=$(grep -v '^#' packaging/v8-flags.txt | paste -sd, -)
 DENO_VERSION=$("$DENO" --version | sed -n '1s/^deno \([^ ]*\).*/\1/p')
 
 fail() { printf 'make build: %s\n' "$*" >&2; exit 1; }
@@ -51,7 +52,7 @@ for arch in $ARCHS; do
 	# shellcheck disable=SC2086 # PERMS is a list of flags
 	if ! (
 		if [ -n "$runtime" ]; then DENORT_BIN=$runtime && export DENORT_BIN; else unset DENORT_BIN; fi
-		exec "$DENO" compile $PERMS --no-check=remote --target "$target" --output "$out" main.ts
+		exec "$DENO" compile $PERMS "$V8FLAGS" --no-check=remote --target "$target" --output "$out" main.ts
 	) >"$log" 2>&1; then
 		if grep -q 'dl.deno.land' "$log"; then
 			fail "cannot build $out: deno compile could not download its runtime denort $DENO_VERSION for $target and no local one was given$note; set $var=/path/to/denort or build fewer targets with ARCHS (see $log)"

@@ -1,8 +1,11 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import type { ConfigProblem } from "../errors/mod.ts";
 import type { Notification } from "../quorum/types.ts";
-import { decodeYaml } from "../config/yaml.ts";
+import { decodeYaml, loadYamlLibrary } from "../config/yaml.ts";
 import { EVERYTHING, globMatch, parseRoute, type RoutedTarget, routeTargets } from "./route.ts";
+
+// The routes below are real YAML; a tree read from disk loads the library itself.
+await loadYamlLibrary();
 
 function notice(over: Partial<Notification> = {}): Notification {
   return {

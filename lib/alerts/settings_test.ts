@@ -6,6 +6,10 @@ import {
   parseAlertSettings,
   parseDuration,
 } from "./settings.ts";
+import { loadYamlLibrary } from "../config/yaml.ts";
+
+// Routes in memory are real YAML; a tree read from disk loads the library itself.
+await loadYamlLibrary();
 
 function input(
   smtp: unknown,

@@ -7,7 +7,6 @@
  * not the local name lookup. A host that is an IP literal has nothing to resolve and FAILs.
  * @module
  */
-import { isIP } from "node:net";
 import type { CheckOutcome } from "./types.ts";
 import {
   abortText,
@@ -15,6 +14,7 @@ import {
   errorText,
   fail,
   fmtMs,
+  ipVersion,
   ok,
   quote,
   since,
@@ -34,13 +34,13 @@ export function parseServer(s: string): { ipAddr: string; port: number } | null 
     ip = v4[1]!;
     port = Number(v4[2]);
   }
-  if (isIP(ip) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  if (ipVersion(ip) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) return null;
   return { ipAddr: ip, port };
 }
 
 /** Canonical text of an IP address, so `2001:DB8:0::1` equals `2001:db8::1`; other text unchanged. */
 export function canonicalIP(ip: string): string {
-  if (isIP(ip) !== 6) return ip;
+  if (ipVersion(ip) !== 6) return ip;
   try {
     return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
   } catch {
@@ -65,7 +65,7 @@ export const dns = defineCheck({
 }, async (ctx, p): Promise<CheckOutcome> => {
   const serverText = p.str("server");
   const expect = p.str("expect");
-  if (isIP(ctx.host) !== 0) {
+  if (ipVersion(ctx.host) !== 0) {
     return fail(`${ctx.host} is an IP address; there is no name to resolve`);
   }
   const nameServer = serverText === undefined ? undefined : parseServer(serverText);

@@ -3,7 +3,6 @@
  * always on a fresh connection so a server that stopped accepting cannot hide behind keep-alive.
  * @module
  */
-import { request as httpsRequest } from "node:https";
 import type { IncomingMessage } from "node:http";
 import type { CheckContext, CheckOutcome, ParamSpec } from "./types.ts";
 import {
@@ -102,12 +101,14 @@ async function viaFetch(
  * `insecure: true` for https: Deno's fetch cannot skip certificate verification per request, so
  * this path uses node:https with `rejectUnauthorized: false`.
  */
-function viaNodeInsecure(
+async function viaNodeInsecure(
   url: URL,
   readBody: boolean,
   signal: AbortSignal,
 ): Promise<{ status: number; body?: string }> {
-  return new Promise((resolve, reject) => {
+  // Loaded with the first such check: a node that has none never pays for node:https.
+  const { request: httpsRequest } = await import("node:https");
+  return await new Promise((resolve, reject) => {
     // Settle once, whatever fires first: response end, an error, or the signal mid-body.
     const onAbort = () => done(() => reject(signal.reason));
     const done = (settle: () => void) => {

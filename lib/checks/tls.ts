@@ -8,10 +8,9 @@
  * test, for self-signed appliances. `ca` adds a private CA instead of giving up verification.
  * @module
  */
-import { isIP } from "node:net";
-import { connect, type PeerCertificate, rootCertificates } from "node:tls";
+import type { PeerCertificate } from "node:tls";
 import type { CheckOutcome } from "./types.ts";
-import { abortText, defineCheck, errorText, fail, hostPort, ok, quote } from "./util.ts";
+import { abortText, defineCheck, errorText, fail, hostPort, ipVersion, ok, quote } from "./util.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -62,17 +61,19 @@ export function certName(cert: Pick<PeerCertificate, "subject" | "subjectaltname
 }
 
 /** Handshakes with `host:port` and returns the peer certificate; rejects on error or abort. */
-function handshake(
+async function handshake(
   host: string,
   port: number,
   opts: { servername?: string; ca?: string; signal: AbortSignal },
 ): Promise<PeerCertInfo> {
-  return new Promise((resolve, reject) => {
+  // Loaded with the first TLS check: a node that has none never pays for node:tls.
+  const { connect, rootCertificates } = await import("node:tls");
+  return await new Promise((resolve, reject) => {
     const socket = connect({
       host,
       port,
       // SNI must be a name; for an IP literal node verifies the IP against the SANs instead.
-      servername: opts.servername ?? (isIP(host) ? undefined : host),
+      servername: opts.servername ?? (ipVersion(host) ? undefined : host),
       // node's `ca` replaces the default roots; keep them so `ca` only adds a private CA.
       ca: opts.ca === undefined ? undefined : [...rootCertificates, opts.ca],
       rejectUnauthorized: false,

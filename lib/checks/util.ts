@@ -81,6 +81,42 @@ export function defineCheck(
   };
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * 4 or 6 for an IP literal, else 0: node:net's `isIP`, written out so that the checks need not
+ * load node:net (with node:tls and node:https, 5-8 MiB of resident memory) for this alone. An
+ * IPv6 literal may carry a zone (`fe80::1%eth0`) and end in dotted IPv4 (`::ffff:1.2.3.4`).
+ *
+ * @example
+ * ```ts
+ * ipVersion("192.0.2.1"); // 4
+ * ipVersion("::1"); // 6
+ * ipVersion("db1.example.com"); // 0
+ * ```
+ */
+export function ipVersion(s: string): 0 | 4 | 6 {
+  if (IPV4.test(s)) return 4;
+  const pct = s.indexOf("%");
+  const addr = pct === -1 ? s : s.slice(0, pct);
+  if (pct !== -1 && (pct === s.length - 1 || /[\s%]/.test(s.slice(pct + 1)))) return 0;
+  if (!addr.includes(":")) return 0;
+  const halves = addr.split("::");
+  if (halves.length > 2) return 0;
+  const groups = (part: string) => (part === "" ? [] : part.split(":"));
+  const all = halves.flatMap(groups);
+  let count = all.length;
+  const last = all.at(-1);
+  if (last !== undefined && last.includes(".")) {
+    if (!IPV4.test(last)) return 0;
+    all.pop();
+    count++; // dotted IPv4 fills two groups
+  }
+  if (!all.every((g) => HEX_GROUP.test(g))) return 0;
+  return (halves.length === 2 ? count <= 7 : count === 8) ? 6 : 0;
+}
+
 /** True for an IPv6 literal (the config keeps them without brackets). */
 export function isIPv6(host: string): boolean {
   return host.includes(":");

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { abortText, errorText, fmtMs, hostPort, oneLine, Params, quote } from "./util.ts";
+import {
+  abortText,
+  errorText,
+  fmtMs,
+  hostPort,
+  ipVersion,
+  oneLine,
+  Params,
+  quote,
+} from "./util.ts";
 import { ctxFor } from "./testing.ts";
 
 Deno.test("errorText: strips Deno's wrappers and maps node error codes", () => {
@@ -56,4 +65,41 @@ Deno.test("Params: values win over defaults; wrong types throw clear errors", ()
   assert.throws(() => p.int("missing"), /parameter 'missing' is required/);
   assert.throws(() => p.str("port"), /parameter 'port' must be a string, got 2222/);
   assert.throws(() => p.bool("name"), /parameter 'name' must be true or false, got "x"/);
+});
+
+Deno.test("ipVersion: the same answer as node:net's isIP", async () => {
+  const { isIP } = await import("node:net");
+  const cases = [
+    "192.0.2.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "256.1.1.1",
+    "01.2.3.4",
+    "1.2.3",
+    "1.2.3.4.5",
+    "1.2.3.4 ",
+    "::",
+    "::1",
+    "1::",
+    "2001:db8::1",
+    "2001:db8:0:0:0:0:0:1",
+    "2001:db8:0:0:0:0:0:0:1",
+    "1:2:3:4:5:6:7::",
+    "::ffff:192.0.2.1",
+    "::ffff:192.0.2.256",
+    "fe80::1%eth0",
+    "fe80::1%",
+    "1:::2",
+    ":1",
+    "1:",
+    "12345::",
+    "g::1",
+    "db1.example.com",
+    "localhost",
+    "",
+    "[::1]",
+    "1:2:3:4:5:6:1.2.3.4",
+    "1:2:3:4:5:6:7:1.2.3.4",
+  ]; // deno-fmt-ignore
+  for (const s of cases) assert.equal(ipVersion(s), isIP(s), JSON.stringify(s));
 });

@@ -11,6 +11,7 @@ import {
   treeFileDetail,
   TreeFileError,
 } from "../fsafe/mod.ts";
+import { prepareYaml } from "./yaml.ts";
 
 /** What kind of directory entry a path is. */
 export type EntryKind = "file" | "dir" | "other";
@@ -61,12 +62,16 @@ export function isIgnoredName(name: string): boolean {
  * a tree is a few thousand small files, and async reads would run on the blocking thread pool,
  * where each thread's malloc arena costs resident memory (about 13 MB for 1,000 tests).
  */
-export function readConfigTree(dir: string): Promise<ConfigFiles> {
-  try {
-    return Promise.resolve(readConfigTreeSync(dir));
-  } catch (e) {
-    return Promise.reject(e);
-  }
+export async function readConfigTree(dir: string): Promise<ConfigFiles> {
+  const files = readConfigTreeSync(dir);
+  // The parsers that follow are pure and synchronous: load the YAML library now if a file that
+  // is decoded as YAML needs it (nodes.txt and peer.key never are).
+  await prepareYaml(
+    files.entries.filter((e) => e.path !== "nodes.txt" && e.path !== "peer.key").map((e) =>
+      e.content
+    ),
+  );
+  return files;
 }
 
 function readConfigTreeSync(dir: string): ConfigFiles {

@@ -1,9 +1,42 @@
 /**
  * YAML decoding with errors that name the file and line. Strict: duplicate keys are errors.
+ *
+ * The YAML library costs about 11 MiB of resident memory once loaded, and most trees need none
+ * of it: their files are empty or flat `key: value` lists ({@link decodeFlat}). So it is loaded
+ * only when a file needs it: whoever reads files calls {@link prepareYaml} before the pure
+ * parsers run (readConfigTree does), and {@link decodeYaml} stays synchronous.
  * @module
  */
-import { parse, YAMLError } from "yaml";
 import type { ConfigProblem } from "../errors/mod.ts";
+
+type YamlLibrary = typeof import("yaml");
+let library: YamlLibrary | undefined;
+
+/** Whether decoding `text` needs the YAML library (it is neither blank nor flat). */
+export function needsYamlLibrary(text: string): boolean {
+  return !isBlank(text) && decodeFlat(text) === undefined;
+}
+
+/** Loads the YAML library if one of `texts` needs it (see the module doc). */
+export async function prepareYaml(texts: Iterable<string | null | undefined>): Promise<void> {
+  if (library) return;
+  for (const t of texts) {
+    if (t && needsYamlLibrary(t)) {
+      await loadYamlLibrary();
+      return;
+    }
+  }
+}
+
+/** Loads the YAML library now (tests that decode YAML in memory). */
+export async function loadYamlLibrary(): Promise<void> {
+  library ??= await import("yaml");
+}
+
+/** Whether the library is loaded (for tests of the lazy loading). */
+export function yamlLibraryLoaded(): boolean {
+  return library !== undefined;
+}
 
 const BLANK_OR_COMMENT = /^\s*(#.*)?$/;
 const FLAT_LINE = /^([a-z_][a-z0-9_]*):[ \t]+(\S+)$/;
@@ -46,14 +79,22 @@ export function decodeFlat(text: string): Record<string, string | number | boole
   return out;
 }
 
+function isBlank(text: string): boolean {
+  return text.split("\n").every((l) => BLANK_OR_COMMENT.test(l));
+}
+
 /** Decodes YAML text, pushing a problem (and returning null) when it is not valid YAML. */
 export function decodeYaml(text: string, file: string, problems: ConfigProblem[]): unknown {
   // The original tree's test files are empty: no parser needed (and none of its garbage).
   // Line by line: one regex over the whole text (`^(\s*(#.*)?\n?)*$`) backtracked exponentially
   // on a long comment block followed by a key, and hung `config check` on the shipped example.
-  if (text.split("\n").every((l) => BLANK_OR_COMMENT.test(l))) return null;
+  if (isBlank(text)) return null;
   const flat = decodeFlat(text);
   if (flat !== undefined) return flat;
+  if (!library) {
+    throw new Error(`Cannot decode ${file}: the YAML library was not loaded (prepareYaml)`);
+  }
+  const { parse, YAMLError } = library;
   try {
     return parse(text, { uniqueKeys: true, strict: true, prettyErrors: true, maxAliasCount: 100 });
   } catch (e) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { decodeFlat, decodeYaml } from "./yaml.ts";
+import { decodeFlat, decodeYaml, loadYamlLibrary, needsYamlLibrary } from "./yaml.ts";
 import type { ConfigProblem } from "../errors/mod.ts";
 
 const SAME = [
@@ -44,7 +44,8 @@ Deno.test("decodeFlat gives exactly what the YAML parser gives, or defers to it"
   for (const text of FALLBACK) assert.equal(decodeFlat(text), undefined, JSON.stringify(text));
 });
 
-Deno.test("decodeYaml: duplicates still reported with their line through the full parser", () => {
+Deno.test("decodeYaml: duplicates still reported with their line through the full parser", async () => {
+  await loadYamlLibrary();
   const problems: { file: string; key: string; message: string }[] = [];
   assert.equal(decodeYaml("port: 22\nport: 23\n", "hosts.d/a/ssh", problems), null);
   assert.equal(problems[0]!.key, "line 2");
@@ -58,4 +59,52 @@ Deno.test("decodeYaml: a long comment block before a key decodes at once (no reg
   assert.deepEqual(decodeYaml(text, "dmonitor.yaml", problems), { interval: "45s" });
   assert.deepEqual(problems, []);
   assert.equal(decodeYaml(comments.join("\n") + "\n\n", "dmonitor.yaml", problems), null);
+});
+
+Deno.test("needsYamlLibrary: blank and flat files do not, anything else does", () => {
+  for (const t of ["", "\n# only a comment\n", "port: 22\n", "port: 22\ninterval: 30s\n"]) {
+    assert.equal(needsYamlLibrary(t), false, JSON.stringify(t));
+  }
+  for (const t of ["status:\n  allow: [127.0.0.0/8]\n", "port: 22\nport: 23\n", "x: 'quoted'\n"]) {
+    assert.equal(needsYamlLibrary(t), true, JSON.stringify(t));
+  }
+});
+
+/** Loads the tree in a fresh process and says whether the YAML library got loaded. */
+async function loadsLibrary(files: Record<string, string>): Promise<boolean> {
+  const dir = await Deno.makeTempDir({ prefix: "dmonitor-yaml-" });
+  try {
+    for (const [path, text] of Object.entries(files)) {
+      await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
+      await Deno.writeTextFile(`${dir}/${path}`, text);
+    }
+    const here = new URL(".", import.meta.url).href;
+    const code = `import { readConfigTree } from "${here}tree.ts";
+      import { yamlLibraryLoaded } from "${here}yaml.ts";
+      await readConfigTree(${JSON.stringify(dir)});
+      console.log(yamlLibraryLoaded());`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", code],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(out.success);
+    return new TextDecoder().decode(out.stdout).trim() === "true";
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("readConfigTree: loads the YAML library only for a file that needs it", async () => {
+  const flat = {
+    "dmonitor.yaml": "interval: 30s\nconcurrency: 8\n",
+    "nodes.txt": "127.0.1.2:2929 n1\n127.0.1.3:2929 n2\n",
+    "hosts.d/db1/tcp": "port: 5432\n",
+    "hosts.d/db1/ping": "",
+  };
+  assert.equal(await loadsLibrary(flat), false);
+  assert.equal(
+    await loadsLibrary({ ...flat, "dmonitor.yaml": "status:\n  allow: [127.0.0.0/8]\n" }),
+    true,
+  );
 });

@@ -172,17 +172,23 @@ function strays(self: Proc): { kill: number[]; reap: number[] } {
   return { kill, reap };
 }
 
-let running: Promise<number> | null = null;
+let scheduled: Promise<number> | null = null;
 
 /**
  * Ends every stray child (see the module doc) and whatever it forked, and reaps them; resolves
- * to how many were ended. A no-op without the subreaper. Concurrent calls share one sweep.
+ * to how many were ended. A no-op without the subreaper. Calls made before the next macrotask
+ * share one sweep, which starts after all of them (so it sees what each caller's run left): the
+ * runs that one batch of events ends pay for one look at /proc instead of one each.
  */
 export function sweepOrphans(): Promise<number> {
   if (!subreaper) return Promise.resolve(0);
-  if (running) return running;
-  running = sweep().finally(() => running = null);
-  return running;
+  scheduled ??= new Promise<number>((resolve, reject) => {
+    setTimeout(() => {
+      scheduled = null;
+      sweep().then(resolve, reject);
+    }, 0);
+  });
+  return scheduled;
 }
 
 async function sweep(): Promise<number> {

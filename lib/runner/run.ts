@@ -3,7 +3,6 @@
  * process group, capped output, a hard timeout that kills the whole group.
  * @module
  */
-import { capture } from "./capture.ts";
 import {
   capBytes,
   MAX_LINE_BYTES,
@@ -14,9 +13,11 @@ import {
 } from "./parse.ts";
 import type { CheckResult } from "./result.ts";
 import { describeSpawnError, type RunAs } from "./safety.ts";
-import { trustProblem } from "./trust.ts";
+import { trustProblemSync } from "./trust.ts";
 import { becomeSubreaper, sweepOrphans, trackChild, untrackChild } from "./reaper.ts";
 import { resolveUser } from "./user.ts";
+import { killQuiet, posixSpawn, posixSpawnAvailable } from "./spawn.ts";
+import { capture, type Captured } from "./capture.ts";
 
 /** The only PATH a plugin sees. */
 export const PLUGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -63,10 +64,28 @@ export interface RunDeps {
   /** Bytes of stdout kept (default {@link OUTPUT_CAP}). */
   outputCap?: number;
   /**
-   * The `setsid` used to start plugins in their own session when no user switch is needed
-   * (default: {@link findSetsid}); null forces Deno's `detached` spawn.
+   * How the plugin is started (default {@link chooseSpawn}): "posix_spawn" (spawn.ts, through
+   * FFI to libc), "setsid" (the `setsid` program, no user switch) or "detached" (Deno's forking
+   * spawn). A path that cannot be used here falls back to the default.
    */
-  setsid?: string | null;
+  spawn?: SpawnPath;
+  /** The `setsid` of the "setsid" path (default: {@link findSetsid}). */
+  setsid?: string;
+}
+
+/** The ways a plugin can be started in a new session. */
+export type SpawnPath = "posix_spawn" | "setsid" | "detached";
+
+/**
+ * The cheapest spawn that keeps every guarantee: posix_spawn through FFI where libc allows it
+ * (with or without the user switch), else `setsid PLUGIN` when no user switch is needed, else
+ * Deno's `detached` spawn, which forks the runtime.
+ */
+export function chooseSpawn(runAs: RunAs | null, wanted?: SpawnPath): SpawnPath {
+  if (wanted === "detached") return wanted;
+  if (wanted !== "setsid" && posixSpawnAvailable(runAs !== null)) return "posix_spawn";
+  if (runAs === null && findSetsid() !== null) return "setsid";
+  return "detached";
 }
 
 let setsidPath: string | null | undefined;
@@ -144,13 +163,24 @@ export async function runPlugin(spec: PluginSpec, deps: RunDeps = {}): Promise<C
     }
     // The rules `dmonitor config check` applies too (validate.ts), re-checked before every run
     // since files change. Exec'ing by path afterwards is safe: see trust.ts for why.
-    const refusal = await trustProblem(spec.path, { nodeUid, runAs });
+    // Synchronous: a handful of lstat calls on local metadata cost less than one trip each to
+    // the blocking pool (a tenth of the CPU, measured at hundreds of runs a second).
+    const refusal = trustProblemSync(spec.path, { nodeUid, runAs });
     if (refusal) return refuse(refusal);
     if (deps.signal?.aborted) return refuse("run aborted (dmonitor is stopping)");
     return await execute(spec, deps, runAs, result, refuse);
   } catch (err) {
     return refuse(err instanceof Error ? err.message : String(err));
   }
+}
+
+/** A started plugin, whichever way it was spawned. */
+interface Running {
+  pid: number;
+  status: Promise<Deno.CommandStatus>;
+  /** Stdout and stderr, capped, once both pipes closed or reading was cancelled. */
+  output: Promise<[Captured, Captured]>;
+  cancel(): void;
 }
 
 type MakeResult = (p: Omit<ParsedOutput, "contract">, exitCode: number | null) => CheckResult;
@@ -164,46 +194,67 @@ async function execute(
 ): Promise<CheckResult> {
   // Before the first spawn: from then on, what a plugin orphans is re-parented to us (reaper.ts).
   becomeSubreaper();
-  let child: Deno.ChildProcess;
-  const setsid = runAs === null && deps.setsid !== null ? (deps.setsid ?? findSetsid()) : null;
+  const path = chooseSpawn(runAs, deps.spawn);
+  const setsid = path === "setsid" ? (deps.setsid ?? findSetsid()!) : null;
+  const cap = deps.outputCap ?? OUTPUT_CAP;
+  let child: Running;
   try {
     // The plugin must lead a new session, so that it and everything it forks share process group
     // `pid` and die together. Deno's own `detached` (and `uid`/`gid`) fork the whole runtime to get
-    // there, which costs milliseconds per run and blocks the event loop; without a user switch,
-    // `setsid PLUGIN` does the same through posix_spawn at a fraction of the cost (it execs in
-    // place: same pid). A user switch keeps Deno's path.
-    const fast = setsid !== null;
-    child = new Deno.Command(fast ? setsid : spec.path, {
-      args: fast ? [spec.path, ...(spec.args ?? [spec.host])] : spec.args ?? [spec.host],
-      cwd: SAFE_CWD,
-      clearEnv: true,
-      env: buildPluginEnv(spec),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      ...(fast ? {} : { detached: true }),
-      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
-    }).spawn();
+    // there, which costs milliseconds per run and blocks the event loop; posix_spawn with
+    // POSIX_SPAWN_SETSID (spawn.ts) does it with clone(CLONE_VFORK) and no extra exec. Where that
+    // is unavailable, `setsid PLUGIN` (no user switch; it execs in place, same pid) or Deno's path.
+    const args = spec.args ?? [spec.host];
+    if (path === "posix_spawn") {
+      child = posixSpawn(
+        { path: spec.path, args, env: buildPluginEnv(spec), runAs },
+        cap,
+        OUTPUT_CAP,
+      );
+    } else {
+      const c = new Deno.Command(setsid ?? spec.path, {
+        args: setsid ? [spec.path, ...args] : args,
+        cwd: SAFE_CWD,
+        clearEnv: true,
+        env: buildPluginEnv(spec),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        ...(setsid ? {} : { detached: true }),
+        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+      }).spawn();
+      const out = capture(c.stdout, cap);
+      const err = capture(c.stderr, OUTPUT_CAP);
+      child = {
+        pid: c.pid,
+        status: c.status,
+        output: Promise.all([out.done, err.done]),
+        cancel: () => void Promise.all([out.cancel(), err.cancel()]),
+      };
+    }
   } catch (err) {
     return refuse(await describeSpawnError(spec.path, err, runAs));
   }
   const pid = child.pid;
   trackChild(pid);
   const reaped = child.status.finally(() => untrackChild(pid));
-  const out = capture(child.stdout, deps.outputCap ?? OUTPUT_CAP);
-  const err = capture(child.stderr, OUTPUT_CAP);
-  const pipes = Promise.all([out.done, err.done]);
+  let pipesDone = false;
+  const pipes = child.output.finally(() => pipesDone = true);
 
   // A timer we clear, rather than AbortSignal.timeout, so thousands of fast runs leave no
-  // pending timers behind.
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), spec.timeoutMs);
-  const stop = deps.signal ? AbortSignal.any([deadline.signal, deps.signal]) : deadline.signal;
+  // pending timers behind; and no AbortController per run, which costs more than the timer.
+  let expire!: (v: undefined) => void;
+  const expired = new Promise<undefined>((resolve) => expire = resolve);
+  const timer = setTimeout(expire, spec.timeoutMs, undefined);
+  const onAbort = () => expire(undefined);
+  if (deps.signal?.aborted) onAbort();
+  deps.signal?.addEventListener("abort", onAbort, { once: true });
   let status: Deno.CommandStatus | undefined;
   try {
-    status = await untilAborted(reaped, stop);
+    status = await Promise.race([reaped, expired]);
   } finally {
     clearTimeout(timer);
+    deps.signal?.removeEventListener("abort", onAbort);
   }
   if (status === undefined) {
     killGroup(pid, "SIGTERM");
@@ -213,14 +264,14 @@ async function execute(
     await killGroupAndWait(pid);
   } else {
     // Children that inherited stdout may keep it open forever; they get a short grace.
-    await within(pipes, deps.pipeGraceMs ?? 200);
+    if (!pipesDone) await within(pipes, deps.pipeGraceMs ?? 200);
     await killGroupAndWait(pid);
   }
   // What left the group (setsid) and was orphaned is now our child: end it too.
   await sweepOrphans();
   // With the group and the strays dead the pipes close at once, unless an escaped process is
   // still attached to a live parent outside the run (then the reads are cancelled).
-  if (!(await within(pipes, 100))) await Promise.all([out.cancel(), err.cancel()]);
+  if (!pipesDone && !(await within(pipes, 100))) child.cancel();
   const [stdout, stderr] = await pipes;
 
   if (status === undefined) {
@@ -263,6 +314,10 @@ async function execute(
  * can be done, and throwing here would skip awaiting the child.
  */
 function killGroup(pid: number, signal: Deno.Signal): boolean {
+  // Through libc when loaded: a failed Deno.kill throws, and building that error costs more
+  // than the whole kill in the common case (the group is already gone).
+  const quiet = killQuiet(-pid, signal === "SIGKILL" ? 9 : 15);
+  if (quiet !== null) return quiet;
   try {
     Deno.kill(-pid, signal);
     return true;
@@ -282,16 +337,6 @@ async function killGroupAndWait(pid: number): Promise<void> {
   while (killGroup(pid, "SIGKILL") && performance.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-/** Resolves with the value, or undefined once `signal` aborts. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 /** Resolves true when `p` settles within `ms`, false otherwise. */

@@ -9,6 +9,7 @@
 import { dirname, join } from "node:path";
 import type { Config } from "../config/types.ts";
 import { type ConfigFiles, readConfigTree, type TreeEntry } from "../config/tree.ts";
+import { prepareYaml } from "../config/yaml.ts";
 import { ConfigError, formatProblem } from "../errors/mod.ts";
 import { type Bundle, bundleMd5, decodeBundle, MANAGED_DIRS } from "./bundle.ts";
 import { writeAtomic } from "./writer.ts";
@@ -140,6 +141,7 @@ export async function applyConfigBundle(
     };
   }
   const current = await readConfigTree(root);
+  await prepareYaml(Object.values(bundle.files));
   try {
     parse(mergeTree(current, bundle));
   } catch (e) {

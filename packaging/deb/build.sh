@@ -26,6 +26,7 @@ UPSTREAM=$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' lib/cli/version.ts
 DEB_VERSION=${DEB_VERSION:-$UPSTREAM}
 SRC=packaging/deb
 PERMS=$(grep -v '^#' packaging/permissions.txt | tr '\n' ' ' | sed 's/ *$//')
+V8FLAGS=--v8-flags=$(grep -v '^#' packaging/v8-flags.txt | paste -sd, -)
 
 fail() { printf 'make deb: %s\n' "$*" >&2; exit 1; }
 
@@ -122,7 +123,7 @@ for arch in $DEB_ARCHS; do
 		deno_bin=$(runtime "$arch" "$npm" "$elf")
 		install -m 0755 "$deno_bin" "$root/usr/lib/dmonitor/deno"
 		install -m 0644 dist/dmonitor.js "$root/usr/lib/dmonitor/dmonitor.js"
-		sed "s|@PERMS@|$PERMS|" "$SRC/dmonitor.sh" >"$root/usr/bin/dmonitor"
+		sed -e "s|@PERMS@|$PERMS|" -e "s|@V8FLAGS@|$V8FLAGS|" "$SRC/dmonitor.sh" >"$root/usr/bin/dmonitor"
 		chmod 0755 "$root/usr/bin/dmonitor"
 		depends=$(elf_depends "$deno_bin")
 		what="the bundled program on the Deno $DENO_VERSION runtime"
