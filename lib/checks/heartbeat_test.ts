@@ -4,6 +4,11 @@ import { parseTestFile } from "../config/hosts.ts";
 import type { Settings } from "../config/types.ts";
 import { heartbeatTiming } from "./heartbeat.ts";
 import { BUILTIN_CHECKS } from "./mod.ts";
+import { loadYamlLibrary } from "../config/yaml.ts";
+
+// parseTestFile is synchronous: readConfigTree loads the YAML library for the files that need it,
+// and these tests hand it such files directly.
+await loadYamlLibrary();
 
 const settings = {
   interval: 30_000,
