@@ -97,7 +97,10 @@ const bare = measure(() =>
 const one = config.tests[0]!;
 const page = measure(() => {
   const summaries = new Map([[`${one.host}\t${one.test}`, store.summary(one.host, one.test, NOW)]]);
-  const view = buildStoreView(config, store.lastAll(), { ...opts, summaries });
+  // As nodeStatusSource builds it for /check/ and /badge/: that check alone.
+  const only = { ...config, tests: [one] };
+  const last = store.last(one.host, one.test);
+  const view = buildStoreView(only, last ? [last] : [], { ...opts, summaries });
   return renderCheckPage(
     checkPageView(view, one.host, one.test, {
       days: store.days(one.host, one.test, NOW),
@@ -114,7 +117,11 @@ const fullRaw = enc(full.html), fullGz = await gzipSize(full.html);
 const bareRaw = enc(bare.html), bareGz = await gzipSize(bare.html);
 const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
 const verdict = (v: number, max: number) => (v <= max ? "within" : "OVER") + ` budget ${max}`;
-console.log(`status page, ${CHECKS} checks with 24 h / 30 d history:`);
+const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
+console.log(
+  `status page, ${CHECKS} checks with 24 h / 30 d history (${navigator.hardwareConcurrency} CPUs, ` +
+    `load average ${load}):`,
+);
 console.log(
   `  bytes: ${kib(fullRaw)} raw (${(fullRaw / CHECKS).toFixed(0)} B per check), ${
     kib(fullGz)

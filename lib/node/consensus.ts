@@ -387,6 +387,11 @@ export class Consensus {
     return this.engine.states();
   }
 
+  /** One host+test's state, without copying every other one (per-check page, badge). */
+  state(host: string, test: string): IncidentState | null {
+    return this.engine.state(host, test);
+  }
+
   close(): void {
     this.#stop.abort();
     this.engine.close();

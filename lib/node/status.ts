@@ -173,9 +173,15 @@ export function nodeStatusSource(o: {
   const outbox = new Outbox(o.store.db);
   /** `only`: the one check whose history is wanted (a per-check page); null: none; else all. */
   const view = (only?: { host: string; test: string } | null): StatusView => {
-    const config = o.config();
+    const full = o.config();
     const now = Date.now();
-    const view = buildStoreView(config, o.store.lastAll(), {
+    // A per-check page or badge reads that check alone: its cost must not grow with the number
+    // of checks (a dashboard of badges on a 10,000-check node).
+    const config = only
+      ? { ...full, tests: full.tests.filter((t) => t.host === only.host && t.test === only.test) }
+      : full;
+    const last = only ? o.store.last(only.host, only.test) : null;
+    const view = buildStoreView(config, only ? (last ? [last] : []) : o.store.lastAll(), {
       version: o.version,
       startedAt: o.startedAt,
       now,
@@ -186,7 +192,8 @@ export function nodeStatusSource(o: {
         : o.store.summaries(now),
     });
     const c = o.consensus();
-    const states = c.states();
+    const one = only ? c.state(only.host, only.test) : null;
+    const states = only ? (one ? [one] : []) : c.states();
     const open = states.flatMap((s) => s.phase !== "ok" && s.incident ? [s.incident.id] : []);
     overlayConsensus(
       view,

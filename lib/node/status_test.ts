@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import type { OutboxRow } from "../alerts/mod.ts";
 import { noticeText, notifiedText } from "../status/format.ts";
-import { noticeOf } from "./status.ts";
+import { join } from "node:path";
+import { StateStore } from "../store/mod.ts";
+import type { Consensus } from "./consensus.ts";
+import { loadNodeConfig } from "./load.ts";
+import { nodeStatusSource, noticeOf } from "./status.ts";
 
 const T0 = Date.UTC(2025, 10, 21, 9, 30, 0);
 
@@ -108,4 +112,67 @@ Deno.test("notifiedText: notified only when delivered", () => {
   assert.equal(notifiedText(inc(["pending"])), "not delivered yet, retrying");
   assert.equal(notifiedText(inc(["muted"])), "muted");
   assert.equal(notifiedText(inc([])), "not notified yet");
+});
+
+Deno.test("nodeStatusSource: a per-check page reads that check alone, not every check and incident", async () => {
+  const root = await Deno.makeTempDir({ prefix: "dmonitor-status-source-" });
+  try {
+    await Deno.writeTextFile(
+      join(root, "dmonitor.yaml"),
+      `node: alpha\nlisten: 127.0.0.1:2929\nstate_dir: ${join(root, "state")}\n`,
+    );
+    for (const host of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) {
+      await Deno.mkdir(join(root, "hosts.d", host), { recursive: true });
+      await Deno.writeTextFile(join(root, "hosts.d", host, "tcp"), "port: 22\n");
+    }
+    const config = await loadNodeConfig(root);
+    const store = StateStore.open(join(root, "state"));
+    try {
+      for (const host of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) {
+        store.record({
+          host,
+          test: "tcp",
+          status: host === "10.0.0.2" ? "FAIL" : "OK",
+          state: host === "10.0.0.2" ? "FAIL" : "OK",
+          output: `probe of ${host}`,
+          perfdata: "",
+          exitCode: null,
+          startedAt: Date.now() - 1000,
+          durationMs: 3,
+        });
+      }
+      const asked: string[] = [];
+      const consensus = {
+        states: () => assert.fail("the per-check page copied every incident state"),
+        state: (host: string, test: string) => (asked.push(`${host}/${test}`), null),
+        peerHealth: () => [],
+        degraded: () => false,
+        peerErrors: () => new Map<string, number>(),
+        rpc: undefined,
+      } as unknown as Consensus;
+      const source = nodeStatusSource({
+        store,
+        config: () => config,
+        consensus: () => consensus,
+        version: "test",
+        startedAt: Date.now(),
+      });
+      const lastAll = store.lastAll.bind(store);
+      store.lastAll = () => assert.fail("the per-check page read every check's last result");
+      const page = source.check!("10.0.0.2", "tcp");
+      assert.ok(page);
+      assert.equal(page.check.status, "FAIL");
+      assert.equal(page.check.output, "probe of 10.0.0.2");
+      assert.deepEqual(asked, ["10.0.0.2/tcp"]);
+      assert.equal(source.check!("10.0.0.9", "tcp"), null);
+      // The whole page still reads everything.
+      store.lastAll = lastAll;
+      consensus.states = () => [];
+      assert.deepEqual(source.view().checks.map((c) => c.status), ["OK", "FAIL", "OK"]);
+    } finally {
+      store.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

@@ -165,6 +165,12 @@ export class IncidentEngine {
     };
   }
 
+  /** One host+test's state (a copy), or null when it never looked at it. */
+  state(host: string, test: string): IncidentState | null {
+    const s = this.#states.get(key(host, test));
+    return s ? structuredClone(s) : null;
+  }
+
   /** Every state, for persistence. */
   states(): IncidentState[] {
     return [...this.#states.values()].map((s) => structuredClone(s));
