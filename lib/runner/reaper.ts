@@ -39,6 +39,51 @@ export function untrackChild(pid: number): void {
   else tracked.set(pid, n);
 }
 
+/**
+ * Spawns issued but not yet tracked: a spawn on Deno's blocking pool (spawn.ts) creates the child
+ * on another thread before its caller can call {@link trackChild}, so a sweep in that window
+ * would take the new plugin for a stray. Sweeps wait until none is in flight.
+ */
+let inFlight = 0;
+let drained: (() => void)[] = [];
+
+/**
+ * Marks a spawn as started; call the returned function once its pid is tracked (or the spawn
+ * failed). Sweeps wait for every started spawn to end first.
+ */
+export function beginSpawn(): () => void {
+  inFlight++;
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    if (--inFlight === 0) {
+      const waiting = drained;
+      drained = [];
+      for (const w of waiting) w();
+    }
+  };
+}
+
+/**
+ * Resolves true once no spawn is in flight, false after `ms`. Checked again by the caller in
+ * the same synchronous run as its look at /proc: a spawn can only be issued from this thread.
+ */
+async function noSpawnInFlight(ms: number): Promise<boolean> {
+  const until = performance.now() + ms;
+  while (inFlight > 0) {
+    const left = until - performance.now();
+    if (left <= 0) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      drained.push(resolve);
+      timer = setTimeout(resolve, left);
+    });
+    clearTimeout(timer);
+  }
+  return true;
+}
+
 type Libc = {
   prctl(option: number, a: number, b: number, c: number, d: number): number;
   waitpid(pid: number, status: null, options: number): number;
@@ -198,6 +243,8 @@ async function sweep(): Promise<number> {
   // Each round kills the strays found; what they had forked is re-parented to us when they die
   // and found by the next round. The bound stops a fork bomb from holding the runner.
   for (let round = 0; round < 100; round++) {
+    // A sweep skipped under a steady stream of spawns is made up by the next run's.
+    if (!(await noSpawnInFlight(200))) break;
     const { kill, reap } = strays(self);
     for (const pid of reap) libc!.waitpid(pid, null, WNOHANG);
     if (kill.length === 0) break;

@@ -14,7 +14,7 @@ import {
 import type { CheckResult } from "./result.ts";
 import { describeSpawnError, type RunAs } from "./safety.ts";
 import { trustProblemSync } from "./trust.ts";
-import { becomeSubreaper, sweepOrphans, trackChild, untrackChild } from "./reaper.ts";
+import { becomeSubreaper, beginSpawn, sweepOrphans, trackChild, untrackChild } from "./reaper.ts";
 import { resolveUser } from "./user.ts";
 import { killQuiet, posixSpawn, posixSpawnAvailable } from "./spawn.ts";
 import { capture, type Captured } from "./capture.ts";
@@ -198,6 +198,8 @@ async function execute(
   const setsid = path === "setsid" ? (deps.setsid ?? findSetsid()!) : null;
   const cap = deps.outputCap ?? OUTPUT_CAP;
   let child: Running;
+  // Until the child is tracked, a sweep must not run: it would take the new plugin for a stray.
+  const spawned = beginSpawn();
   try {
     // The plugin must lead a new session, so that it and everything it forks share process group
     // `pid` and die together. Deno's own `detached` (and `uid`/`gid`) fork the whole runtime to get
@@ -206,7 +208,7 @@ async function execute(
     // is unavailable, `setsid PLUGIN` (no user switch; it execs in place, same pid) or Deno's path.
     const args = spec.args ?? [spec.host];
     if (path === "posix_spawn") {
-      child = posixSpawn(
+      child = await posixSpawn(
         { path: spec.path, args, env: buildPluginEnv(spec), runAs },
         cap,
         OUTPUT_CAP,
@@ -233,10 +235,12 @@ async function execute(
       };
     }
   } catch (err) {
+    spawned();
     return refuse(await describeSpawnError(spec.path, err, runAs));
   }
   const pid = child.pid;
   trackChild(pid);
+  spawned();
   const reaped = child.status.finally(() => untrackChild(pid));
   let pipesDone = false;
   const pipes = child.output.finally(() => pipesDone = true);

@@ -220,6 +220,41 @@ for (const way of WAYS) {
     }
   });
 
+  Deno.test(`runPlugin [${way.name}]: sweeps for escaped children while others start never take a new plugin for a stray`, async () => {
+    await using fx = await pluginFixture();
+    assertWay(way);
+    // Each escaping run ends with a sweep of dmonitor's children; the plain runs start meanwhile
+    // (on the pool, for posix_spawn without a user switch), so a sweep sees children not yet
+    // tracked: none of them may be killed.
+    const pidFiles: string[] = [];
+    const results: CheckResult[] = [];
+    let next = 0;
+    // 16 at a time, as the runner's limiter does: new spawns keep starting while runs end.
+    const worker = async () => {
+      for (let i = next++; i < 240; i = next++) {
+        if (i % 6 !== 0) {
+          results.push(await runWay(way, wspec(way, fx, "check_ok")));
+          continue;
+        }
+        const pidfile = fx.pidFile();
+        pidFiles.push(pidfile);
+        const s = wspec(way, fx, "check_escape_session", { params: { pidfile } });
+        results.push(await runWay(way, s));
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    // A plugin killed as a stray may not have written its pid file.
+    const escaped = (await Promise.all(pidFiles.map((f) => readPids(f).catch(() => [])))).flat();
+    try {
+      const bad = results.filter((r) => r.status !== "OK");
+      assert.deepEqual(bad.map((r) => `${r.test}: ${r.output}`), []);
+      assert.equal(escaped.length, pidFiles.length);
+      assert.deepEqual(survivors(escaped), [], "every escaped child was ended");
+    } finally {
+      for (const pid of escaped) if (isAlive(pid)) Deno.kill(pid, "SIGKILL");
+    }
+  });
+
   Deno.test(`runPlugin [${way.name}]: a double-forked daemon outside group and session is ended`, async () => {
     await using fx = await pluginFixture();
     for (let i = 0; i < 3; i++) {

@@ -29,8 +29,12 @@ Deno.test("posixSpawn: argv, env, exit code and both pipes, 64 at once", async (
     "check_echo",
     '#!/bin/sh\necho "out $1 $X"\necho "err $1" >&2\nexit "$1"\n',
   );
-  const runs = Array.from({ length: 64 }, (_, i) => {
-    const c = posixSpawn({ path, args: [String(i)], env: { X: `x${i}` }, runAs: null }, 100, 100);
+  const runs = Array.from({ length: 64 }, async (_, i) => {
+    const c = await posixSpawn(
+      { path, args: [String(i)], env: { X: `x${i}` }, runAs: null },
+      100,
+      100,
+    );
     return Promise.all([c.status, c.output]);
   });
   for (const [i, [status, [out, err]]] of (await Promise.all(runs)).entries()) {
@@ -42,7 +46,11 @@ Deno.test("posixSpawn: argv, env, exit code and both pipes, 64 at once", async (
 
 Deno.test("posixSpawn: output beyond the cap is counted, not kept", async () => {
   await using fx = await pluginFixture();
-  const c = posixSpawn({ path: fx.path("check_10mb"), args: [], env: {}, runAs: null }, 1000, 10);
+  const c = await posixSpawn(
+    { path: fx.path("check_10mb"), args: [], env: {}, runAs: null },
+    1000,
+    10,
+  );
   const [status, [out]] = await Promise.all([c.status, c.output]);
   assert.equal(status.code, 0);
   assert.equal(out.bytes.length, 1000);
@@ -52,16 +60,16 @@ Deno.test("posixSpawn: output beyond the cap is counted, not kept", async () => 
 Deno.test("posixSpawn: a failed exec throws what Deno.Command would", async () => {
   await using fx = await pluginFixture();
   const missing = `${fx.dir}/nope`;
-  assert.throws(
+  await assert.rejects(
     () => posixSpawn({ path: missing, args: [], env: {}, runAs: null }, 10, 10),
     (e) => e instanceof Deno.errors.NotFound && /os error 2/.test(e.message),
   );
   const plain = await fx.write("plain", "#!/bin/sh\n", 0o644);
-  assert.throws(
+  await assert.rejects(
     () => posixSpawn({ path: plain, args: [], env: {}, runAs: null }, 10, 10),
     (e) => e instanceof Deno.errors.PermissionDenied,
   );
-  assert.throws(
+  await assert.rejects(
     () => posixSpawn({ path: plain, args: ["a\0b"], env: {}, runAs: null }, 10, 10),
     TypeError,
   );
@@ -73,8 +81,8 @@ Deno.test({
   fn: async () => {
     await using fx = await pluginFixture();
     const before = await readThreads();
-    const runs = Array.from({ length: 32 }, () => {
-      const c = posixSpawn(
+    const runs = Array.from({ length: 32 }, async () => {
+      const c = await posixSpawn(
         { path: fx.path("check_creds"), args: [], env: {}, runAs: NOBODY },
         4096,
         4096,
