@@ -63,11 +63,12 @@ export function pushRoutes(deps: { service: HeartbeatService; log: Logger }) {
     app.all(`${PUSH_PREFIX}*`, async (c) => {
       const remote = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr
         ?.hostname ?? "unknown";
-      const refuse = (status: 400 | 401 | 403 | 404 | 405 | 413, error: string) => {
+      /** `why`: what the log says when the caller is told less (see the 403 below). */
+      const refuse = (status: 400 | 401 | 403 | 404 | 405 | 413, error: string, why?: string) => {
         refusals.run(String(status), (suppressed) =>
           deps.log.warn("heartbeat push refused", {
             status,
-            error,
+            error: why ?? error,
             remote,
             suppressed: suppressed || undefined,
           }));
@@ -88,19 +89,27 @@ export function pushRoutes(deps: { service: HeartbeatService; log: Logger }) {
         c.header("allow", "POST");
         return refuse(405, `push with POST, not ${c.req.method}`);
       }
+      // Whether a heartbeat test exists is not told to a caller without its token: an unknown
+      // test and a wrong token get the same answer (and the same hashing work); the log says
+      // which it was.
       const t = deps.service.isHeartbeat(host, test);
-      if (!t) return refuse(404, `no heartbeat test ${shown} is configured on this node`);
       const token = presented(c);
       if (token === null) {
         c.header("www-authenticate", 'Bearer realm="dmonitor push"');
         return refuse(
           401,
-          `missing token: send 'Authorization: Bearer TOKEN' (the 'token' of ${shown})`,
+          `missing token: send 'Authorization: Bearer TOKEN' (the 'token' of the heartbeat test ${shown})`,
+          t ? undefined : `missing token, and no heartbeat test ${shown} is configured`,
         );
       }
       // Hashes of equal length: the comparison takes the same time whatever the token's length.
-      if (!constantTimeEqual(sha(token), sha(String(t.params.token ?? "")))) {
-        return refuse(403, `wrong token for ${shown}`);
+      const expected = sha(t ? String(t.params.token ?? "") : crypto.randomUUID());
+      if (!constantTimeEqual(sha(token), expected) || !t) {
+        return refuse(
+          403,
+          `no heartbeat test ${shown} with this token is configured on this node`,
+          t ? `wrong token for ${shown}` : `no heartbeat test ${shown} is configured on this node`,
+        );
       }
       const length = Number(c.req.header("content-length") ?? "0");
       if (!(length <= MAX_PUSH_BODY)) {

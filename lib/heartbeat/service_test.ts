@@ -90,15 +90,25 @@ Deno.test("push: bad pushes get clear errors and change nothing", async () => {
     [
       post("/v1/push/backup1/nightly", { headers: { authorization: "Bearer wrong" } }),
       403,
-      /wrong token for backup1\/nightly/,
+      /no heartbeat test backup1\/nightly with this token/,
     ],
     [
       post("/v1/push/backup1/nightly", { headers: { authorization: `Bearer ${TOKEN}x` } }),
       403,
-      /wrong token/,
+      /with this token/,
     ],
-    [post("/v1/push/backup1/other", { headers: auth }), 404, /no heartbeat test backup1\/other/],
-    [post("/v1/push/backup1/tcp", { headers: auth }), 404, /no heartbeat test backup1\/tcp/],
+    // An unknown test answers as a wrong token does: no caller learns which tests exist.
+    [
+      post("/v1/push/backup1/other", { headers: auth }),
+      403,
+      /no heartbeat test backup1\/other with this token/,
+    ],
+    [
+      post("/v1/push/backup1/tcp", { headers: auth }),
+      403,
+      /no heartbeat test backup1\/tcp with this token/,
+    ],
+    [post("/v1/push/backup1/other"), 401, /missing token/],
     [post("/v1/push/backup1", { headers: auth }), 404, /POST \/v1\/push\/<host>\/<test>/],
     [post("/v1/push/backup1/nightly/x", { headers: auth }), 404, /POST \/v1\/push/],
     [post("/v1/push/%E0%A4%A/nightly", { headers: auth }), 400, /URL encoding/],
