@@ -15,6 +15,7 @@ import { createLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { BatchQueue, lingerFor, PEER_QUEUES, type SendOutcome } from "./batch.ts";
 import { IncidentEngine } from "./engine.ts";
+import { firstTakenIn } from "./acks.ts";
 import type { QuorumTiming } from "./incident.ts";
 import { prng } from "./fixtures_testing.ts";
 import type {
@@ -50,6 +51,9 @@ export interface SimOptions {
   busy?: (node: string, t: number) => boolean;
   /** The Retry-After a busy peer sends (default 1000 ms). */
   retryAfterMs?: number;
+  /** Each node's settle time for a claim it makes at `t` (as lib/node derives it from the round
+   * trips it measures); default: every claim uses `timing.settleMs`. */
+  settleFor?: (node: string, t: number) => number;
   /** Model the node's heartbeat (every 2 s, as lib/node does; a busy peer still answers it): the
    * engines then learn which silent peers are alive (default true). */
   heartbeat?: boolean;
@@ -330,19 +334,23 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       log: Deno.env.get("DMONITOR_SIM_TRACE")
         ? createLogger({ min: "debug", write: (l) => console.log(Math.round(now), n.name, l) })
         : quiet,
-      ask: (host, test, mode) =>
+      ask: (host, test, mode, _since, deadlineMs) =>
         Promise.all(qs.map((q) =>
           q[mode].push(
             { host, test },
-            mode === "confirm" ? o.confirmDeadlineMs : o.viewDeadlineMs,
+            mode === "confirm"
+              ? o.confirmDeadlineMs
+              : Math.min(o.viewDeadlineMs, deadlineMs ?? Infinity),
           )
         )),
+      // As lib/peers does: the notice waits for the first peer that took it in.
       announce: async (_h, _t, view) => {
         if (Deno.env.get("DMONITOR_SIM_TRACE")) {
           console.log(Math.round(now), n.name, "announce", JSON.stringify(view.incident?.down));
         }
-        await Promise.all(qs.map((q) => q.incident.push(view, o.viewDeadlineMs)));
+        await firstTakenIn(qs.map((q) => q.incident.push(view, o.viewDeadlineMs)));
       },
+      ...(o.settleFor ? { settle: () => o.settleFor!(n.name, now) } : {}),
       notifier: {
         notify: (x) => {
           // A node killed mid-round has no notifier any more.
