@@ -36,6 +36,8 @@ export interface SimOptions {
   viewDeadlineMs: number;
   /** One-way latency bounds between two live, connected nodes. */
   latencyMs: [number, number];
+  /** One-way latency bounds of the link between `a` and `b`, when it differs (null: `latencyMs`). */
+  linkLatencyMs?: (a: string, b: string) => [number, number] | null;
   /** What `node` sees of `host` at time `t`. */
   service: (node: string, t: number, host: string) => "OK" | "FAIL";
   /** How many host/tests each node checks (hosts `h0`…; default 1, named `svc`). */
@@ -184,7 +186,11 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     ? [{ host: "svc", test: "http" }]
     : Array.from({ length: checks }, (_, i) => ({ host: `h${i}`, test: "tcp" }));
   const deliveries: Delivery[] = [];
-  const lat = () => o.latencyMs[0] + rand() * (o.latencyMs[1] - o.latencyMs[0]);
+  const lat = (a?: string, b?: string) => {
+    const [lo, hi] = (a !== undefined && b !== undefined ? o.linkLatencyMs?.(a, b) : null) ??
+      o.latencyMs;
+    return lo + rand() * (hi - lo);
+  };
   const nodes = new Map<string, SimNode>();
   const result = (n: string, host: string, test: string, t: number): CheckResult => {
     const status = o.service(n, t, host);
@@ -230,25 +236,31 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       if (!link(from.name, to, start)) {
         return at(start + deadlineMs, () => ({ ok: false, error: "deadline exceeded" }));
       }
-      const arrive = start + lat();
+      const arrive = start + lat(from.name, to);
       const inc = p.incarnation;
       agenda.push(arrive, () => {
         if (!p.alive || p.incarnation !== inc) {
-          return at(arrive + lat(), () => ({ ok: false, error: "connection reset" }));
+          return at(arrive + lat(from.name, to), () => ({ ok: false, error: "connection reset" }));
         }
         if (o.busy?.(to, arrive)) {
           refused++;
           const retryAfterMs = o.retryAfterMs ?? 1000;
-          return at(arrive + lat(), () => ({ ok: false, error: "busy", retryAfterMs }));
+          return at(
+            arrive + lat(from.name, to),
+            () => ({ ok: false, error: "busy", retryAfterMs }),
+          );
         }
         const served = Math.max(arrive, p.freeAt) + size * (o.perItemMs ?? 0);
         p.freeAt = served;
         agenda.push(served, () => {
           if (!p.alive || p.incarnation !== inc) {
-            return at(served + lat(), () => ({ ok: false, error: "connection reset" }));
+            return at(
+              served + lat(from.name, to),
+              () => ({ ok: false, error: "connection reset" }),
+            );
           }
           const results = handle(p, served);
-          at(served + lat(), () => ({ ok: true, results }));
+          at(served + lat(from.name, to), () => ({ ok: true, results }));
         });
       });
     });
