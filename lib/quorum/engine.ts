@@ -247,10 +247,13 @@ export class IncidentEngine {
         else if (e.type === "wake") this.#arm(host, test, e.at);
       }
       if (effects.some((e) => e.type === "announce") && this.#o.announce) {
-        // Best effort: peers also learn it from their next round; never let it block delivery.
-        await this.#o.announce(host, test, toView(state)).catch((err) =>
+        // Best effort: peers also learn it from their next round. A commit is announced before
+        // its notification is handed on (until the first peer took it in: then a node taking over
+        // re-sends under the same id); a delivery is announced without holding up what follows.
+        const announced = this.#o.announce(host, test, toView(state)).catch((err) =>
           this.#log.warn("announcing to peers failed", { host, test, error: String(err) })
         );
+        if (effects.some((e) => e.type === "notify")) await announced;
       }
       for (const e of effects) {
         if (e.type !== "notify") continue;

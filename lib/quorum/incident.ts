@@ -152,12 +152,12 @@ export function nextIncident(
       }
       if (s.phase === "ok") enter(s, "suspect", now);
       // Claim ahead of the verdict, so the settle time runs during the confirm round: a failure
-      // with nothing open may be an outage to notify; a pass while down, its recovery.
+      // with nothing open may be an outage to notify; any check while down, its recovery (the
+      // peers check anew, and may find it back before this node does).
       if (ctx.nodesTotal > 1 && s.claim === null) {
         if (failing && s.incident === null) startClaim(s, "down", now, ctx);
         else if (
-          !failing && s.phase === "down" && s.incident?.down != null &&
-          s.incident.recovered === null
+          s.phase === "down" && s.incident?.down != null && s.incident.recovered === null
         ) startClaim(s, "recovered", now, ctx);
       }
       fx.push({ type: "ask", mode: "confirm", self: event.vote });

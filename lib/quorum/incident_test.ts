@@ -545,3 +545,28 @@ Deno.test("nextIncident: the published view carries a claim's settle time, and o
   assert.equal(alone.claim, null, "single-node mode never claims");
   assert.equal("settleMs" in toView(alone), false);
 });
+
+Deno.test("nextIncident: any check while down claims the recovery ahead of the verdict; a round still failing drops it", () => {
+  const start = downState({
+    incident: rec("www/http/1000/b", { startedAt: 1000, down: notice("b", 4000, 4001) }),
+  });
+  const failing = nextIncident(start, check("FAIL"), ctx, 61000).state;
+  assert.deepEqual([failing.claim, failing.claimedAt], ["recovered", 61000]);
+  const still = nextIncident(
+    failing,
+    confirm("FAIL", [peer("a", "FAIL"), peer("c", "OK")], 61000),
+    ctx,
+    61100,
+  ).state;
+  assert.equal(still.phase, "down");
+  assert.equal(still.claim, null);
+  // The peers, checking anew, see it back before this node does: recovering, claim kept.
+  const back = nextIncident(
+    failing,
+    confirm("FAIL", [peer("a", "OK"), peer("c", "OK")], 61000),
+    ctx,
+    61100,
+  ).state;
+  assert.equal(back.phase, "recovering");
+  assert.deepEqual([back.claim, back.claimedAt], ["recovered", 61000]);
+});
