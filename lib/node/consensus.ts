@@ -7,7 +7,13 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Config, TestConfig } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
-import { defaultTiming, IncidentEngine, isDegraded, viewDeadlineFor } from "../quorum/mod.ts";
+import {
+  defaultTiming,
+  IncidentEngine,
+  isDegraded,
+  settleFor,
+  viewDeadlineFor,
+} from "../quorum/mod.ts";
 import { lingerFor } from "../quorum/batch.ts";
 import type { AskFn } from "../quorum/engine.ts";
 import { METRICS } from "../metrics/mod.ts";
@@ -73,8 +79,8 @@ export interface ConsensusDeps {
 
 /** Counts every peer answer in the metrics, by peer and result; failures also in `errors`. */
 function countedAsk(ask: AskFn, errors: Map<string, number>): AskFn {
-  return async (host, test, mode) => {
-    const answers = await ask(host, test, mode);
+  return async (host, test, mode, since, deadlineMs) => {
+    const answers = await ask(host, test, mode, since, deadlineMs);
     for (const a of answers) {
       const failed = a.vote.status === "UNREACHABLE";
       METRICS.peerRequests.inc({ peer: a.peer, result: failed ? "error" : "ok" });
@@ -117,6 +123,7 @@ export class Consensus {
     const config = deps.config();
     const log = deps.logger;
     this.#incidents = new IncidentStore(deps.store.db);
+    const interval = config.settings.interval;
     const timing = defaultTiming({
       timeout: maxTimeout(config),
       interval: config.settings.interval,
@@ -132,7 +139,7 @@ export class Consensus {
           viewDeadlineFor(timing.viewDeadlineMs, this.rpc?.rtt().values() ?? []),
         log,
         clock: this.#clock,
-        lingerMs: lingerFor(config.settings.interval),
+        lingerMs: lingerFor(interval),
         gone: (label) => this.#gone(label),
         ...(deps.peerTls ? { tls: true, client: deps.peerTls.client } : {}),
       });
@@ -152,6 +159,9 @@ export class Consensus {
       // A peer answering its heartbeat is alive, however slow its batch answers are; one whose
       // heartbeat has failed since before the round is silent since then.
       beat: (peer) => this.#beats.get(peer) ?? null,
+      // Each claim's settle time from the round trips measured now (heartbeats, views): no need
+      // to agree on one, since a claim says its own (lib/quorum election.ts).
+      settle: () => settleFor(timing.settleMs, this.rpc?.rtt().values() ?? [], lingerFor(interval)),
     });
     this.engine.restore(this.#incidents.all());
     if (rpc) {

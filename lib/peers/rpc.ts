@@ -10,6 +10,7 @@ import type { Peer } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
 import { type Clock, systemClock } from "../clock/mod.ts";
 import type { AskFn } from "../quorum/engine.ts";
+import { firstTakenIn } from "../quorum/acks.ts";
 import { BatchQueue, type BatchStats, PEER_QUEUES, type SendOutcome } from "../quorum/batch.ts";
 import type { IncidentView, LocalAnswer, PeerAnswer } from "../quorum/types.ts";
 import {
@@ -54,6 +55,7 @@ export interface PeerRpc {
     o: { deadlineMs: number; maxReplyBytes?: number },
   ): Promise<{ node: string; json: unknown }>;
   ask: AskFn;
+  /** Pushes a view to every peer not known gone; resolves once one took it in, or none could. */
   announce: (host: string, test: string, view: IncidentView) => Promise<void>;
   /** Smoothed round trip of quick batch requests (views, announcements), per peer label; absent
    * until one succeeded. */
@@ -217,9 +219,11 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
     latencyMs: 0,
   });
   return {
-    ask: (host, test, mode, since) => {
+    ask: (host, test, mode, since, deadlineMs) => {
       const item: AskItem = { host, test, since: since ?? null };
-      const deadline = mode === "confirm" ? o.confirmDeadlineMs : viewDeadline();
+      const deadline = mode === "confirm"
+        ? o.confirmDeadlineMs
+        : Math.min(viewDeadline(), deadlineMs ?? Infinity);
       return Promise.all(all.map(([label, q]) => {
         // A peer the heartbeat finds gone is not waited for: a round costs its deadline only
         // for peers that may answer.
@@ -227,9 +231,11 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
         return why === null ? q[mode].push(item, deadline) : goneAnswer(label, why);
       }));
     },
+    // Resolves once one peer took it in (the others learn it from that peer's answers), so the
+    // notice waits for the fastest peer, never for a slow or unreachable one.
     announce: async (host, test, view) => {
       const deadline = viewDeadline();
-      await Promise.all(
+      await firstTakenIn(
         all.filter(([label]) => (o.gone?.(label) ?? null) === null)
           .map(([, q]) => q.incident.push({ ...view, host, test }, deadline)),
       );

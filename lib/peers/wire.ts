@@ -106,6 +106,17 @@ function parseRecord(v: unknown, path: string): IncidentRecord | null {
   };
 }
 
+/** A claim's settle time, when the view says it (older nodes do not): 0-60 s. */
+function settleOf(o: Obj, p: string): { settleMs?: number | null } {
+  const v = o.settleMs;
+  if (v === undefined) return {};
+  if (v === null) return { settleMs: null };
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 60_000) {
+    bad(`${p}settleMs`, "a number of milliseconds (0-60000) or null", v);
+  }
+  return { settleMs: v as number };
+}
+
 /** Validates an incident view (in a reply, or the body of `POST /v1/incident`). */
 export function parseIncidentView(v: unknown, path = "incident"): IncidentView {
   const o = obj(v, path);
@@ -115,6 +126,7 @@ export function parseIncidentView(v: unknown, path = "incident"): IncidentView {
     test: str(o, "test", p, TEST_RE, "a test name"),
     phase: oneOf(o, "phase", p, PHASES),
     claim: o.claim === null ? null : oneOf(o, "claim", p, ["down", "recovered"] as const),
+    ...settleOf(o, p),
     incident: parseRecord(o.incident, `${p}incident`),
     closed: parseRecord(o.closed, `${p}closed`),
   };

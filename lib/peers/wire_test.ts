@@ -95,3 +95,16 @@ Deno.test("parsePeerReply: valid replies pass, each malformed field is named", (
 Deno.test("parseIncidentView: round-trips a full view", () => {
   assert.deepEqual(parseIncidentView(JSON.parse(JSON.stringify(view))), view);
 });
+
+Deno.test("parseIncidentView: a claim's settle time is carried when said, absent when not, bounded", () => {
+  const claiming = { ...view, claim: "down" as const, settleMs: 600 };
+  assert.deepEqual(parseIncidentView(JSON.parse(JSON.stringify(claiming))), claiming);
+  assert.equal("settleMs" in parseIncidentView(JSON.parse(JSON.stringify(view))), false);
+  for (const bad of [-1, 60_001, "600", Infinity]) {
+    assert.throws(
+      () => parseIncidentView({ ...claiming, settleMs: bad }),
+      /settleMs' must be a number of milliseconds/,
+      String(bad),
+    );
+  }
+});

@@ -2,11 +2,14 @@
  * Who sends a notice: the exactly-one-notifier rule, as pure functions of this node's claim, what
  * the peers answered in the last round, and `now`. See README.md in this folder for the argument.
  *
- * In short: among the nodes that qualify (they confirmed the outage themselves), the first in
- * canonical name order claims the notice; a claim is visible to every peer for `settleMs` before
- * the claimer commits, and it commits only on a round that started after that, took less than
- * `settleMs`, showed no lower-named qualifying peer and no committed notice, and in which every
- * peer either answered or had been silent for `handoverMs`.
+ * In short: among the nodes that qualify (they confirmed the outage themselves, or claim it), the
+ * first in canonical name order claims the notice; a claim is visible to every peer for its
+ * settle time before the claimer commits, and it commits only on a round that started after that,
+ * took less than its own settle time, showed no lower-named qualifying peer and no committed
+ * notice, and in which every peer either answered or had been silent for `handoverMs`. Settle
+ * times differ between nodes (each derives its own from the round trips it measures): the wait
+ * after a claim is the longest of this node's and of every claiming peer's in the round, which
+ * is what the exactly-one argument needs (a claimer's wait at least the other's round bound).
  * @module
  */
 import type { Notice, PeerInfo } from "./types.ts";
@@ -101,7 +104,11 @@ export interface ClaimInput {
   /** When the round that produced `peers` started. */
   roundStartedAt: number;
   now: number;
+  /** This claim's settle time: its commit round must finish within it. */
   settleMs: number;
+  /** The longest settle time advertised by a peer claiming the same notice in this round (0:
+   * none). The wait after the claim is at least that. Must stay below `handoverMs`. */
+  rivalSettleMs?: number;
   handoverMs: number;
 }
 
@@ -121,12 +128,11 @@ export type ClaimPlan =
 export function planClaim(i: ClaimInput): ClaimPlan {
   const elected = electNotifier([i.self, ...i.rivals], i.passed);
   if (elected !== i.self) return { action: "yield", to: elected ?? "" };
-  if (i.claimedAt === null) {
-    // Without peers nobody else can claim: no settle needed.
-    if (i.peers.length === 0) return { action: "commit" };
-    return { action: "claim", wakeAt: i.now + i.settleMs };
-  }
-  const settledAt = i.claimedAt + i.settleMs;
+  // Without peers nobody else can claim: no settle needed.
+  if (i.peers.length === 0) return { action: "commit" };
+  const waitMs = Math.max(i.settleMs, i.rivalSettleMs ?? 0);
+  if (i.claimedAt === null) return { action: "claim", wakeAt: i.now + waitMs };
+  const settledAt = i.claimedAt + waitMs;
   if (i.roundStartedAt < settledAt) return { action: "settle", wakeAt: Math.max(settledAt, i.now) };
   // A slow round may show a world that is older than the settle window allows: ask again.
   if (i.now - i.roundStartedAt > i.settleMs) return { action: "settle", wakeAt: i.now };

@@ -83,6 +83,7 @@ Deno.test("planClaim: claim, settle, final round, commit", () => {
     roundStartedAt: 1000,
     now: 1010,
     settleMs: 3000,
+    rivalSettleMs: 0,
     handoverMs: 20000,
   };
   const table: { name: string; over: Partial<typeof base>; want: unknown }[] = [
@@ -108,6 +109,31 @@ Deno.test("planClaim: claim, settle, final round, commit", () => {
       want: { action: "yield", to: "c" },
     },
     { name: "no peers: commit at once", over: { peers: [] }, want: { action: "commit" } },
+    {
+      name: "no peers, even with a claim: commit at once",
+      over: { peers: [], claimedAt: 1000 },
+      want: { action: "commit" },
+    },
+    {
+      name: "a claiming peer's longer settle time: the claim waits for it",
+      over: { settleMs: 600, rivalSettleMs: 2500 },
+      want: { action: "claim", wakeAt: 3510 },
+    },
+    {
+      name: "settled by this node's own time, not the claiming peer's: wait",
+      over: { settleMs: 600, rivalSettleMs: 2500, claimedAt: 900, roundStartedAt: 1600 },
+      want: { action: "settle", wakeAt: 3400 },
+    },
+    {
+      name: "settled by both: commit",
+      over: { settleMs: 600, rivalSettleMs: 2500, claimedAt: 900, roundStartedAt: 3400, now: 3450 },
+      want: { action: "commit" },
+    },
+    {
+      name: "the commit round must finish within this claim's own settle time",
+      over: { settleMs: 600, rivalSettleMs: 2500, claimedAt: 900, roundStartedAt: 3400, now: 4001 },
+      want: { action: "settle", wakeAt: 4001 },
+    },
     {
       name: "round started before settle: wait",
       over: { claimedAt: 900, roundStartedAt: 3000, now: 3010 },

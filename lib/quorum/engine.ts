@@ -19,6 +19,7 @@ import {
   toView,
 } from "./incident.ts";
 import { isFailingVote, localVote } from "./quorum.ts";
+import { roundDeadlineFor } from "./timing.ts";
 import {
   type BeatHealth,
   type HealthTable,
@@ -31,12 +32,14 @@ import {
 
 /** Asks every peer about a host+test: `confirm` makes them check, `view` only reads their state.
  * `since` (confirm): epoch ms of the local result that started the round; a peer must answer from
- * a result at least that recent. */
+ * a result at least that recent. `deadlineMs` (view): the most a view round may take (a claim's
+ * rounds must finish within its settle time); the implementation's own deadline if lower. */
 export type AskFn = (
   host: string,
   test: string,
   mode: "confirm" | "view",
   since?: number,
+  deadlineMs?: number,
 ) => Promise<PeerAnswer[]>;
 
 export interface EngineOptions {
@@ -60,6 +63,9 @@ export interface EngineOptions {
   /** What the heartbeat knows of a peer (see `withProofOfLife`). Default: nothing (silence in
    * the rounds is all there is). */
   beat?: (peer: string) => BeatHealth | null;
+  /** The settle time of a claim made now, from the measured round trips (see `settleFor`);
+   * capped at `timing.settleMs`, its default. */
+  settle?: () => number;
 }
 
 export interface EngineSnapshot {
@@ -183,6 +189,7 @@ export class IncidentEngine {
       const s = structuredClone(st);
       s.claim = null;
       s.claimedAt = null;
+      delete s.settleMs;
       if (s.phase === "suspect") s.phase = "ok";
       this.#states.set(key(s.host, s.test), s);
       if (s.incident !== null || s.closed?.recovered?.deliveredAt === null) {
@@ -233,7 +240,8 @@ export class IncidentEngine {
       // The common case, a passing check with nothing going on, costs nothing.
       if (!stored && event.type === "check" && !isFailingVote(event.vote.status)) break;
       const prev = stored ?? initialIncident(host, test, this.#clock());
-      const { state, effects } = nextIncident(prev, event, this.#ctx, this.#clock());
+      const ctx = this.#o.settle ? { ...this.#ctx, settleMs: this.#o.settle() } : this.#ctx;
+      const { state, effects } = nextIncident(prev, event, ctx, this.#clock());
       if (!stored || JSON.stringify(state) !== JSON.stringify(prev)) {
         this.#states.set(k, state);
         await this.#o.save?.(state);
@@ -245,10 +253,13 @@ export class IncidentEngine {
         else if (e.type === "wake") this.#arm(host, test, e.at);
       }
       if (effects.some((e) => e.type === "announce") && this.#o.announce) {
-        // Best effort: peers also learn it from their next round; never let it block delivery.
-        await this.#o.announce(host, test, toView(state)).catch((err) =>
+        // Best effort: peers also learn it from their next round. A commit is announced before
+        // its notification is handed on (until the first peer took it in: then a node taking over
+        // re-sends under the same id); a delivery is announced without holding up what follows.
+        const announced = this.#o.announce(host, test, toView(state)).catch((err) =>
           this.#log.warn("announcing to peers failed", { host, test, error: String(err) })
         );
+        if (effects.some((e) => e.type === "notify")) await announced;
       }
       for (const e of effects) {
         if (e.type !== "notify") continue;
@@ -265,7 +276,11 @@ export class IncidentEngine {
         const startedAt = this.#clock();
         let raw: PeerAnswer[];
         try {
-          raw = await this.#o.ask(host, test, e.mode, e.self?.at);
+          // A claim's view rounds must finish within its settle time, or it could never commit.
+          const deadline = e.mode === "view" && state.claim !== null
+            ? roundDeadlineFor(state.settleMs ?? this.#ctx.timing.settleMs)
+            : undefined;
+          raw = await this.#o.ask(host, test, e.mode, e.since ?? e.self?.at, deadline);
         } catch (err) {
           // The peer client never throws; an injected one that does costs this round, not the node.
           this.#log.error("asking peers failed", { host, test, error: String(err) });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { memoryLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import type { Clock } from "../clock/mod.ts";
-import { type AskFn, IncidentEngine } from "./engine.ts";
+import { type AskFn, type EngineOptions, IncidentEngine } from "./engine.ts";
 import { RecordingNotifier } from "./fixtures_testing.ts";
 import type { IncidentState, IncidentView, PeerAnswer, VoteStatus } from "./types.ts";
 
@@ -29,7 +29,7 @@ const stillClock: Clock = {
 };
 
 /** A controllable world: a clock, timers that fire only when told, canned peer answers. */
-function world(peers: string[] = ["a:2929", "c:2929"]) {
+function world(peers: string[] = ["a:2929", "c:2929"], extra: Partial<EngineOptions> = {}) {
   let now = 1000;
   const timers: { at: number; fn: () => void }[] = [];
   const clock: Clock = {
@@ -48,8 +48,10 @@ function world(peers: string[] = ["a:2929", "c:2929"]) {
   };
   const answers = new Map<string, { status: VoteStatus; incident?: IncidentView | null }>();
   const calls: string[] = [];
-  const ask: AskFn = (_host, _test, mode) => {
+  const asked: { mode: string; since?: number; deadlineMs?: number }[] = [];
+  const ask: AskFn = (_host, _test, mode, since, deadlineMs) => {
     calls.push(`ask ${mode}`);
+    asked.push({ mode, since, deadlineMs });
     return Promise.resolve(peers.map((p): PeerAnswer => {
       const name = p.split(":")[0]!;
       const a = answers.get(name) ?? { status: "OK" };
@@ -90,11 +92,13 @@ function world(peers: string[] = ["a:2929", "c:2929"]) {
       );
       return Promise.resolve();
     },
+    ...extra,
   });
   return {
     engine,
     answers,
     calls,
+    asked,
     notifier,
     saved,
     log,
@@ -360,4 +364,34 @@ Deno.test("engine: an announcement that arrives during the final round is taken 
   await heard;
   assert.deepEqual(notifier.sent, []);
   assert.equal(engine.view("www", "http")?.incident?.id, "www/http/900/a");
+});
+
+Deno.test("engine: a claim's own settle time and round deadline; recovery's second round from a timer, peers checking anew", async () => {
+  const w = world(["a:2929", "c:2929"], {
+    settle: () => 600,
+    timing: { ...timing, recoverHoldMs: 1000 },
+  });
+  w.answers.set("a", { status: "FAIL" });
+  await w.engine.round("www", "http", result("FAIL", 1000));
+  assert.equal(w.engine.view("www", "http")?.settleMs, 600, "the claim says its settle time");
+  assert.equal(w.timers[0]!.at, 1600);
+  await w.fire();
+  assert.deepEqual(w.asked, [
+    { mode: "confirm", since: 1000, deadlineMs: undefined },
+    { mode: "view", since: undefined, deadlineMs: 350 }, // the claim's settle time - 250 ms
+  ]);
+  assert.deepEqual(w.notifier.summary(), ["down www/http by b"]);
+  // The service is back: one passing check, then a timer, not the next scheduled check.
+  w.answers.set("a", { status: "OK" });
+  w.at(61000);
+  await w.engine.round("www", "http", result("OK", 61000));
+  assert.equal(w.engine.view("www", "http")?.phase, "recovering");
+  assert.deepEqual(w.timers.map((t) => t.at), [62000], "the hold (1 s) outlasts the settle time");
+  await w.fire();
+  assert.deepEqual(w.asked.slice(2), [
+    { mode: "confirm", since: 61000, deadlineMs: undefined },
+    { mode: "confirm", since: 62000, deadlineMs: undefined }, // peers check again, now
+  ]);
+  assert.deepEqual(w.notifier.summary(), ["down www/http by b", "recovered www/http by b"]);
+  assert.equal(w.engine.view("www", "http")?.phase, "ok");
 });

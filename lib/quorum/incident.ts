@@ -17,6 +17,7 @@ import {
   markDelivered,
   planNotices,
   remind,
+  startClaim,
   undelivered,
 } from "./notices.ts";
 
@@ -34,7 +35,9 @@ export interface QuorumTiming {
    * `withProofOfLife`): the bound on what a live but stuck peer can delay a notice by. Default
    * 5x `handoverMs`. */
   stuckMs?: number;
-  /** Minimum time between the first and the confirming "up" round (anti-flap). */
+  /** Anti-flap: recovery needs a quorum passing in two fresh confirm rounds started at least
+   * this long apart (the second is asked for by a timer, peers run their check again), with no
+   * quorum failing in between. */
   recoverHoldMs: number;
   /** Reminder interval while down; 0 disables reminders. */
   remindMs: number;
@@ -46,6 +49,9 @@ export interface IncidentContext {
   nodesTotal: number;
   rule: QuorumRule;
   timing: QuorumTiming;
+  /** Settle time for a claim made now, from measured round trips (`settleFor`); at most
+   * `timing.settleMs`, which it defaults to. */
+  settleMs?: number;
 }
 
 export type IncidentEvent =
@@ -69,7 +75,8 @@ export type IncidentEvent =
   | { type: "heard"; view: IncidentView };
 
 export type Effect =
-  | { type: "ask"; mode: "confirm" | "view"; self: Vote | null }
+  /** `since`: peers answer from a result taken at or after it (default `self.at`). */
+  | { type: "ask"; mode: "confirm" | "view"; self: Vote | null; since?: number }
   | { type: "wake"; at: number }
   | { type: "notify"; notification: Notification }
   /** Push this node's view to every peer (after a commit, before delivering; after delivery). */
@@ -105,6 +112,7 @@ export function toView(s: IncidentState): IncidentView {
     test: s.test,
     phase: s.phase,
     claim: s.claim,
+    ...(s.claim !== null ? { settleMs: s.settleMs ?? null } : {}),
     incident: s.incident,
     closed: s.closed,
   };
@@ -143,11 +151,24 @@ export function nextIncident(
         break;
       }
       if (s.phase === "ok") enter(s, "suspect", now);
+      // Claim ahead of the verdict, so the settle time runs during the confirm round: a failure
+      // with nothing open may be an outage to notify; any check while down, its recovery (the
+      // peers check anew, and may find it back before this node does).
+      if (ctx.nodesTotal > 1 && s.claim === null) {
+        if (failing && s.incident === null) startClaim(s, "down", now, ctx);
+        else if (
+          s.phase === "down" && s.incident?.down != null && s.incident.recovered === null
+        ) startClaim(s, "recovered", now, ctx);
+      }
       fx.push({ type: "ask", mode: "confirm", self: event.vote });
       break;
     }
     case "wake":
-      if (open || s.claim !== null || undelivered(s, ctx).length > 0) {
+      if (s.phase === "recovering" && now - s.since >= ctx.timing.recoverHoldMs) {
+        // The second fresh round of the recovery: peers check again now, this node votes its
+        // latest result (a newer failure would have started a round of its own).
+        fx.push({ type: "ask", mode: "confirm", self: ownVote(s, ctx, now), since: now });
+      } else if (open || s.claim !== null || undelivered(s, ctx).length > 0) {
         fx.push({ type: "ask", mode: "view", self: null });
       }
       break;
@@ -169,7 +190,8 @@ export function nextIncident(
       return { state: s, effects: fx };
     case "round":
       if (event.mode === "confirm" && event.self !== null) {
-        applyVerdict(s, [event.self, ...event.peers.map((p) => p.vote)], ctx, now, fx);
+        const votes = [event.self, ...event.peers.map((p) => p.vote)];
+        applyVerdict(s, votes, ctx, event.startedAt, now, fx);
       }
       planNotices(s, event.peers, event.startedAt, ctx, now, fx);
       break;
@@ -178,11 +200,18 @@ export function nextIncident(
   return { state: s, effects: fx };
 }
 
-/** Phase transitions driven by a confirm round's votes. */
+/** This node's latest vote (from its last confirm round), for a round a timer started. */
+function ownVote(s: IncidentState, ctx: IncidentContext, now: number): Vote {
+  return s.votes.find((v) => v.node === ctx.self) ??
+    { node: ctx.self, status: "UNKNOWN", output: "no local result yet", at: now };
+}
+
+/** Phase transitions driven by a confirm round's votes (the round started at `startedAt`). */
 function applyVerdict(
   s: IncidentState,
   votes: Vote[],
   ctx: IncidentContext,
+  startedAt: number,
   now: number,
   fx: Effect[],
 ): void {
@@ -218,9 +247,23 @@ function applyVerdict(
       return;
     case "down":
       if (d.quorumUp) {
-        enter(s, "recovering", now);
+        // `since` is when this round started: the hold runs from when the peers checked.
+        enter(s, "recovering", startedAt);
         if (s.incident) s.incident.endedAt = now;
-        fx.push(log("info", "quorum sees it passing again, confirming recovery", fields));
+        const inc = s.incident;
+        if (
+          ctx.nodesTotal > 1 && s.claim === null && inc?.down != null && inc.recovered === null
+        ) startClaim(s, "recovered", now, ctx);
+        // The second fresh round once the hold is over (and the claim has settled, so that round
+        // can commit): not the next scheduled check, an interval away.
+        const settled = s.claim === "recovered" && s.claimedAt !== null
+          ? s.claimedAt + (s.settleMs ?? ctx.timing.settleMs)
+          : 0;
+        fx.push({ type: "wake", at: Math.max(startedAt + ctx.timing.recoverHoldMs, settled) });
+        fx.push(log("info", "quorum sees it passing again, confirming recovery", {
+          ...fields,
+          hold_ms: ctx.timing.recoverHoldMs,
+        }));
       }
       return;
     case "recovering":
@@ -229,11 +272,11 @@ function applyVerdict(
         enter(s, "down", now);
         if (s.incident) s.incident.endedAt = null;
         fx.push(log("warn", "failing again before recovery was confirmed", fields));
-      } else if (
-        s.phase === "recovering" && d.quorumUp && now - s.since >= ctx.timing.recoverHoldMs
-      ) {
-        enter(s, "recovered", now);
-        fx.push(log("info", "recovery confirmed by quorum", fields));
+      } else if (s.phase === "recovering" && d.quorumUp) {
+        if (startedAt - s.since >= ctx.timing.recoverHoldMs) {
+          enter(s, "recovered", now);
+          fx.push(log("info", "recovery confirmed by quorum", fields));
+        } else fx.push({ type: "wake", at: s.since + ctx.timing.recoverHoldMs });
       }
       return;
   }

@@ -5,6 +5,7 @@ import {
   type IncidentEvent,
   initialIncident,
   nextIncident,
+  toView,
 } from "./incident.ts";
 import type {
   IncidentRecord,
@@ -224,27 +225,34 @@ Deno.test("nextIncident: an outage already closed elsewhere is not adopted", () 
   assert.deepEqual(fx, ["ask confirm"]);
 });
 
-Deno.test("nextIncident: down -> recovering -> recovered sends exactly one recovery, then ok", () => {
+Deno.test("nextIncident: down -> recovering -> recovered: a second fresh round after the hold, one recovery, then ok", () => {
   const start = downState({
     incident: rec("www/http/1000/b", { startedAt: 1000, down: notice("b", 4000, 4001) }),
   });
-  const { s, fx, logs } = run([
-    [61000, check("OK")],
-    [61000, confirm("OK", [peer("a", "OK"), peer("c", "FAIL")], 61000)],
-    [121000, check("OK")],
+  const held: IncidentContext = { ...ctx, timing: { ...ctx.timing, recoverHoldMs: 5000 } };
+  const { s, fx, logs } = run(
     [
-      121000,
-      confirm("OK", [peer("a", "OK"), peer("c", "OK", { incident: pv("recovering") })], 121000),
+      [61000, check("OK")], // claims the recovery ahead of the verdict
+      [61000, confirm("OK", [peer("a", "OK"), peer("c", "FAIL")], 61000)],
+      // A passing round inside the hold is not the second one.
+      [62000, check("OK")],
+      [62000, confirm("OK", [peer("a", "OK"), peer("c", "OK")], 62000)],
+      [66000, { type: "wake" }],
+      [
+        66000,
+        confirm("OK", [peer("a", "OK"), peer("c", "OK", { incident: pv("recovering") })], 66000),
+      ],
+      [66001, { type: "delivered", id: "www/http/1000/b/recovered" }],
     ],
-    [124000, { type: "wake" }],
-    [124000, view([peer("a", "OK"), peer("c", "OK", { incident: pv("recovering") })], 124000)],
-    [124001, { type: "delivered", id: "www/http/1000/b/recovered" }],
-  ], start);
+    start,
+    held,
+  );
   assert.deepEqual(fx, [
     "ask confirm",
+    "wake 66000", // the hold (5 s) outlasts the claim's settle time (3 s)
     "ask confirm",
-    "wake 124000",
-    "ask view",
+    "wake 66000",
+    "ask confirm", // peers check again now: not the next scheduled check, an interval later
     "announce",
     "notify recovered www/http/1000/b/recovered",
     "announce",
@@ -252,8 +260,28 @@ Deno.test("nextIncident: down -> recovering -> recovered sends exactly one recov
   assert.ok(logs.includes("recovery confirmed by quorum"));
   assert.equal(s.phase, "ok");
   assert.equal(s.incident, null);
-  assert.deepEqual(s.closed?.recovered, notice("b", 124000, 124001));
+  assert.deepEqual(s.closed?.recovered, notice("b", 66000, 66001));
   assert.equal(s.closed?.endedAt, 61000);
+});
+
+Deno.test("nextIncident: the timer's recovery round asks for results taken now, voting the latest local one", () => {
+  const start = downState({
+    incident: rec("www/http/1000/b", { startedAt: 1000, down: notice("b", 4000, 4001) }),
+  });
+  let st = start;
+  for (
+    const [now, e] of [
+      [61000, check("OK")],
+      [61000, confirm("OK", [peer("a", "OK"), peer("c", "OK")], 61000)],
+    ] as [number, IncidentEvent][]
+  ) st = nextIncident(st, e, ctx, now).state;
+  const { effects } = nextIncident(st, { type: "wake" }, ctx, 64000);
+  assert.deepEqual(effects, [{
+    type: "ask",
+    mode: "confirm",
+    self: vote("OK", 61000),
+    since: 64000,
+  }]);
 });
 
 Deno.test("nextIncident: a flap during recovery returns to down without any notice", () => {
@@ -262,11 +290,13 @@ Deno.test("nextIncident: a flap during recovery returns to down without any noti
   });
   const { s, fx, logs } = run([
     [61000, confirm("OK", [peer("a", "OK"), peer("c", "OK")], 61000)],
-    [121000, confirm("FAIL", [peer("a", "FAIL"), peer("c", "OK")], 121000)],
+    [62000, confirm("FAIL", [peer("a", "FAIL"), peer("c", "OK")], 62000)],
+    [64000, { type: "wake" }], // the recovery round's timer, now for nothing to confirm
   ], start);
   assert.equal(s.phase, "down");
   assert.equal(s.incident?.endedAt, null);
-  assert.deepEqual(fx, []);
+  assert.equal(s.claim, null, "the recovery claim is dropped");
+  assert.deepEqual(fx, ["wake 64000", "ask view"]);
   assert.ok(logs.includes("failing again before recovery was confirmed"));
 });
 
@@ -278,7 +308,7 @@ Deno.test("nextIncident: an outage that ends before anyone committed closes quie
   ], { ...initialIncident(H, T, 0), phase: "suspect" });
   assert.equal(s.phase, "ok");
   assert.equal(s.closed, null);
-  assert.deepEqual(fx, ["wake 4000"]);
+  assert.deepEqual(fx, ["wake 4000", "wake 2000"]);
 });
 
 Deno.test("nextIncident: a late node learns the recovery was sent and closes without sending", () => {
@@ -432,4 +462,111 @@ Deno.test("nextIncident: single-node mode notifies at once, without settling", (
   );
   assert.deepEqual(fx, ["ask confirm", "notify down www/http/1000/b/down"]);
   assert.equal(s.incident?.down?.by, "b");
+});
+
+Deno.test("nextIncident: a failing check claims at once, so the settle time runs during the confirm round", () => {
+  const fast: IncidentContext = { ...ctx, settleMs: 600 };
+  const first = nextIncident(initialIncident(H, T, 0), check("FAIL"), fast, 1000).state;
+  assert.equal(first.phase, "suspect");
+  assert.deepEqual([first.claim, first.claimedAt, first.settleMs], ["down", 1000, 600]);
+  const { s, fx } = run(
+    [
+      [1200, confirm("FAIL", [peer("a", "OK"), peer("c", "FAIL", { incident: pv("ok") })], 1000)],
+      [1600, { type: "wake" }],
+      [1600, view([peer("a", "OK", { incident: pv("ok") }), peer("c", "OK")], 1600)],
+    ],
+    first,
+    fast,
+  );
+  assert.deepEqual(fx, ["wake 1600", "ask view", "announce", "notify down www/http/1200/b/down"]);
+  assert.equal(s.incident?.down?.committedAt, 1600);
+});
+
+Deno.test("nextIncident: a claiming peer's settle time, when longer, is waited for before committing", () => {
+  const fast: IncidentContext = { ...ctx, settleMs: 600 };
+  const slowClaim = pv("down", { claim: "down", settleMs: 2500 });
+  const { s, fx } = run(
+    [
+      [1000, check("FAIL")],
+      [1000, confirm("FAIL", [peer("a", "OK"), peer("c", "FAIL", { incident: slowClaim })], 1000)],
+      [1600, { type: "wake" }],
+      [1600, view([peer("a", "OK"), peer("c", "FAIL", { incident: slowClaim })], 1600)],
+      [3500, { type: "wake" }],
+      [3500, view([peer("a", "OK"), peer("c", "FAIL", { incident: slowClaim })], 3500)],
+    ],
+    initialIncident(H, T, 0),
+    fast,
+  );
+  assert.deepEqual(fx, [
+    "ask confirm",
+    "wake 3500", // claimed at 1000, c's claim settles in 2500 ms: not before 3500
+    "ask view",
+    "wake 3500",
+    "ask view",
+    "announce",
+    "notify down www/http/1000/b/down",
+  ]);
+  assert.equal(s.incident?.down?.committedAt, 3500);
+  // A peer that does not say its settle time counts as the longest (timing.settleMs).
+  const old = pv("down", { claim: "down" });
+  const r = run(
+    [
+      [1000, check("FAIL")],
+      [1000, confirm("FAIL", [peer("a", "OK"), peer("c", "FAIL", { incident: old })], 1000)],
+    ],
+    initialIncident(H, T, 0),
+    fast,
+  );
+  assert.deepEqual(r.fx, ["ask confirm", "wake 4000"]);
+});
+
+Deno.test("nextIncident: a lower peer that only claims (its verdict pending) makes this node yield, and look again", () => {
+  const { s, fx } = run([
+    [1000, check("FAIL")],
+    [
+      1000,
+      confirm("FAIL", [
+        peer("a", "FAIL", { incident: pv("suspect", { claim: "down", settleMs: 600 }) }),
+        peer("c", "FAIL"),
+      ], 1000),
+    ],
+  ]);
+  assert.equal(s.phase, "down");
+  assert.equal(s.claim, null);
+  assert.deepEqual(fx, ["ask confirm", "wake 4000"]);
+});
+
+Deno.test("nextIncident: the published view carries a claim's settle time, and only while claiming", () => {
+  const fast: IncidentContext = { ...ctx, settleMs: 700 };
+  const s = nextIncident(initialIncident(H, T, 0), check("FAIL"), fast, 1000).state;
+  assert.equal(toView(s).settleMs, 700);
+  const solo: IncidentContext = { ...fast, nodesTotal: 1 };
+  const alone = nextIncident(initialIncident(H, T, 0), check("FAIL"), solo, 1000).state;
+  assert.equal(alone.claim, null, "single-node mode never claims");
+  assert.equal("settleMs" in toView(alone), false);
+});
+
+Deno.test("nextIncident: any check while down claims the recovery ahead of the verdict; a round still failing drops it", () => {
+  const start = downState({
+    incident: rec("www/http/1000/b", { startedAt: 1000, down: notice("b", 4000, 4001) }),
+  });
+  const failing = nextIncident(start, check("FAIL"), ctx, 61000).state;
+  assert.deepEqual([failing.claim, failing.claimedAt], ["recovered", 61000]);
+  const still = nextIncident(
+    failing,
+    confirm("FAIL", [peer("a", "FAIL"), peer("c", "OK")], 61000),
+    ctx,
+    61100,
+  ).state;
+  assert.equal(still.phase, "down");
+  assert.equal(still.claim, null);
+  // The peers, checking anew, see it back before this node does: recovering, claim kept.
+  const back = nextIncident(
+    failing,
+    confirm("FAIL", [peer("a", "OK"), peer("c", "OK")], 61000),
+    ctx,
+    61100,
+  ).state;
+  assert.equal(back.phase, "recovering");
+  assert.deepEqual([back.claim, back.claimedAt], ["recovered", 61000]);
 });

@@ -49,5 +49,11 @@ export {
   recordAnswers,
   sanitizeAnswers,
 } from "./health.ts";
-export { defaultTiming, type RoundTiming, viewDeadlineFor } from "./timing.ts";
+export {
+  defaultTiming,
+  roundDeadlineFor,
+  type RoundTiming,
+  settleFor,
+  viewDeadlineFor,
+} from "./timing.ts";
 export { type AskFn, type EngineOptions, type EngineSnapshot, IncidentEngine } from "./engine.ts";

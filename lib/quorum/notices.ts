@@ -31,6 +31,34 @@ export function log(level: "debug" | "info" | "warn", msg: string, fields?: Fiel
   return { type: "log", level, msg, fields };
 }
 
+/** The settle time of a claim made now: what the shell measured, at most the configured one. */
+export function claimSettle(ctx: IncidentContext): number {
+  return Math.min(ctx.timing.settleMs, ctx.settleMs ?? ctx.timing.settleMs);
+}
+
+/**
+ * Starts claiming `kind`, with the settle time of a claim made now. Also called ahead of the
+ * verdict (a failing check with nothing open, a passing one while down): a claim visible earlier
+ * only makes peers yield sooner, so the settle time overlaps the confirm round instead of
+ * following it.
+ */
+export function startClaim(
+  s: IncidentState,
+  kind: NoticeKind,
+  now: number,
+  ctx: IncidentContext,
+): void {
+  s.claim = kind;
+  s.claimedAt = now;
+  s.settleMs = claimSettle(ctx);
+}
+
+export function dropClaim(s: IncidentState): void {
+  s.claim = null;
+  s.claimedAt = null;
+  delete s.settleMs;
+}
+
 /**
  * Delivers own committed notices: at once when committed in this step, else (a retry, or a node
  * back from a crash) only after a round in which every peer answered or has been silent for the
@@ -95,10 +123,13 @@ export function planNotices(
     : s.phase === "recovered"
     ? "recovered"
     : null;
-  if (s.claim !== null && s.claim !== kind) {
-    s.claim = null;
-    s.claimedAt = null;
-  }
+  // A claim made ahead of the verdict (see `startClaim`) is kept while the verdict is pending.
+  const early: NoticeKind | null = s.phase === "suspect" && inc === null
+    ? "down"
+    : s.phase === "recovering"
+    ? "recovered"
+    : null;
+  if (s.claim !== null && s.claim !== kind && s.claim !== early) dropClaim(s);
   if (inc === null || kind === null) {
     remind(s, ctx, now, fx);
     return;
@@ -114,8 +145,7 @@ export function planNotices(
   }
   const known = inc[kind];
   if (known !== null && isNoticeLive(known, ctx.self, peers, now, handoverMs)) {
-    s.claim = null;
-    s.claimedAt = null;
+    dropClaim(s);
     if (kind === "recovered") close(s, now);
     else {
       const p = peerPresence(known.by, peers, now, handoverMs);
@@ -127,31 +157,41 @@ export function planNotices(
     return;
   }
   const passed = known === null ? [] : [...known.passed, known.by];
-  const rivals = answered
-    .filter((p) => p.node !== null && p.incident!.phase === kind)
-    .filter((p) => kind === "down" || p.incident!.incident?.id === inc.id)
-    .map((p) => p.node!);
+  // Qualified: the peer confirmed it itself (its phase). Claiming: it will, or it did not tell.
+  const same = answered.filter((p) =>
+    p.node !== null && (kind === "down" || p.incident!.incident?.id === inc.id)
+  );
+  const qualified = same.filter((p) => p.incident!.phase === kind).map((p) => p.node!);
+  const claiming = same.filter((p) => p.incident!.claim === kind);
+  const rivals = [...new Set([...qualified, ...claiming.map((p) => p.node!)])];
+  let rivalSettleMs = 0;
+  for (const p of claiming) {
+    rivalSettleMs = Math.max(rivalSettleMs, p.incident!.settleMs ?? settleMs);
+  }
+  const ownSettle = s.claim === kind ? s.settleMs ?? settleMs : claimSettle(ctx);
   const plan = planClaim({
     self: ctx.self,
     rivals,
     passed,
-    claimedAt: s.claimedAt,
+    claimedAt: s.claim === kind ? s.claimedAt : null,
     peers,
     roundStartedAt,
     now,
-    settleMs,
+    settleMs: ownSettle,
+    rivalSettleMs,
     handoverMs,
   });
   switch (plan.action) {
     case "yield":
       if (s.claim !== null) fx.push(log("info", `yielding ${kind} notice`, { to: plan.to }));
-      s.claim = null;
-      s.claimedAt = null;
+      dropClaim(s);
+      // Yielding to a peer that only claims (its verdict is not in yet): look again once it has
+      // had time to confirm, in case it does not.
+      if (!qualified.includes(plan.to)) fx.push({ type: "wake", at: now + ownSettle });
       return;
     case "claim":
-      s.claim = kind;
-      s.claimedAt = now;
-      fx.push(log("info", `claiming ${kind} notice`, { settle_ms: settleMs }));
+      startClaim(s, kind, now, ctx);
+      fx.push(log("info", `claiming ${kind} notice`, { settle_ms: s.settleMs }));
       fx.push({ type: "wake", at: plan.wakeAt });
       return;
     case "settle":
@@ -165,8 +205,7 @@ export function planNotices(
       return;
     case "commit": {
       const notice: Notice = { by: ctx.self, committedAt: now, deliveredAt: null, passed };
-      s.claim = null;
-      s.claimedAt = null;
+      dropClaim(s);
       inc[kind] = notice;
       fx.push(log("warn", `sending ${kind} notice`, { incident: inc.id }));
       if (ctx.nodesTotal > 1) fx.push({ type: "announce" });
@@ -241,8 +280,7 @@ export function hear(s: IncidentState, v: IncidentView): void {
 export function close(s: IncidentState, now: number): void {
   s.closed = s.incident;
   s.incident = null;
-  s.claim = null;
-  s.claimedAt = null;
+  dropClaim(s);
   s.reminders = 0;
   enter(s, "ok", now);
 }

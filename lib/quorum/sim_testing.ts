@@ -15,6 +15,7 @@ import { createLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { BatchQueue, lingerFor, PEER_QUEUES, type SendOutcome } from "./batch.ts";
 import { IncidentEngine } from "./engine.ts";
+import { firstTakenIn } from "./acks.ts";
 import type { QuorumTiming } from "./incident.ts";
 import { prng } from "./fixtures_testing.ts";
 import type {
@@ -35,6 +36,8 @@ export interface SimOptions {
   viewDeadlineMs: number;
   /** One-way latency bounds between two live, connected nodes. */
   latencyMs: [number, number];
+  /** One-way latency bounds of the link between `a` and `b`, when it differs (null: `latencyMs`). */
+  linkLatencyMs?: (a: string, b: string) => [number, number] | null;
   /** What `node` sees of `host` at time `t`. */
   service: (node: string, t: number, host: string) => "OK" | "FAIL";
   /** How many host/tests each node checks (hosts `h0`…; default 1, named `svc`). */
@@ -50,6 +53,9 @@ export interface SimOptions {
   busy?: (node: string, t: number) => boolean;
   /** The Retry-After a busy peer sends (default 1000 ms). */
   retryAfterMs?: number;
+  /** Each node's settle time for a claim it makes at `t` (as lib/node derives it from the round
+   * trips it measures); default: every claim uses `timing.settleMs`. */
+  settleFor?: (node: string, t: number) => number;
   /** Model the node's heartbeat (every 2 s, as lib/node does; a busy peer still answers it): the
    * engines then learn which silent peers are alive (default true). */
   heartbeat?: boolean;
@@ -180,7 +186,11 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     ? [{ host: "svc", test: "http" }]
     : Array.from({ length: checks }, (_, i) => ({ host: `h${i}`, test: "tcp" }));
   const deliveries: Delivery[] = [];
-  const lat = () => o.latencyMs[0] + rand() * (o.latencyMs[1] - o.latencyMs[0]);
+  const lat = (a?: string, b?: string) => {
+    const [lo, hi] = (a !== undefined && b !== undefined ? o.linkLatencyMs?.(a, b) : null) ??
+      o.latencyMs;
+    return lo + rand() * (hi - lo);
+  };
   const nodes = new Map<string, SimNode>();
   const result = (n: string, host: string, test: string, t: number): CheckResult => {
     const status = o.service(n, t, host);
@@ -226,25 +236,31 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       if (!link(from.name, to, start)) {
         return at(start + deadlineMs, () => ({ ok: false, error: "deadline exceeded" }));
       }
-      const arrive = start + lat();
+      const arrive = start + lat(from.name, to);
       const inc = p.incarnation;
       agenda.push(arrive, () => {
         if (!p.alive || p.incarnation !== inc) {
-          return at(arrive + lat(), () => ({ ok: false, error: "connection reset" }));
+          return at(arrive + lat(from.name, to), () => ({ ok: false, error: "connection reset" }));
         }
         if (o.busy?.(to, arrive)) {
           refused++;
           const retryAfterMs = o.retryAfterMs ?? 1000;
-          return at(arrive + lat(), () => ({ ok: false, error: "busy", retryAfterMs }));
+          return at(
+            arrive + lat(from.name, to),
+            () => ({ ok: false, error: "busy", retryAfterMs }),
+          );
         }
         const served = Math.max(arrive, p.freeAt) + size * (o.perItemMs ?? 0);
         p.freeAt = served;
         agenda.push(served, () => {
           if (!p.alive || p.incarnation !== inc) {
-            return at(served + lat(), () => ({ ok: false, error: "connection reset" }));
+            return at(
+              served + lat(from.name, to),
+              () => ({ ok: false, error: "connection reset" }),
+            );
           }
           const results = handle(p, served);
-          at(served + lat(), () => ({ ok: true, results }));
+          at(served + lat(from.name, to), () => ({ ok: true, results }));
         });
       });
     });
@@ -330,19 +346,23 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       log: Deno.env.get("DMONITOR_SIM_TRACE")
         ? createLogger({ min: "debug", write: (l) => console.log(Math.round(now), n.name, l) })
         : quiet,
-      ask: (host, test, mode) =>
+      ask: (host, test, mode, _since, deadlineMs) =>
         Promise.all(qs.map((q) =>
           q[mode].push(
             { host, test },
-            mode === "confirm" ? o.confirmDeadlineMs : o.viewDeadlineMs,
+            mode === "confirm"
+              ? o.confirmDeadlineMs
+              : Math.min(o.viewDeadlineMs, deadlineMs ?? Infinity),
           )
         )),
+      // As lib/peers does: the notice waits for the first peer that took it in.
       announce: async (_h, _t, view) => {
         if (Deno.env.get("DMONITOR_SIM_TRACE")) {
           console.log(Math.round(now), n.name, "announce", JSON.stringify(view.incident?.down));
         }
-        await Promise.all(qs.map((q) => q.incident.push(view, o.viewDeadlineMs)));
+        await firstTakenIn(qs.map((q) => q.incident.push(view, o.viewDeadlineMs)));
       },
+      ...(o.settleFor ? { settle: () => o.settleFor!(n.name, now) } : {}),
       notifier: {
         notify: (x) => {
           // A node killed mid-round has no notifier any more.

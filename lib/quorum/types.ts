@@ -98,8 +98,15 @@ export interface IncidentView {
   host: string;
   test: string;
   phase: Phase;
-  /** The notice this node is currently claiming (it believes it is the one to send it). */
+  /** The notice this node is currently claiming (it believes it is the one to send it). A node
+   * claims as soon as its own check says so (a failure with nothing open, a pass while down), ahead
+   * of the verdict, so the claim is visible while the confirm round runs. */
   claim: NoticeKind | null;
+  /** While claiming: the settle time of that claim. The claimer's commit round finishes within it,
+   * so a peer that sees this claim waits at least this long after its own claim before it
+   * commits (see election.ts). Absent from nodes that do not say: their claims count as the
+   * longest settle time. */
+  settleMs?: number | null;
   /** The open incident (phases down, recovering, recovered), else null. */
   incident: IncidentRecord | null;
   /** The most recently closed incident, so late nodes learn its recovery was already sent. */
