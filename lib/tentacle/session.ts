@@ -12,7 +12,7 @@ import { DeadlineError, type Transport } from "./transport.ts";
 import { busyReply, type Command, parseCommand, Reply } from "./protocol.ts";
 import { download, list, upload } from "./session_files.ts";
 import { type Lease, move, safeDone, safeMove } from "./session_moves.ts";
-import { type Readable, type Storage, writeAll } from "./storage.ts";
+import { type Readable, type Storage, SYNC_IO_MAX, writeAll, writeAllSync } from "./storage.ts";
 
 /** What a session needs from its server. */
 export interface SessionConfig {
@@ -185,7 +185,11 @@ export class Session {
   async receiveInto(file: Deno.FsFile, size: number): Promise<void> {
     const ms = transferDeadlineMs(this.cfg.deadlines, size);
     await this.within(ms, `receiving ${size} bytes`, async () => {
-      for await (const piece of this.reader.readBody(size)) await writeAll(file, piece);
+      if (size <= SYNC_IO_MAX) {
+        for await (const piece of this.reader.readBody(size)) writeAllSync(file, piece);
+      } else {
+        for await (const piece of this.reader.readBody(size)) await writeAll(file, piece);
+      }
     });
   }
 
