@@ -59,7 +59,7 @@ export async function upload(
     await s.reply(R.bad);
     return "continue";
   }
-  const kind = storage.kind(loc.path);
+  const kind = storage.quickKind(loc.path);
   if (kind === "other" || (kind === "file" && !overwrite)) {
     // A symbolic link (or a FIFO, a directory) at the name is "other": never replaced or followed.
     (kind === "other" ? s.log.warn : s.log.info)("file already exists", {

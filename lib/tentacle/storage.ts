@@ -13,7 +13,7 @@
  * @module
  */
 
-import { constants as FS } from "node:fs";
+import { constants as FS, existsSync } from "node:fs";
 import fsp, { type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type Filter, listable, RESERVED_PREFIX, routeName } from "./protocol.ts";
@@ -144,6 +144,14 @@ export class Storage {
     for (const f of this.filters) await Deno.mkdir(join(this.root, f.dir), { recursive: true });
   }
 
+  /**
+   * Like kind(), without the cost of an exception in the usual case (nothing there): a dangling
+   * symbolic link also reads as "none", which commit() then refuses (link() replaces nothing).
+   */
+  quickKind(path: string): "file" | "other" | "none" {
+    return existsSync(path) ? this.kind(path) : "none";
+  }
+
   /** What is at `path`: a regular file, something else (a symbolic link too), or nothing. */
   kind(path: string): "file" | "other" | "none" {
     try {
@@ -187,32 +195,33 @@ export class Storage {
 
   /**
    * Moves a finished temporary file to `path`. Without `overwrite` an existing file wins and the
-   * result is "exists" (link() is atomic, unlike a check followed by a rename). Holds the name's
+   * result is "exists"; with it, only a regular file is replaced. link() comes first either way:
+   * it is atomic, never replaces anything (a symbolic link, even a dangling one, included) and
+   * costs no exception in the usual case; only a name taken already is looked at. Holds the name's
    * lock so an MV in progress never deletes the new file.
    */
   async commit(tempPath: string, path: string, overwrite: boolean): Promise<"ok" | "exists"> {
     const release = await lock(path);
     let placed = false; // the temporary name is gone (renamed, or linked and unlinked)
     try {
-      if (overwrite) {
-        if (this.kind(path) === "other") return "exists";
-        Deno.renameSync(tempPath, path);
-        placed = true;
-      } else {
-        try {
-          Deno.linkSync(tempPath, path);
-        } catch (e) {
-          if (e instanceof Deno.errors.AlreadyExists) return "exists";
-          // File systems without hard links: check, then rename, still under the lock.
-          if (this.kind(path) !== "none") return "exists";
-          Deno.renameSync(tempPath, path);
-          placed = true;
-          await this.syncDir(path);
-          return "ok";
+      let linked = false;
+      try {
+        Deno.linkSync(tempPath, path);
+        linked = true;
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists && (!overwrite || this.kind(path) !== "file")) {
+          return "exists";
         }
-        Deno.removeSync(tempPath);
-        placed = true;
       }
+      if (linked) Deno.removeSync(tempPath);
+      else {
+        // Replacing a regular file, or a file system without hard links: check, then rename,
+        // still under the lock.
+        const kind = this.kind(path);
+        if (kind === "other" || (kind === "file" && !overwrite)) return "exists";
+        Deno.renameSync(tempPath, path);
+      }
+      placed = true;
       await this.syncDir(path);
       return "ok";
     } finally {
