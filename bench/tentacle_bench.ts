@@ -2,11 +2,15 @@
  * Tentacle benchmark: 1,000 small files sent in one session, the same 1,000 drained with LS + MV,
  * one 100 MB file each way, plain and with mutual TLS. Reports files/s, MB/s and the server's peak
  * RSS per phase (VmHWM from /proc, reset through clear_refs before each phase), with the server in
- * its own process. With TENTACLE_REF_DIR set, the Perl reference server is measured too.
+ * its own process. With TENTACLE_REF_DIR set, the Perl reference server is measured too, and the
+ * small-file send runs on every server at once, in interleaved rounds (ours, ours with `fsync 0`,
+ * the reference, again and again, each in its own session), so that the load of a shared machine
+ * weighs on all alike; it prints our rate over the reference's, for each mode.
  *
- *   deno run -A bench/tentacle_bench.ts [--files 1000] [--big-mb 100] [--json]
+ *   deno run -A bench/tentacle_bench.ts [--files 1000] [--rounds 10] [--big-mb 100] [--json]
  *
- * Loopback only. Targets: drain >= 1,000 files/s; a 100 MB transfer adds < 20 MB to server RSS.
+ * Loopback only. Targets: drain >= 1,000 files/s; a 100 MB transfer adds < 20 MB to server RSS;
+ * small-file send at least 1.0x the reference.
  * @module
  */
 
@@ -17,11 +21,13 @@ const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
     files: { type: "string", default: "1000" },
+    rounds: { type: "string", default: "10" },
     "big-mb": { type: "string", default: "100" },
     json: { type: "boolean", default: false },
   },
 });
 const FILES = Number(flags.files);
+const ROUNDS = Math.max(1, Math.min(FILES, Number(flags.rounds)));
 const BIG = Number(flags["big-mb"]) * 1024 * 1024;
 const REF = Deno.env.get("TENTACLE_REF_DIR");
 const ENTRY = new URL("../lib/tentacle/server_main.ts", import.meta.url).pathname;
@@ -68,7 +74,9 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(kind: "dmonitor" | "reference", tls: boolean): Promise<Server> {
+type Kind = "dmonitor" | "dmonitor fsync 0" | "reference";
+
+async function startServer(kind: Kind, tls: boolean, local: string): Promise<Server> {
   const dir = await Deno.makeTempDir({ prefix: "tentacle-bench-" });
   await Deno.chmod(dir, 0o777);
   const port = freePort();
@@ -88,9 +96,20 @@ async function startServer(kind: "dmonitor" | "reference", tls: boolean): Promis
   const tlsArgs = tls
     ? ["-e", `${TLS}server.crt`, "-k", `${TLS}server.key`, "-f", `${TLS}ca.crt`]
     : [];
-  const cmd = kind === "dmonitor"
-    ? [Deno.execPath(), "run", "-A", ENTRY, ...common, ...tlsArgs]
-    : [...asNobody, "perl", `${REF}/tentacle_server`, ...common, ...tlsArgs];
+  // `fsync 0` (ours, config file only): the reference's durability, for a like-for-like figure.
+  const conf = `${local}/fsync0.conf`;
+  if (kind === "dmonitor fsync 0") await Deno.writeTextFile(conf, "fsync 0\n");
+  const cmd = kind === "reference"
+    ? [...asNobody, "perl", `${REF}/tentacle_server`, ...common, ...tlsArgs]
+    : [
+      Deno.execPath(),
+      "run",
+      "-A",
+      ENTRY,
+      ...(kind === "dmonitor fsync 0" ? ["-F", conf] : []),
+      ...common,
+      ...tlsArgs,
+    ];
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1),
     stdin: "null",
@@ -133,9 +152,44 @@ async function writeBig(path: string, size: number): Promise<void> {
   }
 }
 
-async function bench(kind: "dmonitor" | "reference", tls: boolean, local: string, rows: Row[]) {
-  const srv = await startServer(kind, tls);
-  const mode = tls ? "mutual TLS" : "plain";
+const SMALL = new TextEncoder().encode("<agent_data>".padEnd(1500, "x") + "</agent_data>\n");
+
+/** A server under test with its client session (warmed up) and its rows. */
+interface Subject {
+  kind: Kind;
+  srv: Server;
+  c: TentacleClient;
+  mode: string;
+}
+
+function measure(
+  rows: Row[],
+  s: Subject,
+  name: string,
+  count: number,
+  unit: "files" | "MB",
+  seconds: number,
+  before: number,
+  peak: number,
+): void {
+  const rate = unit === "files"
+    ? `${(count / seconds).toFixed(0)} files/s`
+    : `${(count / seconds).toFixed(1)} MB/s`;
+  rows.push({
+    server: s.kind,
+    mode: s.mode,
+    phase: name,
+    count,
+    seconds: Number(seconds.toFixed(3)),
+    rate,
+    rssBeforeMB: Number(before.toFixed(1)),
+    peakMB: Number(peak.toFixed(1)),
+    addedMB: Number((peak - before).toFixed(1)),
+  });
+}
+
+async function open(kind: Kind, tls: boolean, local: string): Promise<Subject> {
+  const srv = await startServer(kind, tls, local);
   const clientOpts: TentacleClientOptions = {
     port: srv.port,
     idleTimeoutMs: 60_000,
@@ -145,6 +199,53 @@ async function bench(kind: "dmonitor" | "reference", tls: boolean, local: string
       }
       : {}),
   };
+  try {
+    const c = await TentacleClient.connect(clientOpts);
+    // Warm up the server (JIT, TLS session setup) so the first phase is not all start-up cost.
+    await c.send("warmup.data", SMALL);
+    await c.mv("warmup.data", `${local}/warmup.data`);
+    return { kind, srv, c, mode: tls ? "mutual TLS" : "plain" };
+  } catch (e) {
+    await srv.stop();
+    throw e;
+  }
+}
+
+/**
+ * FILES small files sent to every subject, each in its own session, in ROUNDS interleaved rounds;
+ * returns files/s per subject (total files over total time).
+ */
+async function sendSmall(subjects: Subject[], local: string, rows: Row[]): Promise<number[]> {
+  await Deno.writeFile(`${local}/small.data`, SMALL);
+  const seconds = subjects.map(() => 0);
+  const before: number[] = [];
+  for (const s of subjects) {
+    await resetPeak(s.srv.pid);
+    before.push(await status(s.srv.pid, "VmRSS"));
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    const from = Math.floor((FILES * r) / ROUNDS);
+    const to = Math.floor((FILES * (r + 1)) / ROUNDS);
+    for (const [k, s] of subjects.entries()) {
+      const t0 = performance.now();
+      for (let i = from; i < to; i++) {
+        await s.c.send(`agent${i}.${1700000000 + i}.data`, `${local}/small.data`);
+      }
+      seconds[k]! += (performance.now() - t0) / 1000;
+    }
+  }
+  for (const [k, s] of subjects.entries()) {
+    const name = `send ${FILES} small files, one session` +
+      (subjects.length > 1 ? ` (${ROUNDS} interleaved rounds)` : "");
+    const peak = await status(s.srv.pid, "VmHWM");
+    measure(rows, s, name, FILES, "files", seconds[k]!, before[k]!, peak);
+  }
+  return seconds.map((sec) => FILES / sec);
+}
+
+/** Drain, then one big file each way, on a subject holding the FILES small files. */
+async function bulk(s: Subject, local: string, rows: Row[]): Promise<void> {
+  const { c, srv } = s;
   const phase = async (
     name: string,
     count: number,
@@ -156,84 +257,86 @@ async function bench(kind: "dmonitor" | "reference", tls: boolean, local: string
     const t0 = performance.now();
     await body();
     const seconds = (performance.now() - t0) / 1000;
-    const peak = await status(srv.pid, "VmHWM");
-    const rate = unit === "files"
-      ? `${(count / seconds).toFixed(0)} files/s`
-      : `${(count / seconds).toFixed(1)} MB/s`;
-    rows.push({
-      server: kind,
-      mode,
-      phase: name,
-      count,
-      seconds: Number(seconds.toFixed(3)),
-      rate,
-      rssBeforeMB: Number(before.toFixed(1)),
-      peakMB: Number(peak.toFixed(1)),
-      addedMB: Number((peak - before).toFixed(1)),
-    });
+    measure(rows, s, name, count, unit, seconds, before, await status(srv.pid, "VmHWM"));
   };
+  const drained = `${local}/drained-${s.kind}-${s.mode}`;
+  await Deno.mkdir(drained);
+  const how = c.safeMove ? "LS + SMV, batches of 64" : "LS + MV";
+  await phase(`drain ${FILES} with ${how}`, FILES, "files", async () => {
+    const names = await c.ls();
+    if (names.length !== FILES) throw new Error(`LS listed ${names.length} files`);
+    const items = names.map((n) => ({ name: n, dest: `${drained}/${n}` }));
+    const { moved, failed } = await c.mvMany(items);
+    if (moved.length !== FILES || failed.length > 0) throw new Error(`drained ${moved.length}`);
+    if (c.safeMove && !moved.every((m) => m.confirmed)) throw new Error("unconfirmed moves");
+  });
+  if ((await c.ls()).length !== 0) throw new Error("files left after the drain");
+  await phase(
+    `SEND one ${BIG / 2 ** 20} MB file`,
+    BIG / 2 ** 20,
+    "MB",
+    () => c.send("big.data", `${local}/big.bin`),
+  );
+  await phase(`RECV one ${BIG / 2 ** 20} MB file`, BIG / 2 ** 20, "MB", async () => {
+    await c.recv("big.data", `${local}/big-back.bin`);
+  });
+  await Deno.remove(`${local}/big-back.bin`);
+  await phase(`MV one ${BIG / 2 ** 20} MB file`, BIG / 2 ** 20, "MB", async () => {
+    await c.mv("big.data", `${local}/big-moved.bin`);
+  });
+  await Deno.remove(`${local}/big-moved.bin`);
+  await Deno.remove(drained, { recursive: true });
+}
+
+/** Every phase in one mode; returns the small-file rates by kind. */
+async function benchMode(tls: boolean, local: string, rows: Row[]): Promise<Map<Kind, number>> {
+  const kinds: Kind[] = REF ? ["dmonitor", "dmonitor fsync 0", "reference"] : ["dmonitor"];
+  const subjects: Subject[] = [];
   try {
-    const small = new TextEncoder().encode("<agent_data>".padEnd(1500, "x") + "</agent_data>\n");
-    await Deno.writeFile(`${local}/small.data`, small);
-    const c = await TentacleClient.connect(clientOpts);
-    // Warm up the server (JIT, TLS session setup) so the first phase is not all start-up cost.
-    await c.send("warmup.data", small);
-    await c.mv("warmup.data", `${local}/warmup.data`);
-    await phase(`send ${FILES} small files, one session`, FILES, "files", async () => {
-      for (let i = 0; i < FILES; i++) {
-        await c.send(`agent${i}.${1700000000 + i}.data`, `${local}/small.data`);
-      }
-    });
-    const drained = `${local}/drained-${kind}-${tls}`;
-    await Deno.mkdir(drained);
-    const how = c.safeMove ? "LS + SMV, batches of 64" : "LS + MV";
-    await phase(`drain ${FILES} with ${how}`, FILES, "files", async () => {
-      const names = await c.ls();
-      if (names.length !== FILES) throw new Error(`LS listed ${names.length} files`);
-      const items = names.map((n) => ({ name: n, dest: `${drained}/${n}` }));
-      const { moved, failed } = await c.mvMany(items);
-      if (moved.length !== FILES || failed.length > 0) throw new Error(`drained ${moved.length}`);
-      if (c.safeMove && !moved.every((m) => m.confirmed)) throw new Error("unconfirmed moves");
-    });
-    if ((await c.ls()).length !== 0) throw new Error("files left after the drain");
-    await phase(
-      `SEND one ${BIG / 2 ** 20} MB file`,
-      BIG / 2 ** 20,
-      "MB",
-      () => c.send("big.data", `${local}/big.bin`),
-    );
-    await phase(`RECV one ${BIG / 2 ** 20} MB file`, BIG / 2 ** 20, "MB", async () => {
-      await c.recv("big.data", `${local}/big-back.bin`);
-    });
-    await Deno.remove(`${local}/big-back.bin`);
-    await phase(`MV one ${BIG / 2 ** 20} MB file`, BIG / 2 ** 20, "MB", async () => {
-      await c.mv("big.data", `${local}/big-moved.bin`);
-    });
-    await Deno.remove(`${local}/big-moved.bin`);
-    await c.quit();
-    await Deno.remove(drained, { recursive: true });
+    for (const kind of kinds) subjects.push(await open(kind, tls, local));
+    const rates = await sendSmall(subjects, local, rows);
+    for (const s of subjects) if (s.kind !== "dmonitor fsync 0") await bulk(s, local, rows);
+    return new Map(subjects.map((s, k) => [s.kind, rates[k]!]));
   } finally {
-    await srv.stop();
+    for (const s of subjects) {
+      await s.c.quit();
+      await s.srv.stop();
+    }
   }
 }
 
 const local = await Deno.makeTempDir({ prefix: "tentacle-bench-local-" });
 const rows: Row[] = [];
+const ratios: { mode: string; ours: number; oursNoFsync: number; reference: number }[] = [];
 try {
   await writeBig(`${local}/big.bin`, BIG);
-  const kinds: ("dmonitor" | "reference")[] = REF ? ["dmonitor", "reference"] : ["dmonitor"];
-  for (const kind of kinds) {
-    for (const tls of [false, true]) await bench(kind, tls, local, rows);
+  for (const tls of [false, true]) {
+    const rates = await benchMode(tls, local, rows);
+    if (REF) {
+      ratios.push({
+        mode: tls ? "mutual TLS" : "plain",
+        ours: rates.get("dmonitor")!,
+        oursNoFsync: rates.get("dmonitor fsync 0")!,
+        reference: rates.get("reference")!,
+      });
+    }
   }
 } finally {
   await Deno.remove(local, { recursive: true });
 }
+const load = (await Deno.readTextFile("/proc/loadavg")).trim();
 
 if (flags.json) {
-  console.log(JSON.stringify(rows, null, 2));
+  const ratio = ratios.map((r) => ({
+    ...r,
+    ratio: Number((r.ours / r.reference).toFixed(2)),
+    ratioNoFsync: Number((r.oursNoFsync / r.reference).toFixed(2)),
+  }));
+  console.log(JSON.stringify({ rows, smallFileSend: ratio, loadavg: load }, null, 2));
 } else {
   console.log(
-    `Tentacle benchmark (${FILES} files of 1.5 kB, ${BIG / 2 ** 20} MB file; loopback; fsync on)`,
+    `Tentacle benchmark (${FILES} files of 1.5 kB, ${BIG / 2 ** 20} MB file; loopback; fsync on ` +
+      `unless said)`,
   );
   if (!REF) console.log("(set TENTACLE_REF_DIR to compare with the Perl reference server)");
   console.table(rows.map((r) => ({
@@ -246,4 +349,13 @@ if (flags.json) {
     "peak MB": r.peakMB,
     "added MB": r.addedMB,
   })));
+  for (const r of ratios) {
+    console.log(
+      `small-file send, ${r.mode}: ours ${r.ours.toFixed(0)} files/s (fsync on), ` +
+        `${r.oursNoFsync.toFixed(0)} (fsync 0), reference ${r.reference.toFixed(0)}: ` +
+        `ratio ${(r.ours / r.reference).toFixed(2)} (fsync on), ` +
+        `${(r.oursNoFsync / r.reference).toFixed(2)} (fsync 0, as the reference)`,
+    );
+  }
+  console.log(`load average: ${load}`);
 }

@@ -23,7 +23,7 @@ import {
   PROBE_NAME,
   smvDone,
 } from "./protocol.ts";
-import { TEMP_PREFIX, writeAll } from "./storage.ts";
+import { SYNC_IO_MAX, TEMP_PREFIX, writeAll } from "./storage.ts";
 import {
   discard,
   encodeLines,
@@ -175,19 +175,22 @@ export class TentacleClient {
         await writeZip(path, zip, name);
         path = zip;
       }
-      using file = await Deno.open(path, { read: true });
-      const size = (await file.stat()).size;
+      // Opening and fstat are synchronous, and so is reading a body of one chunk: each takes
+      // microseconds, less than the hop to the blocking pool an async call makes (see storage.ts).
+      using file = Deno.openSync(path, { read: true });
+      const size = file.statSync().size;
       let reply = await this.#command(`${word} <${name}> SIZE ${size}`);
       if (reply !== `${word} OK`) throw this.#refused(reply);
       const { io } = this.#need();
       await this.#guard(async () => {
         let left = size;
         const shared = io.reusableWrites ? new Uint8Array(Math.min(CHUNK, size)) : null;
+        const small = size <= SYNC_IO_MAX;
         while (left > 0) {
           const want = Math.min(CHUNK, left);
           const buf = shared ? shared.subarray(0, want) : new Uint8Array(want);
-          const n = await file.read(buf);
-          if (n === null) throw new Error(`file ${path} shrank while being sent`);
+          const n = small ? file.readSync(buf) : await file.read(buf);
+          if (n === null || n === 0) throw new Error(`file ${path} shrank while being sent`);
           await io.write(buf.subarray(0, n));
           left -= n;
         }

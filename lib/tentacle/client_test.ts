@@ -1,5 +1,6 @@
 // Our client against our server, in every mode.
 import assert from "node:assert/strict";
+import tls from "node:tls";
 import { PeerError, ProtocolError } from "../errors/mod.ts";
 import { TentacleClient, type TentacleClientOptions } from "./client.ts";
 import type { TentacleServerOptions } from "./server.ts";
@@ -105,6 +106,40 @@ Deno.test("client: wrong password, closed port, unreachable peer", async () => {
   const closed = s.port;
   await s.server.close();
   await assert.rejects(TentacleClient.connect({ port: closed, idleTimeoutMs: 500 }), PeerError);
+});
+
+Deno.test("client: a server that never answers is cut by the idle timeout, plain and TLS", async () => {
+  const plain = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of plain) held.push(conn);
+  })();
+  const tlsServer = tls.createServer({
+    cert: await Deno.readTextFile(tlsFile("server.crt")),
+    key: await Deno.readTextFile(tlsFile("server.key")),
+  }, (socket) => held.push({ close: () => socket.destroy() } as unknown as Deno.Conn));
+  await new Promise<void>((r) => tlsServer.listen(0, "127.0.0.1", () => r()));
+  try {
+    const port = (plain.addr as Deno.NetAddr).port;
+    await assert.rejects(
+      TentacleClient.connect({ port, idleTimeoutMs: 300 }),
+      (e: Error) => e instanceof PeerError && /timed out after 300 ms/.test(e.message),
+    );
+    const tlsPort = (tlsServer.address() as { port: number }).port;
+    await assert.rejects(
+      TentacleClient.connect({
+        port: tlsPort,
+        idleTimeoutMs: 300,
+        tls: { caFile: tlsFile("ca.crt"), servername: "localhost" },
+      }),
+      (e: Error) => e instanceof PeerError && /timed out after 300 ms/.test(e.message),
+    );
+  } finally {
+    plain.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
+    await new Promise((r) => tlsServer.close(r));
+  }
 });
 
 Deno.test("client: against a server without extensions, mv falls back to plain MV", async () => {

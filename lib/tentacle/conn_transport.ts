@@ -29,19 +29,42 @@ export class ConnTransport implements Transport {
     } catch { /* not fatal */ }
   }
 
+  // One watchdog timer per connection instead of one timer and one Promise.race per read or write
+  // (a small SEND does four): each step only notes its deadline, and the timer, armed once per
+  // idle period, closes the connection if a step is still running past its deadline.
+  #deadline = 0; // performance.now() by which the step in flight must end; 0: none in flight
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = 0;
+  #timedOut = false;
+
+  #watch(at: number): void {
+    this.#timerAt = at;
+    const timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#deadline === 0) return;
+      const now = performance.now();
+      if (now < this.#deadline) return this.#watch(this.#deadline);
+      this.#timedOut = true;
+      this.destroy();
+    }, Math.max(0, at - performance.now()));
+    this.#timer = timer;
+    Deno.unrefTimer(timer); // the step itself keeps the process alive
+  }
+
   /** Runs an I/O step; on timeout the connection is closed, which also cancels the step. */
   async #timed<T>(what: string, step: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.destroy();
-        reject(new IdleTimeoutError(`timed out after ${this.idleMs} ms waiting to ${what}`));
-      }, this.idleMs);
-    });
+    const deadline = performance.now() + this.idleMs;
+    this.#deadline = deadline;
+    if (this.#timer === null || this.#timerAt > deadline) {
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#watch(deadline);
+    }
     try {
-      return await Promise.race([step, timeout]);
+      return await step;
     } catch (e) {
-      if (e instanceof IdleTimeoutError) throw e;
+      if (this.#timedOut) {
+        throw new IdleTimeoutError(`timed out after ${this.idleMs} ms waiting to ${what}`);
+      }
       if (this.#closed) {
         throw new ConnectionClosedError("connection closed", undefined, { cause: e });
       }
@@ -49,7 +72,7 @@ export class ConnTransport implements Transport {
         cause: e,
       });
     } finally {
-      clearTimeout(timer);
+      this.#deadline = 0;
     }
   }
 
@@ -91,6 +114,8 @@ export class ConnTransport implements Transport {
   destroy(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     try {
       this.conn.close();
     } catch { /* already closed */ }

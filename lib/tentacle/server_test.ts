@@ -63,6 +63,20 @@ Deno.test("SEND with overwrite (-o) replaces the file", async () => {
   assert.equal(await Deno.readTextFile(`${s.dir}/dup.data`), "new");
 });
 
+Deno.test("SEND: the go-ahead comes first; a temporary file that cannot be made ends the session", async () => {
+  await using s = await startTestServer({ filters: ".*\\.conf:conf", overwrite: true });
+  // The filter directory became a regular file: creating conf/.dmonitor.tmp.* fails (ENOTDIR).
+  await Deno.remove(`${s.dir}/conf`);
+  await Deno.writeTextFile(`${s.dir}/conf`, "not a directory");
+  using c = await Raw.open(s.port);
+  await c.write("SEND <x.conf> SIZE 5\n");
+  assert.equal(await c.line(), "SEND OK"); // as the reference, which opens its file later
+  await c.write("hello");
+  assert.ok(await c.closedSilently());
+  assert.equal(await Deno.readTextFile(`${s.dir}/conf`), "not a directory");
+  assert.deepEqual(await ls(s.dir), ["conf"]);
+});
+
 Deno.test("filters (-i) route names into subdirectories they create", async () => {
   await using s = await startTestServer({
     filters: ".*\\.conf:conf;.*\\.md5:md5/;.*\\.zip:deep/collections",

@@ -12,7 +12,7 @@ import { DeadlineError, type Transport } from "./transport.ts";
 import { busyReply, type Command, parseCommand, Reply } from "./protocol.ts";
 import { download, list, upload } from "./session_files.ts";
 import { type Lease, move, safeDone, safeMove } from "./session_moves.ts";
-import { type Readable, type Storage, writeAll } from "./storage.ts";
+import { type Readable, type Storage, SYNC_IO_MAX, writeAll, writeAllSync } from "./storage.ts";
 
 /** What a session needs from its server. */
 export interface SessionConfig {
@@ -86,26 +86,47 @@ export class Session {
 
   /**
    * Runs one I/O step under an overall deadline; past it the connection is dropped (which also
-   * ends the step) and a DeadlineError names what was too slow.
+   * ends the step) and a DeadlineError names what was too slow. Steps run one at a time; one
+   * watchdog timer serves them all (armed once per deadline period, not once per step).
    */
   async within<T>(ms: number, what: string, step: () => Promise<T>): Promise<T> {
-    let expired = false;
-    const timer = setTimeout(() => {
-      expired = true;
-      this.io.destroy();
-    }, ms);
+    const until = performance.now() + ms;
+    this.#until = until;
+    this.#expired = false;
+    if (this.#timer === null || this.#timerAt > until) {
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#watch(until);
+    }
     try {
       const out = await step();
-      if (expired) throw new DeadlineError(`${what} not done within ${ms} ms`);
+      if (this.#expired) throw new DeadlineError(`${what} not done within ${ms} ms`);
       return out;
     } catch (e) {
-      if (expired && !(e instanceof DeadlineError)) {
+      if (this.#expired && !(e instanceof DeadlineError)) {
         throw new DeadlineError(`${what} not done within ${ms} ms`, undefined, { cause: e });
       }
       throw e;
     } finally {
-      clearTimeout(timer);
+      this.#until = 0;
     }
+  }
+
+  #until = 0; // performance.now() by which the step in flight must end; 0: none in flight
+  #expired = false;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = 0;
+
+  #watch(at: number): void {
+    this.#timerAt = at;
+    const timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#until === 0) return;
+      if (performance.now() < this.#until) return this.#watch(this.#until);
+      this.#expired = true;
+      this.io.destroy();
+    }, Math.max(0, at - performance.now()));
+    this.#timer = timer;
+    Deno.unrefTimer(timer); // the step itself keeps the process alive
   }
 
   /** The next command line, under the line deadline; null when the client closed. */
@@ -128,6 +149,8 @@ export class Session {
     try {
       await this.#loop(busy);
     } finally {
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#timer = null;
       // Unconfirmed safe moves: the files stay where they are, free for the next puller.
       for (const lease of this.leases.values()) {
         clearTimeout(lease.timer);
@@ -185,7 +208,11 @@ export class Session {
   async receiveInto(file: Deno.FsFile, size: number): Promise<void> {
     const ms = transferDeadlineMs(this.cfg.deadlines, size);
     await this.within(ms, `receiving ${size} bytes`, async () => {
-      for await (const piece of this.reader.readBody(size)) await writeAll(file, piece);
+      if (size <= SYNC_IO_MAX) {
+        for await (const piece of this.reader.readBody(size)) writeAllSync(file, piece);
+      } else {
+        for await (const piece of this.reader.readBody(size)) await writeAll(file, piece);
+      }
     });
   }
 

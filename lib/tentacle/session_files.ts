@@ -59,7 +59,7 @@ export async function upload(
     await s.reply(R.bad);
     return "continue";
   }
-  const kind = await storage.kind(loc.path);
+  const kind = storage.quickKind(loc.path);
   if (kind === "other" || (kind === "file" && !overwrite)) {
     // A symbolic link (or a FIFO, a directory) at the name is "other": never replaced or followed.
     (kind === "other" ? s.log.warn : s.log.info)("file already exists", {
@@ -69,16 +69,20 @@ export async function upload(
     await s.reply(R.dup);
     return "continue";
   }
-  const body = await storage.createTemp(loc.dir, z ? ".zip" : "");
+  // The go-ahead goes out first and the temporary file is created while the client reads its file
+  // and sends the body (creating an inode is the slowest step of a small upload), as the reference
+  // answers before it opens its file. If the creation fails, the session ends, as the reference's
+  // does when its open fails.
+  await s.reply(R.ok);
+  const body = storage.createTemp(loc.dir, z ? ".zip" : "");
   let out = body;
   try {
-    await s.reply(R.ok);
     await s.receiveInto(body.file, cmd.size);
     // Like the reference's IO::Uncompress::Unzip (in its default Transparent mode), a ZSEND body
     // that is not a ZIP archive at all is stored as it came.
     if (z && (await startsWithZipMagic(body.file))) {
       body.file.close();
-      out = await storage.createTemp(loc.dir);
+      out = storage.createTemp(loc.dir);
       try {
         await extractZip(body.path, out.file, maxUnzippedSize);
       } catch (e) {

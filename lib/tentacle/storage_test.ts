@@ -35,7 +35,7 @@ Deno.test("commit: no-clobber without overwrite, replace with it; temporaries ne
   const st = new Storage(d.path + "/", []);
   assert.equal(st.root, d.path);
   const write = async (text: string) => {
-    const t = await st.createTemp(d.path);
+    const t = st.createTemp(d.path);
     await t.file.write(new TextEncoder().encode(text));
     await st.finish(t);
     return t.path;

@@ -118,3 +118,29 @@ Deno.test("symlinks: SEND (with -o) neither replaces a link nor writes through o
   await unchanged(f);
   assert.deepEqual(await ls(f.s.dir), ["conf", "dirlink", "link.data", "real.data"]);
 });
+
+Deno.test("symlinks: SEND (with -o) over a dangling link is refused once the body is in", async () => {
+  await using f = await fixture();
+  const target = join(f.outside, "not-yet.data");
+  await Deno.symlink(target, join(f.s.dir, "dangling.data"));
+  using c = await Raw.open(f.s.port, HOST);
+  // The name check does not see it (nothing exists behind it); the commit's link() does.
+  await c.write("SEND <dangling.data> SIZE 5\n");
+  assert.equal(await c.line(), "SEND OK");
+  await c.write("fresh");
+  assert.equal(await c.line(), "SEND ERR (file already exists)");
+  await c.write("SEND <real.data> SIZE 3\n"); // the session goes on
+  assert.equal(await c.line(), "SEND OK");
+  await c.write("new");
+  assert.equal(await c.line(), "SEND OK");
+  assert.ok((await Deno.lstat(join(f.s.dir, "dangling.data"))).isSymlink);
+  await assert.rejects(Deno.lstat(target), Deno.errors.NotFound);
+  await unchanged(f);
+  assert.deepEqual(await ls(f.s.dir), [
+    "conf",
+    "dangling.data",
+    "dirlink",
+    "link.data",
+    "real.data",
+  ]);
+});

@@ -113,6 +113,8 @@ export class SocketTransport implements Transport {
     socket.on("close", () => {
       this.#ended = true;
       this.#error ??= new ConnectionClosedError("connection closed");
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#timer = null;
       this.#notify();
     });
     socket.on("drain", () => {
@@ -154,16 +156,41 @@ export class SocketTransport implements Transport {
 
   /** Waits for any socket event, or fails after the idle timeout. */
   #wait(what: string): Promise<void> {
+    const deadline = performance.now() + this.idleMs;
+    this.#deadline = deadline;
+    if (this.#timer === null || this.#timerAt > deadline) {
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#watch(deadline);
+    }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#wake = null;
-        reject(new IdleTimeoutError(`timed out after ${this.idleMs} ms waiting to ${what}`));
-      }, this.idleMs);
       this.#wake = () => {
-        clearTimeout(timer);
+        this.#deadline = 0;
         resolve();
       };
+      this.#expire = () => {
+        this.#wake = null;
+        this.#deadline = 0;
+        reject(new IdleTimeoutError(`timed out after ${this.idleMs} ms waiting to ${what}`));
+      };
     });
+  }
+
+  // One watchdog timer per connection rather than one per wait (see conn_transport.ts).
+  #deadline = 0; // performance.now() by which the wait in progress must end; 0: none
+  #expire: (() => void) | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = 0;
+
+  #watch(at: number): void {
+    this.#timerAt = at;
+    const timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#deadline === 0 || this.#wake === null) return;
+      if (performance.now() < this.#deadline) return this.#watch(this.#deadline);
+      this.#expire?.();
+    }, Math.max(0, at - performance.now()));
+    this.#timer = timer;
+    Deno.unrefTimer(timer); // the wait itself keeps the process alive (the socket is open)
   }
 
   async read(): Promise<Uint8Array | null> {
