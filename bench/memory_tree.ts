@@ -10,7 +10,7 @@ import { giveToServerUser } from "../lib/privilege/testing.ts";
 export const LISTEN = "127.0.180.1:29399";
 
 /** Writes the tree into a temporary directory; disposing it closes the listeners and removes it. */
-export async function memoryTree(pairs: number, interval: string) {
+export async function memoryTree(pairs: number, interval: string, listen = LISTEN) {
   // One listener per host address (127.x.y.z, all loopback), so every check passes: the figure
   // is the steady state of a healthy node, not thousands of simultaneous incidents.
   const listeners: Deno.Listener[] = [];
@@ -27,7 +27,7 @@ export async function memoryTree(pairs: number, interval: string) {
   const tree = await Deno.makeTempDir({ prefix: "dmonitor-bench-mem-" });
   await Deno.writeTextFile(
     join(tree, "dmonitor.yaml"),
-    `listen: ${LISTEN}\nstate_dir: ${join(tree, "state")}\n` +
+    `listen: ${listen}\nstate_dir: ${join(tree, "state")}\n` +
       `interval: ${interval}\ntimeout: 2s\nconcurrency: 32\n`,
   );
   for (let i = 0; i < pairs; i++) {
