@@ -11,8 +11,7 @@
  */
 import { join } from "node:path";
 import { loadNodeConfig } from "../lib/node/load.ts";
-import { buildStoreView } from "../lib/status/mod.ts";
-import { renderCheckPage, renderPage } from "../lib/status/render.ts";
+import { buildStoreView, renderCheckPage, renderPage } from "../lib/status/mod.ts";
 import { StateStore, transaction } from "../lib/store/mod.ts";
 import { checkPageView } from "../lib/node/check_view.ts";
 import type { CheckResult } from "../lib/runner/result.ts";

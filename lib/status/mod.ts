@@ -1,8 +1,7 @@
 /**
  * What an operator sees: the status page (`GET /`), the same view as JSON (`GET /v1/status`), the
  * Prometheus metrics (`GET /metrics`) and the terminal view (`dmonitor status`), all rendered from
- * one {@link StatusView} that a {@link StatusSource} provides. The renderers themselves are exported
- * by ./render.ts.
+ * one {@link StatusView} that a {@link StatusSource} provides.
  *
  * @example
  * ```ts
@@ -47,7 +46,11 @@ export {
   parseCidr,
   type StatusAccess,
 } from "./access.ts";
+export { renderPage } from "./page.tsx";
+export { renderCheckPage } from "./check_page.tsx";
+export { badgeFor, type BadgeWindow, parseBadgeWindow } from "./badge.ts";
 export { historyView, percent } from "./history.ts";
-// The renderers are ./render.ts's: a running node loads them with the first request for them.
+export { renderText } from "./text.ts";
+export { viewFamilies } from "./metrics.ts";
 export { STATUS_PATHS, type StatusRouteDeps, statusRoutes, TOKEN_COOKIE } from "./routes.ts";
 export { LOCAL_TOKEN_FILE, readLocalToken, writeLocalToken } from "./local_token.ts";

@@ -10,14 +10,11 @@ import { REGISTRY, type Registry } from "../metrics/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type LimiterTimers, LogLimiter } from "../peers/log_limiter.ts";
 import { isAllowed, type StatusAccess } from "./access.ts";
+import { viewFamilies } from "./metrics.ts";
+import { renderPage } from "./page.tsx";
+import { renderCheckPage } from "./check_page.tsx";
+import { badgeFor, parseBadgeWindow } from "./badge.ts";
 import type { StatusSource } from "./types.ts";
-
-// The renderers (the pages with their SVG builders, badges, metrics families) load with the first
-// request for them: a node nobody looks at carries none of their code.
-const page = () => import("./page.tsx");
-const checkPage = () => import("./check_page.tsx");
-const badge = () => import("./badge.ts");
-const metrics = () => import("./metrics.ts");
 
 export const TOKEN_COOKIE = "dmonitor_status";
 export const STATUS_PATHS = ["/", "/v1/status", "/metrics", "/check/*", "/badge/*"] as const;
@@ -113,8 +110,7 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
     }
     // The page for 1,000 checks is some 2 MiB of HTML and SVG, a tenth of that gzipped.
     for (const path of ["/", "/v1/status", "/check/*"]) app.use(path, compress());
-    app.get("/", async (c) => {
-      const { renderPage } = await page();
+    app.get("/", (c) => {
       c.header("content-security-policy", PAGE_CSP);
       const view = deps.source.view();
       return c.html(
@@ -122,8 +118,7 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
       );
     });
     app.get("/v1/status", (c) => c.json(deps.source.view()));
-    app.get("/check/:host/:test", async (c) => {
-      const { renderCheckPage } = await checkPage();
+    app.get("/check/:host/:test", (c) => {
       const { host, test } = c.req.param();
       const v = deps.source.check?.(host, test) ?? null;
       if (v === null) {
@@ -137,8 +132,7 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
         renderCheckPage(v, { refreshSeconds: Math.round(access().settings.refresh / 1000) }),
       );
     });
-    app.get("/badge/:host/:file", async (c) => {
-      const { badgeFor, parseBadgeWindow } = await badge();
+    app.get("/badge/:host/:file", (c) => {
       const { host, file } = c.req.param();
       const window = parseBadgeWindow(c.req.query("window"));
       if (window instanceof Error) return c.text(`400 bad request: ${window.message}\n`, 400);
@@ -161,8 +155,7 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
         "content-type": "image/svg+xml; charset=utf-8",
       });
     });
-    app.get("/metrics", async (c) => {
-      const { viewFamilies } = await metrics();
+    app.get("/metrics", (c) => {
       const body = registry.render(viewFamilies(deps.source.view({ history: false })));
       return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     });
