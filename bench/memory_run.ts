@@ -131,7 +131,10 @@ const mib = (b: number) => (b / 1048576).toFixed(1);
 const empty = await Deno.makeTempFile({ suffix: ".ts" });
 await Deno.writeTextFile(empty, "await new Promise((r) => setTimeout(r, 600_000));\n");
 const ms = seconds * 1000;
-const base = await measure(["run", "-A", "--quiet", ...v8, empty], 5000);
+// The bare runtime's RSS varies by a few MiB from one start to the next: the median of three.
+const bares: Memory[] = [];
+for (let i = 0; i < 3; i++) bares.push(await measure(["run", "-A", "--quiet", ...v8, empty], 5000));
+const base = bares.sort((a, b) => a.steady - b.steady)[1]!;
 await Deno.remove(empty);
 const entry = values.main === MAIN ? "main.ts" : values.main;
 console.log(
@@ -139,7 +142,8 @@ console.log(
     (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" "),
 );
 console.log(
-  `memory: bare deno run: steady ${mib(base.steady)} MiB, peak ${mib(base.peak)} MiB`,
+  `memory: bare deno run: steady ${mib(base.steady)} MiB, peak ${mib(base.peak)} MiB ` +
+    `(median of ${bares.map((b) => mib(b.steady)).join(", ")})`,
 );
 const got: [number, Memory][] = [];
 for (const pairs of sizes) {
