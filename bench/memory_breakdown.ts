@@ -31,6 +31,7 @@ const { values } = parseArgs({
 });
 const v8 = values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : [];
 const INSPECT = "127.0.180.2:29398";
+const LISTEN_AT = "127.0.180.3:29397";
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 /** A minimal Chrome DevTools Protocol session over the inspector's WebSocket. */
@@ -177,7 +178,7 @@ await Deno.writeTextFile(empty, "await new Promise((r) => setTimeout(r, 600_000)
 await breakdown("bare deno run", [empty]);
 await Deno.remove(empty);
 const pairs = Number(values.pairs);
-await using t = await memoryTree(pairs, values.interval);
+await using t = await memoryTree(pairs, values.interval, LISTEN_AT);
 await breakdown(`dmonitor run, ${pairs} checks every ${values.interval}`, [
   values.main,
   "run",
