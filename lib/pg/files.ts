@@ -1,8 +1,8 @@
 /**
  * The files the `store:` section names, read at start before the node drops root like the other
  * secrets ({@link loadPgFiles}), and how messages name the store. Apart from ./connect.ts so that a
- * node reads its settings without loading `npm:pg` (and the Node modules it needs, ~6 MiB resident;
- * bench/memory_breakdown.ts): the driver comes with the first store opened.
+ * node reads its settings without loading `npm:pg` and the Node modules it needs
+ * (tests/module_graph_test.ts): the driver comes with the first store opened.
  * @module
  */
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
