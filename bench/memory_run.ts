@@ -1,18 +1,22 @@
 /**
  * Memory: resident memory of `dmonitor run` with 1,000 and 10,000 host+test pairs configured (a
  * TCP check each, every one passing), against a bare `deno run` of an empty script measured in
- * the same run. Steady is the median VmRSS over the last third of the run, peak is VmHWM.
+ * the same run with the same V8 flags. Steady is the median VmRSS over the last third of the run,
+ * peak is VmHWM; each is printed as a ratio to the bare runtime's. CPU is the node's user + system
+ * time: at start (reading the tree, compiling) and per check run once started, so that a V8
+ * flag's CPU cost shows beside what it saves.
  * Goals (issue 14): steady RSS at 1,000 pairs at most 1.3x the bare runtime; under 100 MiB at
- * 10,000. Also prints the memory per configured check between the two sizes.
+ * 10,000. bench/memory_breakdown.ts shows where the memory goes.
  *
  *   deno run -A bench/memory_run.ts [--pairs 1000,10000] [--seconds 45] [--interval 30s]
- *     [--v8-flags=--max-semi-space-size=1,...]   (passed to both the node and the baseline)
+ *     [--v8-flags=release|none|--flag,...]   (default: packaging/v8-flags.txt, the release flags;
+ *                                             passed to both the node and the baseline)
+ *     [--main dist/dmonitor.js]              (another entry point: the bundle of `make bundle`)
  * @module
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
-import { MAIN } from "../tests/util.ts";
-import { giveToServerUser } from "../lib/privilege/testing.ts";
+import { MAIN, ROOT } from "../tests/util.ts";
+import { memoryTree } from "./memory_tree.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -20,23 +24,47 @@ const { values } = parseArgs({
     pairs: { type: "string", default: "1000,10000" },
     seconds: { type: "string", default: "45" },
     interval: { type: "string", default: "30s" },
-    "v8-flags": { type: "string", default: "" },
-    /** Another entry point taking main.ts's arguments (a diagnostic wrapper). */
+    "v8-flags": { type: "string", default: "release" },
+    /** Another entry point taking main.ts's arguments (dist/dmonitor.js, a diagnostic wrapper). */
     main: { type: "string", default: MAIN },
   },
 });
 const sizes = values.pairs.split(",").map(Number);
 const seconds = Number(values.seconds);
-const v8 = values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : [];
+const intervalS = Number(/^(\d+)s$/.exec(values.interval)?.[1] ?? NaN);
+if (!(intervalS > 0)) {
+  throw new Error(`--interval must be whole seconds ("10s"), got ${values.interval}`);
+}
+
+/** The release flags, joined as V8 wants them (as the Makefile and packaging/build.sh do). */
+async function releaseFlags(): Promise<string> {
+  const text = await Deno.readTextFile(`${ROOT}/packaging/v8-flags.txt`);
+  return text.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#")).join(",");
+}
+const flags = values["v8-flags"] === "release"
+  ? await releaseFlags()
+  : values["v8-flags"] === "none"
+  ? ""
+  : values["v8-flags"];
+const v8 = flags ? [`--v8-flags=${flags}`] : [];
 
 interface Memory {
   steady: number;
   peak: number;
-  /** CPU seconds the process used (user + system). */
-  cpu: number;
+  /** CPU seconds (user + system) until ready, and from ready to the end. */
+  startCpu: number;
+  runCpu: number;
+  /** Seconds from ready to the end. */
+  runSeconds: number;
 }
 
-/** Runs `args` for `ms`, sampling VmRSS each second once `ready` was printed. */
+const cpuOf = async (pid: number) => {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  return (f[11]! + f[12]!) / 100;
+};
+
+/** Runs `args` for `ms` after `ready` was printed, sampling VmRSS each second. */
 async function measure(args: string[], ms: number, ready?: RegExp): Promise<Memory> {
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -44,11 +72,11 @@ async function measure(args: string[], ms: number, ready?: RegExp): Promise<Memo
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  let sawReady = !ready;
+  let readyAt = ready ? 0 : performance.now();
   let log = "";
   const reader = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      if (ready && ready.test(chunk)) sawReady = true;
+      if (ready && readyAt === 0 && ready.test(chunk)) readyAt = performance.now();
       log = (log + chunk).slice(-2000);
       if (Deno.env.get("DMONITOR_BENCH_VERBOSE")) {
         await Deno.stderr.write(new TextEncoder().encode(chunk));
@@ -60,91 +88,80 @@ async function measure(args: string[], ms: number, ready?: RegExp): Promise<Memo
   const samples: number[] = [];
   const t0 = performance.now();
   let status = "";
-  let stat = "";
-  while (performance.now() - t0 < ms) {
+  let startCpu = -1;
+  while (readyAt === 0 || performance.now() - readyAt < ms) {
     await new Promise((r) => setTimeout(r, 1000));
     if (exited) throw new Error(`${args.join(" ")} exited early:\n${log}`);
+    if (readyAt === 0 && performance.now() - t0 > 600_000) {
+      throw new Error(`process never became ready (${ready}):\n${log}`);
+    }
     status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-    stat = await Deno.readTextFile(`/proc/${child.pid}/stat`);
-    if (sawReady) samples.push(kb(status, "VmRSS"));
+    if (readyAt !== 0) {
+      if (startCpu < 0) startCpu = await cpuOf(child.pid);
+      samples.push(kb(status, "VmRSS"));
+    }
   }
+  const endCpu = await cpuOf(child.pid);
+  const runSeconds = (performance.now() - readyAt) / 1000;
   child.kill("SIGKILL");
   await child.status;
   await reader.catch(() => {});
-  if (!sawReady) throw new Error(`process never became ready (${ready})`);
   const last = samples.slice(-Math.max(1, Math.floor(samples.length / 3))).sort((a, b) => a - b);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
   return {
     steady: last[Math.floor(last.length / 2)]!,
     peak: kb(status, "VmHWM"),
-    cpu: (f[11]! + f[12]!) / 100,
+    startCpu,
+    runCpu: endCpu - startCpu,
+    runSeconds,
   };
 }
 
 const kb = (status: string, field: string) =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
 
-/** A tree of `pairs` hosts with a passing TCP check each, and the listeners they check. */
-async function setup(pairs: number) {
-  // One listener per host address (127.x.y.z, all loopback), so every check passes: the figure
-  // is the steady state of a healthy node, not thousands of simultaneous incidents.
-  const listeners: Deno.Listener[] = [];
-  const hostOf = (i: number) => `127.${Math.floor(i / 250) + 100}.${(i % 250) + 1}.1`;
-  let port = 0;
-  for (let i = 0; i < pairs; i++) {
-    const l = Deno.listen({ hostname: hostOf(i), port });
-    port = (l.addr as Deno.NetAddr).port;
-    listeners.push(l);
-    (async () => {
-      for await (const c of l) c.close();
-    })().catch(() => {});
-  }
-  const tree = await Deno.makeTempDir({ prefix: "dmonitor-bench-mem-" });
-  await Deno.writeTextFile(
-    join(tree, "dmonitor.yaml"),
-    `listen: 127.0.180.1:29399\nstate_dir: ${join(tree, "state")}\n` +
-      `interval: ${values.interval}\ntimeout: 2s\nconcurrency: 32\n`,
-  );
-  for (let i = 0; i < pairs; i++) {
-    const host = hostOf(i);
-    await Deno.mkdir(join(tree, "hosts.d", host), { recursive: true });
-    await Deno.writeTextFile(join(tree, "hosts.d", host, "tcp"), `port: ${port}\n`);
-  }
-  // Started as root the node drops to an unprivileged user, which must reach the tree.
-  await giveToServerUser(tree);
-  return {
-    tree,
-    async [Symbol.asyncDispose]() {
-      for (const l of listeners) l.close();
-      await Deno.remove(tree, { recursive: true });
-    },
-  };
+/** A free port on the bench's address (a node left over from another run keeps its own). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.180.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
 }
 
 const mib = (b: number) => (b / 1048576).toFixed(1);
 const empty = await Deno.makeTempFile({ suffix: ".ts" });
 await Deno.writeTextFile(empty, "await new Promise((r) => setTimeout(r, 600_000));\n");
 const ms = seconds * 1000;
-const base = await measure(["run", "-A", "--quiet", ...v8, empty], 5000);
+// The bare runtime's RSS varies by a few MiB from one start to the next: the median of three.
+const bares: Memory[] = [];
+for (let i = 0; i < 3; i++) bares.push(await measure(["run", "-A", "--quiet", ...v8, empty], 5000));
+const base = bares.sort((a, b) => a.steady - b.steady)[1]!;
 await Deno.remove(empty);
+const entry = values.main === MAIN ? "main.ts" : values.main;
 console.log(
-  `memory: bare deno run${v8.length ? ` ${v8[0]}` : ""}: steady ${mib(base.steady)} MiB, ` +
-    `peak ${mib(base.peak)} MiB`,
+  `memory: V8 flags: ${flags || "(none)"}; entry ${entry}; load average ` +
+    (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" "),
+);
+console.log(
+  `memory: bare deno run: steady ${mib(base.steady)} MiB, peak ${mib(base.peak)} MiB ` +
+    `(median of ${bares.map((b) => mib(b.steady)).join(", ")})`,
 );
 const got: [number, Memory][] = [];
 for (const pairs of sizes) {
-  await using t = await setup(pairs);
+  await using t = await memoryTree(pairs, values.interval, `127.0.180.1:${freePort()}`);
   const m = await measure(
     ["run", "-A", "--quiet", ...v8, values.main, "run", "--config", t.tree],
     ms,
     /node started/,
   );
   got.push([pairs, m]);
+  // Each check runs once an interval, spread over it.
+  const runs = pairs * m.runSeconds / intervalS;
   console.log(
-    `memory: dmonitor run, ${pairs} checks every ${values.interval}, ${seconds}s: ` +
+    `memory: ${pairs} checks every ${values.interval}, ${seconds}s: ` +
       `steady ${mib(m.steady)} MiB (${(m.steady / base.steady).toFixed(2)}x bare), ` +
-      `peak ${mib(m.peak)} MiB (${(m.peak / base.peak).toFixed(2)}x), ` +
-      `CPU ${m.cpu.toFixed(1)} s`,
+      `peak ${mib(m.peak)} MiB (${(m.peak / base.peak).toFixed(2)}x); ` +
+      `CPU at start ${m.startCpu.toFixed(1)} s, then ${(m.runCpu / runs * 1e6).toFixed(0)} µs ` +
+      `per check run (${(m.runCpu / m.runSeconds * 100).toFixed(1)}% of a core)`,
   );
 }
 if (got.length >= 2) {

@@ -5,13 +5,6 @@
  */
 import { UsageError } from "../errors/mod.ts";
 import { type Io, stdio } from "./args.ts";
-import { checkCommand } from "./check.ts";
-import { configCommand } from "./config_check.ts";
-import { runCommand } from "./run.ts";
-import { initCommand } from "./init.ts";
-import { statusCommand } from "./status.ts";
-import { ackCommand, silenceCommand } from "./silence.ts";
-import { alertCommand, outboxCommand } from "./alerts.ts";
 import { VERSION } from "./version.ts";
 
 export { type Io, stdio } from "./args.ts";
@@ -42,16 +35,19 @@ Every command takes --help. The configuration tree is /etc/dmonitor unless --con
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
+// Each command loads its own modules when it is the one run, so that `dmonitor run` carries no
+// code of the others (init's templates, the status client, ...) in its memory. The specifiers are
+// literal strings, so `deno bundle` and `deno compile` include every one.
 const COMMANDS: Record<string, Command> = {
-  run: (a, io) => runCommand(a, io),
-  check: checkCommand,
-  config: configCommand,
-  status: statusCommand,
-  silence: (a, io) => silenceCommand(a, io),
-  ack: ackCommand,
-  init: initCommand,
-  outbox: outboxCommand,
-  alert: alertCommand,
+  run: async (a, io) => (await import("./run.ts")).runCommand(a, io),
+  check: async (a, io) => (await import("./check.ts")).checkCommand(a, io),
+  config: async (a, io) => (await import("./config_check.ts")).configCommand(a, io),
+  status: async (a, io) => (await import("./status.ts")).statusCommand(a, io),
+  silence: async (a, io) => (await import("./silence.ts")).silenceCommand(a, io),
+  ack: async (a, io) => (await import("./silence.ts")).ackCommand(a, io),
+  init: async (a, io) => (await import("./init.ts")).initCommand(a, io),
+  outbox: async (a, io) => (await import("./alerts.ts")).outboxCommand(a, io),
+  alert: async (a, io) => (await import("./alerts.ts")).alertCommand(a, io),
   sync: async (a, io) => (await import("./sync.ts")).syncCommand(a, io),
   store: async (a, io) => (await import("./store.ts")).storeCommand(a, io),
   version: (_a, io) => (io.out(`dmonitor ${VERSION}`), Promise.resolve(0)),

@@ -16,7 +16,7 @@ import {
   startSyncPuller,
   SyncPuller,
 } from "../sync/mod.ts";
-import { loadPgFiles, type PgConnect } from "../pg/connect.ts";
+import { loadPgFiles, type PgConnect } from "../pg/files.ts";
 import { daemonLogger, type Io, noPositionals, parseFlags } from "./args.ts";
 import { loadNodeConfig, type NodeConfig } from "../node/load.ts";
 import { createAlerting } from "../node/alerting.ts";

@@ -43,6 +43,8 @@ const FLAT_LINE = /^([a-z_][a-z0-9_]*):[ \t]+(\S+)$/;
 const INT = /^(0|[1-9][0-9]{0,14})$/;
 const DURATION = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 const PLAIN = /^[A-Za-z/][A-Za-z0-9_./@-]*$/;
+/** `host:port` and dotted IPv4 (`listen: 127.0.0.1:9100`): strings to YAML 1.2, never numbers. */
+const ADDRESS = /^([A-Za-z0-9][A-Za-z0-9_.-]*:[0-9]{1,5}|[0-9]{1,3}(\.[0-9]{1,3}){3})$/;
 /** Plain scalars YAML 1.2's core schema reads as something other than a string. */
 const NOT_STRINGS = new Set([
   "true",
@@ -73,8 +75,9 @@ export function decodeFlat(text: string): Record<string, string | number | boole
     if (Object.hasOwn(out, key)) return undefined; // the parser reports the duplicate
     if (INT.test(v)) out[key] = Number(v);
     else if (v === "true" || v === "false") out[key] = v === "true";
-    else if (DURATION.test(v) || (PLAIN.test(v) && !NOT_STRINGS.has(v))) out[key] = v;
-    else return undefined;
+    else if (DURATION.test(v) || ADDRESS.test(v) || (PLAIN.test(v) && !NOT_STRINGS.has(v))) {
+      out[key] = v;
+    } else return undefined;
   }
   return out;
 }

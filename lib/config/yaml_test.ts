@@ -14,6 +14,12 @@ const SAME = [
   "plugin: /usr/lib/nagios/plugins/check_tcp\n",
   "x: 500ms\r\n",
   "flag: yes\n", // a string in YAML 1.2, as the parser says
+  "listen: 127.0.0.1:9100\n",
+  "listen: 0.0.0.0:29399\nstate_dir: /var/lib/dmonitor\n",
+  "peer: www.example.com:443\n",
+  "address: 10.0.0.1\n",
+  "at: 12:30\n", // sexagesimal only in YAML 1.1
+  "x: 1:2\n",
 ];
 const FALLBACK = [
   "port: 0x16\n", // hex: the parser decides
@@ -31,6 +37,9 @@ const FALLBACK = [
   "port: 22\nport: 23\n",
   "Port: 22\n",
   "a:b\n",
+  "listen: 127.0.0.1:\n",
+  "listen: :9100\n",
+  "value: 1.2.3\n",
   "key: two words\n",
   "nested:\n  a: 1\n",
 ];

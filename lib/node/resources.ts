@@ -9,7 +9,7 @@ import { buildChannels, type BuiltChannels } from "../alerts/mod.ts";
 import { ConfigError, type ConfigProblem } from "../errors/mod.ts";
 import { loadPeerTls, type PeerTls } from "../peers/mod.ts";
 import { loadStatusAccess, type StatusAccess } from "../status/mod.ts";
-import { loadPgFiles, type PgConnect } from "../pg/connect.ts";
+import { loadPgFiles, type PgConnect } from "../pg/files.ts";
 import type { NodeConfig } from "./load.ts";
 
 /** What a node holds open from its configuration; `close` releases the channels and the client. */

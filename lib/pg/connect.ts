@@ -1,9 +1,8 @@
 /**
  * Opening PostgreSQL through `npm:pg` (node-postgres: pure JavaScript without its optional native
  * addon, the most used and longest maintained driver, runs on Deno's Node compatibility):
- * {@link loadPgFiles} reads the password and TLS files the `store:` section names (at start, before
- * the node drops root, like the other secrets), {@link openPg} makes the pool behind the small
- * {@link Sql} interface the stores use. 64-bit integers come back as numbers: every one we store is
+ * {@link openPg} makes the pool behind the small {@link Sql} interface the stores use (the files it
+ * needs are read by ./files.ts, which a node loads without the driver). 64-bit integers come back as numbers: every one we store is
  * an epoch-ms time or a counter.
  *
  * Not `npm:postgres`: its 3.4.9 crashes the process with an uncatchable TypeError (`socket.write`
@@ -14,8 +13,10 @@
  */
 // @ts-types="npm:@types/pg@^8.15"
 import pg from "pg";
-import { ConfigError, type ConfigProblem, StoreError } from "../errors/mod.ts";
-import type { PgSettings } from "./settings.ts";
+import { StoreError } from "../errors/mod.ts";
+import { describePg, type PgConnect } from "./files.ts";
+
+export { describePg, loadPgFiles, type PgConnect } from "./files.ts";
 
 /** Rows of a result, with the number of rows the statement affected. */
 export type Rows = Record<string, unknown>[] & { count: number };
@@ -47,53 +48,6 @@ function onClient(c: pg.ClientBase): Sql {
     end: () => Promise.resolve(),
   };
   return self;
-}
-
-/** What {@link openPg} needs: the settings and the contents of the files they name. */
-export interface PgConnect {
-  settings: PgSettings;
-  password?: string;
-  tls?: { ca?: string; cert?: string; key?: string };
-}
-
-/** Reads `password_file` and the TLS files; throws ConfigError naming the key and the file. */
-export async function loadPgFiles(s: PgSettings): Promise<PgConnect> {
-  const problems: ConfigProblem[] = [];
-  const read = async (key: string, path: string | undefined) => {
-    if (path === undefined) return undefined;
-    try {
-      return await Deno.readTextFile(path);
-    } catch (e) {
-      problems.push({
-        file: "dmonitor.yaml",
-        key: `store.${key}`,
-        message: `cannot read "${path}": ${(e as Error).message}`,
-      });
-      return undefined;
-    }
-  };
-  const [pw, ca, cert, key] = await Promise.all([
-    read("password_file", s.passwordFile),
-    read("tls_ca", s.tls?.caFile),
-    read("tls_cert", s.tls?.certFile),
-    read("tls_key", s.tls?.keyFile),
-  ]);
-  const password = pw === undefined ? s.password : pw.split("\n")[0]!.replace(/\r$/, "");
-  if (pw !== undefined && password === "") {
-    problems.push({
-      file: "dmonitor.yaml",
-      key: "store.password_file",
-      message: `"${s.passwordFile}" is empty (its first line is the password)`,
-    });
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { settings: s, password, tls: s.tls ? { ca, cert, key } : undefined };
-}
-
-/** Where the store is, for messages (never the password). */
-export function describePg(s: PgSettings): string {
-  const where = s.path ? `socket ${s.path}` : `${s.host}:${s.port}`;
-  return `postgresql ${s.user}@${where}/${s.database}`;
 }
 
 /** A pool of connections to the store; reconnects by itself after the server restarted. */
