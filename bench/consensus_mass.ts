@@ -15,13 +15,16 @@
  *
  *   deno run -A bench/consensus_mass.ts [N ...]        (default 100 1000 3000; `0`: latency only)
  *
- * Environment: DMC_BENCH_OUTAGES (latency outages per case, default 8), DMC_BENCH_CASES (latency
+ * Environment: DMC_BENCH_OUTAGES (latency outages per case, default 8), DMC_BENCH_INTERVAL (the
+ * latency runs' check interval in seconds, default 2), DMC_BENCH_CASES (latency
  * cases to run, e.g. `1,2`), DMC_BENCH_LOGS (a directory: each node's log per latency case).
  */
 import { callPeer, importPeerKey } from "../lib/peers/mod.ts";
 import { NodeProcess, writeTree } from "../tests/util.ts";
 
 const KEY = "consensus-bench-key-0123456789abcdef0123";
+/** The check interval of the latency runs (DMC_BENCH_INTERVAL, seconds; default 2). */
+const LATENCY_INTERVAL_S = Number(Deno.env.get("DMC_BENCH_INTERVAL") ?? 2);
 const NS = Deno.env.get("DMC_BENCH_NS");
 
 function receiver() {
@@ -283,7 +286,7 @@ async function latencyRun(
   outages: number,
   impair: Impair,
 ): Promise<{ down: number[]; up: number[] }> {
-  const intervalS = 2;
+  const intervalS = LATENCY_INTERVAL_S;
   const service = new Service();
   service.start();
   const hook = receiver();
@@ -376,7 +379,7 @@ async function latencies() {
     }`;
   };
   console.log(
-    `\n3 nodes, one check, 2 s interval, ${outages} outages each: time to the notice in ` +
+    `\n3 nodes, one check, ${LATENCY_INTERVAL_S} s interval, ${outages} outages each: time to the notice in ` +
       "intervals (min / median / max)",
   );
   const cases: [string, Impair][] = [
