@@ -20,6 +20,17 @@ import { NodeProcess, writeTree } from "../tests/util.ts";
 
 const KEY = "consensus-bench-key-0123456789abcdef0123";
 const NS = Deno.env.get("DMC_BENCH_NS");
+const PROF = Deno.env.get("DMC_BENCH_PROF");
+
+/** Stops the nodes; with profiling, by SIGTERM first so each writes its profile. */
+async function stopAll(nodes: NodeProcess[]) {
+  if (PROF !== undefined) {
+    for (const p of nodes) p.kill("SIGTERM");
+    const st = await Promise.race([Promise.all(nodes.map((p) => p.status)), sleep(30_000)]);
+    if (!st) console.error("profiled nodes did not stop within 30 s: no profile");
+  }
+  await Promise.all(nodes.map((p) => p[Symbol.asyncDispose]()));
+}
 
 function receiver() {
   const got: {
@@ -143,7 +154,11 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
       "alert.d/bench.webhook": hook + "\n",
       ...files,
     });
-    nodes.push(new NodeProcess(["--config", tree], { DMONITOR_LOG_LEVEL: "info" }));
+    // DMC_BENCH_PROF=DIR: each node writes a V8 CPU profile there when it stops (SIGTERM).
+    const denoFlags = PROF === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=n${i + 1}-${n}.cpuprofile`];
+    nodes.push(new NodeProcess(["--config", tree], { DMONITOR_LOG_LEVEL: "info" }, { denoFlags }));
   }
   await Promise.all(nodes.map((p) => p.waitFor(/node started/, 60_000)));
   return nodes;
@@ -259,7 +274,7 @@ async function massRun(n: number): Promise<Row> {
       recovered: recs().length,
     };
   } finally {
-    await Promise.all(nodes.map((p) => p[Symbol.asyncDispose]()));
+    await stopAll(nodes);
     service.stop();
     await hook.close();
   }
@@ -322,7 +337,8 @@ async function main() {
   }
   const base = rows[0];
   if (base) printRows(rows, base);
-  await latencies();
+  // DMC_BENCH_LATENCY=0: the mass runs only (each N can then be its own invocation).
+  if (Deno.env.get("DMC_BENCH_LATENCY") !== "0") await latencies();
 }
 
 function printRows(rows: Row[], base: Row) {
