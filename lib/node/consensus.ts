@@ -22,7 +22,7 @@ import {
 } from "../peers/mod.ts";
 import { type Clock, systemClock } from "../clock/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
-import type { StateStore } from "../store/mod.ts";
+import { type StateStore, transaction } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
 import { ResultLog } from "./results.ts";
 
@@ -30,10 +30,20 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
   host TEXT NOT NULL, test TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (host, test)
 ) WITHOUT ROWID`;
 
-/** Incident states as JSON rows; every change is committed before a notification goes out. */
+/** Most incident states written in one transaction (a bounded piece of synchronous work). */
+const SAVE_CHUNK = 500;
+
+/**
+ * Incident states as JSON rows; every change is committed before a notification goes out. Saves
+ * made in the same turn of the event loop share one transaction (a mass failure saves thousands
+ * of incidents within moments); each save's promise resolves once its state is committed.
+ */
 export class IncidentStore {
   /** Prepared once: a mass failure saves every incident several times a round. */
   readonly #save: StatementSync;
+  /** States waiting for the next commit, by host+test (a newer save replaces an older one). */
+  #pending = new Map<string, { s: IncidentState; done: PromiseWithResolvers<void>[] }>();
+  #scheduled = false;
 
   constructor(readonly db: DatabaseSync) {
     db.exec(SCHEMA);
@@ -42,11 +52,48 @@ export class IncidentStore {
     );
   }
 
-  save(s: IncidentState): void {
-    this.#save.run(s.host, s.test, JSON.stringify(s));
+  /** Resolves once `s` (or a newer state of the same host+test) is committed. */
+  save(s: IncidentState): Promise<void> {
+    const k = `${s.host}\0${s.test}`;
+    const done = Promise.withResolvers<void>();
+    const p = this.#pending.get(k);
+    this.#pending.delete(k);
+    this.#pending.set(k, { s, done: [...(p?.done ?? []), done] });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.#commit(), 0);
+    }
+    return done.promise;
   }
 
+  /** Commits what is waiting, SAVE_CHUNK states per transaction, yielding in between. */
+  #commit(): void {
+    this.#scheduled = false;
+    if (!this.db.isOpen) {
+      const e = new Error("cannot save incident states: the state database is closed");
+      for (const { done } of this.#pending.values()) for (const d of done) d.reject(e);
+      this.#pending.clear();
+      return;
+    }
+    const chunk = [...this.#pending.entries()].slice(0, SAVE_CHUNK);
+    for (const [k] of chunk) this.#pending.delete(k);
+    try {
+      transaction(this.db, () => {
+        for (const [, { s }] of chunk) this.#save.run(s.host, s.test, JSON.stringify(s));
+      });
+      for (const [, { done }] of chunk) for (const d of done) d.resolve();
+    } catch (e) {
+      for (const [, { done }] of chunk) for (const d of done) d.reject(e);
+    }
+    if (this.#pending.size > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.#commit(), 0);
+    }
+  }
+
+  /** Every persisted state (saves still waiting are committed first). */
   all(): IncidentState[] {
+    while (this.#pending.size > 0) this.#commit();
     return (this.db.prepare("SELECT state FROM incident_state").all() as { state: string }[])
       .map((r) => JSON.parse(r.state) as IncidentState);
   }
