@@ -161,6 +161,29 @@ export function createNotifier(opts: NotifierOptions): Notifier {
  * is logged when it first appears and again only after it went away and came back.
  */
 function silenceReader(opts: NotifierOptions, log: Logger): () => Promise<readonly Silence[]> {
+  const read = silenceReadOnce(opts, log);
+  // Notifications that arrive while a read is under way share the next one (it starts after they
+  // arrived, so a silence written before a notification still applies to it): a mass failure's
+  // thousands of notices cost a few reads of silence.d/, not one each.
+  let running: Promise<readonly Silence[]> | null = null;
+  let next: Promise<readonly Silence[]> | null = null;
+  const start = (): Promise<readonly Silence[]> => {
+    const p = read().finally(() => {
+      if (running === p) running = null;
+    });
+    running = p;
+    return p;
+  };
+  return () => {
+    if (running === null) return start();
+    return next ??= running.then(() => {
+      next = null;
+      return start();
+    });
+  };
+}
+
+function silenceReadOnce(opts: NotifierOptions, log: Logger): () => Promise<readonly Silence[]> {
   const deadline = opts.silenceDeadlineMs ?? 5_000;
   let failing: string | null = null;
   let reported = new Set<string>();

@@ -52,6 +52,8 @@ export interface BatchStats {
   failed: number;
 }
 
+const SETTLED = "settled";
+
 /** One peer's queue for one kind of request. */
 export class BatchQueue<I, R> {
   readonly #o: BatchQueueOptions<I, R>;
@@ -104,7 +106,8 @@ export class BatchQueue<I, R> {
   #settle(p: Pending<I, R>, r: R): void {
     if (p.done) return;
     p.done = true;
-    p.cancel.abort();
+    // A reason of our own: without one, abort() builds a DOMException (and its stack) per item.
+    p.cancel.abort(SETTLED);
     p.resolve(r);
   }
 

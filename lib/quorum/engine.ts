@@ -294,7 +294,7 @@ export class IncidentEngine {
     const k = key(host, test);
     const old = this.#wakes.get(k);
     if (old && old.at <= at) return;
-    if (old) old.cancel.abort();
+    if (old) old.cancel.abort("rearmed"); // a reason: no DOMException (and stack) per timer
     const cancel = new AbortController();
     this.#wakes.set(k, { at, cancel });
     this.#sleep(Math.max(0, at - this.#clock()), cancel.signal).then(() => {
