@@ -164,10 +164,14 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
   return nodes;
 }
 
+/** The largest node's `Deno.memoryUsage()` in MB, from the last `peerRequests()`. */
+let lastMemory: Record<string, number> = {};
+
 /** Batch requests each node sent to its peers, summed over the cluster (from GET /v1/state). */
 async function peerRequests(): Promise<number> {
   const cryptoKey = await importPeerKey(KEY);
   let total = 0;
+  lastMemory = {};
   for (let i = 0; i < 3; i++) {
     const { json } = await callPeer(
       { host: nodeAddr(i), port: 2929, raw: `n${i + 1}`, name: `n${i + 1}` },
@@ -182,9 +186,16 @@ async function peerRequests(): Promise<number> {
         maxReplyBytes: 256 * 1024 * 1024,
       },
     );
-    const req =
-      (json as { state: { requests: Record<string, Record<string, { requests: number }>> } })
-        .state.requests;
+    const state = (json as {
+      state: {
+        requests: Record<string, Record<string, { requests: number }>>;
+        memory?: Record<string, number>;
+      };
+    }).state;
+    const req = state.requests;
+    for (const [k, v] of Object.entries(state.memory ?? {})) {
+      lastMemory[k] = Math.max(lastMemory[k] ?? 0, v / 1024 / 1024);
+    }
     for (const byKind of Object.values(req)) {
       for (const k of Object.values(byKind)) total += k.requests;
     }
@@ -207,7 +218,12 @@ interface Row {
   rssPeak: number;
   rssAfter: number;
   recovered: number;
+  /** JS heap used / total and external memory before the outage / after recovery (MB, the
+   * largest node's, from GET /v1/state). */
+  heap: string;
 }
+
+const mb = (x: number | undefined) => x === undefined ? "?" : x.toFixed(0);
 
 async function massRun(n: number): Promise<Row> {
   const intervalS = 10;
@@ -221,6 +237,7 @@ async function massRun(n: number): Promise<Row> {
     const pids = nodes.map((p) => p.pid);
     const rssBefore = Math.max(...pids.map(rssKb));
     const req0 = await peerRequests();
+    const memBefore = lastMemory;
     let rssPeak = rssBefore, healthzMaxMs = 0;
     let polling = true;
     const poller = (async () => {
@@ -256,6 +273,8 @@ async function massRun(n: number): Promise<Row> {
     // Give the runtime time to return what the incidents used.
     await sleep(15_000);
     const rssAfter = Math.max(...pids.map(rssKb));
+    await peerRequests();
+    const memAfter = lastMemory;
     return {
       n,
       notices: d.length,
@@ -272,6 +291,9 @@ async function massRun(n: number): Promise<Row> {
       rssPeak: rssPeak / 1024,
       rssAfter: rssAfter / 1024,
       recovered: recs().length,
+      heap: `${mb(memBefore.heapUsed)}/${mb(memAfter.heapUsed)} of ${mb(memBefore.heapTotal)}/${
+        mb(memAfter.heapTotal)
+      }, external ${mb(memBefore.external)}/${mb(memAfter.external)}`,
     };
   } finally {
     await stopAll(nodes);
@@ -355,7 +377,7 @@ function printRows(rows: Row[], base: Row) {
         `  (${(r.reqPerCheck / base.reqPerCheck).toFixed(2)}x, ${
           (r.rssPeak / base.rssPeak).toFixed(2)
         }x)` +
-        `  recovered ${r.recovered}`,
+        `  recovered ${r.recovered}; heap used ${r.heap} MB`,
     );
   }
 }

@@ -91,6 +91,14 @@ export class IncidentStore {
     }
   }
 
+  /** Deletes the states of these host/tests (forgotten by the engine), in one transaction. */
+  delete(keys: readonly { host: string; test: string }[]): void {
+    const del = this.db.prepare("DELETE FROM incident_state WHERE host = ? AND test = ?");
+    transaction(this.db, () => {
+      for (const k of keys) del.run(k.host, k.test);
+    });
+  }
+
   /** Every persisted state (saves still waiting are committed first). */
   all(): IncidentState[] {
     while (this.#pending.size > 0) this.#commit();
@@ -134,6 +142,15 @@ function countedAsk(ask: AskFn, errors: Map<string, number>): AskFn {
 /** Largest check timeout in the tree: peers must be given time to run any of them. */
 export function maxTimeout(config: Config): number {
   return Math.max(config.settings.timeout, ...config.tests.map((t) => t.timeout));
+}
+
+/** How long a quiet host+test's state is kept (see the engine's `forgetAfterMs`): the time after
+ * which a peer that cannot reach this node goes ahead without it, plus two of the longest check
+ * intervals (a reachable peer with the incident still open asks in its next round). */
+export function forgetAfterFor(timing: { stuckMs?: number; handoverMs: number }, config: Config) {
+  let longest = config.settings.interval;
+  for (const t of config.tests) longest = Math.max(longest, t.interval);
+  return (timing.stuckMs ?? 5 * timing.handoverMs) + 2 * longest;
 }
 
 /** How often every peer is pinged, so each node knows within a few seconds whom it can reach. */
@@ -196,6 +213,11 @@ export class Consensus {
       clock: this.#clock,
       save: (s) => this.#incidents.save(s),
       degraded: () => !this.#probing && this.degraded(),
+      // A closed incident is remembered until every peer has learnt of it (reachable ones in
+      // their next round, about an interval; unreachable ones go ahead without it after
+      // stuckMs), then forgotten with its row: memory per incident is returned when it ends.
+      forgetAfterMs: forgetAfterFor(timing, config),
+      forget: (keys) => this.#incidents.delete(keys),
       // A peer answering its heartbeat is alive, however slow its batch answers are; one whose
       // heartbeat has failed since before the round is silent since then.
       beat: (peer) => this.#beats.get(peer) ?? null,
@@ -425,6 +447,8 @@ export class Consensus {
         checks: store.lastAll(),
         // Batch requests sent to each peer, by kind (benches, debugging).
         requests: this.rpc?.stats() ?? {},
+        // The process's memory (benches: what an outage leaves behind, heap or not).
+        memory: Deno.memoryUsage(),
       }),
     };
   }

@@ -19,6 +19,7 @@ import {
   toView,
 } from "./incident.ts";
 import { isFailingVote, localVote } from "./quorum.ts";
+import { undelivered } from "./notices.ts";
 import {
   type BeatHealth,
   type HealthTable,
@@ -60,6 +61,16 @@ export interface EngineOptions {
   /** What the heartbeat knows of a peer (see `withProofOfLife`). Default: nothing (silence in
    * the rounds is all there is). */
   beat?: (peer: string) => BeatHealth | null;
+  /**
+   * Forget a host+test that has been quiet this long (phase ok, nothing claimed, heard or left to
+   * deliver; its last incident closed): its state goes, so what an outage used is returned when
+   * it ends. Must exceed the time a reachable peer needs to learn of the closed incident from
+   * this node (its next round: about one check interval) plus the time after which an
+   * unreachable peer goes ahead without it (`stuckMs`). Default: keep every state.
+   */
+  forgetAfterMs?: number;
+  /** Deletes forgotten states from persistence (one call per sweep). */
+  forget?: (keys: { host: string; test: string }[]) => void;
 }
 
 export interface EngineSnapshot {
@@ -83,6 +94,7 @@ export class IncidentEngine {
   #inbox = new Map<string, IncidentView[]>();
   #health: HealthTable = {};
   #closed = false;
+  readonly #stopSweep = new AbortController();
 
   constructor(o: EngineOptions) {
     this.#o = o;
@@ -91,6 +103,46 @@ export class IncidentEngine {
     this.#clock = () => clock.now();
     this.#sleep = (ms, signal) => clock.sleep(ms, signal);
     this.#log = o.log ?? createLogger({ component: "quorum" });
+    if (o.forgetAfterMs !== undefined) {
+      this.#sweepLoop(o.forgetAfterMs).catch((e) =>
+        this.#log.error("forgetting quiet states stopped", { error: String(e) })
+      );
+    }
+  }
+
+  /** Every half `forgetAfterMs`, forgets the states quiet for `forgetAfterMs`. */
+  async #sweepLoop(afterMs: number): Promise<void> {
+    const period = Math.max(1000, Math.round(afterMs / 2));
+    while (!this.#closed) {
+      await this.#sleep(period, this.#stopSweep.signal);
+      if (this.#closed) return;
+      this.sweep(afterMs);
+    }
+  }
+
+  /** Forgets the states quiet for `afterMs` at least (see `forgetAfterMs`); returns how many. */
+  sweep(afterMs: number): number {
+    const now = this.#clock();
+    const gone: { host: string; test: string }[] = [];
+    for (const [k, s] of this.#states) {
+      if (now - s.since < afterMs || !this.#quiet(s)) continue;
+      if (this.#locks.has(k) || this.#inbox.has(k)) continue;
+      this.#states.delete(k);
+      // A wake-up of a quiet state has nothing to do (see nextIncident "wake").
+      this.#wakes.get(k)?.cancel.abort("forgotten");
+      this.#wakes.delete(k);
+      gone.push({ host: s.host, test: s.test });
+    }
+    if (gone.length > 0) {
+      this.#o.forget?.(gone);
+      this.#log.debug("quiet states forgotten", { count: gone.length });
+    }
+    return gone.length;
+  }
+
+  #quiet(s: IncidentState): boolean {
+    return s.phase === "ok" && s.claim === null && s.incident === null && s.heard === null &&
+      undelivered(s, this.#ctx).length === 0;
   }
 
   /** Feeds a local check result; when it failed, or an incident is open, runs a round. Returns
@@ -193,6 +245,7 @@ export class IncidentEngine {
   /** Cancels pending timers; later calls do nothing. */
   close(): void {
     this.#closed = true;
+    this.#stopSweep.abort("closed");
     for (const w of this.#wakes.values()) w.cancel.abort();
     this.#wakes.clear();
   }

@@ -361,3 +361,37 @@ Deno.test("engine: an announcement that arrives during the final round is taken 
   assert.deepEqual(notifier.sent, []);
   assert.equal(engine.view("www", "http")?.incident?.id, "www/http/900/a");
 });
+
+Deno.test("engine: a closed incident is forgotten once quiet for forgetAfterMs, an open or undelivered one never", async () => {
+  const w = world([]);
+  await w.engine.round("www", "http", result("FAIL", 1000));
+  await w.engine.round("db", "http", result("FAIL", 1000));
+  w.at(61000);
+  await w.engine.round("www", "http", result("OK", 61000));
+  w.at(121000);
+  w.notifier.failNext = 0;
+  await w.engine.round("www", "http", result("OK", 121000));
+  assert.equal(w.engine.view("www", "http")?.closed?.recovered?.deliveredAt, 121000);
+  // Quiet, but not for long enough; the open incident of db stays whatever the time.
+  await w.engine.idle();
+  w.at(150000);
+  assert.equal(w.engine.sweep(60000), 0);
+  w.at(181000);
+  assert.equal(w.engine.sweep(60000), 1);
+  assert.equal(w.engine.view("www", "http"), null, "forgotten: nothing kept");
+  assert.equal(w.engine.view("db", "http")?.phase, "down");
+  w.at(10_000_000);
+  assert.equal(w.engine.sweep(60000), 0);
+  // An undelivered recovery is kept until it is delivered.
+  w.notifier.failNext = 5;
+  await w.engine.round("db", "http", result("OK", 10_000_000));
+  w.at(10_060_000);
+  await w.engine.round("db", "http", result("OK", 10_060_000));
+  await w.engine.idle();
+  assert.equal(w.engine.view("db", "http")?.phase, "ok");
+  w.at(20_000_000);
+  assert.equal(w.engine.sweep(60000), 0);
+  // A forgotten host+test starts afresh when it fails again.
+  await w.engine.round("www", "http", result("FAIL", 20_000_000));
+  assert.equal(w.engine.view("www", "http")?.phase, "down");
+});
