@@ -21,6 +21,10 @@ import { NodeProcess, writeTree } from "../tests/util.ts";
 const KEY = "consensus-bench-key-0123456789abcdef0123";
 const NS = Deno.env.get("DMC_BENCH_NS");
 const PROF = Deno.env.get("DMC_BENCH_PROF");
+/** The nodes run with the V8 flags a release runs with (packaging/v8-flags.txt). */
+const RELEASE_V8_FLAGS = "--v8-flags=" +
+  Deno.readTextFileSync(new URL("../packaging/v8-flags.txt", import.meta.url))
+    .split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")).join(",");
 
 /** Stops the nodes; with profiling, by SIGTERM first so each writes its profile. */
 async function stopAll(nodes: NodeProcess[]) {
@@ -155,9 +159,12 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
       ...files,
     });
     // DMC_BENCH_PROF=DIR: each node writes a V8 CPU profile there when it stops (SIGTERM).
-    const denoFlags = PROF === undefined
-      ? []
-      : ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=n${i + 1}-${n}.cpuprofile`];
+    const denoFlags = [
+      RELEASE_V8_FLAGS,
+      ...(PROF === undefined
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=n${i + 1}-${n}.cpuprofile`]),
+    ];
     nodes.push(new NodeProcess(["--config", tree], { DMONITOR_LOG_LEVEL: "info" }, { denoFlags }));
   }
   await Promise.all(nodes.map((p) => p.waitFor(/node started/, 60_000)));
@@ -255,6 +262,7 @@ async function massRun(n: number): Promise<Row> {
       }
     })();
     const outage = Date.now();
+    const logFrom = Math.min(...nodes.map((p) => p.lines.length));
     service.stop();
     const downs = () => hook.got.filter((x) => x.kind === "down");
     const end = outage + Math.max(120_000, n * 60);
@@ -270,8 +278,14 @@ async function massRun(n: number): Promise<Row> {
     while (recs().length < hosts.size && Date.now() < end2) await sleep(250);
     polling = false;
     await poller;
-    // Give the runtime time to return what the incidents used.
-    await sleep(15_000);
+    // The nodes forget the closed incidents after stuckMs + 2 intervals (50 s here; swept every
+    // 25 s) and then give the memory back: wait for that on every node (or for as long as it
+    // may take), then a moment for the runtime to settle.
+    const released = nodes.map((p) =>
+      p.waitFor(/memory returned after an outage/, 90_000, logFrom)
+    );
+    await Promise.race([Promise.allSettled(released), sleep(90_000)]);
+    await sleep(3000);
     const rssAfter = Math.max(...pids.map(rssKb));
     await peerRequests();
     const memAfter = lastMemory;

@@ -20,7 +20,8 @@ import {
   peerLabel,
   type PeerRpc,
 } from "../peers/mod.ts";
-import { type Clock, systemClock } from "../clock/mod.ts";
+import { type Clock, nextTurn, systemClock } from "../clock/mod.ts";
+import { releaseMemory } from "./memory.ts";
 import type { CheckResult } from "../runner/result.ts";
 import { type StateStore, transaction } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
@@ -153,6 +154,9 @@ export function forgetAfterFor(timing: { stuckMs?: number; handoverMs: number },
   return (timing.stuckMs ?? 5 * timing.handoverMs) + 2 * longest;
 }
 
+/** Forgetting this many states at once means a big outage ended: its memory is given back. */
+export const RELEASE_AFTER_FORGETTING = 100;
+
 /** How often every peer is pinged, so each node knows within a few seconds whom it can reach. */
 export const HEARTBEAT_MS = 2_000;
 
@@ -217,7 +221,10 @@ export class Consensus {
       // their next round, about an interval; unreachable ones go ahead without it after
       // stuckMs), then forgotten with its row: memory per incident is returned when it ends.
       forgetAfterMs: forgetAfterFor(timing, config),
-      forget: (keys) => this.#incidents.delete(keys),
+      forget: (keys) => {
+        this.#incidents.delete(keys);
+        if (keys.length >= RELEASE_AFTER_FORGETTING) this.#release(keys.length);
+      },
       // A peer answering its heartbeat is alive, however slow its batch answers are; one whose
       // heartbeat has failed since before the round is silent since then.
       beat: (peer) => this.#beats.get(peer) ?? null,
@@ -286,6 +293,20 @@ export class Consensus {
         }
       }
     }
+  }
+
+  /** After a big outage is over: give the memory it used back to the system, on a turn of its
+   * own (a full GC pauses the node for a moment, once). */
+  #release(forgotten: number): void {
+    nextTurn().then(() => {
+      if (this.#stop.signal.aborted) return;
+      const r = releaseMemory();
+      this.#deps.logger.info("memory returned after an outage", {
+        forgotten,
+        rss_mb: `${(r.rssBefore / 1048576).toFixed(0)}->${(r.rssAfter / 1048576).toFixed(0)}`,
+        ms: Math.round(r.ms),
+      });
+    });
   }
 
   /** Failed contacts per peer label (heartbeat pings and confirm/view requests) so far. */
