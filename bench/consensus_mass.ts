@@ -221,6 +221,10 @@ interface Row {
   lastIntervals: number;
   reqPerCheck: number;
   healthzMaxMs: number;
+  /** The worst /healthz outside the bench's own GET /v1/state calls. */
+  healthzOutsideStateMs: number;
+  /** The five worst samples: node@seconds after the outage:ms (* during a /v1/state call). */
+  healthzWorst: string;
   rssBefore: number;
   rssPeak: number;
   rssAfter: number;
@@ -246,7 +250,12 @@ async function massRun(n: number): Promise<Row> {
     const req0 = await peerRequests();
     const memBefore = lastMemory;
     let rssPeak = rssBefore, healthzMaxMs = 0;
+    // Every /healthz sample: ms after the outage, node, latency, and whether the bench's own
+    // GET /v1/state (a debugging dump of every incident and check) was under way.
+    const samples: { t: number; node: number; ms: number; state: boolean }[] = [];
+    let inState = false;
     let polling = true;
+    let outage = Date.now();
     const poller = (async () => {
       while (polling) {
         for (let i = 0; i < 3; i++) {
@@ -254,14 +263,16 @@ async function massRun(n: number): Promise<Row> {
           try {
             const r = await fetch(`http://${nodeAddr(i)}:2929/healthz`);
             await r.text();
-            healthzMaxMs = Math.max(healthzMaxMs, performance.now() - t0);
+            const ms = performance.now() - t0;
+            healthzMaxMs = Math.max(healthzMaxMs, ms);
+            samples.push({ t: Date.now() - outage, node: i + 1, ms, state: inState });
           } catch { /* counted as nothing: the node is measured by its notices */ }
         }
         rssPeak = Math.max(rssPeak, ...pids.map(rssKb));
         await sleep(100);
       }
     })();
-    const outage = Date.now();
+    outage = Date.now();
     const logFrom = Math.min(...nodes.map((p) => p.lines.length));
     service.stop();
     const downs = () => hook.got.filter((x) => x.kind === "down");
@@ -271,7 +282,9 @@ async function massRun(n: number): Promise<Row> {
     const d = downs();
     const hosts = new Set(d.map((x) => x.host));
     const lastAt = Math.max(...d.map((x) => x.at));
+    inState = true;
     const req1 = await peerRequests();
+    inState = false;
     service.start();
     const recs = () => hook.got.filter((x) => x.kind === "recovered");
     const end2 = Date.now() + Math.max(120_000, n * 60);
@@ -301,6 +314,12 @@ async function massRun(n: number): Promise<Row> {
       lastIntervals: (lastAt - outage) / (intervalS * 1000),
       reqPerCheck: (req1 - req0) / n,
       healthzMaxMs,
+      healthzOutsideStateMs: Math.max(0, ...samples.filter((x) => !x.state).map((x) => x.ms)),
+      healthzWorst: samples.sort((a, b) => b.ms - a.ms).slice(0, 5)
+        .map((x) =>
+          `n${x.node}@${(x.t / 1000).toFixed(1)}s:${x.ms.toFixed(0)}${x.state ? "*" : ""}`
+        )
+        .join(" "),
       rssBefore: rssBefore / 1024,
       rssPeak: rssPeak / 1024,
       rssAfter: rssAfter / 1024,

@@ -47,7 +47,7 @@ export interface Acknowledgement {
 export const HOLD_MS = 60_000;
 
 /** Most notifications handled together (one transaction to hold their rows, one to release). */
-const NOTIFY_GROUP = 200;
+const NOTIFY_GROUP = 100;
 
 /** A notification whose rows are held, waiting for the silences. */
 interface Held {

@@ -31,8 +31,9 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
   host TEXT NOT NULL, test TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (host, test)
 ) WITHOUT ROWID`;
 
-/** Most incident states written in one transaction (a bounded piece of synchronous work). */
-const SAVE_CHUNK = 500;
+/** Most incident states written in one transaction (a bounded piece of synchronous work: their
+ * JSON and the writes take a few ms). */
+const SAVE_CHUNK = 100;
 
 /**
  * Incident states as JSON rows; every change is committed before a notification goes out. Saves

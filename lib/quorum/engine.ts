@@ -281,7 +281,7 @@ export class IncidentEngine {
       if (!stored && event.type === "check" && !isFailingVote(event.vote.status)) break;
       const prev = stored ?? initialIncident(host, test, this.#clock());
       const { state, effects } = nextIncident(prev, event, this.#ctx, this.#clock());
-      if (!stored || JSON.stringify(state) !== JSON.stringify(prev)) {
+      if (!stored || !sameJson(state, prev)) {
         this.#states.set(k, state);
         await this.#o.save?.(state);
       }
@@ -358,6 +358,25 @@ export class IncidentEngine {
       );
     });
   }
+}
+
+/** Deep equality of two plain-JSON values (states), without building their JSON: a mass failure
+ * runs thousands of steps a second, and two stringifies each were garbage for the GC. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], bb[i])) return false;
+    return true;
+  }
+  const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao);
+  if (ak.length !== Object.keys(bo).length) return false;
+  for (const k of ak) if (!(k in bo) || !sameJson(ao[k], bo[k])) return false;
+  return true;
 }
 
 function key(host: string, test: string): string {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { memoryLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import type { Clock } from "../clock/mod.ts";
-import { type AskFn, IncidentEngine } from "./engine.ts";
+import { type AskFn, IncidentEngine, sameJson } from "./engine.ts";
 import { RecordingNotifier } from "./fixtures_testing.ts";
 import type { IncidentState, IncidentView, PeerAnswer, VoteStatus } from "./types.ts";
 
@@ -394,4 +394,14 @@ Deno.test("engine: a closed incident is forgotten once quiet for forgetAfterMs, 
   // A forgotten host+test starts afresh when it fails again.
   await w.engine.round("www", "http", result("FAIL", 20_000_000));
   assert.equal(w.engine.view("www", "http")?.phase, "down");
+});
+
+Deno.test("engine: sameJson is JSON equality without the JSON", () => {
+  const s = { a: 1, b: [1, { c: null }], d: "x" };
+  assert.ok(sameJson(s, structuredClone(s)));
+  assert.ok(!sameJson(s, { ...s, d: "y" }));
+  assert.ok(!sameJson(s, { ...s, b: [1, { c: 0 }] }));
+  assert.ok(!sameJson({ a: 1 }, { a: 1, b: 2 }));
+  assert.ok(!sameJson([1], { 0: 1 }));
+  assert.ok(!sameJson(null, {}));
 });

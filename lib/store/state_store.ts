@@ -102,7 +102,7 @@ export function openDatabase(path: string): DatabaseSync {
 
 /** Most results written in one transaction of {@link StateStore.recordSoon}: each write is a
  * bounded piece of synchronous work, so the event loop gets a turn between them. */
-export const WRITE_CHUNK = 200;
+export const WRITE_CHUNK = 100;
 /** How long a result of {@link StateStore.recordSoon} waits for others to share its commit. */
 export const WRITE_DELAY_MS = 50;
 
