@@ -14,6 +14,11 @@
  * the end), where all of 127.0.0.0/8 is its own.
  *
  *   deno run -A bench/consensus_mass.ts [N ...]        (default 100 1000 3000; `0`: latency only)
+ *
+ * DMC_BENCH_LATENCY=0: the mass runs only (run N = 10,000 as an invocation of its own: ~8 min);
+ * DMC_BENCH_PROF=DIR: each node writes a V8 CPU profile into DIR (world-writable: the nodes drop
+ * root) when it stops. RSS after recovery is taken once every node has logged that it gave the
+ * outage's memory back (the engine forgets closed incidents after stuckMs + 2 intervals).
  */
 import { callPeer, importPeerKey } from "../lib/peers/mod.ts";
 import { NodeProcess, writeTree } from "../tests/util.ts";
