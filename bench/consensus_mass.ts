@@ -18,6 +18,10 @@
  * Environment: DMC_BENCH_OUTAGES (latency outages per case, default 8), DMC_BENCH_INTERVAL (the
  * latency runs' check interval in seconds, default 2), DMC_BENCH_CASES (latency
  * cases to run, e.g. `1,2`), DMC_BENCH_LOGS (a directory: each node's log per latency case).
+ * DMC_BENCH_LATENCY=0: the mass runs only (run N = 10,000 as an invocation of its own: ~8 min);
+ * DMC_BENCH_PROF=DIR: each node writes a V8 CPU profile into DIR (world-writable: the nodes drop
+ * root) when it stops. RSS after recovery is taken once every node has logged that it gave the
+ * outage's memory back (the engine forgets closed incidents after stuckMs + 2 intervals).
  */
 import { callPeer, importPeerKey } from "../lib/peers/mod.ts";
 import { NodeProcess, writeTree } from "../tests/util.ts";
@@ -26,6 +30,21 @@ const KEY = "consensus-bench-key-0123456789abcdef0123";
 /** The check interval of the latency runs (DMC_BENCH_INTERVAL, seconds; default 2). */
 const LATENCY_INTERVAL_S = Number(Deno.env.get("DMC_BENCH_INTERVAL") ?? 2);
 const NS = Deno.env.get("DMC_BENCH_NS");
+const PROF = Deno.env.get("DMC_BENCH_PROF");
+/** The nodes run with the V8 flags a release runs with (packaging/v8-flags.txt). */
+const RELEASE_V8_FLAGS = "--v8-flags=" +
+  Deno.readTextFileSync(new URL("../packaging/v8-flags.txt", import.meta.url))
+    .split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")).join(",");
+
+/** Stops the nodes; with profiling, by SIGTERM first so each writes its profile. */
+async function stopAll(nodes: NodeProcess[]) {
+  if (PROF !== undefined) {
+    for (const p of nodes) p.kill("SIGTERM");
+    const st = await Promise.race([Promise.all(nodes.map((p) => p.status)), sleep(30_000)]);
+    if (!st) console.error("profiled nodes did not stop within 30 s: no profile");
+  }
+  await Promise.all(nodes.map((p) => p[Symbol.asyncDispose]()));
+}
 
 function receiver() {
   const got: {
@@ -150,12 +169,20 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
       ...files,
     });
     const logs = Deno.env.get("DMC_BENCH_LOGS") !== undefined;
+    // DMC_BENCH_PROF=DIR: each node writes a V8 CPU profile there when it stops (SIGTERM).
+    const denoFlags = [
+      RELEASE_V8_FLAGS,
+      ...(PROF === undefined
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=n${i + 1}-${n}.cpuprofile`]),
+    ];
     nodes.push(
       new NodeProcess(
         ["--config", tree],
         logs
           ? { DMONITOR_LOG_LEVEL: "debug", DMONITOR_LOG_TIME: "1" }
           : { DMONITOR_LOG_LEVEL: "info" },
+        { denoFlags },
       ),
     );
   }
@@ -163,10 +190,14 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
   return nodes;
 }
 
+/** The largest node's `Deno.memoryUsage()` in MB, from the last `peerRequests()`. */
+let lastMemory: Record<string, number> = {};
+
 /** Batch requests each node sent to its peers, summed over the cluster (from GET /v1/state). */
 async function peerRequests(): Promise<number> {
   const cryptoKey = await importPeerKey(KEY);
   let total = 0;
+  lastMemory = {};
   for (let i = 0; i < 3; i++) {
     const { json } = await callPeer(
       { host: nodeAddr(i), port: 2929, raw: `n${i + 1}`, name: `n${i + 1}` },
@@ -181,9 +212,16 @@ async function peerRequests(): Promise<number> {
         maxReplyBytes: 256 * 1024 * 1024,
       },
     );
-    const req =
-      (json as { state: { requests: Record<string, Record<string, { requests: number }>> } })
-        .state.requests;
+    const state = (json as {
+      state: {
+        requests: Record<string, Record<string, { requests: number }>>;
+        memory?: Record<string, number>;
+      };
+    }).state;
+    const req = state.requests;
+    for (const [k, v] of Object.entries(state.memory ?? {})) {
+      lastMemory[k] = Math.max(lastMemory[k] ?? 0, v / 1024 / 1024);
+    }
     for (const byKind of Object.values(req)) {
       for (const k of Object.values(byKind)) total += k.requests;
     }
@@ -202,11 +240,20 @@ interface Row {
   lastIntervals: number;
   reqPerCheck: number;
   healthzMaxMs: number;
+  /** The worst /healthz outside the bench's own GET /v1/state calls. */
+  healthzOutsideStateMs: number;
+  /** The five worst samples: node@seconds after the outage:ms (* during a /v1/state call). */
+  healthzWorst: string;
   rssBefore: number;
   rssPeak: number;
   rssAfter: number;
   recovered: number;
+  /** JS heap used / total and external memory before the outage / after recovery (MB, the
+   * largest node's, from GET /v1/state). */
+  heap: string;
 }
+
+const mb = (x: number | undefined) => x === undefined ? "?" : x.toFixed(0);
 
 async function massRun(n: number): Promise<Row> {
   const intervalS = 10;
@@ -220,8 +267,14 @@ async function massRun(n: number): Promise<Row> {
     const pids = nodes.map((p) => p.pid);
     const rssBefore = Math.max(...pids.map(rssKb));
     const req0 = await peerRequests();
+    const memBefore = lastMemory;
     let rssPeak = rssBefore, healthzMaxMs = 0;
+    // Every /healthz sample: ms after the outage, node, latency, and whether the bench's own
+    // GET /v1/state (a debugging dump of every incident and check) was under way.
+    const samples: { t: number; node: number; ms: number; state: boolean }[] = [];
+    let inState = false;
     let polling = true;
+    let outage = Date.now();
     const poller = (async () => {
       while (polling) {
         for (let i = 0; i < 3; i++) {
@@ -229,14 +282,17 @@ async function massRun(n: number): Promise<Row> {
           try {
             const r = await fetch(`http://${nodeAddr(i)}:2929/healthz`);
             await r.text();
-            healthzMaxMs = Math.max(healthzMaxMs, performance.now() - t0);
+            const ms = performance.now() - t0;
+            healthzMaxMs = Math.max(healthzMaxMs, ms);
+            samples.push({ t: Date.now() - outage, node: i + 1, ms, state: inState });
           } catch { /* counted as nothing: the node is measured by its notices */ }
         }
         rssPeak = Math.max(rssPeak, ...pids.map(rssKb));
         await sleep(100);
       }
     })();
-    const outage = Date.now();
+    outage = Date.now();
+    const logFrom = Math.min(...nodes.map((p) => p.lines.length));
     service.stop();
     const downs = () => hook.got.filter((x) => x.kind === "down");
     const end = outage + Math.max(120_000, n * 60);
@@ -245,16 +301,26 @@ async function massRun(n: number): Promise<Row> {
     const d = downs();
     const hosts = new Set(d.map((x) => x.host));
     const lastAt = Math.max(...d.map((x) => x.at));
+    inState = true;
     const req1 = await peerRequests();
+    inState = false;
     service.start();
     const recs = () => hook.got.filter((x) => x.kind === "recovered");
     const end2 = Date.now() + Math.max(120_000, n * 60);
     while (recs().length < hosts.size && Date.now() < end2) await sleep(250);
     polling = false;
     await poller;
-    // Give the runtime time to return what the incidents used.
-    await sleep(15_000);
+    // The nodes forget the closed incidents after stuckMs + 2 intervals (50 s here; swept every
+    // 25 s) and then give the memory back: wait for that on every node (or for as long as it
+    // may take), then a moment for the runtime to settle.
+    const released = nodes.map((p) =>
+      p.waitFor(/memory returned after an outage/, 90_000, logFrom)
+    );
+    await Promise.race([Promise.allSettled(released), sleep(90_000)]);
+    await sleep(3000);
     const rssAfter = Math.max(...pids.map(rssKb));
+    await peerRequests();
+    const memAfter = lastMemory;
     return {
       n,
       notices: d.length,
@@ -267,13 +333,22 @@ async function massRun(n: number): Promise<Row> {
       lastIntervals: (lastAt - outage) / (intervalS * 1000),
       reqPerCheck: (req1 - req0) / n,
       healthzMaxMs,
+      healthzOutsideStateMs: Math.max(0, ...samples.filter((x) => !x.state).map((x) => x.ms)),
+      healthzWorst: samples.sort((a, b) => b.ms - a.ms).slice(0, 5)
+        .map((x) =>
+          `n${x.node}@${(x.t / 1000).toFixed(1)}s:${x.ms.toFixed(0)}${x.state ? "*" : ""}`
+        )
+        .join(" "),
       rssBefore: rssBefore / 1024,
       rssPeak: rssPeak / 1024,
       rssAfter: rssAfter / 1024,
       recovered: recs().length,
+      heap: `${mb(memBefore.heapUsed)}/${mb(memAfter.heapUsed)} of ${mb(memBefore.heapTotal)}/${
+        mb(memAfter.heapTotal)
+      }, external ${mb(memBefore.external)}/${mb(memAfter.external)}`,
     };
   } finally {
-    await Promise.all(nodes.map((p) => p[Symbol.asyncDispose]()));
+    await stopAll(nodes);
     service.stop();
     await hook.close();
   }
@@ -348,7 +423,8 @@ async function main() {
   }
   const base = rows[0];
   if (base) printRows(rows, base);
-  await latencies();
+  // DMC_BENCH_LATENCY=0: the mass runs only (each N can then be its own invocation).
+  if (Deno.env.get("DMC_BENCH_LATENCY") !== "0") await latencies();
 }
 
 function printRows(rows: Row[], base: Row) {
@@ -365,7 +441,7 @@ function printRows(rows: Row[], base: Row) {
         `  (${(r.reqPerCheck / base.reqPerCheck).toFixed(2)}x, ${
           (r.rssPeak / base.rssPeak).toFixed(2)
         }x)` +
-        `  recovered ${r.recovered}`,
+        `  recovered ${r.recovered}; heap used ${r.heap} MB`,
     );
   }
 }

@@ -100,9 +100,14 @@ export class NodeProcess {
   /** Set once the process has exited and its stderr is read to the end. */
   #exited: Deno.CommandStatus | null = null;
 
-  /** `nofile`: start the node under `ulimit -n nofile` (through sh). */
-  constructor(args: string[], env: Record<string, string> = {}, o: { nofile?: number } = {}) {
-    const deno = ["run", "-A", "--quiet", MAIN, "run", ...args];
+  /** `nofile`: start the node under `ulimit -n nofile` (through sh); `denoFlags`: more flags for
+   * `deno run` (benches: `--cpu-prof`). */
+  constructor(
+    args: string[],
+    env: Record<string, string> = {},
+    o: { nofile?: number; denoFlags?: string[] } = {},
+  ) {
+    const deno = ["run", "-A", "--quiet", ...(o.denoFlags ?? []), MAIN, "run", ...args];
     const child = new Deno.Command(o.nofile ? "sh" : Deno.execPath(), {
       args: o.nofile
         ? ["-c", `ulimit -n ${o.nofile} && exec "$0" "$@"`, Deno.execPath(), ...deno]

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "../log/mod.ts";
 import type { Notification, Notifier as QuorumNotifier } from "../quorum/types.ts";
 import { wakeOutbox } from "./deliver.ts";
 import { Outbox } from "./outbox.ts";
+import { transaction } from "../store/mod.ts";
 import { formatTime } from "./render.ts";
 import { type RoutedTarget, routeTargets } from "./route.ts";
 import { matchingSilence, shouldMute, type Silence } from "./silence.ts";
@@ -44,6 +45,18 @@ export interface Acknowledgement {
 
 /** How long new rows are held back while silences are consulted; a crash sends them after. */
 export const HOLD_MS = 60_000;
+
+/** Most notifications handled together (one transaction to hold their rows, one to release). */
+const NOTIFY_GROUP = 100;
+
+/** A notification whose rows are held, waiting for the silences. */
+interface Held {
+  n: Notification;
+  fields: Record<string, string>;
+  down: ReturnType<Outbox["downRecord"]>;
+  ids: number[];
+  releaseAt: Map<number, number>;
+}
 
 /** lib/quorum's `Notifier`; `enqueue` does the same and says what it did. */
 export interface Notifier extends QuorumNotifier {
@@ -86,7 +99,9 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const clock = opts.clock ?? realClock;
   const log = (opts.log ?? createLogger()).child("alerts");
   const readSilences = silenceReader(opts, log);
-  const enqueue = async (n: Notification): Promise<NotifyResult> => {
+  /** The durable step: rows held in the outbox (or the final answer when there is nothing to
+   * hold). Runs inside the group's transaction. */
+  const hold = (n: Notification): Held | NotifyResult => {
     const now = clock.now();
     const targets = opts.targets();
     const fields = { kind: n.kind, host: n.host, test: n.test, notification: n.id };
@@ -125,7 +140,11 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       }
     }
     if (ids.length === 0) return { queued: 0, muted: false, mutedBy: null };
-    const silences = await readSilences();
+    return { n, fields, down, ids, releaseAt };
+  };
+  /** With the silences read: mutes or releases the held rows (inside the group's transaction). */
+  const decide = (h: Held, silences: readonly Silence[]): NotifyResult => {
+    const { n, fields, down, ids, releaseAt } = h;
     const at = clock.now();
     const silence = matchingSilence(silences, n.host, n.test, at) ?? null;
     const ack = n.kind === "reminder" ? opts.acknowledged?.(n.incidentId) ?? null : null;
@@ -149,10 +168,68 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         outbox.release(ids.filter((id) => releaseAt.get(id) === t), Math.max(t, at));
       }
       log.info("notification queued", { ...fields, targets: ids.length });
-      wakeOutbox(opts.db);
     }
     return { queued: ids.length, muted, mutedBy: muted && ack === null ? silence : null };
   };
+  // Notifications of one turn of the event loop go through together: one transaction holds their
+  // rows, one read of the silences serves them, one transaction releases them (a mass failure
+  // hands thousands over within moments; one commit each held the event loop for long).
+  type Waiting = {
+    n: Notification;
+    resolve(r: NotifyResult): void;
+    reject(e: unknown): void;
+  };
+  const waiting: Waiting[] = [];
+  let scheduled = false;
+  const eachSafely = <T>(group: Waiting[], fn: (w: Waiting, i: number) => T) =>
+    transaction(opts.db, () =>
+      group.map((w, i): { ok: true; v: T } | { ok: false; e: unknown } => {
+        try {
+          return { ok: true, v: fn(w, i) };
+        } catch (e) {
+          return { ok: false, e };
+        }
+      }));
+  const flush = async () => {
+    scheduled = false;
+    const group = waiting.splice(0, NOTIFY_GROUP);
+    if (waiting.length > 0) schedule();
+    let held;
+    try {
+      held = eachSafely(group, (w) => hold(w.n));
+    } catch (e) {
+      for (const w of group) w.reject(e);
+      return;
+    }
+    const open: { w: Waiting; h: Held }[] = [];
+    held.forEach((r, i) => {
+      const w = group[i]!;
+      if (!r.ok) w.reject(r.e);
+      else if ("ids" in r.v) open.push({ w, h: r.v });
+      else w.resolve(r.v);
+    });
+    if (open.length === 0) return;
+    const silences = await readSilences();
+    let decided;
+    try {
+      decided = eachSafely(open.map((o) => o.w), (_w, i) => decide(open[i]!.h, silences));
+    } catch (e) {
+      for (const o of open) o.w.reject(e);
+      return;
+    }
+    decided.forEach((r, i) => (r.ok ? open[i]!.w.resolve(r.v) : open[i]!.w.reject(r.e)));
+    if (decided.some((r) => r.ok && !r.v.muted && r.v.queued > 0)) wakeOutbox(opts.db);
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(() => void flush(), 0);
+  };
+  const enqueue = (n: Notification): Promise<NotifyResult> =>
+    new Promise((resolve, reject) => {
+      waiting.push({ n, resolve, reject });
+      schedule();
+    });
   return { enqueue, notify: async (n) => void await enqueue(n) };
 }
 
@@ -161,6 +238,29 @@ export function createNotifier(opts: NotifierOptions): Notifier {
  * is logged when it first appears and again only after it went away and came back.
  */
 function silenceReader(opts: NotifierOptions, log: Logger): () => Promise<readonly Silence[]> {
+  const read = silenceReadOnce(opts, log);
+  // Notifications that arrive while a read is under way share the next one (it starts after they
+  // arrived, so a silence written before a notification still applies to it): a mass failure's
+  // thousands of notices cost a few reads of silence.d/, not one each.
+  let running: Promise<readonly Silence[]> | null = null;
+  let next: Promise<readonly Silence[]> | null = null;
+  const start = (): Promise<readonly Silence[]> => {
+    const p = read().finally(() => {
+      if (running === p) running = null;
+    });
+    running = p;
+    return p;
+  };
+  return () => {
+    if (running === null) return start();
+    return next ??= running.then(() => {
+      next = null;
+      return start();
+    });
+  };
+}
+
+function silenceReadOnce(opts: NotifierOptions, log: Logger): () => Promise<readonly Silence[]> {
   const deadline = opts.silenceDeadlineMs ?? 5_000;
   let failing: string | null = null;
   let reported = new Set<string>();

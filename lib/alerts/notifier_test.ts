@@ -31,6 +31,47 @@ Deno.test("notifier: the notification is in the outbox, held, before silences ar
   assertEquals(outbox.due(T0).map((r) => r.status), ["pending"], "due once released");
 });
 
+Deno.test("notifier: notifications arriving during a read of the silences share the next read", async () => {
+  await using t = await tempDb();
+  let reads = 0;
+  let release: () => void = () => {};
+  let silenced = false;
+  const notifier = createNotifier({
+    db: t.db,
+    targets: () => targets,
+    clock: manualClock(),
+    log: memoryLogger(),
+    silences: async () => {
+      reads++;
+      const now = silenced;
+      await new Promise<void>((r) => (release = r));
+      const all = Array.from({ length: 51 }, (_, i): Silence => ({
+        host: `h${i}`,
+        test: null,
+        until: T0 + HOUR,
+        reason: "",
+        file: `silence.d/h${i}`,
+      }));
+      return now ? all : [];
+    },
+  });
+  const first = notifier.enqueue(sampleDown({ id: "n0", host: "h0" }));
+  await new Promise((r) => setTimeout(r, 0));
+  // A silence written after the first read began: every later notification must see it.
+  silenced = true;
+  const later = Array.from(
+    { length: 50 },
+    (_, i) => notifier.enqueue(sampleDown({ id: `n${i + 1}`, host: `h${i + 1}` })),
+  );
+  release();
+  assertEquals((await first).muted, false);
+  while (reads < 2) await new Promise((r) => setTimeout(r, 0));
+  release();
+  const out = await Promise.all(later);
+  assertEquals(reads, 2, "one read for the first, one shared by the 50 after it");
+  ok(out.every((r) => r.muted), "each later notification saw the silence");
+});
+
 Deno.test("notifier: silences that never answer do not hold the page", async () => {
   await using t = await tempDb();
   const log = memoryLogger();

@@ -10,7 +10,7 @@
  * @module
  */
 import { transaction } from "../store/mod.ts";
-import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { StoreError } from "../errors/mod.ts";
 import { renderSubject } from "./render.ts";
 import type { ChannelKind, Deliverable, DeliverableKind, Target } from "./types.ts";
@@ -95,12 +95,26 @@ export class Outbox {
     }
   }
 
+  /** Statements by SQL text, prepared once: a mass failure queues and sends thousands of rows,
+   * and preparing costs more than running. Bounded (SQL with `IN (?, ...)` lists varies). */
+  readonly #statements = new Map<string, StatementSync>();
+
+  #prepare(sql: string): StatementSync {
+    let st = this.#statements.get(sql);
+    if (st === undefined) {
+      if (this.#statements.size >= 64) this.#statements.clear();
+      st = this.db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
+  }
+
   #tx<T>(fn: () => T): T {
     return transaction(this.db, fn);
   }
 
   #rows(where: string, ...params: SQLInputValue[]): OutboxRow[] {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM alert_outbox ${where}`).all(
+    return this.#prepare(`SELECT ${COLUMNS} FROM alert_outbox ${where}`).all(
       ...params,
     ) as unknown as OutboxRow[];
   }
@@ -147,7 +161,7 @@ export class Outbox {
   /** Makes held rows due now. */
   release(ids: readonly number[], now: number): void {
     if (ids.length === 0) return;
-    this.db.prepare(
+    this.#prepare(
       `UPDATE alert_outbox SET next_at = ? WHERE status = 'pending' AND attempts = 0
        AND id IN (${ids.map(() => "?").join(", ")})`,
     ).run(now, ...ids);
@@ -156,7 +170,7 @@ export class Outbox {
   /** Marks held rows muted (never sent), with `note` as their last_error. */
   mute(ids: readonly number[], note: string): void {
     if (ids.length === 0) return;
-    this.db.prepare(
+    this.#prepare(
       `UPDATE alert_outbox SET status = 'muted', last_error = ? WHERE status = 'pending'
        AND attempts = 0 AND id IN (${ids.map(() => "?").join(", ")})`,
     ).run(note, ...ids);
@@ -191,7 +205,7 @@ export class Outbox {
     status: OutboxStatus,
     note: string | null,
   ): number[] {
-    const stmt = this.db.prepare(
+    const stmt = this.#prepare(
       `INSERT OR IGNORE INTO alert_outbox (notification_id, recipient, channel, target,
         incident_id, kind, host, test, summary, payload, status, created_at, next_at, last_error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -234,7 +248,7 @@ export class Outbox {
 
   /** Earliest next_at of a pending row, or null when nothing is pending. */
   nextDueAt(): number | null {
-    const r = this.db.prepare("SELECT MIN(next_at) AS t FROM alert_outbox WHERE status = 'pending'")
+    const r = this.#prepare("SELECT MIN(next_at) AS t FROM alert_outbox WHERE status = 'pending'")
       .get() as { t: number | null } | undefined;
     return r?.t ?? null;
   }
@@ -245,7 +259,7 @@ export class Outbox {
    * null when the row is no longer pending.
    */
   claim(id: number, leaseUntil: number): number | null {
-    const r = this.db.prepare(
+    const r = this.#prepare(
       `UPDATE alert_outbox SET attempts = attempts + 1, next_at = ?
        WHERE id = ? AND status = 'pending' RETURNING attempts`,
     ).get(leaseUntil, id) as { attempts: number } | undefined;
@@ -253,18 +267,18 @@ export class Outbox {
   }
 
   markSent(id: number, now: number, receipt: string): void {
-    this.db.prepare(
+    this.#prepare(
       "UPDATE alert_outbox SET status = 'sent', sent_at = ?, receipt = ?, last_error = NULL WHERE id = ?",
     ).run(now, short(receipt), id);
   }
 
   markRetry(id: number, nextAt: number, error: string): void {
-    this.db.prepare("UPDATE alert_outbox SET next_at = ?, last_error = ? WHERE id = ?")
+    this.#prepare("UPDATE alert_outbox SET next_at = ?, last_error = ? WHERE id = ?")
       .run(nextAt, short(error), id);
   }
 
   markFailed(id: number, error: string): void {
-    this.db.prepare("UPDATE alert_outbox SET status = 'failed', last_error = ? WHERE id = ?")
+    this.#prepare("UPDATE alert_outbox SET status = 'failed', last_error = ? WHERE id = ?")
       .run(short(error), id);
   }
 
@@ -276,7 +290,7 @@ export class Outbox {
 
   /** Pending and failed counts and the oldest pending row's creation time, for status and metrics. */
   depth(): { pending: number; failed: number; oldest: number | null } {
-    const r = this.db.prepare(
+    const r = this.#prepare(
       `SELECT SUM(status = 'pending') AS pending, SUM(status = 'failed') AS failed,
               MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest
        FROM alert_outbox WHERE status IN ('pending', 'failed')`,
@@ -305,7 +319,7 @@ export class Outbox {
    * route kept from it ("not routed: ...") do not count.
    */
   downRecord(incidentId: string): "queued" | "muted" | "none" {
-    const r = this.db.prepare(
+    const r = this.#prepare(
       `SELECT SUM(status != 'muted') AS queued, COUNT(*) AS total FROM alert_outbox
        WHERE incident_id = ? AND kind IN ('down', 'reminder')
          AND NOT (status = 'muted' AND last_error LIKE 'not routed%')`,
@@ -326,7 +340,7 @@ export class Outbox {
 
   /** The recovery notice of an incident, when one was queued (for any target), else null. */
   recoveryOf(incidentId: string): Deliverable | null {
-    const r = this.db.prepare(
+    const r = this.#prepare(
       "SELECT payload FROM alert_outbox WHERE incident_id = ? AND kind = 'recovered' LIMIT 1",
     ).get(incidentId) as { payload: string } | undefined;
     return r ? JSON.parse(r.payload) as Deliverable : null;
@@ -384,10 +398,10 @@ export class Outbox {
           "pending",
           null,
         ).length;
-        this.db.prepare("DELETE FROM alert_outbox WHERE id = ?").run(id);
+        this.#prepare("DELETE FROM alert_outbox WHERE id = ?").run(id);
         return { queued: added };
       }
-      this.db.prepare(
+      this.#prepare(
         `UPDATE alert_outbox SET status = 'pending', next_at = ?,
            attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END WHERE id = ?`,
       ).run(now, id);
@@ -400,7 +414,7 @@ export class Outbox {
     const where = ids === "all" ? "" : `AND id IN (${ids.map(() => "?").join(", ") || "NULL"})`;
     const params = ids === "all" ? [] : [...ids];
     return Number(
-      this.db.prepare(
+      this.#prepare(
         `UPDATE alert_outbox SET status = 'pending', attempts = 0, next_at = ?
          WHERE status = 'failed' AND channel != 'none' ${where}`,
       ).run(now, ...params).changes,
@@ -410,7 +424,7 @@ export class Outbox {
   /** Deletes sent and muted rows created before `before`; failed and pending rows stay. */
   prune(before: number): number {
     return Number(
-      this.db.prepare(
+      this.#prepare(
         "DELETE FROM alert_outbox WHERE status IN ('sent', 'muted') AND created_at < ?",
       ).run(before).changes,
     );

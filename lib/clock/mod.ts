@@ -73,6 +73,14 @@ export class FakeClock implements Clock {
   }
 }
 
+/**
+ * Resolves on a later turn of the event loop (a timer, not a microtask): long synchronous work
+ * split by it lets requests (`/healthz`), timers and I/O in between. Real time, not a `Clock`.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
+}
+
 /** Lets pending promise callbacks and I/O-free continuations run. */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();

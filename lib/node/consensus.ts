@@ -26,9 +26,10 @@ import {
   peerLabel,
   type PeerRpc,
 } from "../peers/mod.ts";
-import { type Clock, systemClock } from "../clock/mod.ts";
+import { type Clock, nextTurn, systemClock } from "../clock/mod.ts";
+import { releaseMemory } from "./memory.ts";
 import type { CheckResult } from "../runner/result.ts";
-import type { StateStore } from "../store/mod.ts";
+import { type StateStore, transaction } from "../store/mod.ts";
 import type { Executor } from "./execute.ts";
 import { ResultLog } from "./results.ts";
 
@@ -36,10 +37,21 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
   host TEXT NOT NULL, test TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (host, test)
 ) WITHOUT ROWID`;
 
-/** Incident states as JSON rows; every change is committed before a notification goes out. */
+/** Most incident states written in one transaction (a bounded piece of synchronous work: their
+ * JSON and the writes take a few ms). */
+const SAVE_CHUNK = 100;
+
+/**
+ * Incident states as JSON rows; every change is committed before a notification goes out. Saves
+ * made in the same turn of the event loop share one transaction (a mass failure saves thousands
+ * of incidents within moments); each save's promise resolves once its state is committed.
+ */
 export class IncidentStore {
   /** Prepared once: a mass failure saves every incident several times a round. */
   readonly #save: StatementSync;
+  /** States waiting for the next commit, by host+test (a newer save replaces an older one). */
+  #pending = new Map<string, { s: IncidentState; done: PromiseWithResolvers<void>[] }>();
+  #scheduled = false;
 
   constructor(readonly db: DatabaseSync) {
     db.exec(SCHEMA);
@@ -48,11 +60,56 @@ export class IncidentStore {
     );
   }
 
-  save(s: IncidentState): void {
-    this.#save.run(s.host, s.test, JSON.stringify(s));
+  /** Resolves once `s` (or a newer state of the same host+test) is committed. */
+  save(s: IncidentState): Promise<void> {
+    const k = `${s.host}\0${s.test}`;
+    const done = Promise.withResolvers<void>();
+    const p = this.#pending.get(k);
+    this.#pending.delete(k);
+    this.#pending.set(k, { s, done: [...(p?.done ?? []), done] });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.#commit(), 0);
+    }
+    return done.promise;
   }
 
+  /** Commits what is waiting, SAVE_CHUNK states per transaction, yielding in between. */
+  #commit(): void {
+    this.#scheduled = false;
+    if (!this.db.isOpen) {
+      const e = new Error("cannot save incident states: the state database is closed");
+      for (const { done } of this.#pending.values()) for (const d of done) d.reject(e);
+      this.#pending.clear();
+      return;
+    }
+    const chunk = [...this.#pending.entries()].slice(0, SAVE_CHUNK);
+    for (const [k] of chunk) this.#pending.delete(k);
+    try {
+      transaction(this.db, () => {
+        for (const [, { s }] of chunk) this.#save.run(s.host, s.test, JSON.stringify(s));
+      });
+      for (const [, { done }] of chunk) for (const d of done) d.resolve();
+    } catch (e) {
+      for (const [, { done }] of chunk) for (const d of done) d.reject(e);
+    }
+    if (this.#pending.size > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.#commit(), 0);
+    }
+  }
+
+  /** Deletes the states of these host/tests (forgotten by the engine), in one transaction. */
+  delete(keys: readonly { host: string; test: string }[]): void {
+    const del = this.db.prepare("DELETE FROM incident_state WHERE host = ? AND test = ?");
+    transaction(this.db, () => {
+      for (const k of keys) del.run(k.host, k.test);
+    });
+  }
+
+  /** Every persisted state (saves still waiting are committed first). */
   all(): IncidentState[] {
+    while (this.#pending.size > 0) this.#commit();
     return (this.db.prepare("SELECT state FROM incident_state").all() as { state: string }[])
       .map((r) => JSON.parse(r.state) as IncidentState);
   }
@@ -94,6 +151,18 @@ function countedAsk(ask: AskFn, errors: Map<string, number>): AskFn {
 export function maxTimeout(config: Config): number {
   return Math.max(config.settings.timeout, ...config.tests.map((t) => t.timeout));
 }
+
+/** How long a quiet host+test's state is kept (see the engine's `forgetAfterMs`): the time after
+ * which a peer that cannot reach this node goes ahead without it, plus two of the longest check
+ * intervals (a reachable peer with the incident still open asks in its next round). */
+export function forgetAfterFor(timing: { stuckMs?: number; handoverMs: number }, config: Config) {
+  let longest = config.settings.interval;
+  for (const t of config.tests) longest = Math.max(longest, t.interval);
+  return (timing.stuckMs ?? 5 * timing.handoverMs) + 2 * longest;
+}
+
+/** Forgetting this many states at once means a big outage ended: its memory is given back. */
+export const RELEASE_AFTER_FORGETTING = 100;
 
 /** How often every peer is pinged, so each node knows within a few seconds whom it can reach. */
 export const HEARTBEAT_MS = 2_000;
@@ -156,6 +225,14 @@ export class Consensus {
       clock: this.#clock,
       save: (s) => this.#incidents.save(s),
       degraded: () => !this.#probing && this.degraded(),
+      // A closed incident is remembered until every peer has learnt of it (reachable ones in
+      // their next round, about an interval; unreachable ones go ahead without it after
+      // stuckMs), then forgotten with its row: memory per incident is returned when it ends.
+      forgetAfterMs: forgetAfterFor(timing, config),
+      forget: (keys) => {
+        this.#incidents.delete(keys);
+        if (keys.length >= RELEASE_AFTER_FORGETTING) this.#release(keys.length);
+      },
       // A peer answering its heartbeat is alive, however slow its batch answers are; one whose
       // heartbeat has failed since before the round is silent since then.
       beat: (peer) => this.#beats.get(peer) ?? null,
@@ -227,6 +304,20 @@ export class Consensus {
         }
       }
     }
+  }
+
+  /** After a big outage is over: give the memory it used back to the system, on a turn of its
+   * own (a full GC pauses the node for a moment, once). */
+  #release(forgotten: number): void {
+    nextTurn().then(() => {
+      if (this.#stop.signal.aborted) return;
+      const r = releaseMemory();
+      this.#deps.logger.info("memory returned after an outage", {
+        forgotten,
+        rss_mb: `${(r.rssBefore / 1048576).toFixed(0)}->${(r.rssAfter / 1048576).toFixed(0)}`,
+        ms: Math.round(r.ms),
+      });
+    });
   }
 
   /** Failed contacts per peer label (heartbeat pings and confirm/view requests) so far. */
@@ -388,6 +479,8 @@ export class Consensus {
         checks: store.lastAll(),
         // Batch requests sent to each peer, by kind (benches, debugging).
         requests: this.rpc?.stats() ?? {},
+        // The process's memory (benches: what an outage leaves behind, heap or not).
+        memory: Deno.memoryUsage(),
       }),
     };
   }

@@ -51,15 +51,28 @@ const fail = (test: string, at: number): CheckResult => ({
   durationMs: 1,
 });
 
-Deno.test("IncidentStore keeps incident states across reopening", () => {
+Deno.test("IncidentStore keeps incident states across reopening; saves of one moment share a commit", async () => {
   using store = StateStore.open(":memory:");
   const incidents = new IncidentStore(store.db);
   const s = { host: "h", test: "t", phase: "down", since: 5 } as unknown as Parameters<
     IncidentStore["save"]
   >[0];
-  incidents.save(s);
-  incidents.save({ ...s, since: 6 });
-  assert.deepEqual(new IncidentStore(store.db).all(), [{ ...s, since: 6 }]);
+  let commits = 0;
+  const exec = store.db.exec.bind(store.db);
+  store.db.exec = (sql: string) => {
+    if (sql === "COMMIT") commits++;
+    return exec(sql);
+  };
+  const saved = [incidents.save(s), incidents.save({ ...s, since: 6 })];
+  for (let i = 0; i < 1200; i++) saved.push(incidents.save({ ...s, host: `h${i}` }));
+  // Nothing is committed before the promises say so.
+  assert.equal(new IncidentStore(store.db).all().length, 0);
+  await Promise.all(saved);
+  store.db.exec = exec;
+  assert.equal(commits, 13, "1,201 states in chunks of 100");
+  const all = new IncidentStore(store.db).all();
+  assert.equal(all.length, 1201);
+  assert.deepEqual(all.find((x) => x.host === "h"), { ...s, since: 6 });
 });
 
 Deno.test("degraded: only after every peer was contacted and failed; a probe round still asks them", async () => {

@@ -22,14 +22,17 @@ export class ResultLog {
   constructor(store: StateStore, logger: Logger) {
     this.#store = store;
     this.#logger = logger;
+    store.onWriteError = (e) => logger.error("cannot record results", { error: e.message });
   }
 
-  /** Stores `result`, counts it and logs a change of status; returns the result stored before. */
+  /** Stores `result` (committed with the others of the next moment: a mass failure's results
+   * share their commits), counts it and logs a change of status; returns the result stored
+   * before. */
   record(result: CheckResult, via: RunVia): LastResult | null {
     const { host, test } = result;
-    const previous = this.#store.last(host, test);
+    let previous: LastResult | null = null;
     try {
-      this.#store.record(result);
+      previous = this.#store.recordSoon(result);
     } catch (e) {
       this.#logger.error("cannot record result", { host, test, via, error: (e as Error).message });
     }

@@ -10,6 +10,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ProtocolError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { nextTurn } from "../clock/mod.ts";
 import type { IncidentView, LocalAnswer } from "../quorum/types.ts";
 import {
   AuthError,
@@ -296,6 +297,20 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
+/** Items of a batch started per turn of the event loop: a 1,000-pair request never runs as one
+ * block of synchronous work (other requests, `/healthz` included, are answered in between). */
+const BATCH_TURN = 50;
+
+/** Starts `fn` for every item, BATCH_TURN per turn of the event loop; resolves when all have. */
+async function inTurns<T>(items: readonly T[], fn: (item: T, i: number) => Promise<void>) {
+  const running: Promise<void>[] = [];
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0 && i % BATCH_TURN === 0) await nextTurn();
+    running.push(fn(items[i]!, i));
+  }
+  await Promise.all(running);
+}
+
 function notConfigured(now: number): LocalAnswer {
   return { status: "UNKNOWN", output: "test not configured on this node", at: now, incident: null };
 }
@@ -330,13 +345,13 @@ function addBatchRoutes(
     pending += items.length;
     const signal = c.get("signal");
     const answers: (LocalAnswer | null | undefined)[] = items.map(() => undefined);
-    const all = Promise.all(items.map(async (it, i) => {
+    const all = inTurns(items, async (it, i) => {
       try {
         answers[i] = await deps.confirm(it.host, it.test, signal, it.maxAgeMs);
       } finally {
         pending--;
       }
-    }));
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       all,
@@ -359,20 +374,25 @@ function addBatchRoutes(
       }),
     });
   });
-  app.post("/v1/batch/view", (c) => {
+  app.post("/v1/batch/view", async (c) => {
     const { items } = parseBatchView(json(c));
     const now = clock();
-    return reply(c, {
-      node: deps.nodeName,
-      answers: items.map((it) => deps.view(it.host, it.test) ?? notConfigured(now)),
+    const answers: LocalAnswer[] = [];
+    await inTurns(items, (it) => {
+      answers.push(deps.view(it.host, it.test) ?? notConfigured(now));
+      return Promise.resolve();
     });
+    return reply(c, { node: deps.nodeName, answers });
   });
   // The heartbeat: proves both ends hold the key and the link works, costs nothing to answer.
   app.post("/v1/batch/ping", (c) => reply(c, { ...deps.pingFields?.(), node: deps.nodeName }));
   app.post("/v1/batch/incident", async (c) => {
     const { views } = parseBatchIncident(json(c));
     const peer = c.get("peer");
-    const known = await Promise.all(views.map((v) => deps.hear(v.host, v.test, peer, v)));
+    const known: boolean[] = views.map(() => false);
+    await inTurns(views, async (v, i) => {
+      known[i] = await deps.hear(v.host, v.test, peer, v);
+    });
     return reply(c, { node: deps.nodeName, known });
   });
 }

@@ -8,7 +8,7 @@
  */
 import type { Peer } from "../config/types.ts";
 import type { Logger } from "../log/mod.ts";
-import { type Clock, systemClock } from "../clock/mod.ts";
+import { type Clock, nextTurn, systemClock } from "../clock/mod.ts";
 import type { AskFn } from "../quorum/engine.ts";
 import { firstTakenIn } from "../quorum/acks.ts";
 import { BatchQueue, type BatchStats, PEER_QUEUES, type SendOutcome } from "../quorum/batch.ts";
@@ -43,6 +43,8 @@ export interface PeerRpcOptions extends Omit<PeerClientOptions, "deadlineMs" | "
 }
 
 const MAX_BATCH_BYTES = PEER_QUEUES.maxBytes;
+/** Items of one batch handled per turn of the event loop (here and in the batch routes). */
+export const SETTLE_CHUNK = 50;
 
 /** What the engine needs, plus what the node shows about each peer. */
 export interface PeerRpc {
@@ -138,7 +140,14 @@ export function createPeerRpc(peers: readonly Peer[], o: PeerRpcOptions): PeerRp
     };
     const targetSize = (i: TargetRequest) => i.host.length + i.test.length + 48;
     // What the three queues share: batch limits, how long an idle queue gathers, the clock.
-    const shared = { maxItems: PEER_QUEUES.maxItems, maxBytes: MAX_BATCH_BYTES, lingerMs, clock };
+    // A reply's items resume their rounds SETTLE_CHUNK at a time, a turn of the event loop apart.
+    const shared = {
+      maxItems: PEER_QUEUES.maxItems,
+      maxBytes: MAX_BATCH_BYTES,
+      lingerMs,
+      clock,
+      settleChunk: { items: SETTLE_CHUNK, between: nextTurn },
+    };
     queues.set(label, {
       confirm: new BatchQueue<AskItem, PeerAnswer>({
         maxInFlight: PEER_QUEUES.confirm.maxInFlight,

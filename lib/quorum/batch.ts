@@ -34,6 +34,10 @@ export interface BatchQueueOptions<I, R> {
   /** How long the first item of an idle queue waits for others (0: the next microtask). */
   lingerMs: number;
   clock: Clock;
+  /** Settles a reply's items this many at a time, awaiting `between` in between (the node: a
+   * turn of the event loop), so the rounds a 1,000-item reply resumes do not run as one block.
+   * Default: all at once. */
+  settleChunk?: { items: number; between: () => Promise<void> };
 }
 
 interface Pending<I, R> {
@@ -51,6 +55,8 @@ export interface BatchStats {
   busy: number;
   failed: number;
 }
+
+const SETTLED = "settled";
 
 /** One peer's queue for one kind of request. */
 export class BatchQueue<I, R> {
@@ -104,7 +110,8 @@ export class BatchQueue<I, R> {
   #settle(p: Pending<I, R>, r: R): void {
     if (p.done) return;
     p.done = true;
-    p.cancel.abort();
+    // A reason of our own: without one, abort() builds a DOMException (and its stack) per item.
+    p.cancel.abort(SETTLED);
     p.resolve(r);
   }
 
@@ -151,23 +158,30 @@ export class BatchQueue<I, R> {
     return this.#queue.splice(0, n);
   }
 
-  #done(chunk: Pending<I, R>[], out: SendOutcome<R>): void {
+  async #done(chunk: Pending<I, R>[], out: SendOutcome<R>): Promise<void> {
+    if (out.ok) await this.#settleAll(chunk, out.results);
     this.#inFlight--;
-    if (out.ok) {
-      chunk.forEach((p, i) => {
-        const r = out.results[i];
-        this.#settle(p, r === undefined ? this.#o.fail(p.item, "answer missing from batch") : r);
-      });
-    } else if (out.retryAfterMs !== undefined && !this.#closed) {
+    if (!out.ok && out.retryAfterMs !== undefined && !this.#closed) {
       // Busy: the peer is alive and asks us to come back; the items keep their own deadlines.
       this.stats.busy++;
       this.#pausedUntil = Math.max(this.#pausedUntil, this.#o.clock.now() + out.retryAfterMs);
       this.#queue.unshift(...chunk.filter((p) => !p.done));
-    } else {
+    } else if (!out.ok) {
       this.stats.failed++;
       for (const p of chunk) this.#settle(p, this.#o.fail(p.item, out.error));
     }
     if (this.#queue.length > 0) this.#schedule(0);
+  }
+
+  /** Settles a reply's items in order, `settleChunk.items` per turn when set. */
+  async #settleAll(chunk: Pending<I, R>[], results: R[]): Promise<void> {
+    const step = this.#o.settleChunk;
+    for (let i = 0; i < chunk.length; i++) {
+      if (step && i > 0 && i % step.items === 0) await step.between();
+      const r = results[i];
+      const p = chunk[i]!;
+      this.#settle(p, r === undefined ? this.#o.fail(p.item, "answer missing from batch") : r);
+    }
   }
 }
 

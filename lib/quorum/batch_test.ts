@@ -87,3 +87,31 @@ Deno.test("batch queue: a failed request fails its items at once; close fails wh
   assert.equal(await b, "2:shutting down");
   assert.equal(await q.push(3, 1000), "3:shutting down");
 });
+
+Deno.test("batch queue: with settleChunk, a reply's items are settled a chunk per turn", async () => {
+  const clock = new FakeClock(0);
+  let answer: (out: SendOutcome<string>) => void = () => {};
+  const turns: number[] = [];
+  let settled = 0;
+  const q = new BatchQueue<number, string>({
+    maxInFlight: 1,
+    maxItems: 100,
+    lingerMs: 0,
+    clock,
+    fail: (i, error) => `${i}:${error}`,
+    send: () => new Promise((a) => (answer = a)),
+    settleChunk: {
+      items: 10,
+      between: async () => {
+        await new Promise((r) => setTimeout(r, 0));
+        turns.push(settled);
+      },
+    },
+  });
+  const all = Array.from({ length: 35 }, (_, i) => q.push(i, 1000).then(() => settled++));
+  await clock.advance(0);
+  answer(ok(Array.from({ length: 35 }, (_, i) => i)));
+  await Promise.all(all);
+  // Each turn comes after the rounds of the chunks settled so far, before the next chunk.
+  assert.deepEqual(turns, [10, 20, 30]);
+});

@@ -20,6 +20,7 @@ import {
 } from "./incident.ts";
 import { isFailingVote, localVote } from "./quorum.ts";
 import { roundDeadlineFor } from "./timing.ts";
+import { undelivered } from "./notices.ts";
 import {
   type BeatHealth,
   type HealthTable,
@@ -66,6 +67,16 @@ export interface EngineOptions {
   /** The settle time of a claim made now, from the measured round trips (see `settleFor`);
    * capped at `timing.settleMs`, its default. */
   settle?: () => number;
+  /**
+   * Forget a host+test that has been quiet this long (phase ok, nothing claimed, heard or left to
+   * deliver; its last incident closed): its state goes, so what an outage used is returned when
+   * it ends. Must exceed the time a reachable peer needs to learn of the closed incident from
+   * this node (its next round: about one check interval) plus the time after which an
+   * unreachable peer goes ahead without it (`stuckMs`). Default: keep every state.
+   */
+  forgetAfterMs?: number;
+  /** Deletes forgotten states from persistence (one call per sweep). */
+  forget?: (keys: { host: string; test: string }[]) => void;
 }
 
 export interface EngineSnapshot {
@@ -89,6 +100,7 @@ export class IncidentEngine {
   #inbox = new Map<string, IncidentView[]>();
   #health: HealthTable = {};
   #closed = false;
+  readonly #stopSweep = new AbortController();
 
   constructor(o: EngineOptions) {
     this.#o = o;
@@ -97,6 +109,46 @@ export class IncidentEngine {
     this.#clock = () => clock.now();
     this.#sleep = (ms, signal) => clock.sleep(ms, signal);
     this.#log = o.log ?? createLogger({ component: "quorum" });
+    if (o.forgetAfterMs !== undefined) {
+      this.#sweepLoop(o.forgetAfterMs).catch((e) =>
+        this.#log.error("forgetting quiet states stopped", { error: String(e) })
+      );
+    }
+  }
+
+  /** Every half `forgetAfterMs`, forgets the states quiet for `forgetAfterMs`. */
+  async #sweepLoop(afterMs: number): Promise<void> {
+    const period = Math.max(1000, Math.round(afterMs / 2));
+    while (!this.#closed) {
+      await this.#sleep(period, this.#stopSweep.signal);
+      if (this.#closed) return;
+      this.sweep(afterMs);
+    }
+  }
+
+  /** Forgets the states quiet for `afterMs` at least (see `forgetAfterMs`); returns how many. */
+  sweep(afterMs: number): number {
+    const now = this.#clock();
+    const gone: { host: string; test: string }[] = [];
+    for (const [k, s] of this.#states) {
+      if (now - s.since < afterMs || !this.#quiet(s)) continue;
+      if (this.#locks.has(k) || this.#inbox.has(k)) continue;
+      this.#states.delete(k);
+      // A wake-up of a quiet state has nothing to do (see nextIncident "wake").
+      this.#wakes.get(k)?.cancel.abort("forgotten");
+      this.#wakes.delete(k);
+      gone.push({ host: s.host, test: s.test });
+    }
+    if (gone.length > 0) {
+      this.#o.forget?.(gone);
+      this.#log.debug("quiet states forgotten", { count: gone.length });
+    }
+    return gone.length;
+  }
+
+  #quiet(s: IncidentState): boolean {
+    return s.phase === "ok" && s.claim === null && s.incident === null && s.heard === null &&
+      undelivered(s, this.#ctx).length === 0;
   }
 
   /** Feeds a local check result; when it failed, or an incident is open, runs a round. Returns
@@ -206,6 +258,7 @@ export class IncidentEngine {
   /** Cancels pending timers; later calls do nothing. */
   close(): void {
     this.#closed = true;
+    this.#stopSweep.abort("closed");
     for (const w of this.#wakes.values()) w.cancel.abort();
     this.#wakes.clear();
   }
@@ -242,7 +295,7 @@ export class IncidentEngine {
       const prev = stored ?? initialIncident(host, test, this.#clock());
       const ctx = this.#o.settle ? { ...this.#ctx, settleMs: this.#o.settle() } : this.#ctx;
       const { state, effects } = nextIncident(prev, event, ctx, this.#clock());
-      if (!stored || JSON.stringify(state) !== JSON.stringify(prev)) {
+      if (!stored || !sameJson(state, prev)) {
         this.#states.set(k, state);
         await this.#o.save?.(state);
       }
@@ -315,7 +368,7 @@ export class IncidentEngine {
     const k = key(host, test);
     const old = this.#wakes.get(k);
     if (old && old.at <= at) return;
-    if (old) old.cancel.abort();
+    if (old) old.cancel.abort("rearmed"); // a reason: no DOMException (and stack) per timer
     const cancel = new AbortController();
     this.#wakes.set(k, { at, cancel });
     this.#sleep(Math.max(0, at - this.#clock()), cancel.signal).then(() => {
@@ -326,6 +379,25 @@ export class IncidentEngine {
       );
     });
   }
+}
+
+/** Deep equality of two plain-JSON values (states), without building their JSON: a mass failure
+ * runs thousands of steps a second, and two stringifies each were garbage for the GC. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], bb[i])) return false;
+    return true;
+  }
+  const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao);
+  if (ak.length !== Object.keys(bo).length) return false;
+  for (const k of ak) if (!(k in bo) || !sameJson(ao[k], bo[k])) return false;
+  return true;
 }
 
 function key(host: string, test: string): string {

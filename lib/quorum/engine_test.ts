@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { memoryLogger } from "../log/mod.ts";
 import type { CheckResult } from "../runner/result.ts";
 import type { Clock } from "../clock/mod.ts";
-import { type AskFn, type EngineOptions, IncidentEngine } from "./engine.ts";
+import { type AskFn, type EngineOptions, IncidentEngine, sameJson } from "./engine.ts";
 import { RecordingNotifier } from "./fixtures_testing.ts";
 import type { IncidentState, IncidentView, PeerAnswer, VoteStatus } from "./types.ts";
 
@@ -394,4 +394,48 @@ Deno.test("engine: a claim's own settle time and round deadline; recovery's seco
   ]);
   assert.deepEqual(w.notifier.summary(), ["down www/http by b", "recovered www/http by b"]);
   assert.equal(w.engine.view("www", "http")?.phase, "ok");
+});
+
+Deno.test("engine: a closed incident is forgotten once quiet for forgetAfterMs, an open or undelivered one never", async () => {
+  const w = world([]);
+  await w.engine.round("www", "http", result("FAIL", 1000));
+  await w.engine.round("db", "http", result("FAIL", 1000));
+  w.at(61000);
+  await w.engine.round("www", "http", result("OK", 61000));
+  w.at(121000);
+  w.notifier.failNext = 0;
+  await w.engine.round("www", "http", result("OK", 121000));
+  assert.equal(w.engine.view("www", "http")?.closed?.recovered?.deliveredAt, 121000);
+  // Quiet, but not for long enough; the open incident of db stays whatever the time.
+  await w.engine.idle();
+  w.at(150000);
+  assert.equal(w.engine.sweep(60000), 0);
+  w.at(181000);
+  assert.equal(w.engine.sweep(60000), 1);
+  assert.equal(w.engine.view("www", "http"), null, "forgotten: nothing kept");
+  assert.equal(w.engine.view("db", "http")?.phase, "down");
+  w.at(10_000_000);
+  assert.equal(w.engine.sweep(60000), 0);
+  // An undelivered recovery is kept until it is delivered.
+  w.notifier.failNext = 5;
+  await w.engine.round("db", "http", result("OK", 10_000_000));
+  w.at(10_060_000);
+  await w.engine.round("db", "http", result("OK", 10_060_000));
+  await w.engine.idle();
+  assert.equal(w.engine.view("db", "http")?.phase, "ok");
+  w.at(20_000_000);
+  assert.equal(w.engine.sweep(60000), 0);
+  // A forgotten host+test starts afresh when it fails again.
+  await w.engine.round("www", "http", result("FAIL", 20_000_000));
+  assert.equal(w.engine.view("www", "http")?.phase, "down");
+});
+
+Deno.test("engine: sameJson is JSON equality without the JSON", () => {
+  const s = { a: 1, b: [1, { c: null }], d: "x" };
+  assert.ok(sameJson(s, structuredClone(s)));
+  assert.ok(!sameJson(s, { ...s, d: "y" }));
+  assert.ok(!sameJson(s, { ...s, b: [1, { c: 0 }] }));
+  assert.ok(!sameJson({ a: 1 }, { a: 1, b: 2 }));
+  assert.ok(!sameJson([1], { 0: 1 }));
+  assert.ok(!sameJson(null, {}));
 });

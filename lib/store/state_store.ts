@@ -108,11 +108,24 @@ export function openDatabase(path: string): DatabaseSync {
   return db;
 }
 
+/** Most results written in one transaction of {@link StateStore.recordSoon}: each write is a
+ * bounded piece of synchronous work, so the event loop gets a turn between them. */
+export const WRITE_CHUNK = 100;
+/** How long a result of {@link StateStore.recordSoon} waits for others to share its commit. */
+export const WRITE_DELAY_MS = 50;
+
 export class StateStore {
   readonly #upsert: StatementSync;
   readonly #insertHistory: StatementSync;
   readonly #getLast: StatementSync;
   readonly #history: CheckHistoryTables;
+  /** Every check's last result (`host\ttest`), loaded on first use: reads never hit SQLite. */
+  #lastCache: Map<string, LastResult> | null = null;
+  /** Results of `recordSoon` not committed yet, oldest first. */
+  #pending: CheckResult[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Told when a deferred write (`recordSoon`) failed; the owner logs it (default: stderr). */
+  onWriteError: (e: StoreError) => void = (e) => console.error(e.message);
 
   private constructor(readonly db: DatabaseSync, readonly path: string) {
     db.exec(SCHEMA);
@@ -149,53 +162,135 @@ export class StateStore {
     }
   }
 
-  /** Records one result: the last-result row and a history row, in one transaction. */
+  /** Records one result: the last-result row and a history row, committed before it returns. */
   record(r: CheckResult): void {
+    this.flush();
+    this.#remember(r);
     try {
-      transaction(this.db, () => {
-        const previous = this.#getLast.get(r.host, r.test) as Row | undefined;
-        this.#history.add(
-          r,
-          previous ? { status: previous.status as string, state: previous.state as string } : null,
-        );
-        this.#upsert.run({
-          host: r.host,
-          test: r.test,
-          status: r.status,
-          state: r.state,
-          output: r.output,
-          perfdata: r.perfdata,
-          exit_code: r.exitCode,
-          started_at: r.startedAt,
-          duration_ms: r.durationMs,
-        });
-        this.#insertHistory.run(
-          r.host,
-          r.test,
-          r.status,
-          r.state,
-          r.output,
-          r.startedAt,
-          r.durationMs,
-          r.perfdata,
-        );
-      });
+      transaction(this.db, () => this.#write(r));
     } catch (e) {
       throw new StoreError(
         `Cannot record ${r.host} ${r.test} in ${this.path}: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
+        { cause: e },
       );
     }
   }
 
+  /**
+   * Records one result like {@link record}, but commits it with the others of the next
+   * {@link WRITE_DELAY_MS} (at most {@link WRITE_CHUNK} per transaction): a mass failure's
+   * thousands of results cost a few commits instead of one each, and no single write holds the
+   * event loop for long. Every read of this store sees it at once; a `kill -9` within that delay
+   * loses it (an incident's state, which a notice depends on, is never written this way).
+   * Returns the result it replaces as the check's last.
+   */
+  recordSoon(r: CheckResult): LastResult | null {
+    const previous = this.last(r.host, r.test);
+    this.#remember(r);
+    this.#pending.push(r);
+    if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(
+        () => this.#flushChunk(),
+        this.#pending.length >= WRITE_CHUNK ? 0 : WRITE_DELAY_MS,
+      );
+    }
+    return previous;
+  }
+
+  /** Commits every result `recordSoon` holds (reads other than `last` do this first). */
+  flush(): void {
+    while (this.#pending.length > 0) this.#flushChunk();
+  }
+
+  #flushChunk(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (!this.db.isOpen) return;
+    const chunk = this.#pending.splice(0, WRITE_CHUNK);
+    if (chunk.length === 0) return;
+    try {
+      transaction(this.db, () => {
+        for (const r of chunk) this.#write(r);
+      });
+    } catch (e) {
+      // Results are recorded again every interval; a lost batch is a gap in the history.
+      this.onWriteError(
+        new StoreError(
+          `Cannot record ${chunk.length} results in ${this.path}: ${(e as Error).message}`,
+          { cause: e },
+        ),
+      );
+    }
+    if (this.#pending.length > 0) this.#flushTimer = setTimeout(() => this.#flushChunk(), 0);
+  }
+
+  /** The cached last result after `r` (same `since` rule as the SQL upsert). */
+  #remember(r: CheckResult): void {
+    const cache = this.#cache();
+    const key = `${r.host}\t${r.test}`;
+    const old = cache.get(key);
+    // The columns of check_last, nothing more (a plugin's stderr is not stored).
+    cache.set(key, {
+      host: r.host,
+      test: r.test,
+      status: r.status,
+      state: r.state,
+      output: r.output,
+      perfdata: r.perfdata,
+      exitCode: r.exitCode,
+      startedAt: r.startedAt,
+      durationMs: r.durationMs,
+      since: old !== undefined && old.status === r.status ? old.since : r.startedAt,
+    });
+  }
+
+  #cache(): Map<string, LastResult> {
+    if (this.#lastCache === null) {
+      this.#lastCache = new Map();
+      for (const r of this.db.prepare("SELECT * FROM check_last").all() as Row[]) {
+        const l = toLast(r);
+        this.#lastCache.set(`${l.host}\t${l.test}`, l);
+      }
+    }
+    return this.#lastCache;
+  }
+
+  /** The writes of one result, inside the caller's transaction. */
+  #write(r: CheckResult): void {
+    const previous = this.#getLast.get(r.host, r.test) as Row | undefined;
+    this.#history.add(
+      r,
+      previous ? { status: previous.status as string, state: previous.state as string } : null,
+    );
+    this.#upsert.run({
+      host: r.host,
+      test: r.test,
+      status: r.status,
+      state: r.state,
+      output: r.output,
+      perfdata: r.perfdata,
+      exit_code: r.exitCode,
+      started_at: r.startedAt,
+      duration_ms: r.durationMs,
+    });
+    this.#insertHistory.run(
+      r.host,
+      r.test,
+      r.status,
+      r.state,
+      r.output,
+      r.startedAt,
+      r.durationMs,
+      r.perfdata,
+    );
+  }
+
   last(host: string, test: string): LastResult | null {
-    const row = this.#getLast.get(host, test) as Row | undefined;
-    return row ? toLast(row) : null;
+    return this.#cache().get(`${host}\t${test}`) ?? null;
   }
 
   lastAll(): LastResult[] {
+    this.flush();
     return (this.db.prepare("SELECT * FROM check_last ORDER BY host, test").all() as Row[]).map(
       toLast,
     );
@@ -203,6 +298,7 @@ export class StateStore {
 
   /** How many checks' last result is a failure (FAIL or TIMEOUT). */
   failingCount(): number {
+    this.flush();
     const r = this.db.prepare("SELECT COUNT(*) AS n FROM check_last WHERE status != 'OK'")
       .get() as {
         n: number;
@@ -211,6 +307,7 @@ export class StateStore {
   }
 
   history(host: string, test: string, limit = 100): HistoryEntry[] {
+    this.flush();
     const rows = this.db.prepare(
       "SELECT * FROM check_history WHERE host = ? AND test = ? ORDER BY started_at DESC, id DESC LIMIT ?",
     ).all(host, test, limit) as Row[];
@@ -223,6 +320,7 @@ export class StateStore {
    * rows went.
    */
   prune(now: number, retentionMs: number): number {
+    this.flush();
     return transaction(this.db, () => {
       let n = Number(
         this.db.prepare("DELETE FROM check_history WHERE started_at < ?").run(now - retentionMs)
@@ -240,21 +338,25 @@ export class StateStore {
 
   /** Every check's last 24 h and 30 days (buckets and state changes), keyed `host\ttest`. */
   summaries(now: number): Map<string, CheckSummary> {
+    this.flush();
     return this.#history.summaries(now);
   }
 
   /** One check's last 24 h and 30 days. */
   summary(host: string, test: string, now: number): CheckSummary {
+    this.flush();
     return this.#history.summary(host, test, now);
   }
 
   /** One check's day buckets of the last 30 UTC days, oldest first. */
   days(host: string, test: string, now: number): Bucket[] {
+    this.flush();
     return this.#history.days(host, test, now);
   }
 
   /** One check's state changes since `from`, newest first. */
   changes(host: string, test: string, from: number, limit = 100): StateChange[] {
+    this.flush();
     return this.#history.changes(host, test, from, limit);
   }
 
@@ -264,6 +366,7 @@ export class StateStore {
     for (const r of this.lastAll()) {
       if (!keys.has(`${r.host}\t${r.test}`)) {
         this.db.prepare("DELETE FROM check_last WHERE host = ? AND test = ?").run(r.host, r.test);
+        this.#lastCache?.delete(`${r.host}\t${r.test}`);
         n++;
       }
     }
@@ -271,7 +374,10 @@ export class StateStore {
   }
 
   close(): void {
-    if (this.db.isOpen) this.db.close();
+    if (this.db.isOpen) {
+      this.flush();
+      this.db.close();
+    }
   }
 
   [Symbol.dispose](): void {

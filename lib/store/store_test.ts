@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { StateStore } from "./mod.ts";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { DB_FILE, StateStore } from "./mod.ts";
+import { WRITE_CHUNK, WRITE_DELAY_MS } from "./state_store.ts";
 import type { CheckResult } from "../runner/result.ts";
 
 const result = (over: Partial<CheckResult>): CheckResult => ({
@@ -42,6 +45,49 @@ Deno.test("state survives reopening the database file", async () => {
   assert.equal(s2.forgetExcept(new Set()), 1);
   assert.equal(s2.lastAll().length, 0);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("recordSoon: every read sees it at once, commits share transactions, close commits the rest", async () => {
+  const dir = await Deno.makeTempDir();
+  const n = WRITE_CHUNK * 2 + 7;
+  {
+    using s = StateStore.open(dir);
+    s.record(result({ host: "h0", startedAt: 1 }));
+    assert.equal(s.recordSoon(result({ host: "h0", startedAt: 2 }))?.startedAt, 1);
+    for (let i = 1; i < n; i++) s.recordSoon(result({ host: `h${i}`, startedAt: 2 }));
+    // Not in the file yet (another connection sees nothing of it)...
+    const other = new DatabaseSync(join(dir, DB_FILE));
+    const committed = () =>
+      (other.prepare("SELECT COUNT(*) AS n FROM check_history").get() as { n: number }).n;
+    assert.equal(committed(), 1);
+    // ...but this store's reads do.
+    assert.equal(s.last("h0", "t")?.startedAt, 2);
+    assert.equal(s.last("h0", "t")?.since, 1, "same status keeps since");
+    assert.equal(s.history("h0", "t").length, 2);
+    assert.equal(committed(), n + 1);
+    s.recordSoon(result({ host: "late", status: "FAIL", state: "FAIL", startedAt: 3 }));
+    assert.equal(s.last("late", "t")?.since, 3);
+    other.close();
+  }
+  using s2 = StateStore.open(dir);
+  assert.equal(s2.lastAll().length, n + 1, "closing committed what was held");
+  assert.equal(s2.last("late", "t")?.status, "FAIL");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("recordSoon commits by itself within moments, in bounded transactions", async () => {
+  using s = StateStore.open(":memory:");
+  let commits = 0;
+  const exec = s.db.exec.bind(s.db);
+  s.db.exec = (sql: string) => {
+    if (sql === "COMMIT") commits++;
+    return exec(sql);
+  };
+  for (let i = 0; i < WRITE_CHUNK * 3; i++) s.recordSoon(result({ host: `h${i}` }));
+  while (commits < 3) await new Promise((r) => setTimeout(r, WRITE_DELAY_MS));
+  assert.equal(commits, 3);
+  s.db.exec = exec;
+  assert.equal(s.lastAll().length, WRITE_CHUNK * 3);
 });
 
 Deno.test("an unusable state directory is a StoreError naming the path", () => {
