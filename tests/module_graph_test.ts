@@ -56,6 +56,7 @@ Deno.test("dmonitor run loads no driver, mailer, YAML library, other command or 
     "lib/tentacle/options.ts",
     "lib/tentacle/protocol.ts",
     "lib/cli/args.ts",
+    "lib/cli/preload.ts",
     "lib/cli/run.ts",
     "lib/cli/version.ts",
   ]);

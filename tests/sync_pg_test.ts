@@ -513,9 +513,10 @@ Deno.test({
       await procs[victim]![Symbol.asyncDispose]();
       delete procs[victim];
       const alive = Object.keys(procs);
-      await waitFor("p2 taken over", async () => {
-        const d = await drainers(alive[0]!);
-        return d.p2 !== null && d.p2 !== victim;
+      // Every live node's view (each refreshed once a second) must show the take-over.
+      await waitFor("p2 taken over, shown by both live nodes", async () => {
+        const views = await Promise.all(alive.map(drainers));
+        return views.every((d) => d.p2 !== null && d.p2 !== victim);
       });
       console.log(`sync pg share: p2 taken over ${Date.now() - killedAt} ms after SIGKILL`);
       const after = await drainers(alive[1]!);

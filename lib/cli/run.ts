@@ -8,6 +8,7 @@ import { ConfigError, formatProblemIn } from "../errors/mod.ts";
 import { startDaemon } from "../node/daemon.ts";
 import { dropPrivileges } from "../privilege/mod.ts";
 import { daemonLogger, type Io, noPositionals, parseFlags } from "./args.ts";
+import { preloadBeforeDrop } from "./preload.ts";
 import { VERSION } from "./version.ts";
 
 export const RUN_USAGE = `Usage: dmonitor run [--config DIR]
@@ -44,7 +45,10 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
       logger,
       signal,
       version: VERSION,
-      beforeServe: (config) => dropPrivileges(config, logger),
+      beforeServe: async (config) => {
+        await preloadBeforeDrop();
+        return dropPrivileges(config, logger);
+      },
     });
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -21,6 +21,7 @@ import { daemonLogger, type Io, noPositionals, parseFlags } from "./args.ts";
 import { loadNodeConfig, type NodeConfig } from "../node/load.ts";
 import { createAlerting } from "../node/alerting.ts";
 import { dropPrivileges } from "../privilege/mod.ts";
+import { preloadBeforeDrop } from "./preload.ts";
 
 export const SYNC_USAGE = `Usage: dmonitor sync [--config DIR] [--once] [--pandora-conf FILE]
 
@@ -95,6 +96,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
   }
 
   const logger = daemonLogger();
+  await preloadBeforeDrop();
   await dropPrivileges(config, logger);
   const store = StateStore.open(resolve(config.root, config.settings.state_dir));
   const db = store.db;
