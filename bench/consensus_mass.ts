@@ -88,7 +88,7 @@ class Service {
 
 const target = (i: number) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 const nodeAddr = (i: number) => `127.0.0.${i + 2}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 function rssKb(pid: number): number {
   try {

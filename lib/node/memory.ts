@@ -6,23 +6,9 @@
  * `malloc_trim(0)`, each where available (no `--expose-gc` trick or no glibc: skipped).
  * @module
  */
-import v8 from "node:v8";
-import vm from "node:vm";
+import { fullGc } from "../runtime/mod.ts";
 
-let collect: (() => void) | null | undefined;
 let trim: ((pad: number | bigint) => number) | null | undefined;
-
-function gcFunction(): (() => void) | null {
-  if (collect === undefined) {
-    try {
-      v8.setFlagsFromString("--expose-gc");
-      collect = vm.runInNewContext("gc") as () => void;
-    } catch {
-      collect = null;
-    }
-  }
-  return collect;
-}
 
 function mallocTrim(): ((pad: number | bigint) => number) | null {
   if (trim === undefined) {
@@ -49,7 +35,7 @@ export interface Released {
 export function releaseMemory(): Released {
   const rssBefore = Deno.memoryUsage().rss;
   const t0 = performance.now();
-  gcFunction()?.();
+  fullGc()?.();
   mallocTrim()?.(0);
   return { rssBefore, rssAfter: Deno.memoryUsage().rss, ms: performance.now() - t0 };
 }

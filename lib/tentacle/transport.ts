@@ -10,9 +10,8 @@
  */
 
 import type { Socket } from "node:net";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { ProtocolError } from "../errors/mod.ts";
+import { fullGc } from "../runtime/mod.ts";
 import type { ChunkSink, ChunkSource } from "./framing.ts";
 
 /** A connection as sessions and clients use it. Reads and writes never run concurrently. */
@@ -55,7 +54,6 @@ const HIGH_WATER = 256 * 1024;
  */
 const GC_EVERY = 4 * 1024 * 1024;
 const GC_MIN_INTERVAL_MS = 20;
-let collect: (() => void) | null | undefined;
 let sinceCollect = 0;
 let lastCollect = 0;
 
@@ -66,15 +64,7 @@ function noteGarbage(bytes: number): void {
   if (now - lastCollect < GC_MIN_INTERVAL_MS) return;
   sinceCollect = 0;
   lastCollect = now;
-  if (collect === undefined) {
-    try {
-      v8.setFlagsFromString("--expose-gc");
-      collect = vm.runInNewContext("gc") as () => void;
-    } catch {
-      collect = null;
-    }
-  }
-  collect?.();
+  fullGc()?.();
 }
 
 /** Wraps a connected node socket. `idleMs` bounds each wait for data or for buffer space. */
