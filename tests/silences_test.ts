@@ -31,6 +31,7 @@ interface View {
   peers: {
     name: string | null;
     address: string;
+    reachable?: boolean | null;
     clockOffsetMs?: number | null;
     clockProblem?: string | null;
   }[];
@@ -413,6 +414,12 @@ Deno.test("clocks that disagree by more than a few seconds are shown as a proble
   await until("n2 to see n1 behind", async () => {
     const p = await problems(1).catch(() => ({} as typeof seen));
     return /^clock of n1 is 1[12]\.\d s behind/.test(p.n1?.clockProblem ?? "");
+  }, { ms: 45_000 });
+  // The clock offsets come from what the peers sent; the status line names n2 once n1's own
+  // heartbeat has reached it (the first round can lag on a busy machine).
+  await until("n1 to reach n2", async () => {
+    const p = await problems(0).catch(() => ({} as typeof seen));
+    return p.n2?.reachable === true && p.n2?.name === "n2";
   }, { ms: 45_000 });
   const text = await dmonitor(["status", "--config", trees[0]!]);
   assert.match(text.stdout, /^ {2}CLOCK: clock of n2 is 1[12]\.\d s ahead of this node's/m);
