@@ -57,14 +57,18 @@ export interface Alerting extends Disposable {
 export function incidentOpen(db: DatabaseSync): IncidentOpen {
   const incidents = new IncidentStore(db);
   return (id) => {
-    for (const s of incidents.all()) {
-      if (s.incident?.id === id) {
-        // recovering can still fall back to down: open until the recovery is confirmed.
-        if (s.phase === "down" || s.phase === "recovering") return { open: true };
-        return { open: false, endedAt: s.incident.endedAt };
-      }
-      if (s.closed?.id === id) return { open: false, endedAt: s.closed.endedAt };
+    // An id is `host/test/start/node` (lib/quorum/incident.ts; neither a host directory nor a
+    // test file name holds a slash): one row to read, not every incident per re-post, which
+    // was quadratic in a mass failure.
+    const [host, test] = id.split("/");
+    const s = host && test ? incidents.get(host, test) : null;
+    if (s === null) return null;
+    if (s.incident?.id === id) {
+      // recovering can still fall back to down: open until the recovery is confirmed.
+      if (s.phase === "down" || s.phase === "recovering") return { open: true };
+      return { open: false, endedAt: s.incident.endedAt };
     }
+    if (s.closed?.id === id) return { open: false, endedAt: s.closed.endedAt };
     return null;
   };
 }

@@ -107,6 +107,17 @@ export class IncidentStore {
     });
   }
 
+  /** The persisted state of one host+test, or null (a save still waiting is committed first). */
+  get(host: string, test: string): IncidentState | null {
+    if (this.#pending.has(`${host}\0${test}`)) {
+      while (this.#pending.size > 0) this.#commit();
+    }
+    this.#get ??= this.db.prepare("SELECT state FROM incident_state WHERE host = ? AND test = ?");
+    const row = this.#get.get(host, test) as { state: string } | undefined;
+    return row ? JSON.parse(row.state) as IncidentState : null;
+  }
+  #get: StatementSync | null = null;
+
   /** Every persisted state (saves still waiting are committed first). */
   all(): IncidentState[] {
     while (this.#pending.size > 0) this.#commit();

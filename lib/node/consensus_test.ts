@@ -8,6 +8,8 @@ import type { ParamSpec } from "../checks/types.ts";
 import type { TreeEntry } from "../config/tree.ts";
 import { FakeClock } from "../clock/mod.ts";
 import { Consensus, DEGRADED_PROBE_MS, HEARTBEAT_MS, IncidentStore } from "./consensus.ts";
+import { incidentOpen } from "./alerting.ts";
+import type { IncidentState } from "../quorum/types.ts";
 
 const file = (path: string, content: string | null, mode = 0o644): TreeEntry => ({
   path,
@@ -279,4 +281,37 @@ Deno.test("heartbeat: within one beat a node knows which peers it reaches, and s
     consensus.close();
     await server.shutdown();
   }
+});
+
+Deno.test("incidentOpen: answers from the one host+test row its id names", async () => {
+  using store = StateStore.open(":memory:");
+  const incidents = new IncidentStore(store.db);
+  const st = (host: string, test: string, phase: string, incident: unknown, closed: unknown) =>
+    ({ host, test, phase, since: 1, incident, closed }) as unknown as IncidentState;
+  const saved = [
+    incidents.save(st("db1", "tcp", "down", { id: "db1/tcp/100/n1", endedAt: null }, null)),
+    incidents.save(st("db2", "tcp", "ok", null, { id: "db2/tcp/200/n2", endedAt: 300 })),
+    incidents.save(
+      st("db3", "tcp", "recovering", { id: "db3/tcp/400/n1", endedAt: null }, {
+        id: "db3/tcp/10/n1",
+        endedAt: 20,
+      }),
+    ),
+  ];
+  await Promise.all(saved);
+  const isOpen = incidentOpen(store.db);
+  assert.deepEqual(isOpen("db1/tcp/100/n1"), { open: true });
+  assert.deepEqual(isOpen("db2/tcp/200/n2"), { open: false, endedAt: 300 });
+  assert.deepEqual(isOpen("db3/tcp/400/n1"), { open: true });
+  assert.deepEqual(isOpen("db3/tcp/10/n1"), { open: false, endedAt: 20 });
+  // An older incident of a known check, an unknown check, a site incident: not known here.
+  assert.equal(isOpen("db1/tcp/50/n1"), null);
+  assert.equal(isOpen("db9/tcp/1/n1"), null);
+  assert.equal(isOpen("site:p1:abc"), null);
+  // Reading the rows of the others is not needed: every lookup is one statement.
+  let statements = 0;
+  const prepare = store.db.prepare.bind(store.db);
+  store.db.prepare = (sql: string) => (statements++, prepare(sql));
+  for (let i = 0; i < 100; i++) isOpen("db2/tcp/200/n2");
+  assert.equal(statements, 0, "the lookup's statement is prepared once");
 });
