@@ -117,12 +117,12 @@ export const WRITE_DELAY_MS = 50;
 export class StateStore {
   readonly #upsert: StatementSync;
   readonly #insertHistory: StatementSync;
-  readonly #getLast: StatementSync;
   readonly #history: CheckHistoryTables;
   /** Every check's last result (`host\ttest`), loaded on first use: reads never hit SQLite. */
   #lastCache: Map<string, LastResult> | null = null;
-  /** Results of `recordSoon` not committed yet, oldest first. */
-  #pending: CheckResult[] = [];
+  /** Results of `recordSoon` not committed yet, oldest first, each with the last result it
+   * replaces (what the history compares it with). */
+  #pending: { r: CheckResult; previous: LastResult | undefined }[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** Told when a deferred write (`recordSoon`) failed; the owner logs it (default: stderr). */
   onWriteError: (e: StoreError) => void = (e) => console.error(e.message);
@@ -146,7 +146,6 @@ export class StateStore {
     this.#insertHistory = db.prepare(`
       INSERT INTO check_history (host, test, status, state, output, started_at, duration_ms, perfdata)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#getLast = db.prepare("SELECT * FROM check_last WHERE host = ? AND test = ?");
   }
 
   /** Opens (creating) `<dir>/state.db`. Throws StoreError naming the path on failure. */
@@ -165,9 +164,9 @@ export class StateStore {
   /** Records one result: the last-result row and a history row, committed before it returns. */
   record(r: CheckResult): void {
     this.flush();
-    this.#remember(r);
+    const previous = this.#remember(r);
     try {
-      transaction(this.db, () => this.#write(r));
+      transaction(this.db, () => this.#write(r, previous));
     } catch (e) {
       throw new StoreError(
         `Cannot record ${r.host} ${r.test} in ${this.path}: ${(e as Error).message}`,
@@ -185,16 +184,15 @@ export class StateStore {
    * Returns the result it replaces as the check's last.
    */
   recordSoon(r: CheckResult): LastResult | null {
-    const previous = this.last(r.host, r.test);
-    this.#remember(r);
-    this.#pending.push(r);
+    const previous = this.#remember(r);
+    this.#pending.push({ r, previous });
     if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(
         () => this.#flushChunk(),
         this.#pending.length >= WRITE_CHUNK ? 0 : WRITE_DELAY_MS,
       );
     }
-    return previous;
+    return previous ?? null;
   }
 
   /** Commits every result `recordSoon` holds (reads other than `last` do this first). */
@@ -210,7 +208,7 @@ export class StateStore {
     if (chunk.length === 0) return;
     try {
       transaction(this.db, () => {
-        for (const r of chunk) this.#write(r);
+        for (const { r, previous } of chunk) this.#write(r, previous);
       });
     } catch (e) {
       // Results are recorded again every interval; a lost batch is a gap in the history.
@@ -224,8 +222,9 @@ export class StateStore {
     if (this.#pending.length > 0) this.#flushTimer = setTimeout(() => this.#flushChunk(), 0);
   }
 
-  /** The cached last result after `r` (same `since` rule as the SQL upsert). */
-  #remember(r: CheckResult): void {
+  /** Makes `r` the cached last result (same `since` rule as the SQL upsert); returns the one it
+   * replaces. */
+  #remember(r: CheckResult): LastResult | undefined {
     const cache = this.#cache();
     const key = `${r.host}\t${r.test}`;
     const old = cache.get(key);
@@ -242,6 +241,7 @@ export class StateStore {
       durationMs: r.durationMs,
       since: old !== undefined && old.status === r.status ? old.since : r.startedAt,
     });
+    return old;
   }
 
   #cache(): Map<string, LastResult> {
@@ -255,13 +255,10 @@ export class StateStore {
     return this.#lastCache;
   }
 
-  /** The writes of one result, inside the caller's transaction. */
-  #write(r: CheckResult): void {
-    const previous = this.#getLast.get(r.host, r.test) as Row | undefined;
-    this.#history.add(
-      r,
-      previous ? { status: previous.status as string, state: previous.state as string } : null,
-    );
+  /** The writes of one result, inside the caller's transaction; `previous` is the last result
+   * it replaces (results are written in the order they were remembered). */
+  #write(r: CheckResult, previous: LastResult | undefined): void {
+    this.#history.add(r, previous ? { status: previous.status, state: previous.state } : null);
     this.#upsert.run({
       host: r.host,
       test: r.test,
@@ -289,21 +286,19 @@ export class StateStore {
     return this.#cache().get(`${host}\t${test}`) ?? null;
   }
 
+  /** Every check's last result, by host then test (from the cache, which mirrors check_last). */
   lastAll(): LastResult[] {
-    this.flush();
-    return (this.db.prepare("SELECT * FROM check_last ORDER BY host, test").all() as Row[]).map(
-      toLast,
-    );
+    const byName = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
+    return [...this.#cache().values()]
+      .sort((a, b) => byName(a.host, b.host) || byName(a.test, b.test))
+      .map((l) => ({ ...l }));
   }
 
   /** How many checks' last result is a failure (FAIL or TIMEOUT). */
   failingCount(): number {
-    this.flush();
-    const r = this.db.prepare("SELECT COUNT(*) AS n FROM check_last WHERE status != 'OK'")
-      .get() as {
-        n: number;
-      };
-    return r.n;
+    let n = 0;
+    for (const l of this.#cache().values()) if (l.status !== "OK") n++;
+    return n;
   }
 
   history(host: string, test: string, limit = 100): HistoryEntry[] {
@@ -362,6 +357,8 @@ export class StateStore {
 
   /** Drops last results of checks no longer configured (after a reload). */
   forgetExcept(keys: Set<string>): number {
+    // A result still waiting would bring a forgotten check's row back when committed.
+    this.flush();
     let n = 0;
     for (const r of this.lastAll()) {
       if (!keys.has(`${r.host}\t${r.test}`)) {
