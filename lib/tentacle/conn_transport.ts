@@ -8,6 +8,7 @@
 
 import type { Transport } from "./transport.ts";
 import { ConnectionClosedError, IdleTimeoutError } from "./transport.ts";
+import { Watchdog } from "./watchdog.ts";
 
 const BUFFER = 64 * 1024;
 
@@ -29,36 +30,17 @@ export class ConnTransport implements Transport {
     } catch { /* not fatal */ }
   }
 
-  // One watchdog timer per connection instead of one timer and one Promise.race per read or write
-  // (a small SEND does four): each step only notes its deadline, and the timer, armed once per
-  // idle period, closes the connection if a step is still running past its deadline.
-  #deadline = 0; // performance.now() by which the step in flight must end; 0: none in flight
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #timerAt = 0;
+  // One watchdog timer per connection (watchdog.ts); past a step's deadline the connection is
+  // closed, which also ends the step.
   #timedOut = false;
-
-  #watch(at: number): void {
-    this.#timerAt = at;
-    const timer = setTimeout(() => {
-      this.#timer = null;
-      if (this.#deadline === 0) return;
-      const now = performance.now();
-      if (now < this.#deadline) return this.#watch(this.#deadline);
-      this.#timedOut = true;
-      this.destroy();
-    }, Math.max(0, at - performance.now()));
-    this.#timer = timer;
-    Deno.unrefTimer(timer); // the step itself keeps the process alive
-  }
+  readonly #watchdog = new Watchdog(() => {
+    this.#timedOut = true;
+    this.destroy();
+  });
 
   /** Runs an I/O step; on timeout the connection is closed, which also cancels the step. */
   async #timed<T>(what: string, step: Promise<T>): Promise<T> {
-    const deadline = performance.now() + this.idleMs;
-    this.#deadline = deadline;
-    if (this.#timer === null || this.#timerAt > deadline) {
-      if (this.#timer !== null) clearTimeout(this.#timer);
-      this.#watch(deadline);
-    }
+    this.#watchdog.arm(performance.now() + this.idleMs);
     try {
       return await step;
     } catch (e) {
@@ -72,7 +54,7 @@ export class ConnTransport implements Transport {
         cause: e,
       });
     } finally {
-      this.#deadline = 0;
+      this.#watchdog.disarm();
     }
   }
 
@@ -114,8 +96,7 @@ export class ConnTransport implements Transport {
   destroy(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#watchdog.stop();
     try {
       this.conn.close();
     } catch { /* already closed */ }

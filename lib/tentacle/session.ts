@@ -13,6 +13,7 @@ import { busyReply, type Command, parseCommand, Reply } from "./protocol.ts";
 import { download, list, upload } from "./session_files.ts";
 import { type Lease, move, safeDone, safeMove } from "./session_moves.ts";
 import { type Readable, type Storage, SYNC_IO_MAX, writeAll, writeAllSync } from "./storage.ts";
+import { Watchdog } from "./watchdog.ts";
 
 /** What a session needs from its server. */
 export interface SessionConfig {
@@ -90,13 +91,8 @@ export class Session {
    * watchdog timer serves them all (armed once per deadline period, not once per step).
    */
   async within<T>(ms: number, what: string, step: () => Promise<T>): Promise<T> {
-    const until = performance.now() + ms;
-    this.#until = until;
     this.#expired = false;
-    if (this.#timer === null || this.#timerAt > until) {
-      if (this.#timer !== null) clearTimeout(this.#timer);
-      this.#watch(until);
-    }
+    this.#watchdog.arm(performance.now() + ms);
     try {
       const out = await step();
       if (this.#expired) throw new DeadlineError(`${what} not done within ${ms} ms`);
@@ -107,27 +103,15 @@ export class Session {
       }
       throw e;
     } finally {
-      this.#until = 0;
+      this.#watchdog.disarm();
     }
   }
 
-  #until = 0; // performance.now() by which the step in flight must end; 0: none in flight
   #expired = false;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #timerAt = 0;
-
-  #watch(at: number): void {
-    this.#timerAt = at;
-    const timer = setTimeout(() => {
-      this.#timer = null;
-      if (this.#until === 0) return;
-      if (performance.now() < this.#until) return this.#watch(this.#until);
-      this.#expired = true;
-      this.io.destroy();
-    }, Math.max(0, at - performance.now()));
-    this.#timer = timer;
-    Deno.unrefTimer(timer); // the step itself keeps the process alive
-  }
+  readonly #watchdog = new Watchdog(() => {
+    this.#expired = true;
+    this.io.destroy();
+  });
 
   /** The next command line, under the line deadline; null when the client closed. */
   readCommand(): Promise<string | null> {
@@ -149,8 +133,7 @@ export class Session {
     try {
       await this.#loop(busy);
     } finally {
-      if (this.#timer !== null) clearTimeout(this.#timer);
-      this.#timer = null;
+      this.#watchdog.stop();
       // Unconfirmed safe moves: the files stay where they are, free for the next puller.
       for (const lease of this.leases.values()) {
         clearTimeout(lease.timer);

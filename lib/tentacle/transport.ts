@@ -13,6 +13,7 @@ import type { Socket } from "node:net";
 import { ProtocolError } from "../errors/mod.ts";
 import { fullGc } from "../runtime/mod.ts";
 import type { ChunkSink, ChunkSource } from "./framing.ts";
+import { Watchdog } from "./watchdog.ts";
 
 /** A connection as sessions and clients use it. Reads and writes never run concurrently. */
 export interface Transport extends ChunkSource, ChunkSink {
@@ -103,8 +104,7 @@ export class SocketTransport implements Transport {
     socket.on("close", () => {
       this.#ended = true;
       this.#error ??= new ConnectionClosedError("connection closed");
-      if (this.#timer !== null) clearTimeout(this.#timer);
-      this.#timer = null;
+      this.#watchdog.stop();
       this.#notify();
     });
     socket.on("drain", () => {
@@ -146,42 +146,23 @@ export class SocketTransport implements Transport {
 
   /** Waits for any socket event, or fails after the idle timeout. */
   #wait(what: string): Promise<void> {
-    const deadline = performance.now() + this.idleMs;
-    this.#deadline = deadline;
-    if (this.#timer === null || this.#timerAt > deadline) {
-      if (this.#timer !== null) clearTimeout(this.#timer);
-      this.#watch(deadline);
-    }
+    this.#watchdog.arm(performance.now() + this.idleMs);
     return new Promise((resolve, reject) => {
       this.#wake = () => {
-        this.#deadline = 0;
+        this.#watchdog.disarm();
         resolve();
       };
       this.#expire = () => {
         this.#wake = null;
-        this.#deadline = 0;
+        this.#watchdog.disarm();
         reject(new IdleTimeoutError(`timed out after ${this.idleMs} ms waiting to ${what}`));
       };
     });
   }
 
-  // One watchdog timer per connection rather than one per wait (see conn_transport.ts).
-  #deadline = 0; // performance.now() by which the wait in progress must end; 0: none
+  // One watchdog timer per connection rather than one per wait (watchdog.ts).
   #expire: (() => void) | null = null;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #timerAt = 0;
-
-  #watch(at: number): void {
-    this.#timerAt = at;
-    const timer = setTimeout(() => {
-      this.#timer = null;
-      if (this.#deadline === 0 || this.#wake === null) return;
-      if (performance.now() < this.#deadline) return this.#watch(this.#deadline);
-      this.#expire?.();
-    }, Math.max(0, at - performance.now()));
-    this.#timer = timer;
-    Deno.unrefTimer(timer); // the wait itself keeps the process alive (the socket is open)
-  }
+  readonly #watchdog = new Watchdog(() => this.#expire?.());
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
