@@ -101,13 +101,18 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const readSilences = silenceReader(opts, log);
   /** The durable step: rows held in the outbox (or the final answer when there is nothing to
    * hold). Runs inside the group's transaction. */
+  /** Log lines of the group's transaction, written once it has committed: a line says what
+   * happened, and a node killed before the commit has not done it. */
+  let afterCommit: (() => void)[] = [];
   const hold = (n: Notification): Held | NotifyResult => {
     const now = clock.now();
     const targets = opts.targets();
     const fields = { kind: n.kind, host: n.host, test: n.test, notification: n.id };
     if (targets.length === 0) {
       const queued = outbox.recordUndeliverable(n, now, "no alert target configured in alert.d/");
-      log.error("no alert target configured in alert.d/, notification not sent", fields);
+      afterCommit.push(() =>
+        log.error("no alert target configured in alert.d/, notification not sent", fields)
+      );
       return { queued, muted: false, mutedBy: null };
     }
     const down = n.kind === "recovered" ? outbox.downRecord(n.incidentId) : "none";
@@ -159,15 +164,13 @@ export function createNotifier(opts: NotifierOptions): Notifier {
           ? `muted by ${silence.file} until ${formatTime(silence.until)}`
           : "muted: its down notice was muted",
       );
-      log.info("notification muted", {
-        ...fields,
-        by: ack !== null ? `acknowledgement by ${ack.by}` : silence?.file ?? "down notice",
-      });
+      const by = ack !== null ? `acknowledgement by ${ack.by}` : silence?.file ?? "down notice";
+      afterCommit.push(() => log.info("notification muted", { ...fields, by }));
     } else {
       for (const t of new Set(releaseAt.values())) {
         outbox.release(ids.filter((id) => releaseAt.get(id) === t), Math.max(t, at));
       }
-      log.info("notification queued", { ...fields, targets: ids.length });
+      afterCommit.push(() => log.info("notification queued", { ...fields, targets: ids.length }));
     }
     return { queued: ids.length, muted, mutedBy: muted && ack === null ? silence : null };
   };
@@ -181,15 +184,26 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   };
   const waiting: Waiting[] = [];
   let scheduled = false;
-  const eachSafely = <T>(group: Waiting[], fn: (w: Waiting, i: number) => T) =>
-    transaction(opts.db, () =>
-      group.map((w, i): { ok: true; v: T } | { ok: false; e: unknown } => {
-        try {
-          return { ok: true, v: fn(w, i) };
-        } catch (e) {
-          return { ok: false, e };
-        }
-      }));
+  const eachSafely = <T>(group: Waiting[], fn: (w: Waiting, i: number) => T) => {
+    afterCommit = [];
+    try {
+      const out = transaction(
+        opts.db,
+        () =>
+          group.map((w, i): { ok: true; v: T } | { ok: false; e: unknown } => {
+            try {
+              return { ok: true, v: fn(w, i) };
+            } catch (e) {
+              return { ok: false, e };
+            }
+          }),
+      );
+      for (const say of afterCommit) say();
+      return out;
+    } finally {
+      afterCommit = [];
+    }
+  };
   const flush = async () => {
     scheduled = false;
     const group = waiting.splice(0, NOTIFY_GROUP);
