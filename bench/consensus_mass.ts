@@ -4,7 +4,8 @@
  * Three real `dmonitor run` processes, N tcp checks each against one TCP service reachable on N
  * loopback addresses; the service stops (every check fails at once), then starts again. Printed per
  * N: notices, duplicates, time of the last down notice in intervals, batch requests between peers
- * per failed check, the worst /healthz latency during the outage, RSS before / peak / after
+ * per failed check, /healthz latency (p50 / p99 / worst, timed by healthz_probe.ts, a process of
+ * its own, from the outage until RSS is taken after recovery), RSS before / peak / after
  * recovery, with ratios against the N=100 run of the same invocation. Then, with one check at a
  * 2 s interval, the time from the outage to the DOWN notice and from the end to the RECOVERED
  * notice, in intervals: on a healthy cluster, with n3 partitioned from the others, and with 500 ms
@@ -242,6 +243,15 @@ interface Row {
   healthzMaxMs: number;
   /** The worst /healthz outside the bench's own GET /v1/state calls. */
   healthzOutsideStateMs: number;
+  /** Outside those calls: p50, p99, samples over 50 ms; and when the last recovery came. */
+  healthz: {
+    samples: number;
+    errors: number;
+    p50: number;
+    p99: number;
+    over50: number;
+    recoveryEndS: number;
+  };
   /** The five worst samples: node@seconds after the outage:ms (* during a /v1/state call). */
   healthzWorst: string;
   rssBefore: number;
@@ -268,25 +278,20 @@ async function massRun(n: number): Promise<Row> {
     const rssBefore = Math.max(...pids.map(rssKb));
     const req0 = await peerRequests();
     const memBefore = lastMemory;
-    let rssPeak = rssBefore, healthzMaxMs = 0;
-    // Every /healthz sample: ms after the outage, node, latency, and whether the bench's own
-    // GET /v1/state (a debugging dump of every incident and check) was under way.
-    const samples: { t: number; node: number; ms: number; state: boolean }[] = [];
-    let inState = false;
+    let rssPeak = rssBefore;
+    // /healthz is timed by a process of its own (healthz_probe.ts), from just before the outage
+    // until RSS has been taken after recovery. Windows in which the bench's own GET /v1/state (a
+    // debugging dump of every incident and check) was under way are kept to mark those samples.
+    const stateWindows: [number, number][] = [];
+    const inState = () => {
+      const t0 = Date.now();
+      return () => stateWindows.push([t0, Date.now()]);
+    };
     let polling = true;
     let outage = Date.now();
+    const probe = healthzProbe([0, 1, 2].map((i) => `${nodeAddr(i)}:2929`));
     const poller = (async () => {
       while (polling) {
-        for (let i = 0; i < 3; i++) {
-          const t0 = performance.now();
-          try {
-            const r = await fetch(`http://${nodeAddr(i)}:2929/healthz`);
-            await r.text();
-            const ms = performance.now() - t0;
-            healthzMaxMs = Math.max(healthzMaxMs, ms);
-            samples.push({ t: Date.now() - outage, node: i + 1, ms, state: inState });
-          } catch { /* counted as nothing: the node is measured by its notices */ }
-        }
         rssPeak = Math.max(rssPeak, ...pids.map(rssKb));
         await sleep(100);
       }
@@ -301,15 +306,14 @@ async function massRun(n: number): Promise<Row> {
     const d = downs();
     const hosts = new Set(d.map((x) => x.host));
     const lastAt = Math.max(...d.map((x) => x.at));
-    inState = true;
+    const stateDone = inState();
     const req1 = await peerRequests();
-    inState = false;
+    stateDone();
     service.start();
     const recs = () => hook.got.filter((x) => x.kind === "recovered");
     const end2 = Date.now() + Math.max(120_000, n * 60);
     while (recs().length < hosts.size && Date.now() < end2) await sleep(250);
-    polling = false;
-    await poller;
+    const recoveredAt = Date.now();
     // The nodes forget the closed incidents after stuckMs + 2 intervals (50 s here; swept every
     // 25 s) and then give the memory back: wait for that on every node (or for as long as it
     // may take), then a moment for the runtime to settle.
@@ -318,8 +322,19 @@ async function massRun(n: number): Promise<Row> {
     );
     await Promise.race([Promise.allSettled(released), sleep(90_000)]);
     await sleep(3000);
+    polling = false;
+    await poller;
     const rssAfter = Math.max(...pids.map(rssKb));
+    const samples = (await probe.stop()).map((x) => ({
+      ...x,
+      t: x.at - outage,
+      state: stateWindows.some(([a, b]) => x.at >= a && x.at - x.ms <= b),
+    }));
+    const ms = samples.filter((x) => !x.state).map((x) => x.ms).sort((a, b) => a - b);
+    const q = (f: number) => ms[Math.min(ms.length - 1, Math.floor(f * ms.length))] ?? 0;
+    const lastStateDone = inState();
     await peerRequests();
+    lastStateDone();
     const memAfter = lastMemory;
     return {
       n,
@@ -332,9 +347,17 @@ async function massRun(n: number): Promise<Row> {
       }, {}),
       lastIntervals: (lastAt - outage) / (intervalS * 1000),
       reqPerCheck: (req1 - req0) / n,
-      healthzMaxMs,
-      healthzOutsideStateMs: Math.max(0, ...samples.filter((x) => !x.state).map((x) => x.ms)),
-      healthzWorst: samples.sort((a, b) => b.ms - a.ms).slice(0, 5)
+      healthzMaxMs: Math.max(0, ...samples.map((x) => x.ms)),
+      healthzOutsideStateMs: q(1),
+      healthz: {
+        samples: samples.length,
+        errors: probe.errors,
+        p50: q(0.5),
+        p99: q(0.99),
+        over50: ms.filter((x) => x > 50).length,
+        recoveryEndS: (recoveredAt - outage) / 1000,
+      },
+      healthzWorst: samples.sort((a, b) => b.ms - a.ms).slice(0, 8)
         .map((x) =>
           `n${x.node}@${(x.t / 1000).toFixed(1)}s:${x.ms.toFixed(0)}${x.state ? "*" : ""}`
         )
@@ -352,6 +375,40 @@ async function massRun(n: number): Promise<Row> {
     service.stop();
     await hook.close();
   }
+}
+
+/** Starts healthz_probe.ts on `addrs`; `stop()` ends it and returns its samples. */
+function healthzProbe(addrs: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./healthz_probe.ts", import.meta.url).pathname, ...addrs],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const got: { at: number; node: number; ms: number }[] = [];
+  let errors = 0;
+  const reading = (async () => {
+    let rest = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      for (const l of lines) {
+        const [at, node, ms] = l.split(" ");
+        if (ms === "error") errors++;
+        else got.push({ at: Number(at), node: Number(node) + 1, ms: Number(ms) });
+      }
+    }
+  })();
+  return {
+    get errors() {
+      return errors;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await reading;
+      await child.status;
+      return got;
+    },
+  };
 }
 
 const openLinks: { close(): void }[] = [];
@@ -429,14 +486,16 @@ async function main() {
 
 function printRows(rows: Row[], base: Row) {
   console.log(
-    "\nN      notices dup last(int) req/check healthz_max_ms rss_before/peak/after_MB  (ratio vs N=" +
+    "\nN      notices dup last(int) req/check healthz_p50/p99/max_ms(>50) rss_before/peak/after_MB  (ratio vs N=" +
       base.n + ": req/check, peak rss)",
   );
   for (const r of rows) {
     console.log(
       `${String(r.n).padEnd(6)} ${String(r.notices).padEnd(7)} ${String(r.duplicates).padEnd(3)} ` +
         `${r.lastIntervals.toFixed(2).padEnd(9)} ${r.reqPerCheck.toFixed(2).padEnd(9)} ` +
-        `${r.healthzMaxMs.toFixed(0).padEnd(14)} ` +
+        `${r.healthz.p50.toFixed(0)}/${r.healthz.p99.toFixed(0)}/${
+          r.healthzOutsideStateMs.toFixed(0)
+        }(${r.healthz.over50} of ${r.healthz.samples})`.padEnd(27) + " " +
         `${r.rssBefore.toFixed(0)}/${r.rssPeak.toFixed(0)}/${r.rssAfter.toFixed(0)}`.padEnd(24) +
         `  (${(r.reqPerCheck / base.reqPerCheck).toFixed(2)}x, ${
           (r.rssPeak / base.rssPeak).toFixed(2)

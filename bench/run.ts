@@ -2,7 +2,7 @@
  * Runs every benchmark in bench/ one after another, each in its own process, and prints their
  * figures. Benchmarks print ratios against baselines measured in the same run; nothing here asserts.
  *
- *   deno run -A bench/run.ts [NAME...]     (NAME: plugin, tcp, memory, quorum, tentacle, sync, sync-pg, page)
+ *   deno run -A bench/run.ts [NAME...]     (NAME: plugin, tcp, memory, quorum, tentacle, sync, sync-pg, page, scheduler)
  */
 import { dirname, join } from "node:path";
 
@@ -16,6 +16,7 @@ const BENCHES: Record<string, string> = {
   sync: "sync_bench.ts",
   "sync-pg": "sync_pg_bench.ts",
   page: "status_page.ts",
+  scheduler: "scheduler.ts",
 };
 
 const chosen = Deno.args.length ? Deno.args : Object.keys(BENCHES);

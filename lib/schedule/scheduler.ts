@@ -50,8 +50,60 @@ export interface SchedulerOptions<J extends Job> {
   logger?: Logger;
 }
 
+/**
+ * A binary min-heap of slots by due time. The loop takes only the slots that are due, so a wake-up
+ * costs O(log N) per fired slot instead of a pass over every job: at 10,000 checks spread over a
+ * 10 s interval the loop wakes about 1,000 times a second, and a pass over all of them at each
+ * wake-up was 10 million slot visits a second.
+ */
+class SlotHeap<J extends Job> {
+  #a: Slot<J>[] = [];
+
+  get size(): number {
+    return this.#a.length;
+  }
+
+  peek(): Slot<J> | undefined {
+    return this.#a[0];
+  }
+
+  push(s: Slot<J>): void {
+    const a = this.#a;
+    a.push(s);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]!.due <= s.due) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = s;
+  }
+
+  pop(): Slot<J> | undefined {
+    const a = this.#a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    let i = 0;
+    while (true) {
+      const l = 2 * i + 1;
+      if (l >= a.length) break;
+      const r = l + 1;
+      const c = r < a.length && a[r]!.due < a[l]!.due ? r : l;
+      if (a[c]!.due >= last.due) break;
+      a[i] = a[c]!;
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+}
+
 export class Scheduler<J extends Job> {
   #slots = new Map<string, Slot<J>>();
+  /** The same slots by due time; rebuilt by `setJobs`. */
+  #heap = new SlotHeap<J>();
   #wake = new AbortController();
   #inflight = new Set<Promise<void>>();
   /** Runs skipped because the previous run of the same job was still going. */
@@ -63,20 +115,25 @@ export class Scheduler<J extends Job> {
   setJobs(jobs: J[]): void {
     const now = this.opts.clock.now();
     const next = new Map<string, Slot<J>>();
+    const heap = new SlotHeap<J>();
     for (const job of jobs) {
       const old = this.#slots.get(job.key);
+      let slot: Slot<J>;
       if (old && old.job.interval === job.interval) {
         old.job = job;
-        next.set(job.key, old);
+        slot = old;
       } else {
-        next.set(job.key, {
+        slot = {
           job,
           due: firstDue(job.key, job.interval, now),
           running: old?.running ?? false,
-        });
+        };
       }
+      next.set(job.key, slot);
+      heap.push(slot);
     }
     this.#slots = next;
+    this.#heap = heap;
     this.#wake.abort();
   }
 
@@ -87,16 +144,24 @@ export class Scheduler<J extends Job> {
   /** The loop; returns when `signal` aborts, after in-flight runs finish. */
   async loop(signal: AbortSignal): Promise<void> {
     const { clock } = this.opts;
+    let wake = this.#wake;
+    let both = AbortSignal.any([signal, wake.signal]);
     while (!signal.aborted) {
       const now = clock.now();
-      let soonest = Infinity;
-      for (const slot of this.#slots.values()) {
-        if (slot.due <= now) this.#fire(slot, now);
-        soonest = Math.min(soonest, slot.due);
+      const heap = this.#heap;
+      while (heap.size > 0 && heap.peek()!.due <= now) {
+        const slot = heap.pop()!;
+        this.#fire(slot, now);
+        heap.push(slot);
       }
-      this.#wake = new AbortController();
+      // A new controller (and combined signal) only once `setJobs` has used the last one.
+      if (wake.signal.aborted) {
+        wake = this.#wake = new AbortController();
+        both = AbortSignal.any([signal, wake.signal]);
+      }
+      const soonest = heap.peek()?.due ?? Infinity;
       const wait = soonest === Infinity ? 3_600_000 : soonest - clock.now();
-      await clock.sleep(Math.max(0, wait), AbortSignal.any([signal, this.#wake.signal]));
+      await clock.sleep(Math.max(0, wait), both);
     }
     await Promise.allSettled([...this.#inflight]);
   }
