@@ -243,6 +243,8 @@ interface Row {
   healthzMaxMs: number;
   /** The worst /healthz outside the bench's own GET /v1/state calls. */
   healthzOutsideStateMs: number;
+  /** Per node, from its event-loop timer: stalls over 50 ms (own work), worst, CPU wait. */
+  loop: string[];
   /** Outside those calls: p50, p99, samples over 50 ms; and when the last recovery came. */
   healthz: {
     samples: number;
@@ -289,6 +291,7 @@ async function massRun(n: number): Promise<Row> {
     };
     let polling = true;
     let outage = Date.now();
+    const loop0 = await Promise.all([0, 1, 2].map(loopFigures));
     const probe = healthzProbe([0, 1, 2].map((i) => `${nodeAddr(i)}:2929`));
     const poller = (async () => {
       while (polling) {
@@ -332,6 +335,7 @@ async function massRun(n: number): Promise<Row> {
     }));
     const ms = samples.filter((x) => !x.state).map((x) => x.ms).sort((a, b) => a - b);
     const q = (f: number) => ms[Math.min(ms.length - 1, Math.floor(f * ms.length))] ?? 0;
+    const loop1 = await Promise.all([0, 1, 2].map(loopFigures));
     const lastStateDone = inState();
     await peerRequests();
     lastStateDone();
@@ -357,6 +361,14 @@ async function massRun(n: number): Promise<Row> {
         over50: ms.filter((x) => x > 50).length,
         recoveryEndS: (recoveredAt - outage) / 1000,
       },
+      // Each node's event-loop timer (GET /metrics) over the same span: ticks over 50 ms late,
+      // all told and of the node's own work (the rest is waiting for a CPU), and its worst ticks.
+      loop: loop1.map((b, i) => {
+        const a = loop0[i]!;
+        return `n${i + 1}: >50ms ${b.late - a.late} (own ${b.lateOwn - a.lateOwn}), worst ${
+          b.worst.toFixed(0)
+        } (own ${b.worstOwn.toFixed(0)}) ms, cpu wait ${(b.cpuWait - a.cpuWait).toFixed(1)} s`;
+      }),
       healthzWorst: samples.sort((a, b) => b.ms - a.ms).slice(0, 8)
         .map((x) =>
           `n${x.node}@${(x.t / 1000).toFixed(1)}s:${x.ms.toFixed(0)}${x.state ? "*" : ""}`
@@ -375,6 +387,19 @@ async function massRun(n: number): Promise<Row> {
     service.stop();
     await hook.close();
   }
+}
+
+/** Node `i`'s event-loop figures from its /metrics (lib/node/loop.ts). */
+async function loopFigures(i: number) {
+  const text = await (await fetch(`http://${nodeAddr(i)}:2929/metrics`)).text();
+  const get = (re: RegExp) => Number(text.match(re)?.[1] ?? NaN);
+  return {
+    late: get(/^dmonitor_event_loop_late_ticks_total\{over="0.05",cause="total"\} (\S+)$/m),
+    lateOwn: get(/^dmonitor_event_loop_late_ticks_total\{over="0.05",cause="own"\} (\S+)$/m),
+    worst: 1000 * get(/^dmonitor_event_loop_lag_worst_seconds\{part="total"\} (\S+)$/m),
+    worstOwn: 1000 * get(/^dmonitor_event_loop_lag_worst_seconds\{part="own"\} (\S+)$/m),
+    cpuWait: get(/^dmonitor_event_loop_cpu_wait_seconds_total (\S+)$/m),
+  };
 }
 
 /** Starts healthz_probe.ts on `addrs`; `stop()` ends it and returns its samples. */

@@ -229,6 +229,28 @@ export const METRICS = {
     "Pulls from remote sites, by site and result (ok, error).",
     ["site", "result"],
   ),
+  /** The event loop's own timer (lib/runtime/looplag.ts), set by the daemon on every tick. */
+  loopTicks: REGISTRY.counter(
+    "dmonitor_event_loop_ticks_total",
+    "Ticks of the event-loop lag timer (one every 100 ms when nothing holds the loop).",
+  ),
+  loopLate: REGISTRY.counter(
+    "dmonitor_event_loop_late_ticks_total",
+    "Ticks of the event-loop lag timer that fired more than `over` seconds late, by cause: " +
+      "all of the lateness (total), or its part that was this node's own work (own), the rest " +
+      "being time the thread waited for a CPU.",
+    ["over", "cause"],
+  ),
+  loopCpuWait: REGISTRY.counter(
+    "dmonitor_event_loop_cpu_wait_seconds_total",
+    "Time the event-loop thread was runnable but waited for a CPU (/proc schedstat).",
+  ),
+  loopWorst: REGISTRY.gauge(
+    "dmonitor_event_loop_lag_worst_seconds",
+    "The worst event-loop lag since start, by part: total, or own (less the wait " +
+      "for a CPU).",
+    ["part"],
+  ),
   /** Incremented by the sync puller per file fetched, by site. */
   syncFiles: REGISTRY.counter(
     "dmonitor_sync_files_total",

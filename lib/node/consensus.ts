@@ -63,6 +63,7 @@ export class IncidentStore {
   /** Resolves once `s` (or a newer state of the same host+test) is committed. */
   save(s: IncidentState): Promise<void> {
     const k = `${s.host}\0${s.test}`;
+    this.#deleting.delete(k);
     const done = Promise.withResolvers<void>();
     const p = this.#pending.get(k);
     this.#pending.delete(k);
@@ -83,7 +84,13 @@ export class IncidentStore {
       this.#pending.clear();
       return;
     }
-    const chunk = [...this.#pending.entries()].slice(0, SAVE_CHUNK);
+    // The oldest SAVE_CHUNK, taken from the front (not a copy of the whole map per chunk, which
+    // made a backlog of thousands quadratic).
+    const chunk: [string, { s: IncidentState; done: PromiseWithResolvers<void>[] }][] = [];
+    for (const e of this.#pending) {
+      if (chunk.length >= SAVE_CHUNK) break;
+      chunk.push(e);
+    }
     for (const [k] of chunk) this.#pending.delete(k);
     try {
       transaction(this.db, () => {
@@ -99,12 +106,52 @@ export class IncidentStore {
     }
   }
 
-  /** Deletes the states of these host/tests (forgotten by the engine), in one transaction. */
+  /**
+   * Deletes the rows of these host/tests (forgotten by the engine), SAVE_CHUNK per transaction on
+   * turns of their own: forgetting a mass outage's thousands of states holds the event loop for
+   * no longer than one chunk. A save of a host/test still waiting here cancels its deletion.
+   */
   delete(keys: readonly { host: string; test: string }[]): void {
-    const del = this.db.prepare("DELETE FROM incident_state WHERE host = ? AND test = ?");
-    transaction(this.db, () => {
-      for (const k of keys) del.run(k.host, k.test);
-    });
+    for (const k of keys) this.#deleting.add(`${k.host}\0${k.test}`);
+    if (!this.#deleteScheduled && this.#deleting.size > 0) {
+      this.#deleteScheduled = true;
+      setTimeout(() => this.#deleteChunk(), 0);
+    }
+  }
+
+  /** Told when deleting forgotten rows failed (default: stderr); the node logs it. */
+  onDeleteError: (e: Error) => void = (e) =>
+    console.error(`cannot delete forgotten incident states: ${e.message}`);
+  #deleting = new Set<string>();
+  #deleteScheduled = false;
+  #del: StatementSync | undefined;
+
+  #deleteChunk(): void {
+    this.#deleteScheduled = false;
+    if (!this.db.isOpen) return this.#deleting.clear();
+    const chunk: string[] = [];
+    for (const k of this.#deleting) {
+      if (chunk.length >= SAVE_CHUNK) break;
+      chunk.push(k);
+    }
+    for (const k of chunk) this.#deleting.delete(k);
+    this.#del ??= this.db.prepare("DELETE FROM incident_state WHERE host = ? AND test = ?");
+    const del = this.#del;
+    try {
+      transaction(this.db, () => {
+        for (const k of chunk) {
+          const [host, test] = k.split("\0") as [string, string];
+          del.run(host, test);
+        }
+      });
+    } catch (e) {
+      // A row left behind is a closed incident: restored as a quiet state, forgotten again.
+      this.onDeleteError(e as Error);
+    }
+    if (this.#deleting.size > 0) {
+      this.#deleteScheduled = true;
+      setTimeout(() => this.#deleteChunk(), 0);
+    }
   }
 
   /** The persisted state of one host+test, or null (a save still waiting is committed first). */
@@ -203,6 +250,10 @@ export class Consensus {
     const config = deps.config();
     const log = deps.logger;
     this.#incidents = new IncidentStore(deps.store.db);
+    this.#incidents.onDeleteError = (e) =>
+      log.error("deleting forgotten incident states failed; they are forgotten again later", {
+        error: e.message,
+      });
     const interval = config.settings.interval;
     const timing = defaultTiming({
       timeout: maxTimeout(config),

@@ -315,3 +315,32 @@ Deno.test("incidentOpen: answers from the one host+test row its id names", async
   for (let i = 0; i < 100; i++) isOpen("db2/tcp/200/n2");
   assert.equal(statements, 0, "the lookup's statement is prepared once");
 });
+
+Deno.test("IncidentStore.delete: thousands of forgotten rows go a chunk per turn; a new save keeps its row", async () => {
+  using store = StateStore.open(":memory:");
+  const incidents = new IncidentStore(store.db);
+  const st = (host: string) =>
+    ({
+      host,
+      test: "tcp",
+      phase: "ok",
+      since: 1,
+      incident: null,
+      closed: null,
+    }) as unknown as IncidentState;
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => incidents.save(st(`h${i}`))));
+  const rows = () =>
+    (store.db.prepare("SELECT count(*) AS n FROM incident_state").get() as { n: number }).n;
+  let commits = 0;
+  const exec = store.db.exec.bind(store.db);
+  store.db.exec = (sql: string) => (sql === "COMMIT" && commits++, exec(sql));
+  incidents.delete(Array.from({ length: 1000 }, (_, i) => ({ host: `h${i}`, test: "tcp" })));
+  assert.equal(rows(), 1000, "nothing is deleted within the caller's turn");
+  // h7 comes back before its deletion ran: its new state stays.
+  await incidents.save(st("h7"));
+  while (rows() > 1) await new Promise((r) => setTimeout(r, 0));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(rows(), 1);
+  assert.deepEqual(incidents.all().map((s) => s.host), ["h7"]);
+  assert.ok(commits >= 10, `${commits} commits: at most 100 rows each`);
+});

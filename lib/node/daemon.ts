@@ -31,6 +31,7 @@ import { createNodeAgreement } from "./agreement.ts";
 import { createNodeHeartbeat } from "./heartbeat.ts";
 import { sharedLocalRoutes, sharedPeerRoutes, SharedState, SharedStore } from "../shared/mod.ts";
 import { openIncidentOf, sharedAsSilence } from "./shared.ts";
+import { watchLoop } from "./loop.ts";
 
 export interface Daemon {
   config(): NodeConfig;
@@ -255,6 +256,8 @@ export async function startDaemon(
     }
 
     const outbox = alerting.run(signal);
+    const lag = watchLoop(logger.child("loop"));
+    cleanups.push(() => lag.stop());
     logger.info("node started", {
       version: o.version,
       node: config.settings.node,
