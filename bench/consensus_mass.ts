@@ -20,6 +20,7 @@
  * latency runs' check interval in seconds, default 2), DMC_BENCH_CASES (latency
  * cases to run, e.g. `1,2`), DMC_BENCH_LOGS (a directory: each node's log per latency case).
  * DMC_BENCH_LATENCY=0: the mass runs only (run N = 10,000 as an invocation of its own: ~8 min);
+ * DMC_BENCH_V8=FLAGS: V8 flags added to the release ones (comma-separated, for experiments).
  * DMC_BENCH_PROF=DIR: each node writes a V8 CPU profile into DIR (world-writable: the nodes drop
  * root) when it stops. RSS after recovery is taken once every node has logged that it gave the
  * outage's memory back (the engine forgets closed incidents after stuckMs + 2 intervals).
@@ -35,7 +36,9 @@ const PROF = Deno.env.get("DMC_BENCH_PROF");
 /** The nodes run with the V8 flags a release runs with (packaging/v8-flags.txt). */
 const RELEASE_V8_FLAGS = "--v8-flags=" +
   Deno.readTextFileSync(new URL("../packaging/v8-flags.txt", import.meta.url))
-    .split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")).join(",");
+    .split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
+    // DMC_BENCH_V8: more V8 flags for the nodes (comma-separated), for experiments.
+    .concat(Deno.env.get("DMC_BENCH_V8")?.split(",") ?? []).join(",");
 
 /** Stops the nodes; with profiling, by SIGTERM first so each writes its profile. */
 async function stopAll(nodes: NodeProcess[]) {
@@ -328,6 +331,12 @@ async function massRun(n: number): Promise<Row> {
     polling = false;
     await poller;
     const rssAfter = Math.max(...pids.map(rssKb));
+    // What each node said of its stalls and of giving memory back, in its own words.
+    for (const [i, p] of nodes.entries()) {
+      for (const l of p.lines.slice(logFrom)) {
+        if (/event loop held up|memory returned/.test(l)) console.log(`n${i + 1}: ${l}`);
+      }
+    }
     const samples = (await probe.stop()).map((x) => ({
       ...x,
       t: x.at - outage,
