@@ -6,6 +6,8 @@
  * - `queue-only DB`: queues it, prints `queued` and waits to be killed before any attempt.
  * - `deliver DB PORT OFFSET_MS`: delivers everything due through the real SMTP channel to
  *   127.0.0.1:PORT with a clock OFFSET_MS ahead (past the dead process's lease), then exits.
+ * - `restart DB PORT`: the node's own loop (runOutbox) through the real SMTP channel, as a node
+ *   starting again; prints `pending=0` and exits once nothing is pending (or after 20 s).
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
@@ -44,6 +46,24 @@ if (mode === "enqueue" || mode === "queue-only") {
   email.close();
   say(attempts.map((a) => `${a.row.target} ${a.outcome}`).join(",") || "nothing due");
   say(`pending=${new Outbox(db).list(["pending"]).length}`);
+  db.close();
+} else if (mode === "restart") {
+  const { settings } = parseAlertSettings({ host: "127.0.0.1", port: Number(port) }, {
+    root: "/",
+    recipients: [],
+    alertFiles: {},
+    settings: { node: "node1", plugin_user: "nobody" },
+  });
+  const email = createSmtpChannel({ smtp: settings.smtp, password: null, ca: null });
+  const stop = new AbortController();
+  const loop = runOutbox({ db, channels: { email }, log, signal: stop.signal });
+  const end = Date.now() + 20_000;
+  const pending = () => new Outbox(db).list(["pending"]).length;
+  while (pending() > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  stop.abort();
+  await loop;
+  email.close();
+  say(`pending=${pending()}`);
   db.close();
 } else {
   throw new Error(`unknown mode ${mode}`);

@@ -81,6 +81,29 @@ Deno.test("outbox: a node SIGKILLed between queueing and sending delivers once a
   assertEquals([row!.status, row!.attempts], ["sent", 2]);
 });
 
+Deno.test("outbox: a node SIGKILLed mid-send sends again as soon as it starts again, not after the lease", async () => {
+  await using server = await startSmtpServer();
+  await using t = await tempDb();
+  t.db.close();
+  const first = child("enqueue", t.path);
+  await waitForLine(first, "sending");
+  first.kill("SIGKILL");
+  await first.status;
+  await first.stdout.cancel().catch(() => {});
+  const db = new DatabaseSync(t.path);
+  const [held] = new Outbox(db).byNotification("n-down-1");
+  db.close();
+  // The dead process's lease runs three minutes (send timeout + 60 s) ahead.
+  assertEquals(held!.nextAt > Date.now() + 60_000, true);
+  // The child gives up after 20 s: sent in that time means sent at the start, not at the lease.
+  assertEquals(await run("restart", t.path, String(server.port)), "pending=0\n");
+  assertEquals(server.mails.map((m) => m.to), [["ops@example.com"]]);
+  const db2 = new DatabaseSync(t.path);
+  const [row] = new Outbox(db2).byNotification("n-down-1");
+  db2.close();
+  assertEquals([row!.status, row!.attempts], ["sent", 2]);
+});
+
 Deno.test("outbox: a node SIGKILLed right after queueing delivers once on the next start", async () => {
   await using server = await startSmtpServer();
   await using t = await tempDb();

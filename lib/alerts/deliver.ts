@@ -229,6 +229,17 @@ export async function runOutbox(opts: DeliverOptions): Promise<void> {
   // Re-posts run beside the passes, so a slow Alertmanager never delays a mail or a webhook.
   let reposting: Promise<void> | null = null;
   try {
+    // Attempts a killed predecessor had under way are due now, not when their leases end.
+    const resumed = outbox.resumeInterrupted(clock.now());
+    if (resumed > 0) {
+      log.info("resuming deliveries interrupted when the node stopped", { notifications: resumed });
+    }
+  } catch (e) {
+    log.error("cannot resume interrupted deliveries; they retry when their lease ends", {
+      error: (e as Error).message,
+    });
+  }
+  try {
     while (!signal.aborted) {
       woken = new AbortController();
       let next: number | null;

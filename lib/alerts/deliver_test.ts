@@ -310,3 +310,26 @@ Deno.test("outbox: prune drops old sent rows and keeps failed ones", async () =>
   assertEquals(outbox.prune(T0 + 1), 1);
   assertEquals(outbox.list(["sent", "failed"]).map((r) => r.status), ["failed"]);
 });
+
+Deno.test("outbox: a database from before lease_pid gets the column; resumeInterrupted frees only dead holders' rows", async () => {
+  await using t = await tempDb();
+  // The table as older versions created it (no lease_pid).
+  t.db.exec(`CREATE TABLE alert_outbox (id INTEGER PRIMARY KEY, notification_id TEXT NOT NULL,
+    recipient TEXT NOT NULL, channel TEXT NOT NULL, target TEXT NOT NULL, incident_id TEXT NOT NULL,
+    kind TEXT NOT NULL, host TEXT NOT NULL, test TEXT NOT NULL, summary TEXT NOT NULL,
+    payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL, next_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT,
+    receipt TEXT, UNIQUE (notification_id, recipient))`);
+  const outbox = new Outbox(t.db);
+  outbox.enqueue(sampleDown(), targets, T0);
+  const [a, b, c] = outbox.list(["pending"]);
+  outbox.claim(a!.id, T0 + 180_000, 999_001); // a dead process
+  outbox.claim(b!.id, T0 + 180_000, 999_002); // a live one
+  outbox.claim(c!.id, T0 + 180_000); // this process
+  const alive = (pid: number) => pid === 999_002;
+  assertEquals(outbox.resumeInterrupted(T0 + 5, alive), 1);
+  const rows = outbox.list(["pending"]);
+  assertEquals(rows.map((r) => r.nextAt), [T0 + 5, T0 + 180_000, T0 + 180_000]);
+  assertEquals(rows[0]!.lastError, "interrupted: the process sending it stopped");
+  assertEquals(outbox.resumeInterrupted(T0 + 6, alive), 0, "freed once");
+});

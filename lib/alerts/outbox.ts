@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
   sent_at INTEGER,
   last_error TEXT,
   receipt TEXT,
+  lease_pid INTEGER,
   UNIQUE (notification_id, recipient)
 );
 CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (status, next_at);
@@ -76,6 +77,21 @@ CREATE INDEX IF NOT EXISTS alert_outbox_incident ON alert_outbox (incident_id, k
 const COLUMNS = `id, notification_id AS notificationId, recipient, channel, target,
   incident_id AS incidentId, kind, host, test, summary, payload, status, attempts,
   created_at AS createdAt, next_at AS nextAt, sent_at AS sentAt, last_error AS lastError, receipt`;
+
+/** Whether a process runs (by /proc; without /proc, assumed to). */
+function procAlive(pid: number): boolean {
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return true;
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Keeps stored error texts to one readable line. */
 function short(s: string, max = 500): string {
@@ -88,6 +104,11 @@ export class Outbox {
   constructor(readonly db: DatabaseSync) {
     try {
       db.exec(SCHEMA);
+      // Databases from before lease_pid (the process that took a row for an attempt).
+      const cols = db.prepare("PRAGMA table_info(alert_outbox)").all() as { name: string }[];
+      if (!cols.some((c) => c.name === "lease_pid")) {
+        db.exec("ALTER TABLE alert_outbox ADD COLUMN lease_pid INTEGER");
+      }
     } catch (e) {
       throw new StoreError(`Cannot create the alert_outbox table: ${(e as Error).message}`, {
         cause: e,
@@ -254,32 +275,60 @@ export class Outbox {
   }
 
   /**
-   * Takes a pending row for one attempt: counts the attempt and pushes next_at to `leaseUntil`,
-   * so a crash mid-send retries after the lease instead of never. Returns the attempt number, or
-   * null when the row is no longer pending.
+   * Takes a pending row for one attempt: counts the attempt, pushes next_at to `leaseUntil` and
+   * notes this process as the lease's holder, so a crash mid-send retries after the lease instead
+   * of never, and a restart retries at once ({@link resumeInterrupted}). Returns the attempt
+   * number, or null when the row is no longer pending.
    */
-  claim(id: number, leaseUntil: number): number | null {
+  claim(id: number, leaseUntil: number, pid = Deno.pid): number | null {
     const r = this.#prepare(
-      `UPDATE alert_outbox SET attempts = attempts + 1, next_at = ?
+      `UPDATE alert_outbox SET attempts = attempts + 1, next_at = ?, lease_pid = ?
        WHERE id = ? AND status = 'pending' RETURNING attempts`,
-    ).get(leaseUntil, id) as { attempts: number } | undefined;
+    ).get(leaseUntil, pid, id) as { attempts: number } | undefined;
     return r?.attempts ?? null;
   }
 
   markSent(id: number, now: number, receipt: string): void {
     this.#prepare(
-      "UPDATE alert_outbox SET status = 'sent', sent_at = ?, receipt = ?, last_error = NULL WHERE id = ?",
+      "UPDATE alert_outbox SET status = 'sent', sent_at = ?, receipt = ?, last_error = NULL, lease_pid = NULL WHERE id = ?",
     ).run(now, short(receipt), id);
   }
 
   markRetry(id: number, nextAt: number, error: string): void {
-    this.#prepare("UPDATE alert_outbox SET next_at = ?, last_error = ? WHERE id = ?")
-      .run(nextAt, short(error), id);
+    this.#prepare(
+      "UPDATE alert_outbox SET next_at = ?, last_error = ?, lease_pid = NULL WHERE id = ?",
+    ).run(nextAt, short(error), id);
   }
 
   markFailed(id: number, error: string): void {
-    this.#prepare("UPDATE alert_outbox SET status = 'failed', last_error = ? WHERE id = ?")
-      .run(short(error), id);
+    this.#prepare(
+      "UPDATE alert_outbox SET status = 'failed', last_error = ?, lease_pid = NULL WHERE id = ?",
+    ).run(short(error), id);
+  }
+
+  /**
+   * Rows whose attempt was under way in a process that is gone (killed mid-send): due again now
+   * instead of when their lease ends (the send timeout plus a minute). Whether the other side got
+   * that attempt is unknown, so it may get the notification twice (same id): at least once, as
+   * after any lease. `alive` says whether a pid still runs (default: /proc/<pid> exists; where
+   * there is no /proc, every holder counts as alive and the leases run out as before).
+   */
+  resumeInterrupted(now: number, alive: (pid: number) => boolean = procAlive): number {
+    const holders = this.db.prepare(
+      "SELECT DISTINCT lease_pid AS pid FROM alert_outbox WHERE status = 'pending' AND lease_pid IS NOT NULL",
+    ).all() as { pid: number }[];
+    let n = 0;
+    for (const { pid } of holders) {
+      if (pid === Deno.pid || alive(pid)) continue;
+      n += Number(
+        this.db.prepare(
+          `UPDATE alert_outbox SET next_at = ?, lease_pid = NULL,
+             last_error = 'interrupted: the process sending it stopped'
+           WHERE status = 'pending' AND lease_pid = ?`,
+        ).run(now, pid).changes,
+      );
+    }
+    return n;
   }
 
   /** Rows with the given statuses, oldest first. */
