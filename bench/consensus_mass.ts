@@ -38,7 +38,7 @@ const RELEASE_V8_FLAGS = "--v8-flags=" +
   Deno.readTextFileSync(new URL("../packaging/v8-flags.txt", import.meta.url))
     .split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
     // DMC_BENCH_V8: more V8 flags for the nodes (comma-separated), for experiments.
-    .concat(Deno.env.get("DMC_BENCH_V8")?.split(",") ?? []).join(",");
+    .concat(Deno.env.get("DMC_BENCH_V8")?.split(",").filter((f) => f !== "") ?? []).join(",");
 
 /** Stops the nodes; with profiling, by SIGTERM first so each writes its profile. */
 async function stopAll(nodes: NodeProcess[]) {
