@@ -150,6 +150,18 @@ interface State {
   sys: (typeof SYSCALLS)[string];
   /** Why the user switch cannot be done here, or null. */
   noSwitch: string | null;
+  /** The main thread's own credentials, read at the first switch (see {@link ownCredentials}). */
+  own?: Credentials;
+}
+
+/** What {@link spawnAs} restores after each spawn. */
+interface Credentials {
+  uid: [number, number, number];
+  gid: [number, number, number];
+  /** Supplementary groups (setgroups takes a pointer into it). */
+  groups: Uint32Array;
+  ngroups: number;
+  dumpable: number;
 }
 let state: State | null | undefined;
 let unavailable = "";
@@ -253,23 +265,26 @@ export interface SpawnedPlugin {
 
 const encoder = new TextEncoder();
 
-/** NUL-terminated strings and a NULL-terminated pointer array over them. */
-function cStrings(list: string[]): { strings: Uint8Array; pointers: BigUint64Array } {
-  const parts = list.map((s) => {
+/**
+ * NUL-terminated strings in one buffer and a NULL-terminated pointer array over them (64-bit
+ * little-endian words, as on x86_64 and aarch64, written as 32-bit halves: no BigInt per string).
+ */
+function cStrings(list: string[]): { strings: Uint8Array; pointers: Uint32Array } {
+  for (const s of list) {
     if (s.includes("\0")) {
       throw new TypeError(`argument or variable contains NUL: ${JSON.stringify(s)}`);
     }
-    return encoder.encode(s + "\0");
-  });
-  const strings = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  const pointers = new BigUint64Array(list.length + 1);
-  const base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(strings));
+  }
+  const strings = encoder.encode(list.join("\0") + "\0");
+  const pointers = new Uint32Array(2 * (list.length + 1));
+  const base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(strings)));
   let at = 0;
-  parts.forEach((p, i) => {
-    strings.set(p, at);
-    pointers[i] = BigInt(base) + BigInt(at);
-    at += p.length;
-  });
+  for (let i = 0; i < list.length; i++) {
+    const p = base + at;
+    pointers[2 * i] = p % 0x1_0000_0000;
+    pointers[2 * i + 1] = Math.floor(p / 0x1_0000_0000);
+    at = strings.indexOf(0, at) + 1;
+  }
   return { strings, pointers };
 }
 
@@ -317,7 +332,8 @@ export async function posixSpawn(
   const { lib } = s;
   const argv = cStrings([o.path, ...o.args]);
   const envp = cStrings(Object.entries(o.env).map(([k, v]) => `${k}=${v}`));
-  const path = cString(o.path);
+  // argv[0] is the path: its NUL-terminated bytes start the argv buffer.
+  const path = argv.strings;
 
   const fds = new Int32Array(4);
   if (lib.pipe2(fds.subarray(0, 2), O_CLOEXEC) !== 0) {
@@ -362,7 +378,7 @@ export async function posixSpawn(
   } finally {
     lib.posix_spawn_file_actions_destroy(actions);
     // Keep the strings alive until here: the pointer arrays point into them.
-    void argv.strings, envp.strings, path;
+    void argv.strings, envp.strings;
   }
   lib.close(outW);
   lib.close(errW);
@@ -378,54 +394,74 @@ export async function posixSpawn(
 }
 
 /**
- * Runs `spawn` with the calling thread switched to `runAs`, then switches it back. A failed
- * switch back leaves this thread unprivileged (the safe side) and is thrown.
+ * The main thread's real, effective and saved ids, supplementary groups and dumpable flag, read
+ * once. They cannot change while plugins switch user: nothing in dmonitor changes credentials
+ * except the start-up drop of `run_as` (lib/privilege), which runs before the scheduler and
+ * leaves no id at 0, after which the node is not root and never switches per thread again;
+ * {@link spawnAs} itself always puts back exactly these. Should they have changed anyway, the
+ * switch back would at worst restore root's own ids, which only a thread that still is root can
+ * do (setresuid needs CAP_SETUID), or fail and disable the path (the safe side).
  */
-function spawnAs(s: State, runAs: RunAs, spawn: () => number): number {
+function ownCredentials(s: State): Credentials {
+  if (s.own) return s.own;
   const { lib, sys } = s;
   const u = [new Uint32Array(1), new Uint32Array(1), new Uint32Array(1)] as const;
   const g = [new Uint32Array(1), new Uint32Array(1), new Uint32Array(1)] as const;
   if (lib.getresuid(...u) !== 0 || lib.getresgid(...g) !== 0) throw new Error("getresuid failed");
   const groups = new Uint32Array(1024);
   const ngroups = Number(
-    lib.syscall(
-      BigInt(sys.getgroups),
-      BigInt(groups.length),
-      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups))),
-      0n,
-    ),
+    lib.syscall(BigInt(sys.getgroups), BigInt(groups.length), BigInt(ptr(groups)), 0n),
   );
   if (ngroups < 0) throw new Error(`getgroups failed (errno ${errno(lib)})`);
-  const dumpable = lib.prctl(PR_GET_DUMPABLE, 0n, 0n, 0n, 0n);
+  s.own = {
+    uid: [u[0][0]!, u[1][0]!, u[2][0]!],
+    gid: [g[0][0]!, g[1][0]!, g[2][0]!],
+    groups,
+    ngroups,
+    dumpable: lib.prctl(PR_GET_DUMPABLE, 0n, 0n, 0n, 0n),
+  };
+  return s.own;
+}
+
+const ptr = (b: Uint32Array) =>
+  Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint32Array<ArrayBuffer>));
+
+/**
+ * Runs `spawn` with the calling thread switched to `runAs`, then switches it back. A failed
+ * switch back leaves this thread unprivileged (the safe side) and is thrown.
+ *
+ * Four to six system calls around the spawn: setgroups(0) is left out both ways when the thread
+ * has no supplementary groups (usual for a service), since the plugin inherits that empty list
+ * as it is; the dumpable flag is put back because the kernel clears it on each euid change.
+ */
+function spawnAs(s: State, runAs: RunAs, spawn: () => number): number {
+  const { lib, sys } = s;
+  const own = ownCredentials(s);
   const call = (nr: number, a: number | bigint, b: number | bigint = 0, c: number | bigint = 0) =>
     Number(lib.syscall(BigInt(nr), BigInt(a), BigInt(b), BigInt(c)));
   let rc: number;
   try {
-    if (call(sys.setgroups, 0, 0) !== 0) {
+    if (own.ngroups !== 0 && call(sys.setgroups, 0, 0) !== 0) {
       throw new Error(`setgroups(0) failed (errno ${errno(lib)})`);
     }
     if (call(sys.setresgid, runAs.gid, runAs.gid, runAs.gid) !== 0) {
       throw new Error(`setresgid(${runAs.gid}) failed (errno ${errno(lib)})`);
     }
-    if (call(sys.setresuid, runAs.uid, runAs.uid, u[2][0]!) !== 0) {
+    if (call(sys.setresuid, runAs.uid, runAs.uid, own.uid[2]) !== 0) {
       throw new Error(`setresuid(${runAs.uid}) failed (errno ${errno(lib)})`);
     }
     rc = spawn();
   } finally {
-    const back = call(sys.setresuid, u[0][0]!, u[1][0]!, u[2][0]!) === 0 &&
-      call(sys.setresgid, g[0][0]!, g[1][0]!, g[2][0]!) === 0 &&
-      call(
-          sys.setgroups,
-          ngroups,
-          BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups))),
-        ) === 0;
+    const back = call(sys.setresuid, own.uid[0], own.uid[1], own.uid[2]) === 0 &&
+      call(sys.setresgid, own.gid[0], own.gid[1], own.gid[2]) === 0 &&
+      (own.ngroups === 0 || call(sys.setgroups, own.ngroups, ptr(own.groups)) === 0);
     if (!back) {
       const e = errno(lib);
       s.noSwitch = `switching the main thread back failed (errno ${e})`;
       // deno-lint-ignore no-unsafe-finally
       throw new Error(`cannot restore the main thread's credentials after a spawn (errno ${e})`);
     }
-    if (dumpable >= 0) lib.prctl(PR_SET_DUMPABLE, BigInt(dumpable), 0n, 0n, 0n);
+    if (own.dumpable >= 0) lib.prctl(PR_SET_DUMPABLE, BigInt(own.dumpable), 0n, 0n, 0n);
   }
   return rc;
 }
