@@ -13,7 +13,7 @@ import {
 } from "./parse.ts";
 import type { CheckResult } from "./result.ts";
 import { describeSpawnError, type RunAs } from "./safety.ts";
-import { trustProblemSync } from "./trust.ts";
+import { trustProblemReplayed } from "./trust_replay.ts";
 import { becomeSubreaper, beginSpawn, sweepOrphans, trackChild, untrackChild } from "./reaper.ts";
 import { resolveUser } from "./user.ts";
 import { killQuiet, posixSpawn, posixSpawnAvailable } from "./spawn.ts";
@@ -164,8 +164,10 @@ export async function runPlugin(spec: PluginSpec, deps: RunDeps = {}): Promise<C
     // The rules `dmonitor config check` applies too (validate.ts), re-checked before every run
     // since files change. Exec'ing by path afterwards is safe: see trust.ts for why.
     // Synchronous: a handful of lstat calls on local metadata cost less than one trip each to
-    // the blocking pool (a tenth of the CPU, measured at hundreds of runs a second).
-    const refusal = trustProblemSync(spec.path, { nodeUid, runAs });
+    // the blocking pool (a tenth of the CPU, measured at hundreds of runs a second). Replayed
+    // (trust_replay.ts): the same calls made afresh, the walker's logic skipped when every reply
+    // is what it was in the last walk that passed, which gives that walk's answer.
+    const refusal = trustProblemReplayed(spec.path, { nodeUid, runAs });
     if (refusal) return refuse(refusal);
     if (deps.signal?.aborted) return refuse("run aborted (dmonitor is stopping)");
     return await execute(spec, deps, runAs, result, refuse);

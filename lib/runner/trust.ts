@@ -45,8 +45,10 @@ export interface EntryInfo {
 /** Most symlinks followed for one path (Linux's MAXSYMLINKS). */
 export const MAX_LINKS = 40;
 
-type Request = { op: "lstat"; path: string } | { op: "readlink"; path: string };
-type Reply = { info: EntryInfo } | { target: string } | { error: unknown };
+/** A file-system call the walker needs. */
+export type Request = { op: "lstat"; path: string } | { op: "readlink"; path: string };
+/** Its outcome, handed back to the walker. */
+export type Reply = { info: EntryInfo } | { target: string } | { error: unknown };
 
 const octal = (mode: number) => `mode ${(mode & 0o7777).toString(8).padStart(4, "0")}`;
 
@@ -124,8 +126,12 @@ function errorText(path: string, err: unknown): string {
 /** Splits a path into its non-empty components. */
 const parts = (p: string) => p.split("/").filter((c) => c !== "" && c !== ".");
 
-/** The walker: yields the lstat/readlink calls it needs, returns the refusal or null. */
-function* walk(path: string, o: TrustOptions): Generator<Request, string | null, Reply> {
+/**
+ * The walker: yields the lstat/readlink calls it needs, returns the refusal or null. It is a pure
+ * function of the replies: the same replies give the same requests and the same answer (what
+ * trust_replay.ts relies on).
+ */
+export function* walk(path: string, o: TrustOptions): Generator<Request, string | null, Reply> {
   if (!path.startsWith("/")) return `${path} is not an absolute path`;
   const checked = new Set<string>();
   const checkDir = function* (dir: string): Generator<Request, string | null, Reply> {
