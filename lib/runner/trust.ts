@@ -134,13 +134,21 @@ const parts = (p: string) => p.split("/").filter((c) => c !== "" && c !== ".");
 export function* walk(path: string, o: TrustOptions): Generator<Request, string | null, Reply> {
   if (!path.startsWith("/")) return `${path} is not an absolute path`;
   const checked = new Set<string>();
-  const checkDir = function* (dir: string): Generator<Request, string | null, Reply> {
+  /** `known`: the directory's lstat, when the caller has just made it (no second call). */
+  const checkDir = function* (
+    dir: string,
+    known?: EntryInfo,
+  ): Generator<Request, string | null, Reply> {
     if (checked.has(dir)) return null;
-    const r = yield { op: "lstat", path: dir };
-    if ("error" in r) return errorText(dir, r.error);
-    if (!("info" in r)) return `cannot inspect ${dir}`;
-    if (!r.info.isDirectory) return `${dir} is not a directory`;
-    const problem = dirProblem(dir, r.info, o);
+    let info = known;
+    if (!info) {
+      const r = yield { op: "lstat", path: dir };
+      if ("error" in r) return errorText(dir, r.error);
+      if (!("info" in r)) return `cannot inspect ${dir}`;
+      info = r.info;
+    }
+    if (!info.isDirectory) return `${dir} is not a directory`;
+    const problem = dirProblem(dir, info, o);
     if (!problem) checked.add(dir);
     return problem;
   };
@@ -176,7 +184,7 @@ export function* walk(path: string, o: TrustOptions): Generator<Request, string 
     }
     if (todo.length === 0) return fileProblem(here, info, o);
     if (!info.isDirectory) return `${here} is not a directory`;
-    problem = yield* checkDir(here);
+    problem = yield* checkDir(here, info);
     if (problem) return problem;
     dir = here;
   }
