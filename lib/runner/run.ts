@@ -18,6 +18,10 @@ import { becomeSubreaper, beginSpawn, sweepOrphans, trackChild, untrackChild } f
 import { resolveUser } from "./user.ts";
 import { killQuiet, posixSpawn, posixSpawnAvailable } from "./spawn.ts";
 import { capture, type Captured } from "./capture.ts";
+import { Deadlines } from "./deadline.ts";
+
+/** The timeouts of every run in this process. */
+const deadlines = new Deadlines();
 
 /** The only PATH a plugin sees. */
 export const PLUGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -247,11 +251,12 @@ async function execute(
   let pipesDone = false;
   const pipes = child.output.finally(() => pipesDone = true);
 
-  // A timer we clear, rather than AbortSignal.timeout, so thousands of fast runs leave no
-  // pending timers behind; and no AbortController per run, which costs more than the timer.
+  // A deadline we cancel, rather than AbortSignal.timeout, so thousands of fast runs leave no
+  // pending timers behind; and no AbortController per run, which costs more than the timer. The
+  // runs share one timer per timeout length (deadline.ts).
   let expire!: (v: undefined) => void;
   const expired = new Promise<undefined>((resolve) => expire = resolve);
-  const timer = setTimeout(expire, spec.timeoutMs, undefined);
+  const cancel = deadlines.after(spec.timeoutMs, () => expire(undefined));
   const onAbort = () => expire(undefined);
   if (deps.signal?.aborted) onAbort();
   deps.signal?.addEventListener("abort", onAbort, { once: true });
@@ -259,7 +264,7 @@ async function execute(
   try {
     status = await Promise.race([reaped, expired]);
   } finally {
-    clearTimeout(timer);
+    cancel();
     deps.signal?.removeEventListener("abort", onAbort);
   }
   if (status === undefined) {
