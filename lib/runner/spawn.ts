@@ -642,6 +642,8 @@ function watch(
 const readBuffer = new Uint8Array(READ_CHUNK);
 
 function captured(st: { chunks: Uint8Array[]; kept: number; total: number }): Captured {
+  // The usual plugin writes one line: its one chunk is already a copy of its own.
+  if (st.chunks.length === 1) return { bytes: st.chunks[0]!, total: st.total };
   const bytes = new Uint8Array(st.kept);
   let at = 0;
   for (const c of st.chunks) {
