@@ -24,6 +24,8 @@
  * @module
  */
 
+import { ownChildren } from "./children.ts";
+
 /** Live plugin and command pids (a count per pid: pids are reused). */
 const tracked = new Map<number, number>();
 
@@ -159,20 +161,6 @@ function readProc(pid: number | "self"): Proc | null {
   };
 }
 
-/** Our direct children, from every thread's `children` list (no full /proc scan). */
-function children(): number[] {
-  const out = new Set<number>();
-  try {
-    for (const t of Deno.readDirSync("/proc/self/task")) {
-      try {
-        const text = Deno.readTextFileSync(`/proc/self/task/${t.name}/children`);
-        for (const p of text.split(" ")) if (/^\d+$/.test(p)) out.add(Number(p));
-      } catch { /* thread gone */ }
-    }
-  } catch { /* no /proc */ }
-  return [...out];
-}
-
 function hasPluginEnv(pid: number): boolean {
   try {
     const env = Deno.readTextFileSync(`/proc/${pid}/environ`);
@@ -194,7 +182,7 @@ function strays(self: Proc): { kill: number[]; reap: number[] } {
   const kill: number[] = [];
   const reap: number[] = [];
   const now = performance.now();
-  const current = children();
+  const current = ownChildren();
   // Forget pids that are gone (reaped by Deno after all), so the map stays bounded.
   for (const pid of lingering.keys()) if (!current.includes(pid)) lingering.delete(pid);
   for (const pid of current) {
