@@ -142,8 +142,8 @@ const SIGNALS: Deno.Signal[] = [
 
 interface State {
   lib: Lib;
-  /** Reused by every spawn (init and destroy around each). */
-  actions: Uint8Array;
+  /** File actions by pipe descriptors (see {@link fileActions}). */
+  kept: Map<number, Uint8Array>;
   /** Set up once: a new session, default dispositions for every signal, nothing blocked. */
   attr: Uint8Array;
   sys: (typeof SYSCALLS)[string];
@@ -209,7 +209,7 @@ function open(): State | null {
     return null;
   }
   unavailable = "";
-  state = { lib, sys, actions: new Uint8Array(OPAQUE_BYTES), attr, noSwitch: switchProblem(lib) };
+  state = { lib, sys, kept: new Map(), attr, noSwitch: switchProblem(lib) };
   return state;
 }
 
@@ -346,36 +346,23 @@ export async function posixSpawn(
   const [outR, outW, errR, errW] = [fds[0]!, fds[1]!, fds[2]!, fds[3]!];
   const closeAll = () => [outR, outW, errR, errW].forEach((fd) => lib.close(fd));
 
-  // A spawn on the pool may overlap others: it gets file actions of its own.
-  const actions = o.runAs ? s.actions : new Uint8Array(OPAQUE_BYTES);
   const { attr } = s;
   const pidBuf = new Int32Array(1);
   let rc: number;
-  lib.posix_spawn_file_actions_init(actions);
+  const built = fileActions(s, outW, errW);
   try {
-    const check = (what: string, r: number) => {
-      if (r !== 0) throw new Error(`${what} failed (errno ${r})`);
-    };
-    check("addopen", lib.posix_spawn_file_actions_addopen(actions, 0, DEV_NULL, O_RDONLY, 0));
-    check("adddup2", lib.posix_spawn_file_actions_adddup2(actions, outW, 1));
-    check("adddup2", lib.posix_spawn_file_actions_adddup2(actions, errW, 2));
-    check("addchdir", lib.posix_spawn_file_actions_addchdir_np(actions, ROOT_DIR));
-    // Descriptors inherited without close-on-exec (from whoever started dmonitor) stay ours.
-    if (lib.posix_spawn_file_actions_addclosefrom_np) {
-      check("addclosefrom", lib.posix_spawn_file_actions_addclosefrom_np(actions, 3));
-    }
     rc = o.runAs
       ? spawnAs(
         s,
         o.runAs,
-        () => lib.posix_spawn(pidBuf, path, actions, attr, argv.pointers, envp.pointers),
+        () => lib.posix_spawn(pidBuf, path, built.actions, attr, argv.pointers, envp.pointers),
       )
-      : await lib.posix_spawn_pool(pidBuf, path, actions, attr, argv.pointers, envp.pointers);
+      : await lib.posix_spawn_pool(pidBuf, path, built.actions, attr, argv.pointers, envp.pointers);
   } catch (e) {
     closeAll();
     throw e;
   } finally {
-    lib.posix_spawn_file_actions_destroy(actions);
+    if (!built.kept) lib.posix_spawn_file_actions_destroy(built.actions);
     // Keep the strings alive until here: the pointer arrays point into them.
     void argv.strings, envp.strings;
   }
@@ -390,6 +377,45 @@ export async function posixSpawn(
   lib.fcntl(outR, F_SETFL, O_NONBLOCK);
   lib.fcntl(errR, F_SETFL, O_NONBLOCK);
   return watch(s, pid, outR, errR, cap, errCap);
+}
+
+/** File actions kept for a pair of pipe descriptors; the numbers come back run after run. */
+const MAX_KEPT_ACTIONS = 256;
+
+/**
+ * The file actions of a spawn whose stdout and stderr are `outW` and `errW`: stdin from
+ * /dev/null, the two pipes, cwd `/`, and every other descriptor closed. posix_spawn only reads
+ * them, so spawns overlapping on the pool can share one; and the lowest free descriptors are
+ * reused, so a few pairs cover every spawn: each is built once (seven libc calls and six
+ * getrlimit system calls saved per spawn) and kept, up to {@link MAX_KEPT_ACTIONS}. Past that, a
+ * spawn builds its own and destroys it (`kept` false).
+ */
+function fileActions(s: State, outW: number, errW: number): { actions: Uint8Array; kept: boolean } {
+  const key = outW < 0x10000 && errW < 0x10000 ? outW * 0x10000 + errW : -1;
+  const cached = s.kept.get(key);
+  if (cached) return { actions: cached, kept: true };
+  const { lib } = s;
+  const actions = new Uint8Array(OPAQUE_BYTES);
+  lib.posix_spawn_file_actions_init(actions);
+  try {
+    const check = (what: string, r: number) => {
+      if (r !== 0) throw new Error(`${what} failed (errno ${r})`);
+    };
+    check("addopen", lib.posix_spawn_file_actions_addopen(actions, 0, DEV_NULL, O_RDONLY, 0));
+    check("adddup2", lib.posix_spawn_file_actions_adddup2(actions, outW, 1));
+    check("adddup2", lib.posix_spawn_file_actions_adddup2(actions, errW, 2));
+    check("addchdir", lib.posix_spawn_file_actions_addchdir_np(actions, ROOT_DIR));
+    // Descriptors inherited without close-on-exec (from whoever started dmonitor) stay ours.
+    if (lib.posix_spawn_file_actions_addclosefrom_np) {
+      check("addclosefrom", lib.posix_spawn_file_actions_addclosefrom_np(actions, 3));
+    }
+  } catch (e) {
+    lib.posix_spawn_file_actions_destroy(actions);
+    throw e;
+  }
+  if (key < 0 || s.kept.size >= MAX_KEPT_ACTIONS) return { actions, kept: false };
+  s.kept.set(key, actions);
+  return { actions, kept: true };
 }
 
 /**
