@@ -113,6 +113,7 @@ const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 const EPOLLIN = 0x1;
 const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
 const MAX_EVENTS = 64;
 /** struct epoll_event is packed on x86_64 (12 bytes), naturally aligned elsewhere (16). */
 const EPOLL_EVENT_BYTES = Deno.build.arch === "x86_64" ? 12 : 16;
@@ -541,15 +542,14 @@ class Poller {
   }
 
   /**
-   * Stops watching `fd` and closes it. Closing removes the registration, with no EPOLL_CTL_DEL
-   * (three system calls per plugin saved): epoll drops an item when the last reference to its
-   * file goes. Until then (a spawn on another thread holds copies of our descriptors from its
-   * clone until the child's exec closes them, as every one is close-on-exec) the item may still
-   * report, with this fd's old generation: such events are dropped in {@link #loop}, and a new
-   * file under the same number is a separate item (epoll keys items by file and number).
+   * Stops watching `fd` and closes it. The registration is removed first: closing alone would
+   * leave it in place while a spawn on another thread holds a copy of the descriptor (from its
+   * clone until the child's exec), and a closed pipe at EOF would keep waking epoll_wait in that
+   * window (measured: three times as many waits with the pool's spawns).
    */
   close(fd: number): void {
     if (!this.#handlers.delete(fd)) return;
+    this.#control(EPOLL_CTL_DEL, fd, 0);
     this.#lib.close(fd);
     // A wait with nothing left to watch would hold the event loop open: release it.
     if (this.#handlers.size === 0 && this.#waiting) {
