@@ -456,9 +456,9 @@ const ptr = (b: Uint32Array) =>
  * Runs `spawn` with the calling thread switched to `runAs`, then switches it back. A failed
  * switch back leaves this thread unprivileged (the safe side) and is thrown.
  *
- * Four to six system calls around the spawn: setgroups(0) is left out both ways when the thread
- * has no supplementary groups (usual for a service), since the plugin inherits that empty list
- * as it is; the dumpable flag is put back because the kernel clears it on each euid change.
+ * Five system calls around the spawn (seven with supplementary groups): setgroups is left out
+ * both ways when the thread has none (usual for a service), since the plugin inherits that empty
+ * list as it is; the dumpable flag is put back because the kernel clears it on each euid change.
  */
 function spawnAs(s: State, runAs: RunAs, spawn: () => number): number {
   const { lib, sys } = s;
