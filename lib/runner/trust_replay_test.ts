@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { trustProblemSync } from "./trust.ts";
 import { trustProblemReplayed } from "./trust_replay.ts";
 import { trustedTempDir } from "./testing.ts";
+import { runPlugin } from "./run.ts";
 
 const uid = Deno.uid();
 const o = { nodeUid: uid, runAs: uid === 0 ? { uid: 65534, gid: 65534 } : null };
@@ -76,5 +77,25 @@ Deno.test("trust replay: every change on the path is seen at the next check", as
     assert.equal(agree(link, "symlink back"), null);
   } finally {
     await Deno.remove(top, { recursive: true });
+  }
+});
+
+Deno.test("trust replay: runPlugin refuses at the next run once the plugin's directory is loosened", async () => {
+  const dir = await trustedTempDir("dmonitor-replay-run-");
+  try {
+    const plugin = `${dir}/check_ok`;
+    await Deno.writeTextFile(plugin, "#!/bin/sh\necho OK fine\n", { mode: 0o755 });
+    await Deno.chmod(plugin, 0o755);
+    const run = () => runPlugin({ host: "h", test: "t", path: plugin, timeoutMs: 5_000 });
+    assert.equal((await run()).status, "OK");
+    assert.equal((await run()).status, "OK", "replayed");
+    await Deno.chmod(dir, 0o777);
+    const refused = await run();
+    assert.equal(refused.state, "ERROR");
+    assert.match(refused.output, /is writable by group and others/);
+    await Deno.chmod(dir, 0o755);
+    assert.equal((await run()).status, "OK");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
