@@ -42,6 +42,12 @@ function openLibc(): Libc | null {
   return libc;
 }
 
+/**
+ * Threads whose files are kept open (two descriptors each), so that a pool grown to hundreds of
+ * threads cannot take the descriptors plugins need; the others are read by path.
+ */
+const MAX_KEPT = 64;
+
 /** Open files of each thread seen, by tid. */
 const files = new Map<string, { children: number; comm: number }>();
 const buf = new Uint8Array(64 * 1024);
@@ -99,6 +105,12 @@ export function ownChildren(): number[] {
     if (f && Number(lib.pread(f.comm, buf, 1n, 0n)) < 0) {
       forget(lib, tid);
       f = undefined;
+    }
+    if (!f && files.size >= MAX_KEPT) {
+      try {
+        addPids(Deno.readTextFileSync(`/proc/self/task/${tid}/children`), out);
+      } catch { /* thread gone */ }
+      continue;
     }
     f ??= openThread(lib, tid) ?? undefined;
     if (!f) continue; // exited meanwhile: its children went to another thread, read below or next time
