@@ -17,8 +17,9 @@
  * close-on-exec and cannot clear the flag), so it would break nearly every plugin.
  *
  * One walker, written as a generator of file-system requests, is driven synchronously for
- * `dmonitor config check` (config validators are synchronous) and asynchronously at run time, so
- * both give exactly the same answer with exactly the same message.
+ * `dmonitor config check` (config validators are synchronous) and before each plugin run (there
+ * replayed, trust_replay.ts), asynchronously for command channels, so all give exactly the same
+ * answer with exactly the same message.
  * @module
  */
 import type { RunAs } from "./safety.ts";
