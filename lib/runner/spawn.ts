@@ -265,27 +265,97 @@ export interface SpawnedPlugin {
 
 const encoder = new TextEncoder();
 
-/**
- * NUL-terminated strings in one buffer and a NULL-terminated pointer array over them (64-bit
- * little-endian words, as on x86_64 and aarch64, written as 32-bit halves: no BigInt per string).
- */
-function cStrings(list: string[]): { strings: Uint8Array; pointers: Uint32Array } {
+/** The C strings and pointer arrays of one spawn. */
+interface Packed {
+  /** The program's path: argv[0], NUL-terminated. */
+  path: Uint8Array;
+  argv: Uint32Array;
+  envp: Uint32Array;
+  /** Buffers the pointers point into, to keep alive until posix_spawn has returned. */
+  keep: Uint8Array[];
+}
+
+function noNul(list: string[]): void {
   for (const s of list) {
     if (s.includes("\0")) {
       throw new TypeError(`argument or variable contains NUL: ${JSON.stringify(s)}`);
     }
   }
+}
+
+/** Writes pointer `p` as entry `i` of a 64-bit little-endian array (x86_64, aarch64). */
+function setPointer(pointers: Uint32Array, i: number, p: number): void {
+  pointers[2 * i] = p % 0x1_0000_0000;
+  pointers[2 * i + 1] = Math.floor(p / 0x1_0000_0000);
+}
+
+/**
+ * NUL-terminated strings in one buffer and a NULL-terminated pointer array over them, written
+ * as 32-bit halves: no BigInt per string.
+ */
+function cStrings(list: string[]): { strings: Uint8Array; pointers: Uint32Array } {
+  noNul(list);
   const strings = encoder.encode(list.join("\0") + "\0");
   const pointers = new Uint32Array(2 * (list.length + 1));
   const base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(strings)));
   let at = 0;
   for (let i = 0; i < list.length; i++) {
-    const p = base + at;
-    pointers[2 * i] = p % 0x1_0000_0000;
-    pointers[2 * i + 1] = Math.floor(p / 0x1_0000_0000);
+    setPointer(pointers, i, base + at);
     at = strings.indexOf(0, at) + 1;
   }
   return { strings, pointers };
+}
+
+/** For a spawn that may overlap others (on the pool): buffers of its own. */
+function packOwn(args: string[], env: string[]): Packed {
+  const argv = cStrings(args);
+  const envp = cStrings(env);
+  return {
+    path: argv.strings,
+    argv: argv.pointers,
+    envp: envp.pointers,
+    keep: [argv.strings, envp.strings],
+  };
+}
+
+const SHARED_BYTES = 64 * 1024;
+const SHARED_POINTERS = 1024;
+let shared: { bytes: Uint8Array; base: number; pointers: Uint32Array } | undefined;
+
+/**
+ * For a spawn made synchronously on the main thread (the user switch), which nothing can
+ * overlap: argv and envp written into one buffer kept for them, whose address is read once (a
+ * fifth of the cost of fresh buffers). Null when they do not fit.
+ */
+function packShared(args: string[], env: string[]): Packed | null {
+  noNul(args);
+  noNul(env);
+  if (args.length + env.length + 2 > SHARED_POINTERS) return null;
+  shared ??= (() => {
+    const bytes = new Uint8Array(SHARED_BYTES);
+    const base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+    return { bytes, base, pointers: new Uint32Array(2 * SHARED_POINTERS) };
+  })();
+  const { bytes, base, pointers } = shared;
+  let at = 0;
+  let i = 0;
+  for (const list of [args, env]) {
+    for (const str of list) {
+      const r = encoder.encodeInto(str, bytes.subarray(at, SHARED_BYTES - 1));
+      if (r.read < str.length) return null;
+      setPointer(pointers, i++, base + at);
+      at += r.written;
+      bytes[at++] = 0;
+    }
+    setPointer(pointers, i++, 0);
+  }
+  const split = 2 * (args.length + 1);
+  return {
+    path: bytes,
+    argv: pointers.subarray(0, split),
+    envp: pointers.subarray(split, 2 * i),
+    keep: [],
+  };
 }
 
 const cString = (s: string) => encoder.encode(s + "\0");
@@ -330,10 +400,9 @@ export async function posixSpawn(
   const s = open();
   if (s === null) throw new Error(`posix_spawn is not available: ${unavailable}`);
   const { lib } = s;
-  const argv = cStrings([o.path, ...o.args]);
-  const envp = cStrings(Object.entries(o.env).map(([k, v]) => `${k}=${v}`));
-  // argv[0] is the path: its NUL-terminated bytes start the argv buffer.
-  const path = argv.strings;
+  const args = [o.path, ...o.args];
+  const env = Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
+  const c = (o.runAs ? packShared(args, env) : null) ?? packOwn(args, env);
 
   const fds = new Int32Array(4);
   if (lib.pipe2(fds.subarray(0, 2), O_CLOEXEC) !== 0) {
@@ -356,16 +425,16 @@ export async function posixSpawn(
       ? spawnAs(
         s,
         o.runAs,
-        () => lib.posix_spawn(pidBuf, path, built.actions, attr, argv.pointers, envp.pointers),
+        () => lib.posix_spawn(pidBuf, c.path, built.actions, attr, c.argv, c.envp),
       )
-      : await lib.posix_spawn_pool(pidBuf, path, built.actions, attr, argv.pointers, envp.pointers);
+      : await lib.posix_spawn_pool(pidBuf, c.path, built.actions, attr, c.argv, c.envp);
   } catch (e) {
     closeAll();
     throw e;
   } finally {
     if (!built.kept) lib.posix_spawn_file_actions_destroy(built.actions);
     // Keep the strings alive until here: the pointer arrays point into them.
-    void argv.strings, envp.strings;
+    void c.keep;
   }
   lib.close(outW);
   lib.close(errW);
