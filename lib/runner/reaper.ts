@@ -24,6 +24,8 @@
  * @module
  */
 
+import { ownChildren } from "./children.ts";
+
 /** Live plugin and command pids (a count per pid: pids are reused). */
 const tracked = new Map<number, number>();
 
@@ -159,20 +161,6 @@ function readProc(pid: number | "self"): Proc | null {
   };
 }
 
-/** Our direct children, from every thread's `children` list (no full /proc scan). */
-function children(): number[] {
-  const out = new Set<number>();
-  try {
-    for (const t of Deno.readDirSync("/proc/self/task")) {
-      try {
-        const text = Deno.readTextFileSync(`/proc/self/task/${t.name}/children`);
-        for (const p of text.split(" ")) if (/^\d+$/.test(p)) out.add(Number(p));
-      } catch { /* thread gone */ }
-    }
-  } catch { /* no /proc */ }
-  return [...out];
-}
-
 function hasPluginEnv(pid: number): boolean {
   try {
     const env = Deno.readTextFileSync(`/proc/${pid}/environ`);
@@ -194,7 +182,7 @@ function strays(self: Proc): { kill: number[]; reap: number[] } {
   const kill: number[] = [];
   const reap: number[] = [];
   const now = performance.now();
-  const current = children();
+  const current = ownChildren();
   // Forget pids that are gone (reaped by Deno after all), so the map stays bounded.
   for (const pid of lingering.keys()) if (!current.includes(pid)) lingering.delete(pid);
   for (const pid of current) {
@@ -217,26 +205,41 @@ function strays(self: Proc): { kill: number[]; reap: number[] } {
   return { kill, reap };
 }
 
-let scheduled: Promise<number> | null = null;
+/** The sweep callers join: not yet looking at /proc (see {@link sweepOrphans}). */
+let pending: Promise<number> | null = null;
+/** The last sweep started; the next one waits for it. */
+let last: Promise<unknown> = Promise.resolve();
 
 /**
  * Ends every stray child (see the module doc) and whatever it forked, and reaps them; resolves
- * to how many were ended. A no-op without the subreaper. Calls made before the next macrotask
- * share one sweep, which starts after all of them (so it sees what each caller's run left): the
- * runs that one batch of events ends pay for one look at /proc instead of one each.
+ * to how many were ended. A no-op without the subreaper.
+ *
+ * Callers share sweeps: a call joins the sweep that has not yet taken its first look at /proc,
+ * which therefore sees what the caller's run left; else it starts one that begins after the
+ * sweep under way has finished and after the next macrotask. So at most one sweep looks at a
+ * time and one waits, and the runs that end meanwhile (a batch of events, or all the runs that
+ * end while a sweep waits for spawns in flight) pay for one look instead of one each.
  */
 export function sweepOrphans(): Promise<number> {
   if (!subreaper) return Promise.resolve(0);
-  scheduled ??= new Promise<number>((resolve, reject) => {
-    setTimeout(() => {
-      scheduled = null;
-      sweep().then(resolve, reject);
-    }, 0);
+  if (pending) return pending;
+  const p: Promise<number> = new Promise<number>((resolve, reject) => {
+    const start = () =>
+      setTimeout(() => {
+        const looking = () => {
+          if (pending === p) pending = null;
+        };
+        sweep(looking).finally(looking).then(resolve, reject);
+      }, 0);
+    last.then(start, start);
   });
-  return scheduled;
+  pending = p;
+  last = p;
+  return p;
 }
 
-async function sweep(): Promise<number> {
+/** `looking` is called just before the first look at /proc (from then on, callers must not join). */
+async function sweep(looking: () => void): Promise<number> {
   const self = readProc("self");
   if (!self) return 0;
   let ended = 0;
@@ -245,6 +248,7 @@ async function sweep(): Promise<number> {
   for (let round = 0; round < 100; round++) {
     // A sweep skipped under a steady stream of spawns is made up by the next run's.
     if (!(await noSpawnInFlight(200))) break;
+    looking();
     const { kill, reap } = strays(self);
     for (const pid of reap) libc!.waitpid(pid, null, WNOHANG);
     if (kill.length === 0) break;

@@ -13,11 +13,15 @@ import {
 } from "./parse.ts";
 import type { CheckResult } from "./result.ts";
 import { describeSpawnError, type RunAs } from "./safety.ts";
-import { trustProblemSync } from "./trust.ts";
+import { trustProblemReplayed } from "./trust_replay.ts";
 import { becomeSubreaper, beginSpawn, sweepOrphans, trackChild, untrackChild } from "./reaper.ts";
 import { resolveUser } from "./user.ts";
 import { killQuiet, posixSpawn, posixSpawnAvailable } from "./spawn.ts";
 import { capture, type Captured } from "./capture.ts";
+import { Deadlines } from "./deadline.ts";
+
+/** The timeouts of every run in this process. */
+const deadlines = new Deadlines();
 
 /** The only PATH a plugin sees. */
 export const PLUGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -164,8 +168,10 @@ export async function runPlugin(spec: PluginSpec, deps: RunDeps = {}): Promise<C
     // The rules `dmonitor config check` applies too (validate.ts), re-checked before every run
     // since files change. Exec'ing by path afterwards is safe: see trust.ts for why.
     // Synchronous: a handful of lstat calls on local metadata cost less than one trip each to
-    // the blocking pool (a tenth of the CPU, measured at hundreds of runs a second).
-    const refusal = trustProblemSync(spec.path, { nodeUid, runAs });
+    // the blocking pool (a tenth of the CPU, measured at hundreds of runs a second). Replayed
+    // (trust_replay.ts): the same calls made afresh, the walker's logic skipped when every reply
+    // is what it was in the last walk that passed, which gives that walk's answer.
+    const refusal = trustProblemReplayed(spec.path, { nodeUid, runAs });
     if (refusal) return refuse(refusal);
     if (deps.signal?.aborted) return refuse("run aborted (dmonitor is stopping)");
     return await execute(spec, deps, runAs, result, refuse);
@@ -245,11 +251,12 @@ async function execute(
   let pipesDone = false;
   const pipes = child.output.finally(() => pipesDone = true);
 
-  // A timer we clear, rather than AbortSignal.timeout, so thousands of fast runs leave no
-  // pending timers behind; and no AbortController per run, which costs more than the timer.
+  // A deadline we cancel, rather than AbortSignal.timeout, so thousands of fast runs leave no
+  // pending timers behind; and no AbortController per run, which costs more than the timer. The
+  // runs share one timer per timeout length (deadline.ts).
   let expire!: (v: undefined) => void;
   const expired = new Promise<undefined>((resolve) => expire = resolve);
-  const timer = setTimeout(expire, spec.timeoutMs, undefined);
+  const cancel = deadlines.after(spec.timeoutMs, () => expire(undefined));
   const onAbort = () => expire(undefined);
   if (deps.signal?.aborted) onAbort();
   deps.signal?.addEventListener("abort", onAbort, { once: true });
@@ -257,7 +264,7 @@ async function execute(
   try {
     status = await Promise.race([reaped, expired]);
   } finally {
-    clearTimeout(timer);
+    cancel();
     deps.signal?.removeEventListener("abort", onAbort);
   }
   if (status === undefined) {

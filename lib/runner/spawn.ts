@@ -143,13 +143,25 @@ const SIGNALS: Deno.Signal[] = [
 
 interface State {
   lib: Lib;
-  /** Reused by every spawn (init and destroy around each). */
-  actions: Uint8Array;
+  /** File actions by pipe descriptors (see {@link fileActions}). */
+  kept: Map<number, Uint8Array>;
   /** Set up once: a new session, default dispositions for every signal, nothing blocked. */
   attr: Uint8Array;
   sys: (typeof SYSCALLS)[string];
   /** Why the user switch cannot be done here, or null. */
   noSwitch: string | null;
+  /** The main thread's own credentials, read at the first switch (see {@link ownCredentials}). */
+  own?: Credentials;
+}
+
+/** What {@link spawnAs} restores after each spawn. */
+interface Credentials {
+  uid: [number, number, number];
+  gid: [number, number, number];
+  /** Supplementary groups (setgroups takes a pointer into it). */
+  groups: Uint32Array;
+  ngroups: number;
+  dumpable: number;
 }
 let state: State | null | undefined;
 let unavailable = "";
@@ -198,7 +210,7 @@ function open(): State | null {
     return null;
   }
   unavailable = "";
-  state = { lib, sys, actions: new Uint8Array(OPAQUE_BYTES), attr, noSwitch: switchProblem(lib) };
+  state = { lib, sys, kept: new Map(), attr, noSwitch: switchProblem(lib) };
   return state;
 }
 
@@ -253,24 +265,97 @@ export interface SpawnedPlugin {
 
 const encoder = new TextEncoder();
 
-/** NUL-terminated strings and a NULL-terminated pointer array over them. */
-function cStrings(list: string[]): { strings: Uint8Array; pointers: BigUint64Array } {
-  const parts = list.map((s) => {
+/** The C strings and pointer arrays of one spawn. */
+interface Packed {
+  /** The program's path: argv[0], NUL-terminated. */
+  path: Uint8Array;
+  argv: Uint32Array;
+  envp: Uint32Array;
+  /** Buffers the pointers point into, to keep alive until posix_spawn has returned. */
+  keep: Uint8Array[];
+}
+
+function noNul(list: string[]): void {
+  for (const s of list) {
     if (s.includes("\0")) {
       throw new TypeError(`argument or variable contains NUL: ${JSON.stringify(s)}`);
     }
-    return encoder.encode(s + "\0");
-  });
-  const strings = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  const pointers = new BigUint64Array(list.length + 1);
-  const base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(strings));
+  }
+}
+
+/** Writes pointer `p` as entry `i` of a 64-bit little-endian array (x86_64, aarch64). */
+function setPointer(pointers: Uint32Array, i: number, p: number): void {
+  pointers[2 * i] = p % 0x1_0000_0000;
+  pointers[2 * i + 1] = Math.floor(p / 0x1_0000_0000);
+}
+
+/**
+ * NUL-terminated strings in one buffer and a NULL-terminated pointer array over them, written
+ * as 32-bit halves: no BigInt per string.
+ */
+function cStrings(list: string[]): { strings: Uint8Array; pointers: Uint32Array } {
+  noNul(list);
+  const strings = encoder.encode(list.join("\0") + "\0");
+  const pointers = new Uint32Array(2 * (list.length + 1));
+  const base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(strings)));
   let at = 0;
-  parts.forEach((p, i) => {
-    strings.set(p, at);
-    pointers[i] = BigInt(base) + BigInt(at);
-    at += p.length;
-  });
+  for (let i = 0; i < list.length; i++) {
+    setPointer(pointers, i, base + at);
+    at = strings.indexOf(0, at) + 1;
+  }
   return { strings, pointers };
+}
+
+/** For a spawn that may overlap others (on the pool): buffers of its own. */
+function packOwn(args: string[], env: string[]): Packed {
+  const argv = cStrings(args);
+  const envp = cStrings(env);
+  return {
+    path: argv.strings,
+    argv: argv.pointers,
+    envp: envp.pointers,
+    keep: [argv.strings, envp.strings],
+  };
+}
+
+const SHARED_BYTES = 64 * 1024;
+const SHARED_POINTERS = 1024;
+let shared: { bytes: Uint8Array; base: number; pointers: Uint32Array } | undefined;
+
+/**
+ * For a spawn made synchronously on the main thread (the user switch), which nothing can
+ * overlap: argv and envp written into one buffer kept for them, whose address is read once (a
+ * fifth of the cost of fresh buffers). Null when they do not fit.
+ */
+function packShared(args: string[], env: string[]): Packed | null {
+  noNul(args);
+  noNul(env);
+  if (args.length + env.length + 2 > SHARED_POINTERS) return null;
+  shared ??= (() => {
+    const bytes = new Uint8Array(SHARED_BYTES);
+    const base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+    return { bytes, base, pointers: new Uint32Array(2 * SHARED_POINTERS) };
+  })();
+  const { bytes, base, pointers } = shared;
+  let at = 0;
+  let i = 0;
+  for (const list of [args, env]) {
+    for (const str of list) {
+      const r = encoder.encodeInto(str, bytes.subarray(at, SHARED_BYTES - 1));
+      if (r.read < str.length) return null;
+      setPointer(pointers, i++, base + at);
+      at += r.written;
+      bytes[at++] = 0;
+    }
+    setPointer(pointers, i++, 0);
+  }
+  const split = 2 * (args.length + 1);
+  return {
+    path: bytes,
+    argv: pointers.subarray(0, split),
+    envp: pointers.subarray(split, 2 * i),
+    keep: [],
+  };
 }
 
 const cString = (s: string) => encoder.encode(s + "\0");
@@ -315,9 +400,9 @@ export async function posixSpawn(
   const s = open();
   if (s === null) throw new Error(`posix_spawn is not available: ${unavailable}`);
   const { lib } = s;
-  const argv = cStrings([o.path, ...o.args]);
-  const envp = cStrings(Object.entries(o.env).map(([k, v]) => `${k}=${v}`));
-  const path = cString(o.path);
+  const args = [o.path, ...o.args];
+  const env = Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
+  const c = (o.runAs ? packShared(args, env) : null) ?? packOwn(args, env);
 
   const fds = new Int32Array(4);
   if (lib.pipe2(fds.subarray(0, 2), O_CLOEXEC) !== 0) {
@@ -331,38 +416,25 @@ export async function posixSpawn(
   const [outR, outW, errR, errW] = [fds[0]!, fds[1]!, fds[2]!, fds[3]!];
   const closeAll = () => [outR, outW, errR, errW].forEach((fd) => lib.close(fd));
 
-  // A spawn on the pool may overlap others: it gets file actions of its own.
-  const actions = o.runAs ? s.actions : new Uint8Array(OPAQUE_BYTES);
   const { attr } = s;
   const pidBuf = new Int32Array(1);
   let rc: number;
-  lib.posix_spawn_file_actions_init(actions);
+  const built = fileActions(s, outW, errW);
   try {
-    const check = (what: string, r: number) => {
-      if (r !== 0) throw new Error(`${what} failed (errno ${r})`);
-    };
-    check("addopen", lib.posix_spawn_file_actions_addopen(actions, 0, DEV_NULL, O_RDONLY, 0));
-    check("adddup2", lib.posix_spawn_file_actions_adddup2(actions, outW, 1));
-    check("adddup2", lib.posix_spawn_file_actions_adddup2(actions, errW, 2));
-    check("addchdir", lib.posix_spawn_file_actions_addchdir_np(actions, ROOT_DIR));
-    // Descriptors inherited without close-on-exec (from whoever started dmonitor) stay ours.
-    if (lib.posix_spawn_file_actions_addclosefrom_np) {
-      check("addclosefrom", lib.posix_spawn_file_actions_addclosefrom_np(actions, 3));
-    }
     rc = o.runAs
       ? spawnAs(
         s,
         o.runAs,
-        () => lib.posix_spawn(pidBuf, path, actions, attr, argv.pointers, envp.pointers),
+        () => lib.posix_spawn(pidBuf, c.path, built.actions, attr, c.argv, c.envp),
       )
-      : await lib.posix_spawn_pool(pidBuf, path, actions, attr, argv.pointers, envp.pointers);
+      : await lib.posix_spawn_pool(pidBuf, c.path, built.actions, attr, c.argv, c.envp);
   } catch (e) {
     closeAll();
     throw e;
   } finally {
-    lib.posix_spawn_file_actions_destroy(actions);
+    if (!built.kept) lib.posix_spawn_file_actions_destroy(built.actions);
     // Keep the strings alive until here: the pointer arrays point into them.
-    void argv.strings, envp.strings, path;
+    void c.keep;
   }
   lib.close(outW);
   lib.close(errW);
@@ -377,55 +449,114 @@ export async function posixSpawn(
   return watch(s, pid, outR, errR, cap, errCap);
 }
 
+/** File actions kept for a pair of pipe descriptors; the numbers come back run after run. */
+const MAX_KEPT_ACTIONS = 256;
+
 /**
- * Runs `spawn` with the calling thread switched to `runAs`, then switches it back. A failed
- * switch back leaves this thread unprivileged (the safe side) and is thrown.
+ * The file actions of a spawn whose stdout and stderr are `outW` and `errW`: stdin from
+ * /dev/null, the two pipes, cwd `/`, and every other descriptor closed. posix_spawn only reads
+ * them, so spawns overlapping on the pool can share one; and the lowest free descriptors are
+ * reused, so a few pairs cover every spawn: each is built once (seven libc calls and six
+ * getrlimit system calls saved per spawn) and kept, up to {@link MAX_KEPT_ACTIONS}. Past that, a
+ * spawn builds its own and destroys it (`kept` false).
  */
-function spawnAs(s: State, runAs: RunAs, spawn: () => number): number {
+function fileActions(s: State, outW: number, errW: number): { actions: Uint8Array; kept: boolean } {
+  const key = outW < 0x10000 && errW < 0x10000 ? outW * 0x10000 + errW : -1;
+  const cached = s.kept.get(key);
+  if (cached) return { actions: cached, kept: true };
+  const { lib } = s;
+  const actions = new Uint8Array(OPAQUE_BYTES);
+  lib.posix_spawn_file_actions_init(actions);
+  try {
+    const check = (what: string, r: number) => {
+      if (r !== 0) throw new Error(`${what} failed (errno ${r})`);
+    };
+    check("addopen", lib.posix_spawn_file_actions_addopen(actions, 0, DEV_NULL, O_RDONLY, 0));
+    check("adddup2", lib.posix_spawn_file_actions_adddup2(actions, outW, 1));
+    check("adddup2", lib.posix_spawn_file_actions_adddup2(actions, errW, 2));
+    check("addchdir", lib.posix_spawn_file_actions_addchdir_np(actions, ROOT_DIR));
+    // Descriptors inherited without close-on-exec (from whoever started dmonitor) stay ours.
+    if (lib.posix_spawn_file_actions_addclosefrom_np) {
+      check("addclosefrom", lib.posix_spawn_file_actions_addclosefrom_np(actions, 3));
+    }
+  } catch (e) {
+    lib.posix_spawn_file_actions_destroy(actions);
+    throw e;
+  }
+  if (key < 0 || s.kept.size >= MAX_KEPT_ACTIONS) return { actions, kept: false };
+  s.kept.set(key, actions);
+  return { actions, kept: true };
+}
+
+/**
+ * The main thread's real, effective and saved ids, supplementary groups and dumpable flag, read
+ * once. They cannot change while plugins switch user: nothing in dmonitor changes credentials
+ * except the start-up drop of `run_as` (lib/privilege), which runs before the scheduler and
+ * leaves no id at 0, after which the node is not root and never switches per thread again;
+ * {@link spawnAs} itself always puts back exactly these. Should they have changed anyway, the
+ * switch back would at worst restore root's own ids, which only a thread that still is root can
+ * do (setresuid needs CAP_SETUID), or fail and disable the path (the safe side).
+ */
+function ownCredentials(s: State): Credentials {
+  if (s.own) return s.own;
   const { lib, sys } = s;
   const u = [new Uint32Array(1), new Uint32Array(1), new Uint32Array(1)] as const;
   const g = [new Uint32Array(1), new Uint32Array(1), new Uint32Array(1)] as const;
   if (lib.getresuid(...u) !== 0 || lib.getresgid(...g) !== 0) throw new Error("getresuid failed");
   const groups = new Uint32Array(1024);
   const ngroups = Number(
-    lib.syscall(
-      BigInt(sys.getgroups),
-      BigInt(groups.length),
-      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups))),
-      0n,
-    ),
+    lib.syscall(BigInt(sys.getgroups), BigInt(groups.length), BigInt(ptr(groups)), 0n),
   );
   if (ngroups < 0) throw new Error(`getgroups failed (errno ${errno(lib)})`);
-  const dumpable = lib.prctl(PR_GET_DUMPABLE, 0n, 0n, 0n, 0n);
+  s.own = {
+    uid: [u[0][0]!, u[1][0]!, u[2][0]!],
+    gid: [g[0][0]!, g[1][0]!, g[2][0]!],
+    groups,
+    ngroups,
+    dumpable: lib.prctl(PR_GET_DUMPABLE, 0n, 0n, 0n, 0n),
+  };
+  return s.own;
+}
+
+const ptr = (b: Uint32Array) =>
+  Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint32Array<ArrayBuffer>));
+
+/**
+ * Runs `spawn` with the calling thread switched to `runAs`, then switches it back. A failed
+ * switch back leaves this thread unprivileged (the safe side) and is thrown.
+ *
+ * Five system calls around the spawn (seven with supplementary groups): setgroups is left out
+ * both ways when the thread has none (usual for a service), since the plugin inherits that empty
+ * list as it is; the dumpable flag is put back because the kernel clears it on each euid change.
+ */
+function spawnAs(s: State, runAs: RunAs, spawn: () => number): number {
+  const { lib, sys } = s;
+  const own = ownCredentials(s);
   const call = (nr: number, a: number | bigint, b: number | bigint = 0, c: number | bigint = 0) =>
     Number(lib.syscall(BigInt(nr), BigInt(a), BigInt(b), BigInt(c)));
   let rc: number;
   try {
-    if (call(sys.setgroups, 0, 0) !== 0) {
+    if (own.ngroups !== 0 && call(sys.setgroups, 0, 0) !== 0) {
       throw new Error(`setgroups(0) failed (errno ${errno(lib)})`);
     }
     if (call(sys.setresgid, runAs.gid, runAs.gid, runAs.gid) !== 0) {
       throw new Error(`setresgid(${runAs.gid}) failed (errno ${errno(lib)})`);
     }
-    if (call(sys.setresuid, runAs.uid, runAs.uid, u[2][0]!) !== 0) {
+    if (call(sys.setresuid, runAs.uid, runAs.uid, own.uid[2]) !== 0) {
       throw new Error(`setresuid(${runAs.uid}) failed (errno ${errno(lib)})`);
     }
     rc = spawn();
   } finally {
-    const back = call(sys.setresuid, u[0][0]!, u[1][0]!, u[2][0]!) === 0 &&
-      call(sys.setresgid, g[0][0]!, g[1][0]!, g[2][0]!) === 0 &&
-      call(
-          sys.setgroups,
-          ngroups,
-          BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups))),
-        ) === 0;
+    const back = call(sys.setresuid, own.uid[0], own.uid[1], own.uid[2]) === 0 &&
+      call(sys.setresgid, own.gid[0], own.gid[1], own.gid[2]) === 0 &&
+      (own.ngroups === 0 || call(sys.setgroups, own.ngroups, ptr(own.groups)) === 0);
     if (!back) {
       const e = errno(lib);
       s.noSwitch = `switching the main thread back failed (errno ${e})`;
       // deno-lint-ignore no-unsafe-finally
       throw new Error(`cannot restore the main thread's credentials after a spawn (errno ${e})`);
     }
-    if (dumpable >= 0) lib.prctl(PR_SET_DUMPABLE, BigInt(dumpable), 0n, 0n, 0n);
+    if (own.dumpable >= 0) lib.prctl(PR_SET_DUMPABLE, BigInt(own.dumpable), 0n, 0n, 0n);
   }
   return rc;
 }
@@ -479,7 +610,12 @@ class Poller {
     if (!this.#waiting) void this.#loop();
   }
 
-  /** Stops watching `fd` and closes it. */
+  /**
+   * Stops watching `fd` and closes it. The registration is removed first: closing alone would
+   * leave it in place while a spawn on another thread holds a copy of the descriptor (from its
+   * clone until the child's exec), and a closed pipe at EOF would keep waking epoll_wait in that
+   * window (measured: three times as many waits with the pool's spawns).
+   */
   close(fd: number): void {
     if (!this.#handlers.delete(fd)) return;
     this.#control(EPOLL_CTL_DEL, fd, 0);
@@ -601,6 +737,8 @@ function watch(
 const readBuffer = new Uint8Array(READ_CHUNK);
 
 function captured(st: { chunks: Uint8Array[]; kept: number; total: number }): Captured {
+  // The usual plugin writes one line: its one chunk is already a copy of its own.
+  if (st.chunks.length === 1) return { bytes: st.chunks[0]!, total: st.total };
   const bytes = new Uint8Array(st.kept);
   let at = 0;
   for (const c of st.chunks) {

@@ -105,3 +105,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test("posixSpawn: a descriptor dmonitor holds without close-on-exec does not reach the plugin", async () => {
+  // dup(2) gives a copy without close-on-exec, as one inherited from whoever started dmonitor.
+  const libc = Deno.dlopen("libc.so.6", {
+    dup: { parameters: ["i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+  });
+  const leaked = libc.symbols.dup(2);
+  assert.ok(leaked > 2);
+  try {
+    for (const runAs of isRoot ? [null, NOBODY] : [null]) {
+      const c = await posixSpawn(
+        { path: "/bin/ls", args: ["/proc/self/fd"], env: {}, runAs },
+        4096,
+        4096,
+      );
+      const [status, [out]] = await Promise.all([c.status, c.output]);
+      assert.equal(status.code, 0);
+      // 0-2 and ls's own descriptor of /proc/self/fd (3).
+      assert.deepEqual(text(out.bytes).split("\n").filter(Boolean), ["0", "1", "2", "3"]);
+    }
+  } finally {
+    libc.symbols.close(leaked);
+    libc.close();
+  }
+});

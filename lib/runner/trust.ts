@@ -17,8 +17,9 @@
  * close-on-exec and cannot clear the flag), so it would break nearly every plugin.
  *
  * One walker, written as a generator of file-system requests, is driven synchronously for
- * `dmonitor config check` (config validators are synchronous) and asynchronously at run time, so
- * both give exactly the same answer with exactly the same message.
+ * `dmonitor config check` (config validators are synchronous) and before each plugin run (there
+ * replayed, trust_replay.ts), asynchronously for command channels, so all give exactly the same
+ * answer with exactly the same message.
  * @module
  */
 import type { RunAs } from "./safety.ts";
@@ -45,8 +46,10 @@ export interface EntryInfo {
 /** Most symlinks followed for one path (Linux's MAXSYMLINKS). */
 export const MAX_LINKS = 40;
 
-type Request = { op: "lstat"; path: string } | { op: "readlink"; path: string };
-type Reply = { info: EntryInfo } | { target: string } | { error: unknown };
+/** A file-system call the walker needs. */
+export type Request = { op: "lstat"; path: string } | { op: "readlink"; path: string };
+/** Its outcome, handed back to the walker. */
+export type Reply = { info: EntryInfo } | { target: string } | { error: unknown };
 
 const octal = (mode: number) => `mode ${(mode & 0o7777).toString(8).padStart(4, "0")}`;
 
@@ -124,17 +127,29 @@ function errorText(path: string, err: unknown): string {
 /** Splits a path into its non-empty components. */
 const parts = (p: string) => p.split("/").filter((c) => c !== "" && c !== ".");
 
-/** The walker: yields the lstat/readlink calls it needs, returns the refusal or null. */
-function* walk(path: string, o: TrustOptions): Generator<Request, string | null, Reply> {
+/**
+ * The walker: yields the lstat/readlink calls it needs, returns the refusal or null. It is a pure
+ * function of the replies: the same replies give the same requests and the same answer (what
+ * trust_replay.ts relies on).
+ */
+export function* walk(path: string, o: TrustOptions): Generator<Request, string | null, Reply> {
   if (!path.startsWith("/")) return `${path} is not an absolute path`;
   const checked = new Set<string>();
-  const checkDir = function* (dir: string): Generator<Request, string | null, Reply> {
+  /** `known`: the directory's lstat, when the caller has just made it (no second call). */
+  const checkDir = function* (
+    dir: string,
+    known?: EntryInfo,
+  ): Generator<Request, string | null, Reply> {
     if (checked.has(dir)) return null;
-    const r = yield { op: "lstat", path: dir };
-    if ("error" in r) return errorText(dir, r.error);
-    if (!("info" in r)) return `cannot inspect ${dir}`;
-    if (!r.info.isDirectory) return `${dir} is not a directory`;
-    const problem = dirProblem(dir, r.info, o);
+    let info = known;
+    if (!info) {
+      const r = yield { op: "lstat", path: dir };
+      if ("error" in r) return errorText(dir, r.error);
+      if (!("info" in r)) return `cannot inspect ${dir}`;
+      info = r.info;
+    }
+    if (!info.isDirectory) return `${dir} is not a directory`;
+    const problem = dirProblem(dir, info, o);
     if (!problem) checked.add(dir);
     return problem;
   };
@@ -170,7 +185,7 @@ function* walk(path: string, o: TrustOptions): Generator<Request, string | null,
     }
     if (todo.length === 0) return fileProblem(here, info, o);
     if (!info.isDirectory) return `${here} is not a directory`;
-    problem = yield* checkDir(here);
+    problem = yield* checkDir(here, info);
     if (problem) return problem;
     dir = here;
   }
