@@ -201,7 +201,7 @@ export class Storage {
    * lock so an MV in progress never deletes the new file.
    */
   async commit(tempPath: string, path: string, overwrite: boolean): Promise<"ok" | "exists"> {
-    const release = await lock(path);
+    const release = tryLock(path) ?? await lock(path);
     let placed = false; // the temporary name is gone (renamed, or linked and unlinked)
     try {
       let linked = false;
@@ -222,7 +222,7 @@ export class Storage {
         Deno.renameSync(tempPath, path);
       }
       placed = true;
-      await this.syncDir(path);
+      if (this.fsync) await this.syncDir(path);
       return "ok";
     } finally {
       release();

@@ -1,0 +1,248 @@
+/**
+ * Floor of the Tentacle small-file send on this runtime: minimal servers that do only what the
+ * protocol needs, no checks, no deadlines, no logging, each in its own process, against the Perl
+ * reference server and ours, in interleaved rounds, with our client sending 1.5 kB files in one
+ * session to each (as bench/tentacle_bench.ts). Variants:
+ *
+ * - `socket`: reads `SEND <name> SIZE <n>`, answers `SEND OK`, reads n bytes, answers `SEND OK`,
+ *   and stores nothing: what the runtime's socket reads and writes cost alone.
+ * - `direct`: as `socket`, writing each body to its final name (open, write, close), as the
+ *   reference does.
+ * - `temp`: as `direct`, through a hidden temporary name then link + unlink, as our server does.
+ * - `temp+fsync`: as `temp`, with fdatasync of the file before the link and fsync of the
+ *   directory after it, as our server does by default.
+ *
+ * Prints files/s and server CPU ms per file for each, and each over the reference's rate. If a
+ * variant doing less than our server is below 1.0x, that much of the gap is the runtime's.
+ *
+ * With `--before DIR` (a checkout of an earlier commit, e.g. `git archive <commit> lib deno.json
+ * deno.lock | tar -x -C DIR`), that version of our server is measured too, in the same rounds.
+ *
+ *   TENTACLE_REF_DIR=... deno run -A bench/tentacle_floor.ts [--files 1000] [--rounds 10]
+ *     [--before DIR]
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { TentacleClient } from "../lib/tentacle/client.ts";
+
+const VARIANTS = ["socket", "direct", "temp", "temp+fsync"] as const;
+type Variant = typeof VARIANTS[number];
+
+if (Deno.args[0] === "--serve") {
+  await serve(Deno.args[1] as Variant, Number(Deno.args[2]), Deno.args[3]!);
+  Deno.exit(0);
+}
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    files: { type: "string", default: "1000" },
+    rounds: { type: "string", default: "10" },
+    before: { type: "string" },
+  },
+});
+const FILES = Number(flags.files);
+const ROUNDS = Math.max(1, Number(flags.rounds));
+const REF = Deno.env.get("TENTACLE_REF_DIR");
+const ENTRY = new URL("../lib/tentacle/server_main.ts", import.meta.url).pathname;
+const asNobody = Deno.uid() === 0
+  ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+  : [];
+
+/** The minimal server: one connection at a time, SEND and QUIT only. */
+async function serve(variant: Variant, port: number, dir: string): Promise<void> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port });
+  const ok = new TextEncoder().encode("SEND OK\n");
+  const dec = new TextDecoder();
+  const buf = new Uint8Array(64 * 1024);
+  let seq = 0;
+  for await (const conn of l) {
+    conn.setNoDelay(true);
+    let have = 0; // bytes buffered in buf[0..have)
+    const fill = async () => {
+      const n = await conn.read(buf.subarray(have));
+      if (n === null) return false;
+      have += n;
+      return true;
+    };
+    const consume = (n: number) => {
+      buf.copyWithin(0, n, have);
+      have -= n;
+    };
+    try {
+      for (;;) {
+        let nl = buf.subarray(0, have).indexOf(10);
+        while (nl < 0) {
+          if (!(await fill())) throw new Error("eof");
+          nl = buf.subarray(0, have).indexOf(10);
+        }
+        const line = dec.decode(buf.subarray(0, nl));
+        consume(nl + 1);
+        if (line === "QUIT") break;
+        const m = /^SEND <(.*)> SIZE (\d+)$/.exec(line);
+        if (!m) break;
+        const size = Number(m[2]);
+        await conn.write(ok);
+        while (have < size) if (!(await fill())) throw new Error("eof");
+        const body = buf.subarray(0, size);
+        if (variant !== "socket") {
+          const final = `${dir}/${m[1]}`;
+          const path = variant === "direct" ? final : `${dir}/.tmp.${seq++}`;
+          const f = Deno.openSync(path, { write: true, create: true, truncate: true });
+          f.writeSync(body);
+          if (variant === "temp+fsync") await f.syncData();
+          f.close();
+          if (variant !== "direct") {
+            Deno.linkSync(path, final);
+            Deno.removeSync(path);
+          }
+          if (variant === "temp+fsync") {
+            using d = Deno.openSync(dir, { read: true });
+            await d.sync();
+          }
+        }
+        consume(size);
+        await conn.write(ok);
+      }
+    } catch { /* the client went away */ }
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+interface Subject {
+  name: string;
+  child: Deno.ChildProcess;
+  dir: string;
+  c: TentacleClient;
+  seconds: number;
+  cpuTicks: number;
+}
+
+async function cpuTicks(pid: number): Promise<number> {
+  const f = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1]!.split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks
+}
+
+async function start(name: string, cmd: string[], dir: string, port: number): Promise<Subject> {
+  const child = new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  for (let i = 0;; i++) {
+    try {
+      // QUIT, not just a close: the reference with -q never leaves its read loop on a connection
+      // closed before a command, and one of its threads would spin at 100% CPU from then on.
+      const probe = await Deno.connect({ hostname: "127.0.0.1", port });
+      await probe.write(new TextEncoder().encode("QUIT\n"));
+      probe.close();
+      break;
+    } catch {
+      if (i > 200) throw new Error(`${name} did not start`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  // The minimal servers serve one connection at a time: the probe above has ended by now.
+  const c = await TentacleClient.connect({ port, idleTimeoutMs: 60_000, probe: false });
+  return { name, child, dir, c, seconds: 0, cpuTicks: 0 };
+}
+
+const local = await Deno.makeTempDir({ prefix: "tentacle-floor-" });
+const SMALL = new TextEncoder().encode("<agent_data>".padEnd(1500, "x") + "</agent_data>\n");
+const small = `${local}/small.data`;
+await Deno.writeFile(small, SMALL);
+const subjects: Subject[] = [];
+try {
+  const mk = async () => {
+    const d = await Deno.makeTempDir({ dir: local, prefix: "srv-" });
+    await Deno.chmod(d, 0o777);
+    return d;
+  };
+  await Deno.chmod(local, 0o755);
+  const common = (dir: string, port: number) => [
+    "-s",
+    dir,
+    "-a",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-I",
+    "-o",
+    "-q",
+  ];
+  if (REF) {
+    const [dir, port] = [await mk(), freePort()];
+    subjects.push(
+      await start(
+        "reference",
+        [...asNobody, "perl", `${REF}/tentacle_server`, ...common(dir, port)],
+        dir,
+        port,
+      ),
+    );
+  }
+  const conf = `${local}/fsync0.conf`;
+  await Deno.writeTextFile(conf, "fsync 0\n");
+  await Deno.chmod(conf, 0o644);
+  const ours: [string, string][] = [["dmonitor fsync 0", ENTRY]];
+  if (flags.before) {
+    ours.push(["dmonitor fsync 0, before", `${flags.before}/lib/tentacle/server_main.ts`]);
+  }
+  for (const [name, entry] of ours) {
+    const [dir, port] = [await mk(), freePort()];
+    const cmd = [Deno.execPath(), "run", "-A", entry, "-F", conf, ...common(dir, port)];
+    subjects.push(await start(name, cmd, dir, port));
+  }
+  for (const v of VARIANTS) {
+    const [dir, port] = [await mk(), freePort()];
+    const self = new URL(import.meta.url).pathname;
+    const cmd = [Deno.execPath(), "run", "-A", self, "--serve", v, String(port), dir];
+    subjects.push(await start(`floor: ${v}`, cmd, dir, port));
+  }
+  // Warm up every server (JIT) before measuring.
+  for (const s of subjects) {
+    for (let i = 0; i < 200; i++) await s.c.send(`warm${i}.data`, small);
+  }
+  // Idle servers use no CPU: the CPU of each over the whole loop is that of its own rounds.
+  for (const s of subjects) s.cpuTicks = -(await cpuTicks(s.child.pid));
+  for (let r = 0; r < ROUNDS; r++) {
+    const from = Math.floor((FILES * r) / ROUNDS);
+    const to = Math.floor((FILES * (r + 1)) / ROUNDS);
+    for (const s of subjects) {
+      const t0 = performance.now();
+      for (let i = from; i < to; i++) await s.c.send(`agent${i}.${1700000000 + i}.data`, small);
+      s.seconds += (performance.now() - t0) / 1000;
+    }
+  }
+  for (const s of subjects) s.cpuTicks += await cpuTicks(s.child.pid);
+} finally {
+  for (const s of subjects) {
+    await s.c.quit().catch(() => {});
+    try {
+      s.child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await s.child.status;
+  }
+}
+await Deno.remove(local, { recursive: true });
+const tick = 100; // USER_HZ on Linux
+const ref = subjects.find((s) => s.name === "reference");
+console.log(`Tentacle small-file send floor (${FILES} files of 1.5 kB, our client, loopback)`);
+console.table(subjects.map((s) => ({
+  server: s.name,
+  "files/s": Math.round(FILES / s.seconds),
+  "server CPU ms/file": Number(((s.cpuTicks * 1000) / tick / FILES).toFixed(3)),
+  ...(ref ? { "x reference": Number((ref.seconds / s.seconds).toFixed(2)) } : {}),
+})));
+console.log(`load average: ${(await Deno.readTextFile("/proc/loadavg")).trim()}`);
