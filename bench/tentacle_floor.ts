@@ -9,29 +9,41 @@
  * - `direct`: as `socket`, writing each body to its final name (open, write, close), as the
  *   reference does.
  * - `temp`: as `direct`, through a hidden temporary name then link + unlink, as our server does.
+ * - `temp+fdatasync`: as `temp`, with fdatasync of the file before the link: one device flush a
+ *   file, the least any reply "stored durably" can cost when files come one at a time.
  * - `temp+fsync`: as `temp`, with fdatasync of the file before the link and fsync of the
  *   directory after it, as our server does by default.
  *
  * Prints files/s and server CPU ms per file for each, and each over the reference's rate. If a
  * variant doing less than our server is below 1.0x, that much of the gap is the runtime's.
  *
+ * With `--tls`, every server (and our client) speaks mutual TLS, the minimal ones over node:tls
+ * as ours does. The reference runs without -q: quiet, its error() returns instead of ending the
+ * connection, and a thread whose client went away spins at 100% CPU.
+ *
  * With `--before DIR` (a checkout of an earlier commit, e.g. `git archive <commit> lib deno.json
  * deno.lock | tar -x -C DIR`), that version of our server is measured too, in the same rounds.
  *
  *   TENTACLE_REF_DIR=... deno run -A bench/tentacle_floor.ts [--files 1000] [--rounds 10]
- *     [--before DIR]
+ *     [--tls] [--before DIR]
  * @module
  */
 
+import tls from "node:tls";
 import { parseArgs } from "node:util";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 
-const VARIANTS = ["socket", "direct", "temp", "temp+fsync"] as const;
+const VARIANTS = ["socket", "direct", "temp", "temp+fdatasync", "temp+fsync"] as const;
 type Variant = typeof VARIANTS[number];
 
+const TLS = new URL("../testdata/tls/", import.meta.url).pathname;
+let seq = 0; // temporary names of the minimal servers
+
 if (Deno.args[0] === "--serve") {
-  await serve(Deno.args[1] as Variant, Number(Deno.args[2]), Deno.args[3]!);
-  Deno.exit(0);
+  const [variant, port, dir] = [Deno.args[1] as Variant, Number(Deno.args[2]), Deno.args[3]!];
+  if (Deno.args[4] === "tls") serveTls(variant, port, dir);
+  else serve(variant, port, dir);
+  await new Promise(() => {}); // serve until killed
 }
 
 const { values: flags } = parseArgs({
@@ -40,6 +52,7 @@ const { values: flags } = parseArgs({
     files: { type: "string", default: "1000" },
     rounds: { type: "string", default: "10" },
     before: { type: "string" },
+    tls: { type: "boolean", default: false },
   },
 });
 const FILES = Number(flags.files);
@@ -56,7 +69,6 @@ async function serve(variant: Variant, port: number, dir: string): Promise<void>
   const ok = new TextEncoder().encode("SEND OK\n");
   const dec = new TextDecoder();
   const buf = new Uint8Array(64 * 1024);
-  let seq = 0;
   for await (const conn of l) {
     conn.setNoDelay(true);
     let have = 0; // bytes buffered in buf[0..have)
@@ -85,23 +97,8 @@ async function serve(variant: Variant, port: number, dir: string): Promise<void>
         const size = Number(m[2]);
         await conn.write(ok);
         while (have < size) if (!(await fill())) throw new Error("eof");
-        const body = buf.subarray(0, size);
-        if (variant !== "socket") {
-          const final = `${dir}/${m[1]}`;
-          const path = variant === "direct" ? final : `${dir}/.tmp.${seq++}`;
-          const f = Deno.openSync(path, { write: true, create: true, truncate: true });
-          f.writeSync(body);
-          if (variant === "temp+fsync") await f.syncData();
-          f.close();
-          if (variant !== "direct") {
-            Deno.linkSync(path, final);
-            Deno.removeSync(path);
-          }
-          if (variant === "temp+fsync") {
-            using d = Deno.openSync(dir, { read: true });
-            await d.sync();
-          }
-        }
+        const pending = store(variant, dir, m[1]!, buf.subarray(0, size));
+        if (pending) await pending;
         consume(size);
         await conn.write(ok);
       }
@@ -110,6 +107,96 @@ async function serve(variant: Variant, port: number, dir: string): Promise<void>
       conn.close();
     } catch { /* closed */ }
   }
+}
+
+/** Stores one body as the variant does; a promise only when it waits on the disk. */
+function store(
+  variant: Variant,
+  dir: string,
+  name: string,
+  body: Uint8Array,
+): Promise<void> | void {
+  if (variant === "socket") return;
+  const final = `${dir}/${name}`;
+  const path = variant === "direct" ? final : `${dir}/.tmp.${Deno.pid}.${seq++}`;
+  const f = Deno.openSync(path, { write: true, create: true, truncate: true });
+  f.writeSync(body);
+  const link = () => {
+    f.close();
+    if (variant !== "direct") {
+      Deno.linkSync(path, final);
+      Deno.removeSync(path);
+    }
+  };
+  if (variant === "temp+fdatasync") return f.syncData().then(link);
+  if (variant === "temp+fsync") {
+    return f.syncData().then(link).then(() => {
+      const d = Deno.openSync(dir, { read: true });
+      return d.sync().finally(() => d.close());
+    });
+  }
+  link();
+}
+
+/**
+ * The minimal server over node:tls with a required client certificate (as ours and the
+ * reference's -f): callbacks only, one buffer per connection.
+ */
+function serveTls(variant: Variant, port: number, dir: string): void {
+  const ok = new TextEncoder().encode("SEND OK\n");
+  const dec = new TextDecoder();
+  const srv = tls.createServer({
+    cert: Deno.readTextFileSync(`${TLS}server.crt`),
+    key: Deno.readTextFileSync(`${TLS}server.key`),
+    ca: Deno.readTextFileSync(`${TLS}ca.crt`),
+    requestCert: true,
+    rejectUnauthorized: true,
+  }, (sock) => {
+    sock.setNoDelay(true);
+    let buf = new Uint8Array(0);
+    let want = -1; // body bytes awaited, or -1 while a command line is
+    let name = "";
+    let busy = false;
+    const step = (): void => {
+      while (!busy) {
+        if (want < 0) {
+          const nl = buf.indexOf(10);
+          if (nl < 0) return;
+          const line = dec.decode(buf.subarray(0, nl));
+          buf = buf.subarray(nl + 1);
+          const m = /^SEND <(.*)> SIZE (\d+)$/.exec(line);
+          if (!m) return void sock.end();
+          [name, want] = [m[1]!, Number(m[2])];
+          sock.write(ok);
+        } else {
+          if (buf.length < want) return;
+          const body = buf.subarray(0, want);
+          buf = buf.subarray(want);
+          want = -1;
+          const pending = store(variant, dir, name, body);
+          if (!pending) sock.write(ok);
+          else {
+            busy = true;
+            pending.then(() => {
+              busy = false;
+              sock.write(ok);
+              step();
+            });
+          }
+        }
+      }
+    };
+    sock.on("data", (chunk: Uint8Array) => {
+      const joined = new Uint8Array(buf.length + chunk.length);
+      joined.set(buf);
+      joined.set(chunk, buf.length);
+      buf = joined;
+      step();
+    });
+    sock.on("error", () => sock.destroy());
+  });
+  srv.on("tlsClientError", () => {});
+  srv.listen({ host: "127.0.0.1", port });
 }
 
 function freePort(): number {
@@ -126,6 +213,8 @@ interface Subject {
   c: TentacleClient;
   seconds: number;
   cpuTicks: number;
+  /** Prefix of the names this server is sent (the directory is shared). */
+  tag: string;
 }
 
 async function cpuTicks(pid: number): Promise<number> {
@@ -133,12 +222,15 @@ async function cpuTicks(pid: number): Promise<number> {
   return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks
 }
 
+let tags = 0;
+
 async function start(name: string, cmd: string[], dir: string, port: number): Promise<Subject> {
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1),
     stdin: "null",
     stdout: "null",
-    stderr: "inherit",
+    // The reference reports each probe's failed handshake (it runs without -q, see above).
+    stderr: name === "reference" ? "null" : "inherit",
   }).spawn();
   for (let i = 0;; i++) {
     try {
@@ -154,8 +246,17 @@ async function start(name: string, cmd: string[], dir: string, port: number): Pr
     }
   }
   // The minimal servers serve one connection at a time: the probe above has ended by now.
-  const c = await TentacleClient.connect({ port, idleTimeoutMs: 60_000, probe: false });
-  return { name, child, dir, c, seconds: 0, cpuTicks: 0 };
+  const c = await TentacleClient.connect({
+    port,
+    idleTimeoutMs: 60_000,
+    probe: false,
+    ...(flags.tls
+      ? {
+        tls: { certFile: `${TLS}client.crt`, keyFile: `${TLS}client.key`, caFile: `${TLS}ca.crt` },
+      }
+      : {}),
+  });
+  return { name, child, dir, c, seconds: 0, cpuTicks: 0, tag: `s${tags++}-` };
 }
 
 const local = await Deno.makeTempDir({ prefix: "tentacle-floor-" });
@@ -164,12 +265,16 @@ const small = `${local}/small.data`;
 await Deno.writeFile(small, SMALL);
 const subjects: Subject[] = [];
 try {
-  const mk = async () => {
-    const d = await Deno.makeTempDir({ dir: local, prefix: "srv-" });
-    await Deno.chmod(d, 0o777);
-    return d;
-  };
+  // One storage directory for every server (each sends its own names): on ext4 without a
+  // journal, creating a file in a block group with inodes deleted in the last ~30 s scans past
+  // each of them (recently_deleted() in the kernel), up to ~0.5 ms a file here. Servers with
+  // directories of their own could land in groups unlike in that respect, which swamped the
+  // differences measured; sharing one puts them all in the same state.
   await Deno.chmod(local, 0o755);
+  const shared = `${local}/storage`;
+  await Deno.mkdir(shared);
+  await Deno.chmod(shared, 0o777);
+  const mk = () => Promise.resolve(shared);
   const common = (dir: string, port: number) => [
     "-s",
     dir,
@@ -179,7 +284,9 @@ try {
     String(port),
     "-I",
     "-o",
-    "-q",
+    ...(flags.tls
+      ? ["-e", `${TLS}server.crt`, "-k", `${TLS}server.key`, "-f", `${TLS}ca.crt`]
+      : []),
   ];
   if (REF) {
     const [dir, port] = [await mk(), freePort()];
@@ -201,18 +308,19 @@ try {
   }
   for (const [name, entry] of ours) {
     const [dir, port] = [await mk(), freePort()];
-    const cmd = [Deno.execPath(), "run", "-A", entry, "-F", conf, ...common(dir, port)];
+    const cmd = [Deno.execPath(), "run", "-A", entry, "-F", conf, ...common(dir, port), "-q"];
     subjects.push(await start(name, cmd, dir, port));
   }
   for (const v of VARIANTS) {
     const [dir, port] = [await mk(), freePort()];
     const self = new URL(import.meta.url).pathname;
     const cmd = [Deno.execPath(), "run", "-A", self, "--serve", v, String(port), dir];
+    if (flags.tls) cmd.push("tls");
     subjects.push(await start(`floor: ${v}`, cmd, dir, port));
   }
   // Warm up every server (JIT) before measuring.
   for (const s of subjects) {
-    for (let i = 0; i < 200; i++) await s.c.send(`warm${i}.data`, small);
+    for (let i = 0; i < 200; i++) await s.c.send(`${s.tag}warm${i}.data`, small);
   }
   // Idle servers use no CPU: the CPU of each over the whole loop is that of its own rounds.
   for (const s of subjects) s.cpuTicks = -(await cpuTicks(s.child.pid));
@@ -221,7 +329,9 @@ try {
     const to = Math.floor((FILES * (r + 1)) / ROUNDS);
     for (const s of subjects) {
       const t0 = performance.now();
-      for (let i = from; i < to; i++) await s.c.send(`agent${i}.${1700000000 + i}.data`, small);
+      for (let i = from; i < to; i++) {
+        await s.c.send(`${s.tag}agent${i}.${1700000000 + i}.data`, small);
+      }
       s.seconds += (performance.now() - t0) / 1000;
     }
   }
@@ -238,7 +348,10 @@ try {
 await Deno.remove(local, { recursive: true });
 const tick = 100; // USER_HZ on Linux
 const ref = subjects.find((s) => s.name === "reference");
-console.log(`Tentacle small-file send floor (${FILES} files of 1.5 kB, our client, loopback)`);
+console.log(
+  `Tentacle small-file send floor (${FILES} files of 1.5 kB, our client, loopback, ` +
+    `${flags.tls ? "mutual TLS" : "plain"})`,
+);
 console.table(subjects.map((s) => ({
   server: s.name,
   "files/s": Math.round(FILES / s.seconds),
