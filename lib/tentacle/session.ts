@@ -59,6 +59,14 @@ type Handler<K extends Command["kind"]> = (
 
 const CHUNK = 64 * 1024;
 
+/**
+ * The fixed replies, encoded once (a small SEND sends two). Shared buffers are safe on both
+ * transports: nothing ever writes into them, and a node socket only holds on to them.
+ */
+const REPLY_BYTES = new Map<string, Uint8Array>(
+  Object.values(Reply).filter((r) => typeof r === "string").map((r) => [r, encodeLine(r)]),
+);
+
 /** Serves one connection until QUIT, an unknown command, an error or the server's shutdown. */
 export class Session {
   readonly cfg: SessionConfig;
@@ -123,7 +131,7 @@ export class Session {
   }
 
   reply(line: string): Promise<void> {
-    return this.io.write(encodeLine(line));
+    return this.io.write(REPLY_BYTES.get(line) ?? encodeLine(line));
   }
 
   /** Runs the session; `busy` answers the first command with a refusal and stops. */

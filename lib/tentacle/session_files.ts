@@ -18,25 +18,26 @@ import type { Outcome, Session } from "./session.ts";
 import { StoredFile } from "./storage.ts";
 import { extractZip, writeZip, ZipError, ZipTooBigError } from "./zip.ts";
 
+const SEND_REPLIES = {
+  ok: Reply.sendOk,
+  bad: Reply.sendInvalidName,
+  big: Reply.sendTooBig,
+  dup: Reply.sendExists,
+};
+const ZSEND_REPLIES = {
+  ok: Reply.zsendOk,
+  bad: Reply.zsendInvalidName,
+  big: Reply.zsendTooBig,
+  dup: Reply.zsendExists,
+};
+
 export async function upload(
   s: Session,
   cmd: { name: string; size: number },
   z: boolean,
 ): Promise<Outcome> {
   const { storage, overwrite, maxSize, maxUnzippedSize } = s.cfg;
-  const R = z
-    ? {
-      ok: Reply.zsendOk,
-      bad: Reply.zsendInvalidName,
-      big: Reply.zsendTooBig,
-      dup: Reply.zsendExists,
-    }
-    : {
-      ok: Reply.sendOk,
-      bad: Reply.sendInvalidName,
-      big: Reply.sendTooBig,
-      dup: Reply.sendExists,
-    };
+  const R = z ? ZSEND_REPLIES : SEND_REPLIES;
   const fields = { peer: s.peer, file: cmd.name, size: cmd.size };
   const why = checkName(cmd.name);
   if (why) {

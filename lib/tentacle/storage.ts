@@ -15,7 +15,7 @@
 
 import { constants as FS, existsSync } from "node:fs";
 import fsp, { type FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, normalize } from "node:path";
 import { type Filter, listable, RESERVED_PREFIX, routeName } from "./protocol.ts";
 
 /** Prefix of the hidden files uploads are written to before they are renamed into place. */
@@ -94,6 +94,11 @@ function randomTag(): string {
   return out;
 }
 
+/** `dir/name` for a plain name (no slash, not a dot name) and a directory without a trailing slash. */
+function below(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
 /** A hidden temporary file opened for writing. */
 export interface TempFile {
   path: string;
@@ -109,7 +114,9 @@ export class Storage {
   realRoot: string;
 
   constructor(root: string, filters: readonly Filter[], opts: { fsync?: boolean } = {}) {
-    this.root = root.length > 1 && root.endsWith("/") ? root.slice(0, -1) : root;
+    // Normalised once, so that paths below it need no join() per file (see below()).
+    const n = normalize(root);
+    this.root = n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
     this.filters = filters;
     this.fsync = opts.fsync ?? true;
     this.realRoot = this.root;
@@ -129,7 +136,8 @@ export class Storage {
   locate(name: string): Located {
     const sub = routeName(this.filters, name);
     const dir = sub === "" ? this.root : join(this.root, sub);
-    return { dir, path: join(dir, name) };
+    // A checked name has no slash and is not "." or "..": joining needs no normalisation.
+    return { dir, path: below(dir, name) };
   }
 
   /** The directory `LS <filter>` lists. */
@@ -167,7 +175,7 @@ export class Storage {
 
   /** A fresh hidden temporary path in `dir` (not created). */
   tempPath(dir: string, suffix = ""): string {
-    return join(dir, TEMP_PREFIX + randomTag() + suffix);
+    return below(dir, TEMP_PREFIX + randomTag() + suffix);
   }
 
   /**
