@@ -106,16 +106,22 @@ export async function upload(
       await Deno.remove(body.path).catch(() => {});
     }
   }
-  if ((await storage.commit(out.path, loc.path, overwrite)) === "exists") {
-    s.log.info("file already exists", fields);
-    await s.reply(R.dup);
+  // The temporary name link() leaves behind is unlinked after the reply (see Storage.commit).
+  const leftovers: string[] = [];
+  try {
+    if ((await storage.commit(out.path, loc.path, overwrite, leftovers)) === "exists") {
+      s.log.info("file already exists", fields);
+      await s.reply(R.dup);
+      return "continue";
+    }
+    s.log.info(z ? "received compressed file" : "received file", fields);
+    METRICS.tentacleFiles.inc({ direction: "received" });
+    METRICS.tentacleBytes.inc({ direction: "received" }, cmd.size);
+    await s.reply(R.ok);
     return "continue";
+  } finally {
+    storage.removeLeftovers(leftovers);
   }
-  s.log.info(z ? "received compressed file" : "received file", fields);
-  METRICS.tentacleFiles.inc({ direction: "received" });
-  METRICS.tentacleBytes.inc({ direction: "received" }, cmd.size);
-  await s.reply(R.ok);
-  return "continue";
 }
 
 function closeQuietly(f: Deno.FsFile): void {

@@ -207,10 +207,20 @@ export class Storage {
    * it is atomic, never replaces anything (a symbolic link, even a dangling one, included) and
    * costs no exception in the usual case; only a name taken already is looked at. Holds the name's
    * lock so an MV in progress never deletes the new file.
+   *
+   * With `leftovers`, a temporary name that link() has left behind is pushed there instead of
+   * being unlinked at once: the caller removes it (removeLeftovers) once it has replied, so the
+   * unlink is off the path of a small SEND. The name is hidden and never served meanwhile, and one
+   * left by a crash is swept at the next start.
    */
-  async commit(tempPath: string, path: string, overwrite: boolean): Promise<"ok" | "exists"> {
+  async commit(
+    tempPath: string,
+    path: string,
+    overwrite: boolean,
+    leftovers?: string[],
+  ): Promise<"ok" | "exists"> {
     const release = tryLock(path) ?? await lock(path);
-    let placed = false; // the temporary name is gone (renamed, or linked and unlinked)
+    let placed = false; // the temporary name is gone (renamed, or linked and unlinked) or left over
     try {
       let linked = false;
       try {
@@ -221,8 +231,10 @@ export class Storage {
           return "exists";
         }
       }
-      if (linked) Deno.removeSync(tempPath);
-      else {
+      if (linked) {
+        if (leftovers) leftovers.push(tempPath);
+        else Deno.removeSync(tempPath);
+      } else {
         // Replacing a regular file, or a file system without hard links: check, then rename,
         // still under the lock.
         const kind = this.kind(path);
@@ -240,6 +252,16 @@ export class Storage {
         } catch { /* already gone */ }
       }
     }
+  }
+
+  /** Unlinks the temporary names commit() left over (see there); never throws. */
+  removeLeftovers(leftovers: string[]): void {
+    for (const p of leftovers) {
+      try {
+        Deno.removeSync(p);
+      } catch { /* already gone: the sweep would have had nothing to do either */ }
+    }
+    leftovers.length = 0;
   }
 
   async syncDir(path: string): Promise<void> {
