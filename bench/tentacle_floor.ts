@@ -344,8 +344,8 @@ try {
     } catch { /* gone */ }
     await s.child.status;
   }
+  await Deno.remove(local, { recursive: true });
 }
-await Deno.remove(local, { recursive: true });
 const tick = 100; // USER_HZ on Linux
 const ref = subjects.find((s) => s.name === "reference");
 console.log(
