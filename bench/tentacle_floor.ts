@@ -21,14 +21,18 @@
  * as ours does. The reference runs without -q: quiet, its error() returns instead of ending the
  * connection, and a thread whose client went away spins at 100% CPU.
  *
+ * With `--node-net` (plain only), the minimal servers use node:net instead of Deno.listen: which of
+ * the two is cheaper for the plain transport.
+ *
  * With `--before DIR` (a checkout of an earlier commit, e.g. `git archive <commit> lib deno.json
  * deno.lock | tar -x -C DIR`), that version of our server is measured too, in the same rounds.
  *
  *   TENTACLE_REF_DIR=... deno run -A bench/tentacle_floor.ts [--files 1000] [--rounds 10]
- *     [--tls] [--before DIR]
+ *     [--tls | --node-net] [--before DIR]
  * @module
  */
 
+import net from "node:net";
 import tls from "node:tls";
 import { parseArgs } from "node:util";
 import { TentacleClient } from "../lib/tentacle/client.ts";
@@ -41,7 +45,7 @@ let seq = 0; // temporary names of the minimal servers
 
 if (Deno.args[0] === "--serve") {
   const [variant, port, dir] = [Deno.args[1] as Variant, Number(Deno.args[2]), Deno.args[3]!];
-  if (Deno.args[4] === "tls") serveTls(variant, port, dir);
+  if (Deno.args[4] === "tls" || Deno.args[4] === "net") serveNode(variant, port, dir, Deno.args[4]);
   else serve(variant, port, dir);
   await new Promise(() => {}); // serve until killed
 }
@@ -53,6 +57,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "10" },
     before: { type: "string" },
     tls: { type: "boolean", default: false },
+    "node-net": { type: "boolean", default: false },
   },
 });
 const FILES = Number(flags.files);
@@ -140,18 +145,12 @@ function store(
 
 /**
  * The minimal server over node:tls with a required client certificate (as ours and the
- * reference's -f): callbacks only, one buffer per connection.
+ * reference's -f), or over plain node:net: callbacks only, one buffer per connection.
  */
-function serveTls(variant: Variant, port: number, dir: string): void {
+function serveNode(variant: Variant, port: number, dir: string, over: "tls" | "net"): void {
   const ok = new TextEncoder().encode("SEND OK\n");
   const dec = new TextDecoder();
-  const srv = tls.createServer({
-    cert: Deno.readTextFileSync(`${TLS}server.crt`),
-    key: Deno.readTextFileSync(`${TLS}server.key`),
-    ca: Deno.readTextFileSync(`${TLS}ca.crt`),
-    requestCert: true,
-    rejectUnauthorized: true,
-  }, (sock) => {
+  const serve = (sock: net.Socket) => {
     sock.setNoDelay(true);
     let buf = new Uint8Array(0);
     let want = -1; // body bytes awaited, or -1 while a command line is
@@ -194,7 +193,14 @@ function serveTls(variant: Variant, port: number, dir: string): void {
       step();
     });
     sock.on("error", () => sock.destroy());
-  });
+  };
+  const srv = over === "net" ? net.createServer(serve) : tls.createServer({
+    cert: Deno.readTextFileSync(`${TLS}server.crt`),
+    key: Deno.readTextFileSync(`${TLS}server.key`),
+    ca: Deno.readTextFileSync(`${TLS}ca.crt`),
+    requestCert: true,
+    rejectUnauthorized: true,
+  }, serve);
   srv.on("tlsClientError", () => {});
   srv.listen({ host: "127.0.0.1", port });
 }
@@ -316,6 +322,7 @@ try {
     const self = new URL(import.meta.url).pathname;
     const cmd = [Deno.execPath(), "run", "-A", self, "--serve", v, String(port), dir];
     if (flags.tls) cmd.push("tls");
+    else if (flags["node-net"]) cmd.push("net");
     subjects.push(await start(`floor: ${v}`, cmd, dir, port));
   }
   // Warm up every server (JIT) before measuring.
