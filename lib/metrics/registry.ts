@@ -48,9 +48,13 @@ export class Metric {
     }
   }
 
+  /** The label names, sorted and joined, as #check compares them (computed once). */
+  #expected: string | null = null;
+
   #check(labels: Labels): void {
     const got = Object.keys(labels).sort().join(",");
-    if (got !== [...this.labelNames].sort().join(",")) {
+    this.#expected ??= [...this.labelNames].sort().join(",");
+    if (got !== this.#expected) {
       throw new Error(`${this.name} takes labels {${this.labelNames.join(",")}}, got {${got}}`);
     }
   }

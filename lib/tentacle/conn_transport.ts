@@ -38,44 +38,55 @@ export class ConnTransport implements Transport {
     this.destroy();
   });
 
-  /** Runs an I/O step; on timeout the connection is closed, which also cancels the step. */
-  async #timed<T>(what: string, step: Promise<T>): Promise<T> {
-    this.#watchdog.arm(performance.now() + this.idleMs);
-    try {
-      return await step;
-    } catch (e) {
-      if (this.#timedOut) {
-        throw new IdleTimeoutError(`timed out after ${this.idleMs} ms waiting to ${what}`);
-      }
-      if (this.#closed) {
-        throw new ConnectionClosedError("connection closed", undefined, { cause: e });
-      }
-      throw new ConnectionClosedError(`connection error: ${(e as Error).message}`, undefined, {
-        cause: e,
-      });
-    } finally {
-      this.#watchdog.disarm();
+  /** The error a failed read or write becomes: a timeout, our own close, or the peer's. */
+  #failure(what: string, e: unknown): Error {
+    if (this.#timedOut) {
+      return new IdleTimeoutError(`timed out after ${this.idleMs} ms waiting to ${what}`);
     }
+    if (this.#closed) {
+      return new ConnectionClosedError("connection closed", undefined, { cause: e });
+    }
+    return new ConnectionClosedError(`connection error: ${(e as Error).message}`, undefined, {
+      cause: e,
+    });
   }
 
-  /** The next chunk, valid until the following read; null at end of stream. */
-  async read(): Promise<Uint8Array | null> {
-    if (this.#readDone) return null;
-    if (this.#closed) throw new ConnectionClosedError("connection closed");
-    const n = await this.#timed("read", this.conn.read(this.#buf));
+  // The read and write paths chain the runtime's promise directly (no async wrapper around it):
+  // a small SEND makes four of them, and each wrapper level cost a promise and a turn.
+  readonly #gotRead = (n: number | null): Uint8Array | null => {
+    this.#watchdog.disarm();
     if (n === null) {
       this.#readDone = true;
       return null;
     }
     return this.#buf.subarray(0, n);
+  };
+  readonly #readFailed = (e: unknown): never => {
+    this.#watchdog.disarm();
+    throw this.#failure("read", e);
+  };
+  readonly #writeFailed = (e: unknown): never => {
+    this.#watchdog.disarm();
+    throw this.#failure("write", e);
+  };
+
+  /** The next chunk, valid until the following read; null at end of stream. */
+  read(): Promise<Uint8Array | null> {
+    if (this.#readDone) return Promise.resolve(null);
+    if (this.#closed) return Promise.reject(new ConnectionClosedError("connection closed"));
+    // On timeout the watchdog closes the connection, which also ends the read.
+    this.#watchdog.arm(performance.now() + this.idleMs);
+    return this.conn.read(this.#buf).then(this.#gotRead, this.#readFailed);
   }
 
-  async write(data: Uint8Array): Promise<void> {
-    if (this.#closed) throw new ConnectionClosedError("connection closed");
-    let off = 0;
-    while (off < data.length) {
-      off += await this.#timed("write", this.conn.write(data.subarray(off)));
-    }
+  write(data: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new ConnectionClosedError("connection closed"));
+    this.#watchdog.arm(performance.now() + this.idleMs);
+    return this.conn.write(data).then((n) => {
+      this.#watchdog.disarm();
+      // A partial write (a full socket buffer): the rest, under a fresh idle timeout.
+      if (n < data.length) return this.write(data.subarray(n));
+    }, this.#writeFailed);
   }
 
   /** Half-closes, waits (bounded) for the peer to close, then closes. */

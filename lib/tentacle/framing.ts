@@ -91,6 +91,26 @@ export class FrameReader {
     return new LineTooLongError(`line longer than ${this.maxLine} bytes (at least ${n})`);
   }
 
+  /**
+   * Passes exactly `n` bytes to `sink` in chunks (views valid until `sink` returns, or its promise
+   * settles); throws on early EOF. The server's SEND path: unlike readBody's async generator, no
+   * promise per chunk beyond the reads themselves, and none at all for bytes already buffered.
+   */
+  async readBodyTo(n: number, sink: (piece: Uint8Array) => void | Promise<void>): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      if (this.#chunk.length === 0 && !(await this.#fill())) {
+        throw new UnexpectedEofError(`connection closed after ${n - left} of ${n} body bytes`);
+      }
+      const take = Math.min(left, this.#chunk.length);
+      const piece = this.#chunk.subarray(0, take);
+      this.#chunk = this.#chunk.subarray(take);
+      left -= take;
+      const pending = sink(piece);
+      if (pending) await pending;
+    }
+  }
+
   /** Yields exactly `n` bytes in chunks (views valid until the next call); throws on early EOF. */
   async *readBody(n: number): AsyncGenerator<Uint8Array> {
     let left = n;

@@ -59,6 +59,14 @@ type Handler<K extends Command["kind"]> = (
 
 const CHUNK = 64 * 1024;
 
+/**
+ * The fixed replies, encoded once (a small SEND sends two). Shared buffers are safe on both
+ * transports: nothing ever writes into them, and a node socket only holds on to them.
+ */
+const REPLY_BYTES = new Map<string, Uint8Array>(
+  Object.values(Reply).filter((r) => typeof r === "string").map((r) => [r, encodeLine(r)]),
+);
+
 /** Serves one connection until QUIT, an unknown command, an error or the server's shutdown. */
 export class Session {
   readonly cfg: SessionConfig;
@@ -90,17 +98,15 @@ export class Session {
    * ends the step) and a DeadlineError names what was too slow. Steps run one at a time; one
    * watchdog timer serves them all (armed once per deadline period, not once per step).
    */
-  async within<T>(ms: number, what: string, step: () => Promise<T>): Promise<T> {
+  async within<T>(ms: number, what: string, step: () => Promise<T>, size?: number): Promise<T> {
     this.#expired = false;
     this.#watchdog.arm(performance.now() + ms);
     try {
       const out = await step();
-      if (this.#expired) throw new DeadlineError(`${what} not done within ${ms} ms`);
+      if (this.#expired) throw deadline(what, ms, size);
       return out;
     } catch (e) {
-      if (this.#expired && !(e instanceof DeadlineError)) {
-        throw new DeadlineError(`${what} not done within ${ms} ms`, undefined, { cause: e });
-      }
+      if (this.#expired && !(e instanceof DeadlineError)) throw deadline(what, ms, size, e);
       throw e;
     } finally {
       this.#watchdog.disarm();
@@ -125,7 +131,7 @@ export class Session {
   }
 
   reply(line: string): Promise<void> {
-    return this.io.write(encodeLine(line));
+    return this.io.write(REPLY_BYTES.get(line) ?? encodeLine(line));
   }
 
   /** Runs the session; `busy` answers the first command with a refusal and stops. */
@@ -188,15 +194,12 @@ export class Session {
   }
 
   /** Receives exactly `size` body bytes into an open file. */
-  async receiveInto(file: Deno.FsFile, size: number): Promise<void> {
+  receiveInto(file: Deno.FsFile, size: number): Promise<void> {
     const ms = transferDeadlineMs(this.cfg.deadlines, size);
-    await this.within(ms, `receiving ${size} bytes`, async () => {
-      if (size <= SYNC_IO_MAX) {
-        for await (const piece of this.reader.readBody(size)) writeAllSync(file, piece);
-      } else {
-        for await (const piece of this.reader.readBody(size)) await writeAll(file, piece);
-      }
-    });
+    const sink = size <= SYNC_IO_MAX
+      ? (piece: Uint8Array) => writeAllSync(file, piece)
+      : (piece: Uint8Array) => writeAll(file, piece);
+    return this.within(ms, "receiving", () => this.reader.readBodyTo(size, sink), size);
   }
 
   /** Sends `size` bytes of an open file; feeds `hash` on the way. Fails if the file is short. */
@@ -226,6 +229,12 @@ export class Session {
   ack(): Promise<string | null> {
     return this.readCommand();
   }
+}
+
+/** What a step past its deadline is reported as (built only then: not on every step). */
+function deadline(what: string, ms: number, size?: number, cause?: unknown): DeadlineError {
+  const of = size === undefined ? "" : ` ${size} bytes`;
+  return new DeadlineError(`${what}${of} not done within ${ms} ms`, undefined, { cause });
 }
 
 /** The dispatch table: one handler per command kind. */

@@ -18,25 +18,26 @@ import type { Outcome, Session } from "./session.ts";
 import { StoredFile } from "./storage.ts";
 import { extractZip, writeZip, ZipError, ZipTooBigError } from "./zip.ts";
 
+const SEND_REPLIES = {
+  ok: Reply.sendOk,
+  bad: Reply.sendInvalidName,
+  big: Reply.sendTooBig,
+  dup: Reply.sendExists,
+};
+const ZSEND_REPLIES = {
+  ok: Reply.zsendOk,
+  bad: Reply.zsendInvalidName,
+  big: Reply.zsendTooBig,
+  dup: Reply.zsendExists,
+};
+
 export async function upload(
   s: Session,
   cmd: { name: string; size: number },
   z: boolean,
 ): Promise<Outcome> {
   const { storage, overwrite, maxSize, maxUnzippedSize } = s.cfg;
-  const R = z
-    ? {
-      ok: Reply.zsendOk,
-      bad: Reply.zsendInvalidName,
-      big: Reply.zsendTooBig,
-      dup: Reply.zsendExists,
-    }
-    : {
-      ok: Reply.sendOk,
-      bad: Reply.sendInvalidName,
-      big: Reply.sendTooBig,
-      dup: Reply.sendExists,
-    };
+  const R = z ? ZSEND_REPLIES : SEND_REPLIES;
   const fields = { peer: s.peer, file: cmd.name, size: cmd.size };
   const why = checkName(cmd.name);
   if (why) {
@@ -105,16 +106,22 @@ export async function upload(
       await Deno.remove(body.path).catch(() => {});
     }
   }
-  if ((await storage.commit(out.path, loc.path, overwrite)) === "exists") {
-    s.log.info("file already exists", fields);
-    await s.reply(R.dup);
+  // The temporary name link() leaves behind is unlinked after the reply (see Storage.commit).
+  const leftovers: string[] = [];
+  try {
+    if ((await storage.commit(out.path, loc.path, overwrite, leftovers)) === "exists") {
+      s.log.info("file already exists", fields);
+      await s.reply(R.dup);
+      return "continue";
+    }
+    s.log.info(z ? "received compressed file" : "received file", fields);
+    METRICS.tentacleFiles.inc({ direction: "received" });
+    METRICS.tentacleBytes.inc({ direction: "received" }, cmd.size);
+    await s.reply(R.ok);
     return "continue";
+  } finally {
+    storage.removeLeftovers(leftovers);
   }
-  s.log.info(z ? "received compressed file" : "received file", fields);
-  METRICS.tentacleFiles.inc({ direction: "received" });
-  METRICS.tentacleBytes.inc({ direction: "received" }, cmd.size);
-  await s.reply(R.ok);
-  return "continue";
 }
 
 function closeQuietly(f: Deno.FsFile): void {

@@ -15,7 +15,7 @@
 
 import { constants as FS, existsSync } from "node:fs";
 import fsp, { type FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, normalize } from "node:path";
 import { type Filter, listable, RESERVED_PREFIX, routeName } from "./protocol.ts";
 
 /** Prefix of the hidden files uploads are written to before they are renamed into place. */
@@ -94,6 +94,11 @@ function randomTag(): string {
   return out;
 }
 
+/** `dir/name` for a plain name (no slash, not a dot name) and a directory without a trailing slash. */
+function below(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
 /** A hidden temporary file opened for writing. */
 export interface TempFile {
   path: string;
@@ -109,7 +114,9 @@ export class Storage {
   realRoot: string;
 
   constructor(root: string, filters: readonly Filter[], opts: { fsync?: boolean } = {}) {
-    this.root = root.length > 1 && root.endsWith("/") ? root.slice(0, -1) : root;
+    // Normalised once, so that paths below it need no join() per file (see below()).
+    const n = normalize(root);
+    this.root = n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
     this.filters = filters;
     this.fsync = opts.fsync ?? true;
     this.realRoot = this.root;
@@ -129,7 +136,8 @@ export class Storage {
   locate(name: string): Located {
     const sub = routeName(this.filters, name);
     const dir = sub === "" ? this.root : join(this.root, sub);
-    return { dir, path: join(dir, name) };
+    // A checked name has no slash and is not "." or "..": joining needs no normalisation.
+    return { dir, path: below(dir, name) };
   }
 
   /** The directory `LS <filter>` lists. */
@@ -167,7 +175,7 @@ export class Storage {
 
   /** A fresh hidden temporary path in `dir` (not created). */
   tempPath(dir: string, suffix = ""): string {
-    return join(dir, TEMP_PREFIX + randomTag() + suffix);
+    return below(dir, TEMP_PREFIX + randomTag() + suffix);
   }
 
   /**
@@ -199,10 +207,20 @@ export class Storage {
    * it is atomic, never replaces anything (a symbolic link, even a dangling one, included) and
    * costs no exception in the usual case; only a name taken already is looked at. Holds the name's
    * lock so an MV in progress never deletes the new file.
+   *
+   * With `leftovers`, a temporary name that link() has left behind is pushed there instead of
+   * being unlinked at once: the caller removes it (removeLeftovers) once it has replied, so the
+   * unlink is off the path of a small SEND. The name is hidden and never served meanwhile, and one
+   * left by a crash is swept at the next start.
    */
-  async commit(tempPath: string, path: string, overwrite: boolean): Promise<"ok" | "exists"> {
-    const release = await lock(path);
-    let placed = false; // the temporary name is gone (renamed, or linked and unlinked)
+  async commit(
+    tempPath: string,
+    path: string,
+    overwrite: boolean,
+    leftovers?: string[],
+  ): Promise<"ok" | "exists"> {
+    const release = tryLock(path) ?? await lock(path);
+    let placed = false; // the temporary name is gone (renamed, or linked and unlinked) or left over
     try {
       let linked = false;
       try {
@@ -213,8 +231,10 @@ export class Storage {
           return "exists";
         }
       }
-      if (linked) Deno.removeSync(tempPath);
-      else {
+      if (linked) {
+        if (leftovers) leftovers.push(tempPath);
+        else Deno.removeSync(tempPath);
+      } else {
         // Replacing a regular file, or a file system without hard links: check, then rename,
         // still under the lock.
         const kind = this.kind(path);
@@ -222,7 +242,7 @@ export class Storage {
         Deno.renameSync(tempPath, path);
       }
       placed = true;
-      await this.syncDir(path);
+      if (this.fsync) await this.syncDir(path);
       return "ok";
     } finally {
       release();
@@ -232,6 +252,16 @@ export class Storage {
         } catch { /* already gone */ }
       }
     }
+  }
+
+  /** Unlinks the temporary names commit() left over (see there); never throws. */
+  removeLeftovers(leftovers: string[]): void {
+    for (const p of leftovers) {
+      try {
+        Deno.removeSync(p);
+      } catch { /* already gone: the sweep would have had nothing to do either */ }
+    }
+    leftovers.length = 0;
   }
 
   async syncDir(path: string): Promise<void> {
