@@ -6,20 +6,14 @@
  * `malloc_trim(0)`, each where available (no `--expose-gc` trick or no glibc: skipped).
  * @module
  */
-import { fullGc } from "../runtime/mod.ts";
+import { fullGc, libc } from "../runtime/mod.ts";
 
 let trim: ((pad: number | bigint) => number) | null | undefined;
 
 function mallocTrim(): ((pad: number | bigint) => number) | null {
   if (trim === undefined) {
-    try {
-      const lib = Deno.dlopen("libc.so.6", {
-        malloc_trim: { parameters: ["usize"], result: "i32" },
-      });
-      trim = (pad) => lib.symbols.malloc_trim(BigInt(pad));
-    } catch {
-      trim = null;
-    }
+    const f = libc()?.malloc_trim;
+    trim = f ? (pad) => f(BigInt(pad)) : null;
   }
   return trim;
 }
