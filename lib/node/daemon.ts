@@ -25,6 +25,7 @@ import { Node } from "./node.ts";
 import { ResultLog } from "./results.ts";
 import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
+import { releaseAfterStart } from "./memory.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
 import { createNodeAgreement } from "./agreement.ts";
@@ -266,6 +267,7 @@ export async function startDaemon(
       tls: res.peerTls.serve !== null,
       state: store.path,
     });
+    releaseAfterStart("start", logger, signal);
 
     const reload = async (): Promise<boolean> => {
       try {
@@ -288,6 +290,7 @@ export async function startDaemon(
         }
         node.reload(next);
         await refreshSilences();
+        releaseAfterStart("reload", logger, signal);
         return true;
       } catch (e) {
         if (!(e instanceof ConfigError)) {

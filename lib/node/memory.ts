@@ -6,6 +6,7 @@
  * `malloc_trim(0)`, each where available (no `--expose-gc` trick or no glibc: skipped).
  * @module
  */
+import type { Logger } from "../log/mod.ts";
 import { fullGc, libc } from "../runtime/mod.ts";
 
 let trim: ((pad: number | bigint) => number) | null | undefined;
@@ -32,4 +33,32 @@ export function releaseMemory(): Released {
   fullGc()?.();
   mallocTrim()?.(0);
   return { rssBefore, rssAfter: Deno.memoryUsage().rss, ms: performance.now() - t0 };
+}
+
+/** How long after start (or a reload) {@link releaseAfterStart} waits. */
+export const SETTLE_MS = 3_000;
+
+/**
+ * Once start-up or a reload has settled: reading, parsing and compiling the tree leaves garbage in
+ * V8's old space and, at times, 10-30 MiB of freed pages in glibc's main heap (V8's compiler
+ * zones, the tree's file reads), and an idle node has no allocation pressure to return either:
+ * one {@link releaseMemory}, on a timer of its own that does not keep the process alive.
+ */
+export function releaseAfterStart(
+  what: "start" | "reload",
+  logger: Logger,
+  signal: AbortSignal,
+  ms = SETTLE_MS,
+): void {
+  const t = setTimeout(() => {
+    signal.removeEventListener("abort", cancel);
+    const r = releaseMemory();
+    logger.debug(`memory returned after ${what}`, {
+      rss_mb: `${(r.rssBefore / 1048576).toFixed(0)}->${(r.rssAfter / 1048576).toFixed(0)}`,
+      ms: Math.round(r.ms),
+    });
+  }, ms);
+  Deno.unrefTimer(t);
+  const cancel = () => clearTimeout(t);
+  signal.addEventListener("abort", cancel, { once: true });
 }
