@@ -7,7 +7,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { fullGc, libc } from "../runtime/mod.ts";
+import { libc, loadFullGc } from "../runtime/mod.ts";
 
 let trim: ((pad: number | bigint) => number) | null | undefined;
 
@@ -26,11 +26,13 @@ export interface Released {
   ms: number;
 }
 
-/** One full GC, then returns glibc's free pages to the system. */
-export function releaseMemory(): Released {
+/** One full GC, then returns glibc's free pages to the system (`ms`: how long that held the
+ * thread, not counting the first lookup of the GC function). */
+export async function releaseMemory(): Promise<Released> {
+  const gc = await loadFullGc();
   const rssBefore = Deno.memoryUsage().rss;
   const t0 = performance.now();
-  fullGc()?.();
+  gc?.();
   mallocTrim()?.(0);
   return { rssBefore, rssAfter: Deno.memoryUsage().rss, ms: performance.now() - t0 };
 }
@@ -50,9 +52,9 @@ export function releaseAfterStart(
   signal: AbortSignal,
   ms = SETTLE_MS,
 ): void {
-  const t = setTimeout(() => {
+  const t = setTimeout(async () => {
     signal.removeEventListener("abort", cancel);
-    const r = releaseMemory();
+    const r = await releaseMemory();
     logger.debug(`memory returned after ${what}`, {
       rss_mb: `${(r.rssBefore / 1048576).toFixed(0)}->${(r.rssAfter / 1048576).toFixed(0)}`,
       ms: Math.round(r.ms),
