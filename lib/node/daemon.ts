@@ -25,7 +25,7 @@ import { Node } from "./node.ts";
 import { ResultLog } from "./results.ts";
 import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
-import { releaseAfterStart } from "./memory.ts";
+import { keepTrimmed, releaseAfterStart } from "./memory.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
 import { createNodeAgreement } from "./agreement.ts";
@@ -268,6 +268,7 @@ export async function startDaemon(
       state: store.path,
     });
     releaseAfterStart("start", logger, signal);
+    keepTrimmed(logger, signal);
 
     const reload = async (): Promise<boolean> => {
       try {

@@ -64,3 +64,39 @@ export function releaseAfterStart(
   const cancel = () => clearTimeout(t);
   signal.addEventListener("abort", cancel, { once: true });
 }
+
+/** How often {@link keepTrimmed} returns glibc's free pages. */
+export const TRIM_EVERY_MS = 15_000;
+
+/**
+ * malloc_trim(0) every `everyMs` until `signal` aborts. glibc gives back only the top of its
+ * heap on its own; freed pages below a live allocation stay resident. At times a node's heap
+ * grew by 10-30 MiB in a burst (compilation, a slow turn with many checks at once) and stayed
+ * there with nothing live in it. A trim of a heap with nothing to give back takes well under a
+ * millisecond; no GC is run here. Returns how many trims ran so far (for tests).
+ */
+export function keepTrimmed(
+  logger: Logger,
+  signal: AbortSignal,
+  everyMs = TRIM_EVERY_MS,
+): () => number {
+  const trim = mallocTrim();
+  let runs = 0;
+  if (trim === null || signal.aborted) return () => runs;
+  const t = setInterval(() => {
+    const before = Deno.memoryUsage().rss;
+    const t0 = performance.now();
+    trim(0);
+    runs++;
+    const after = Deno.memoryUsage().rss;
+    if (before - after >= 4 * 1048576) {
+      logger.debug("memory returned (malloc_trim)", {
+        rss_mb: `${(before / 1048576).toFixed(0)}->${(after / 1048576).toFixed(0)}`,
+        ms: Math.round(performance.now() - t0),
+      });
+    }
+  }, everyMs);
+  Deno.unrefTimer(t);
+  signal.addEventListener("abort", () => clearInterval(t), { once: true });
+  return () => runs;
+}

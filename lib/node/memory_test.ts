@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { memoryLogger } from "../log/mod.ts";
-import { releaseAfterStart } from "./memory.ts";
+import { keepTrimmed, releaseAfterStart } from "./memory.ts";
 
 Deno.test("releaseAfterStart: one release after the wait, logged; none once the node stops", async () => {
   const log = memoryLogger();
@@ -14,3 +14,18 @@ Deno.test("releaseAfterStart: one release after the wait, logged; none once the 
   assert.equal(log.lines.length, 1, log.lines.join("\n"));
   assert.match(log.lines[0]!, /memory returned after start .*rss_mb=\d+->\d+/);
 });
+
+Deno.test("keepTrimmed: trims on its interval until the node stops", async () => {
+  const ctl = new AbortController();
+  const runs = keepTrimmed(memoryLogger(), ctl.signal, 1);
+  await until(() => runs() >= 2);
+  ctl.abort();
+  const at = runs();
+  // Several of its 1 ms periods later, the cleared interval has not fired again.
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(runs(), at);
+});
+
+async function until(ok: () => boolean): Promise<void> {
+  while (!ok()) await new Promise((r) => setTimeout(r, 1));
+}
