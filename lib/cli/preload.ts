@@ -7,15 +7,13 @@
  * fail with "permission denied". The bundle (dist/dmonitor.js) and the compiled binary carry
  * every module, so there the imports stay lazy and cost no memory until used.
  *
- * So each is loaded here only when the tree at start needs it, not "in case" (issue 14): the YAML
- * library is already loaded by then when a file of the tree needs it (npm:yaml is CommonJS, and
- * Deno's CommonJS loader with it costs about 10 MiB resident), and nodemailer (13 MiB, with
- * node:net, node:tls, node:http and node:stream) only for a tree with email recipients. A tree
- * that needs either only from a reload on cannot load it after the drop: the reload is refused,
- * or the mail fails, with a message that says to restart the node (lib/config/yaml.ts,
- * lib/alerts/smtp.ts).
+ * nodemailer is preloaded only for a tree with email recipients: it brings node:net, node:tls,
+ * node:http, node:dns and node:stream with it (issue 14: several MiB of Node compatibility layer
+ * on every node). A tree that gains its first recipient at a reload then cannot load it after
+ * the drop; lib/alerts/smtp.ts says so ("restart the node") in the delivery error.
  * @module
  */
+import { loadYamlLibrary } from "../config/yaml.ts";
 
 /** True under `deno run` of the source tree (not the bundle, not a compiled binary). */
 export function runFromSource(): boolean {
@@ -25,5 +23,6 @@ export function runFromSource(): boolean {
 /** Loads the lazily imported npm packages now, when running from source as root. */
 export async function preloadBeforeDrop(o: { mail: boolean }): Promise<void> {
   if (Deno.uid() !== 0 || !runFromSource()) return;
+  await loadYamlLibrary();
   if (o.mail) await import("nodemailer");
 }

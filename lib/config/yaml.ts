@@ -30,18 +30,7 @@ export async function prepareYaml(texts: Iterable<string | null | undefined>): P
 
 /** Loads the YAML library now (tests that decode YAML in memory). */
 export async function loadYamlLibrary(): Promise<void> {
-  try {
-    library ??= await import("yaml");
-  } catch (e) {
-    // From source as root, DENO_DIR is root's: after the drop to run_as it cannot be read, and
-    // the library is not preloaded for a tree that did not need it at start (lib/cli/preload.ts).
-    throw new Error(
-      `cannot load the YAML library (npm:yaml): ${(e as Error).message}; a node run from ` +
-        "source as root loads it before dropping root only when its tree needs it at start: " +
-        "restart the node",
-      { cause: e },
-    );
-  }
+  library ??= await import("yaml");
 }
 
 /** Whether the library is loaded (for tests of the lazy loading). */
