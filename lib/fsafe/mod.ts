@@ -16,7 +16,7 @@
  * several MiB of Node compatibility layer (issue 14), so the open is libc's open(2) by FFI
  * (lib/runtime/libc.ts); the descriptor is fstat'ed through /proc/self/fd/N and, once it is known
  * to be the regular file inspected, reopened there with Deno.open for the reads (a regular file
- * cannot block an open), and closed.
+ * cannot block an open), and closed. Without --allow-ffi, see {@link confirmed}.
  * @module
  */
 import { TreeFileError } from "../errors/mod.ts";
@@ -242,10 +242,26 @@ function inspectSync(path: string, max: number): Checked {
 }
 
 /**
+ * Without FFI (a hand-run `deno run` without --allow-ffi; the release build has --allow-all),
+ * Deno's own open: the lstat before and the fstat after still refuse anything but the regular
+ * file inspected, but a FIFO or link swapped in between the two could block or redirect the open.
+ */
+function confirmed(path: string, c: Checked, file: Deno.FsFile): Deno.FsFile {
+  try {
+    confirm(path, c, file.statSync());
+    return file;
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+/**
  * Opens what {@link inspectSync} found, confirms the descriptor is that regular file, and returns
  * it reopened through /proc/self/fd for Deno's reads; the raw descriptor is closed.
  */
 function openCheckedSync(path: string, c: Checked): Deno.FsFile {
+  if (libc() === null) return confirmed(path, c, Deno.openSync(c.target, { read: true }));
   const fd = openNoFollowSync(c.target);
   try {
     confirm(path, c, Deno.statSync(fdPath(fd)));
@@ -256,6 +272,7 @@ function openCheckedSync(path: string, c: Checked): Deno.FsFile {
 }
 
 async function openChecked(path: string, c: Checked, signal: AbortSignal): Promise<Deno.FsFile> {
+  if (libc() === null) return confirmed(path, c, await Deno.open(c.target, { read: true }));
   const fd = await openNoFollow(c.target);
   try {
     signal.throwIfAborted();
