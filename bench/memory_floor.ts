@@ -42,10 +42,16 @@ const scripts: [string, string][] = [
     'import { DatabaseSync } from "node:sqlite";\nimport { Hono } from "hono";\n' + SQLITE +
     'const app = new Hono();\napp.get("/", (c) => c.text("ok"));\n' + SERVE + WAIT,
   ],
-  ["node:fs (lib/fsafe: O_NONBLOCK|O_NOFOLLOW opens)", 'import "node:fs";\n' + WAIT],
-  ["node:crypto (sha256 digests)", 'import "node:crypto";\n' + WAIT],
+  // No longer loaded by `dmonitor run` (tests/run_modules_test.ts): what each would cost.
+  ["node:fs (lib/fsafe used it before its FFI open)", 'import "node:fs";\n' + WAIT],
+  ["node:crypto (SHA-256 before lib/hash)", 'import "node:crypto";\n' + WAIT],
   [
-    "both runtime pieces + node:fs + node:crypto",
+    "node:v8 + node:vm (a full GC without --expose-gc)",
+    'import "node:v8";\nimport "node:vm";\n' + WAIT,
+  ],
+  ["npm:yaml (CommonJS; only for a tree with non-flat YAML)", 'import "yaml";\n' + WAIT],
+  [
+    "both runtime pieces + node:fs + node:crypto (the floor before this change)",
     'import "node:fs";\nimport "node:crypto";\nimport { DatabaseSync } from "node:sqlite";\n' +
     'import { Hono } from "hono";\n' + SQLITE +
     'const app = new Hono();\napp.get("/", (c) => c.text("ok"));\n' + SERVE + WAIT,

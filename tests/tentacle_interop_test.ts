@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { tentacleClientMain } from "../lib/tentacle/cli.ts";
 import { TentacleClient } from "../lib/tentacle/client.ts";
-import { passwordDigest } from "../lib/tentacle/protocol.ts";
+import { passwordDigest } from "../lib/tentacle/password.ts";
 import { ls, Raw, startTestServer, tempDir, text, tlsFile } from "../lib/tentacle/testing.ts";
 import type { TentacleServerOptions } from "../lib/tentacle/server.ts";
 import { extractZip, writeZip } from "../lib/tentacle/zip.ts";

@@ -21,7 +21,7 @@
  * | 127.0.150.0/24 | silences_test.ts (silences) | 127.0.151.0/24 | silences_test.ts (acks) |
  * | 127.0.152.0/24 | silences_test.ts (CLI)  | 127.0.153.0/24 | silences_test.ts (clocks) |
  * | 127.0.170.0/24 | views_test.ts          | 127.0.171.0/24 | run_bind_test.ts        |
- * | 127.0.172.0/24 | views_peers_test.ts    |                |                          |
+ * | 127.0.172.0/24 | views_peers_test.ts    | 127.0.192.0/24 | run_modules_test.ts      |
  * | 127.0.140.0/24 | sync_pg_test.ts        |                |                         |
  *
  * Unit tests listen on 127.0.0.1 port 0, except lib/tentacle/server_test.ts (127.0.120.0/24) and

@@ -6,7 +6,7 @@
  * their root directory, node name or listen address.
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../hash/mod.ts";
 import type { Config, TestConfig } from "../config/types.ts";
 import { formatDuration } from "../config/values.ts";
 
@@ -29,11 +29,9 @@ export interface TreeSummary {
 /** Parameter names whose values are secrets: compared by hash, never shown or sent. */
 const SECRET_RE = /token|password|secret|key/i;
 
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
-
 /** A secret's stand-in: comparable, not reversible. */
 export function redact(value: string): string {
-  return `sha256:${sha256(value).slice(0, 12)}`;
+  return `sha256:${sha256Hex(value).slice(0, 12)}`;
 }
 
 /** `plugins/check_x` for a plugin in the tree (roots differ between nodes), else the path. */
@@ -74,7 +72,7 @@ function line(e: Entry): string {
 /** Digest of entries (any order): 16 hex digits of SHA-256 over their sorted canonical lines. */
 export function digestOf(entries: readonly Entry[]): string {
   const lines = entries.map(line).sort();
-  return sha256(lines.join("\n")).slice(0, 16);
+  return sha256Hex(lines.join("\n")).slice(0, 16);
 }
 
 /** This node's summary: every test, and the quorum rule with the node names (self + peers). */

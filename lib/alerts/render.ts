@@ -3,7 +3,7 @@
  * of the notification (and the recipient), so every byte is covered by exact-text tests.
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../hash/mod.ts";
 import type { Vote } from "../quorum/types.ts";
 import type { Deliverable } from "./types.ts";
 
@@ -150,7 +150,7 @@ export interface AlertMail {
 }
 
 function digest(...parts: string[]): string {
-  return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 32);
+  return sha256Hex(parts.join("\0")).slice(0, 32);
 }
 
 /** A Message-ID stable for (notification, recipient): a retried or re-queued copy keeps it. */

@@ -79,7 +79,20 @@ export function classifySmtpError(e: unknown, server: string): DeliveryError {
  * that never sends mail should not carry it (see bench/memory_run.ts).
  */
 async function lazyTransport(o: SmtpChannelOptions): Promise<MailTransport> {
-  const { default: nodemailer } = await import("nodemailer");
+  let nodemailer;
+  try {
+    ({ default: nodemailer } = await import("nodemailer"));
+  } catch (e) {
+    // From source as root, nodemailer is loaded before the drop only for a tree that had email
+    // recipients at start (lib/cli/preload.ts); DENO_DIR is root's and unreadable now.
+    throw new DeliveryError(
+      `cannot load the mailer (nodemailer): ${(e as Error).message}; a node run from source ` +
+        "as root loads it before dropping root only when the tree has email recipients at " +
+        "start: restart the node",
+      false,
+      { cause: e },
+    );
+  }
   return nodemailer.createTransport(transportOptions(o)) as MailTransport;
 }
 
@@ -120,7 +133,7 @@ export function createSmtpChannel(
           headers,
         });
       } catch (e) {
-        throw classifySmtpError(e, server);
+        throw e instanceof DeliveryError ? e : classifySmtpError(e, server);
       }
       if (!info.accepted?.length) {
         throw new DeliveryError(`SMTP server ${server} did not accept ${to}`, false);

@@ -6,6 +6,11 @@
  * lazy import after the drop (the YAML library at a reload, nodemailer at the first email) would
  * fail with "permission denied". The bundle (dist/dmonitor.js) and the compiled binary carry
  * every module, so there the imports stay lazy and cost no memory until used.
+ *
+ * nodemailer is preloaded only for a tree with email recipients: it brings node:net, node:tls,
+ * node:http, node:dns and node:stream with it (issue 14: several MiB of Node compatibility layer
+ * on every node). A tree that gains its first recipient at a reload then cannot load it after
+ * the drop; lib/alerts/smtp.ts says so ("restart the node") in the delivery error.
  * @module
  */
 import { loadYamlLibrary } from "../config/yaml.ts";
@@ -16,8 +21,8 @@ export function runFromSource(): boolean {
 }
 
 /** Loads the lazily imported npm packages now, when running from source as root. */
-export async function preloadBeforeDrop(): Promise<void> {
+export async function preloadBeforeDrop(o: { mail: boolean }): Promise<void> {
   if (Deno.uid() !== 0 || !runFromSource()) return;
   await loadYamlLibrary();
-  await import("nodemailer");
+  if (o.mail) await import("nodemailer");
 }

@@ -46,7 +46,7 @@ export async function runCommand(args: string[], io: Io, stop?: AbortSignal): Pr
       signal,
       version: VERSION,
       beforeServe: async (config) => {
-        await preloadBeforeDrop();
+        await preloadBeforeDrop({ mail: config.recipients.length > 0 });
         return dropPrivileges(config, logger);
       },
     });

@@ -96,7 +96,7 @@ export async function syncCommand(args: string[], io: Io, stop?: AbortSignal): P
   }
 
   const logger = daemonLogger();
-  await preloadBeforeDrop();
+  await preloadBeforeDrop({ mail: config.recipients.length > 0 });
   await dropPrivileges(config, logger);
   const store = StateStore.open(resolve(config.root, config.settings.state_dir));
   const db = store.db;

@@ -12,11 +12,16 @@
  *   before, which closes the swap race; reads stop one byte past the cap, whatever stat said.
  *
  * Symbolic links to regular files are followed (certificates under /etc/letsencrypt/live are
- * links). Deno.open has no O_NONBLOCK, so this goes through node:fs, which passes the flags on.
+ * links). Deno.open takes no O_NONBLOCK or O_NOFOLLOW, and node:fs, which passes them on, costs
+ * several MiB of Node compatibility layer (issue 14), so the open is libc's open(2) by FFI
+ * (lib/runtime/libc.ts); the descriptor is fstat'ed through /proc/self/fd/N and, once it is known
+ * to be the regular file inspected, reopened there with Deno.open for the reads (a regular file
+ * cannot block an open), and closed. Without --allow-ffi, see {@link confirmed}.
  * @module
  */
-import fs from "node:fs";
 import { TreeFileError } from "../errors/mod.ts";
+// By path, not ../runtime/mod.ts: that also loads gc.ts (node:v8, node:vm).
+import { errno, libc, libcUnavailable, O } from "../runtime/libc.ts";
 
 export { TreeFileError };
 
@@ -46,22 +51,93 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
-const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
-const OPEN_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW;
+const OPEN_FLAGS = O.O_RDONLY | O.O_NONBLOCK | O.O_NOFOLLOW | O.O_CLOEXEC;
 const CHUNK = 64 * 1024;
 const DECODER = new TextDecoder();
+const ENCODER = new TextEncoder();
+
+type Stats = Deno.FileInfo;
 
 /** What a stat result is, as a message says it: "a FIFO", "a character device", ... */
-export function describeKind(st: fs.Stats): string {
-  if (st.isFile()) return "a regular file";
-  if (st.isDirectory()) return "a directory";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSocket()) return "a socket";
-  if (st.isSymbolicLink()) return "a symbolic link";
+export function describeKind(st: Stats): string {
+  if (st.isFile) return "a regular file";
+  if (st.isDirectory) return "a directory";
+  if (st.isFifo) return "a FIFO";
+  if (st.isCharDevice) return "a character device";
+  if (st.isBlockDevice) return "a block device";
+  if (st.isSocket) return "a socket";
+  if (st.isSymlink) return "a symbolic link";
   return "a special file";
 }
+
+/** errno values the messages tell apart (the same on x86_64 and aarch64). */
+const ERRNO: Record<number, [code: string, text: string]> = {
+  1: ["EPERM", "Operation not permitted"],
+  2: ["ENOENT", "No such file or directory"],
+  5: ["EIO", "Input/output error"],
+  13: ["EACCES", "Permission denied"],
+  20: ["ENOTDIR", "Not a directory"],
+  23: ["ENFILE", "Too many open files in system"],
+  24: ["EMFILE", "Too many open files"],
+  36: ["ENAMETOOLONG", "File name too long"],
+  40: ["ELOOP", "Too many levels of symbolic links"],
+};
+
+/** An open(2) failure as Deno reports its own (`code`, "Permission denied (os error 13): ..."). */
+class OpenError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function openError(target: string, n: number): OpenError {
+  const [code, text] = ERRNO[n] ?? [`errno ${n}`, `error ${n}`];
+  return new OpenError(code, `${text} (os error ${n}): open '${target}'`);
+}
+
+function cString(path: string): Uint8Array<ArrayBuffer> {
+  const bytes = ENCODER.encode(path + "\0");
+  if (bytes.indexOf(0) !== bytes.length - 1) {
+    throw new OpenError("EINVAL", `the path holds a NUL byte: open '${path}'`);
+  }
+  return bytes;
+}
+
+function noLibc(target: string): OpenError {
+  return new OpenError("ENOSYS", `cannot open without libc (${libcUnavailable()}): '${target}'`);
+}
+
+/**
+ * open(2) of `target` with O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC: a FIFO does not block
+ * it, a symbolic link in the last component fails it (ELOOP). Returns the descriptor; throws
+ * {@link OpenError} with the errno's code. Exported for the tests.
+ */
+export function openNoFollowSync(target: string): number {
+  const c = libc();
+  if (c === null) throw noLibc(target);
+  const fd = c.open(cString(target), OPEN_FLAGS, 0);
+  if (fd < 0) throw openError(target, errno(c));
+  return fd;
+}
+
+/** {@link openNoFollowSync} on Deno's blocking pool (a hung mount does not hold the thread). */
+export async function openNoFollow(target: string): Promise<number> {
+  const c = libc();
+  if (c === null) throw noLibc(target);
+  const name = cString(target);
+  const fd = await c.open_nonblocking(name, OPEN_FLAGS, 0);
+  name.fill(0); // (and keeps the buffer alive until the pool's thread is done with it)
+  // errno belongs to the pool's thread: repeat the failed open here to learn it (it failed once
+  // already, so the file system answers). Should it succeed this time, that descriptor is used.
+  return fd >= 0 ? fd : openNoFollowSync(target);
+}
+
+function closeFd(fd: number): void {
+  libc()?.close(fd);
+}
+
+/** The descriptor's own file: stat of /proc/self/fd/N follows it to what it has open (fstat). */
+const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
 
 function errorCode(e: unknown): string | undefined {
   return (e as { code?: string }).code;
@@ -83,7 +159,8 @@ function fail(path: string, e: unknown): TreeFileError {
       { cause: e },
     );
   }
-  const why = (e as Error).message.replace(/, (open|read|stat|lstat|realpath) .*$/, "");
+  const why = (e as Error).message.replace(/, (open|read|stat|lstat|realpath) .*$/, "")
+    .replace(/ \(os error \d+\): (open|read|stat|lstat|realpath|readlink|fstat) .*$/, "");
   return new TreeFileError(path, "unreadable", `Cannot read ${path}: ${why}`, { cause: e });
 }
 
@@ -94,8 +171,8 @@ interface Checked {
   ino: number;
 }
 
-function check(path: string, lst: fs.Stats, target: string, st: fs.Stats | null, max: number) {
-  const link = lst.isSymbolicLink();
+function check(path: string, lst: Stats, target: string, st: Stats | null, max: number) {
+  const link = lst.isSymlink;
   if (st === null) {
     throw new TreeFileError(
       path,
@@ -103,7 +180,7 @@ function check(path: string, lst: fs.Stats, target: string, st: fs.Stats | null,
       `Cannot read ${path}: it is a symbolic link to ${target}, which does not exist`,
     );
   }
-  if (!st.isFile()) {
+  if (!st.isFile) {
     const what = describeKind(st);
     throw new TreeFileError(
       path,
@@ -114,7 +191,7 @@ function check(path: string, lst: fs.Stats, target: string, st: fs.Stats | null,
     );
   }
   if (st.size > max) throw tooLarge(path, st.size, max);
-  return { target, dev: st.dev, ino: st.ino };
+  return { target, dev: st.dev, ino: st.ino ?? -1 };
 }
 
 /** `size` from stat; when stat said less than was read (a /proc file says 0), "more than". */
@@ -130,8 +207,8 @@ function tooLarge(path: string, size: number, max: number): TreeFileError {
   );
 }
 
-function confirm(path: string, c: Checked, st: fs.Stats): void {
-  if (!st.isFile() || st.dev !== c.dev || st.ino !== c.ino) {
+function confirm(path: string, c: Checked, st: Stats): void {
+  if (!st.isFile || st.dev !== c.dev || (st.ino ?? -1) !== c.ino) {
     throw new TreeFileError(
       path,
       "not-regular",
@@ -152,16 +229,58 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
 }
 
 function inspectSync(path: string, max: number): Checked {
-  const lst = fs.lstatSync(path);
-  if (!lst.isSymbolicLink()) return check(path, lst, path, lst, max);
+  const lst = Deno.lstatSync(path);
+  if (!lst.isSymlink) return check(path, lst, path, lst, max);
   let target: string;
   try {
-    target = fs.realpathSync(path);
+    target = Deno.realPathSync(path);
   } catch (e) {
-    if (errorCode(e) === "ENOENT") return check(path, lst, fs.readlinkSync(path), null, max);
+    if (errorCode(e) === "ENOENT") return check(path, lst, Deno.readLinkSync(path), null, max);
     throw e;
   }
-  return check(path, lst, target, fs.statSync(target), max);
+  return check(path, lst, target, Deno.statSync(target), max);
+}
+
+/**
+ * Without FFI (a hand-run `deno run` without --allow-ffi; the release build has --allow-all),
+ * Deno's own open: the lstat before and the fstat after still refuse anything but the regular
+ * file inspected, but a FIFO or link swapped in between the two could block or redirect the open.
+ */
+function confirmed(path: string, c: Checked, file: Deno.FsFile): Deno.FsFile {
+  try {
+    confirm(path, c, file.statSync());
+    return file;
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+/**
+ * Opens what {@link inspectSync} found, confirms the descriptor is that regular file, and returns
+ * it reopened through /proc/self/fd for Deno's reads; the raw descriptor is closed.
+ */
+function openCheckedSync(path: string, c: Checked): Deno.FsFile {
+  if (libc() === null) return confirmed(path, c, Deno.openSync(c.target, { read: true }));
+  const fd = openNoFollowSync(c.target);
+  try {
+    confirm(path, c, Deno.statSync(fdPath(fd)));
+    return Deno.openSync(fdPath(fd), { read: true });
+  } finally {
+    closeFd(fd);
+  }
+}
+
+async function openChecked(path: string, c: Checked, signal: AbortSignal): Promise<Deno.FsFile> {
+  if (libc() === null) return confirmed(path, c, await Deno.open(c.target, { read: true }));
+  const fd = await openNoFollow(c.target);
+  try {
+    signal.throwIfAborted();
+    confirm(path, c, await Deno.stat(fdPath(fd)));
+    return await Deno.open(fdPath(fd), { read: true });
+  } finally {
+    closeFd(fd);
+  }
 }
 
 /**
@@ -171,27 +290,26 @@ function inspectSync(path: string, max: number): Checked {
  */
 export function readTreeFileSync(path: string, opts: ReadOptions): Uint8Array {
   const until = Date.now() + (opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
-  let fd: number | null = null;
+  let file: Deno.FsFile | null = null;
   try {
     const c = inspectSync(path, opts.maxBytes);
-    fd = fs.openSync(c.target, OPEN_FLAGS);
-    confirm(path, c, fs.fstatSync(fd));
+    file = openCheckedSync(path, c);
     const chunks: Uint8Array[] = [];
     let total = 0;
     while (true) {
       if (Date.now() > until) throw timeout(path, opts);
       const buf = new Uint8Array(Math.min(CHUNK, opts.maxBytes + 1 - total));
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
+      const n = file.readSync(buf);
+      if (n === null || n === 0) break;
       chunks.push(n === buf.length ? buf : buf.subarray(0, n));
       total += n;
-      if (total > opts.maxBytes) throw tooLarge(path, fs.fstatSync(fd).size, opts.maxBytes);
+      if (total > opts.maxBytes) throw tooLarge(path, file.statSync().size, opts.maxBytes);
     }
     return concat(chunks, total);
   } catch (e) {
     throw fail(path, e);
   } finally {
-    if (fd !== null) fs.closeSync(fd);
+    file?.close();
   }
 }
 
@@ -209,41 +327,39 @@ function timeout(path: string, opts: ReadOptions): TreeFileError {
 }
 
 async function inspect(path: string, max: number): Promise<Checked> {
-  const lst = await fs.promises.lstat(path);
-  if (!lst.isSymbolicLink()) return check(path, lst, path, lst, max);
+  const lst = await Deno.lstat(path);
+  if (!lst.isSymlink) return check(path, lst, path, lst, max);
   let target: string;
   try {
-    target = await fs.promises.realpath(path);
+    target = await Deno.realPath(path);
   } catch (e) {
     if (errorCode(e) === "ENOENT") {
-      return check(path, lst, await fs.promises.readlink(path), null, max);
+      return check(path, lst, await Deno.readLink(path), null, max);
     }
     throw e;
   }
-  return check(path, lst, target, await fs.promises.stat(target), max);
+  return check(path, lst, target, await Deno.stat(target), max);
 }
 
 async function readAsync(path: string, max: number, signal: AbortSignal): Promise<Uint8Array> {
   const c = await inspect(path, max);
   signal.throwIfAborted();
-  const fh = await fs.promises.open(c.target, OPEN_FLAGS);
+  const fh = await openChecked(path, c, signal);
   try {
-    signal.throwIfAborted();
-    confirm(path, c, await fh.stat());
     const chunks: Uint8Array[] = [];
     let total = 0;
     while (true) {
       signal.throwIfAborted();
       const buf = new Uint8Array(Math.min(CHUNK, max + 1 - total));
-      const { bytesRead: n } = await fh.read(buf, 0, buf.length, null);
-      if (n === 0) break;
+      const n = await fh.read(buf);
+      if (n === null || n === 0) break;
       chunks.push(n === buf.length ? buf : buf.subarray(0, n));
       total += n;
       if (total > max) throw tooLarge(path, (await fh.stat()).size, max);
     }
     return concat(chunks, total);
   } finally {
-    await fh.close();
+    fh.close();
   }
 }
 
@@ -289,22 +405,22 @@ export interface TreeDirEntry {
   uid: number;
 }
 
-function classify(dir: string, name: string, lst: fs.Stats, st: fs.Stats | null): TreeDirEntry {
-  const link = lst.isSymbolicLink();
+function classify(dir: string, name: string, lst: Stats, st: Stats | null): TreeDirEntry {
+  const link = lst.isSymlink;
   const real = link ? st : lst;
   if (real === null) {
     return { name, kind: "other", what: "a symbolic link to nothing", size: 0, mode: 0, uid: -1 };
   }
-  const kind = real.isFile() ? "file" : real.isDirectory() ? "dir" : "other";
+  const kind = real.isFile ? "file" : real.isDirectory ? "dir" : "other";
   let what = describeKind(real);
   if (link && kind === "other") {
     let to = "";
     try {
-      to = fs.realpathSync(`${dir}/${name}`);
+      to = Deno.realPathSync(`${dir}/${name}`);
     } catch { /* raced away */ }
     what = `a link to ${to || "a special file"}, ${describeKind(real)}`;
   }
-  return { name, kind, what, size: real.size, mode: real.mode, uid: real.uid };
+  return { name, kind, what, size: real.size, mode: real.mode ?? 0, uid: real.uid ?? -1 };
 }
 
 /**
@@ -312,17 +428,17 @@ function classify(dir: string, name: string, lst: fs.Stats, st: fs.Stats | null)
  * it; null when it does not exist.
  */
 export function inspectTreeEntrySync(path: string): TreeDirEntry | null {
-  let lst: fs.Stats;
+  let lst: Stats;
   try {
-    lst = fs.lstatSync(path);
+    lst = Deno.lstatSync(path);
   } catch (e) {
     if (errorCode(e) === "ENOENT") return null;
     throw fail(path, e);
   }
-  let target: fs.Stats | null = null;
-  if (lst.isSymbolicLink()) {
+  let target: Stats | null = null;
+  if (lst.isSymlink) {
     try {
-      target = fs.statSync(path);
+      target = Deno.statSync(path);
     } catch { /* dangling */ }
   }
   const slash = path.lastIndexOf("/");
@@ -337,8 +453,8 @@ export function inspectTreeEntrySync(path: string): TreeDirEntry | null {
 export function listTreeDirSync(dir: string, opts: { maxEntries?: number } = {}): TreeDirEntry[] {
   const max = opts.maxEntries ?? MAX_DIR_ENTRIES;
   try {
-    const st = fs.statSync(dir);
-    if (!st.isDirectory()) {
+    const st = Deno.statSync(dir);
+    if (!st.isDirectory) {
       throw new TreeFileError(dir, "not-regular", `Cannot list ${dir}: it is ${describeKind(st)}`);
     }
     const out: TreeDirEntry[] = [];
@@ -351,16 +467,16 @@ export function listTreeDirSync(dir: string, opts: { maxEntries?: number } = {})
         );
       }
       const path = `${dir}/${d.name}`;
-      let lst: fs.Stats;
+      let lst: Stats;
       try {
-        lst = fs.lstatSync(path);
+        lst = Deno.lstatSync(path);
       } catch {
         continue; // removed since readdir
       }
-      let target: fs.Stats | null = null;
-      if (lst.isSymbolicLink()) {
+      let target: Stats | null = null;
+      if (lst.isSymlink) {
         try {
-          target = fs.statSync(path);
+          target = Deno.statSync(path);
         } catch { /* dangling */ }
       }
       out.push(classify(dir, d.name, lst, target));
@@ -386,7 +502,7 @@ export function listTreeDir(
         reject(new TreeFileError(dir, "timeout", `Cannot list ${dir}: no answer within ${ms} ms`)),
       ms,
     );
-    fs.promises.stat(dir).then(
+    Deno.stat(dir).then(
       () => resolve(listTreeDirSync(dir, opts)),
       (e) => reject(fail(dir, e)),
     ).catch(reject).finally(() => clearTimeout(t));

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { libc } from "../runtime/libc.ts";
 import {
   listTreeDir,
   listTreeDirSync,
+  openNoFollow,
+  openNoFollowSync,
   readTreeFile,
   readTreeFileSync,
   readTreeText,
@@ -134,6 +137,32 @@ Deno.test("listTreeDir classifies entries without opening them", async () => {
       () => listTreeDirSync(dir, { maxEntries: 3 }),
       (e) => refused(e, "too-large", /more than 3 entries/),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openNoFollow: a FIFO opens without blocking, a symbolic link is refused (ELOOP)", async () => {
+  // The swap races readTreeFile guards against: a FIFO or a link put in place after the lstat.
+  const dir = await fixture();
+  try {
+    for (const open of [openNoFollowSync, openNoFollow]) {
+      // No writer: a blocking open would hang here for good.
+      const fd = await open(join(dir, "fifo"));
+      try {
+        assert.equal(Deno.statSync(`/proc/self/fd/${fd}`).isFifo, true);
+      } finally {
+        libc()!.close(fd);
+      }
+      await assert.rejects(
+        async () => await open(join(dir, "to-plain")),
+        (e) => (e as { code?: string }).code === "ELOOP" && /to-plain/.test(String(e)),
+      );
+      await assert.rejects(
+        async () => await open(join(dir, "absent")),
+        (e) => (e as { code?: string }).code === "ENOENT",
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

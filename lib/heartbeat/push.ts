@@ -5,7 +5,7 @@
  * clear status and one JSON line saying why; refusals are logged rate-limited.
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "../hash/mod.ts";
 import type { Context, Hono } from "hono";
 import type { Logger } from "../log/mod.ts";
 import { LogLimiter } from "../peers/log_limiter.ts";
@@ -18,8 +18,6 @@ export const PUSH_PREFIX = "/v1/push/";
 /** Largest push body accepted. */
 export const MAX_PUSH_BODY = 4096;
 const BODY_DEADLINE_MS = 5_000;
-
-const sha = (s: string) => createHash("sha256").update(s).digest();
 
 /** Thrown by {@link readCapped} for a body over the cap. */
 class TooLarge extends Error {}
@@ -103,8 +101,8 @@ export function pushRoutes(deps: { service: HeartbeatService; log: Logger }) {
         );
       }
       // Hashes of equal length: the comparison takes the same time whatever the token's length.
-      const expected = sha(t ? String(t.params.token ?? "") : crypto.randomUUID());
-      if (!constantTimeEqual(sha(token), expected) || !t) {
+      const expected = sha256(t ? String(t.params.token ?? "") : crypto.randomUUID());
+      if (!constantTimeEqual(sha256(token), expected) || !t) {
         return refuse(
           403,
           `no heartbeat test ${shown} with this token is configured on this node`,

@@ -371,9 +371,9 @@ export class Consensus {
   /** After a big outage is over: give the memory it used back to the system, on a turn of its
    * own (a full GC pauses the node for a moment, once). */
   #release(forgotten: number): void {
-    nextTurn().then(() => {
+    nextTurn().then(async () => {
       if (this.#stop.signal.aborted) return;
-      const r = releaseMemory();
+      const r = await releaseMemory();
       this.#deps.logger.info("memory returned after an outage", {
         forgotten,
         rss_mb: `${(r.rssBefore / 1048576).toFixed(0)}->${(r.rssAfter / 1048576).toFixed(0)}`,

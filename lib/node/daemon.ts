@@ -25,6 +25,7 @@ import { Node } from "./node.ts";
 import { ResultLog } from "./results.ts";
 import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
+import { keepTrimmed, releaseAfterStart } from "./memory.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
 import { createNodeAgreement } from "./agreement.ts";
@@ -269,6 +270,8 @@ export async function startDaemon(
       tls: res.peerTls.serve !== null,
       state: store.path,
     });
+    releaseAfterStart("start", logger, signal);
+    keepTrimmed(logger, signal);
 
     const reload = async (): Promise<boolean> => {
       try {
@@ -291,6 +294,7 @@ export async function startDaemon(
         }
         node.reload(next);
         await refreshSilences();
+        releaseAfterStart("reload", logger, signal);
         return true;
       } catch (e) {
         if (!(e instanceof ConfigError)) {

@@ -6,20 +6,15 @@
  * `malloc_trim(0)`, each where available (no `--expose-gc` trick or no glibc: skipped).
  * @module
  */
-import { fullGc } from "../runtime/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { libc, loadFullGc } from "../runtime/mod.ts";
 
 let trim: ((pad: number | bigint) => number) | null | undefined;
 
 function mallocTrim(): ((pad: number | bigint) => number) | null {
   if (trim === undefined) {
-    try {
-      const lib = Deno.dlopen("libc.so.6", {
-        malloc_trim: { parameters: ["usize"], result: "i32" },
-      });
-      trim = (pad) => lib.symbols.malloc_trim(BigInt(pad));
-    } catch {
-      trim = null;
-    }
+    const f = libc()?.malloc_trim;
+    trim = f ? (pad) => f(BigInt(pad)) : null;
   }
   return trim;
 }
@@ -31,11 +26,77 @@ export interface Released {
   ms: number;
 }
 
-/** One full GC, then returns glibc's free pages to the system. */
-export function releaseMemory(): Released {
+/** One full GC, then returns glibc's free pages to the system (`ms`: how long that held the
+ * thread, not counting the first lookup of the GC function). */
+export async function releaseMemory(): Promise<Released> {
+  const gc = await loadFullGc();
   const rssBefore = Deno.memoryUsage().rss;
   const t0 = performance.now();
-  fullGc()?.();
+  gc?.();
   mallocTrim()?.(0);
   return { rssBefore, rssAfter: Deno.memoryUsage().rss, ms: performance.now() - t0 };
+}
+
+/** How long after start (or a reload) {@link releaseAfterStart} waits. */
+export const SETTLE_MS = 3_000;
+
+/**
+ * Once start-up or a reload has settled: reading, parsing and compiling the tree leaves garbage in
+ * V8's old space and, at times, 10-30 MiB of freed pages in glibc's main heap (V8's compiler
+ * zones, the tree's file reads), and an idle node has no allocation pressure to return either:
+ * one {@link releaseMemory}, on a timer of its own that does not keep the process alive.
+ */
+export function releaseAfterStart(
+  what: "start" | "reload",
+  logger: Logger,
+  signal: AbortSignal,
+  ms = SETTLE_MS,
+): void {
+  const t = setTimeout(async () => {
+    signal.removeEventListener("abort", cancel);
+    const r = await releaseMemory();
+    logger.debug(`memory returned after ${what}`, {
+      rss_mb: `${(r.rssBefore / 1048576).toFixed(0)}->${(r.rssAfter / 1048576).toFixed(0)}`,
+      ms: Math.round(r.ms),
+    });
+  }, ms);
+  Deno.unrefTimer(t);
+  const cancel = () => clearTimeout(t);
+  signal.addEventListener("abort", cancel, { once: true });
+}
+
+/** How often {@link keepTrimmed} returns glibc's free pages. */
+export const TRIM_EVERY_MS = 15_000;
+
+/**
+ * malloc_trim(0) every `everyMs` until `signal` aborts. glibc gives back only the top of its
+ * heap on its own; freed pages below a live allocation stay resident. At times a node's heap
+ * grew by 10-30 MiB in a burst (compilation, a slow turn with many checks at once) and stayed
+ * there with nothing live in it. A trim of a heap with nothing to give back takes well under a
+ * millisecond; no GC is run here. Returns how many trims ran so far (for tests).
+ */
+export function keepTrimmed(
+  logger: Logger,
+  signal: AbortSignal,
+  everyMs = TRIM_EVERY_MS,
+): () => number {
+  const trim = mallocTrim();
+  let runs = 0;
+  if (trim === null || signal.aborted) return () => runs;
+  const t = setInterval(() => {
+    const before = Deno.memoryUsage().rss;
+    const t0 = performance.now();
+    trim(0);
+    runs++;
+    const after = Deno.memoryUsage().rss;
+    if (before - after >= 4 * 1048576) {
+      logger.debug("memory returned (malloc_trim)", {
+        rss_mb: `${(before / 1048576).toFixed(0)}->${(after / 1048576).toFixed(0)}`,
+        ms: Math.round(performance.now() - t0),
+      });
+    }
+  }, everyMs);
+  Deno.unrefTimer(t);
+  signal.addEventListener("abort", () => clearInterval(t), { once: true });
+  return () => runs;
 }

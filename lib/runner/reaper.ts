@@ -23,6 +23,7 @@
  * own session are not told apart from Deno's own children; they are left alone (documented).
  * @module
  */
+import { libc as sharedLibc } from "../runtime/libc.ts";
 
 import { ownChildren } from "./children.ts";
 
@@ -97,23 +98,8 @@ const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
 
 function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return null;
-  // Never prompt for the permission on a terminal: without it, go without the subreaper.
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-  for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
-    try {
-      const lib = Deno.dlopen(name, {
-        prctl: { parameters: ["i32", "usize", "usize", "usize", "usize"], result: "i32" },
-        waitpid: { parameters: ["i32", "pointer", "i32"], result: "i32" },
-      });
-      libc = lib.symbols as unknown as Libc;
-      break;
-    } catch {
-      // No FFI permission, or not this libc: try the next, then go without.
-    }
-  }
+  // The process's one libc handle (null without --allow-ffi or a libc: go without the subreaper).
+  if (libc === undefined) libc = sharedLibc() as unknown as Libc | null;
   return libc;
 }
 

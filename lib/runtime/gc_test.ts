@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { fullGc } from "./mod.ts";
+import { fullGc, loadFullGc } from "./mod.ts";
 
 Deno.test("fullGc: V8's gc, looked up once, frees what is unreachable", async () => {
-  const gc = fullGc();
+  const gc = await loadFullGc();
   assert.equal(typeof gc, "function");
   assert.equal(fullGc(), gc);
+  assert.equal(await loadFullGc(), gc);
   let big: Uint8Array | null = new Uint8Array(16 * 1024 * 1024);
   const ref = new WeakRef(big);
   big = null;

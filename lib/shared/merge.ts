@@ -8,7 +8,7 @@
  * 30 days after it was given, so a tombstone always outlives the silence it removes.
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../hash/mod.ts";
 import { ProtocolError } from "../errors/mod.ts";
 import {
   recordKey,
@@ -105,7 +105,7 @@ export function digest(records: Iterable<SharedRecord>): string {
   const lines = [...records].map((r) => [recordKey(r), canonical(r)] as const)
     .sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
     .map(([, c]) => c);
-  return createHash("sha256").update(lines.join("\n")).digest("hex");
+  return sha256Hex(lines.join("\n"));
 }
 
 /** Silences in force at `now` (not removed, not ended), longest first. */

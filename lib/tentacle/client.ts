@@ -19,10 +19,10 @@ import {
   MAX_LEASES,
   MAX_LINE,
   parseProbe,
-  passwordDigest,
   PROBE_NAME,
   smvDone,
 } from "./protocol.ts";
+import { passwordDigest } from "./password.ts";
 import { SYNC_IO_MAX, TEMP_PREFIX, writeAll } from "./storage.ts";
 import {
   discard,

@@ -25,5 +25,5 @@ export {
   isBusyReply,
   parseCommand,
   parseFilters,
-  passwordDigest,
 } from "./protocol.ts";
+export { passwordDigest } from "./password.ts";

@@ -5,8 +5,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-
 /** The IANA port of Tentacle. */
 export const DEFAULT_PORT = 41121;
 /** Longest command line accepted, in bytes, without the `\n` (the reference reads 1 KiB blocks). */
@@ -179,12 +177,6 @@ export function checkListFilter(filter: string): string | null {
 /** Whether a directory entry may appear in an `LS` answer (only names the server would serve). */
 export function listable(entry: string): boolean {
   return checkName(entry) === null;
-}
-
-/** The `PASS` argument: lowercase hex of MD5(raw 16-byte MD5(password)), as both references do. */
-export function passwordDigest(password: string): string {
-  const inner = createHash("md5").update(password, "utf8").digest();
-  return createHash("md5").update(inner).digest("hex");
 }
 
 /** One `-i` filter: names matching `regex` (unanchored) go to the `dir` subdirectory. */

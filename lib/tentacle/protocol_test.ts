@@ -7,7 +7,6 @@ import {
   parseCommand,
   parseFilters,
   parseProbe,
-  passwordDigest,
   PROBE_MAGIC,
   probeBody,
   routeName,
@@ -113,12 +112,6 @@ Deno.test("checkListFilter: LS may name no file at all, but no invalid character
   assert.equal(checkListFilter("x.conf"), null);
   assert.equal(checkListFilter("../"), "invalid character");
   assert.equal(checkListFilter("a\u0001"), "control character");
-});
-
-Deno.test("passwordDigest: MD5 of the raw MD5, lowercase hex", () => {
-  assert.equal(passwordDigest("s3cret"), "703b089710823916d4bb7ff2deff4d8f");
-  assert.match(passwordDigest(""), /^[0-9a-f]{32}$/);
-  assert.notEqual(passwordDigest("a"), passwordDigest("b"));
 });
 
 Deno.test("parseFilters: the reference's split rules", () => {

@@ -1,6 +1,6 @@
 // Socket tests of every command and every reply, byte for byte, over a raw loopback connection.
 import assert from "node:assert/strict";
-import { passwordDigest } from "./protocol.ts";
+import { passwordDigest } from "./password.ts";
 import { ls, Raw, sha256, startTestServer, tempDir, text } from "./testing.ts";
 import { readZipMember, writeZip } from "./zip.ts";
 

@@ -18,7 +18,7 @@ import { Watchdog } from "./watchdog.ts";
 /** What a session needs from its server. */
 export interface SessionConfig {
   storage: Storage;
-  /** Expected PASS argument (see passwordDigest), or null without a password. */
+  /** Expected PASS argument (see password.ts), or null without a password. */
   passDigest: string | null;
   insecure: boolean;
   overwrite: boolean;

@@ -11,7 +11,7 @@
 
 import type { Socket } from "node:net";
 import { ProtocolError } from "../errors/mod.ts";
-import { fullGc } from "../runtime/mod.ts";
+import { fullGc, loadFullGc } from "../runtime/mod.ts";
 import type { ChunkSink, ChunkSource } from "./framing.ts";
 import { Watchdog } from "./watchdog.ts";
 
@@ -54,6 +54,9 @@ const HIGH_WATER = 256 * 1024;
  * (some embedding without node:vm), nothing happens.
  */
 const GC_EVERY = 4 * 1024 * 1024;
+// Looked up as the module loads (node:v8 and node:vm, unless V8's gc is exposed): this module
+// is loaded only by the Tentacle server and client, which use node:tls anyway.
+await loadFullGc();
 const GC_MIN_INTERVAL_MS = 20;
 let sinceCollect = 0;
 let lastCollect = 0;
