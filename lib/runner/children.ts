@@ -14,33 +14,9 @@
  * files closed. Without FFI, every file is read by path each time.
  * @module
  */
+import { type Libc, libc, O } from "../runtime/libc.ts";
 
-type Libc = {
-  open(path: Uint8Array, flags: number): number;
-  pread(fd: number, buf: Uint8Array, count: bigint, offset: bigint): number | bigint;
-  close(fd: number): number;
-};
-
-const O_RDONLY_CLOEXEC = 0o2000000;
-let libc: Libc | null | undefined;
-
-function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return null;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-  for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
-    try {
-      libc = Deno.dlopen(name, {
-        open: { parameters: ["buffer", "i32"], result: "i32" },
-        pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-        close: { parameters: ["i32"], result: "i32" },
-      }).symbols as unknown as Libc;
-      break;
-    } catch { /* not this libc */ }
-  }
-  return libc;
-}
+const O_RDONLY_CLOEXEC = O.O_RDONLY | O.O_CLOEXEC;
 
 /**
  * Threads whose files are kept open (two descriptors each), so that a pool grown to hundreds of
@@ -62,9 +38,13 @@ function forget(lib: Libc, tid: string): void {
 }
 
 function openThread(lib: Libc, tid: string): { children: number; comm: number } | null {
-  const children = lib.open(encoder.encode(`/proc/self/task/${tid}/children\0`), O_RDONLY_CLOEXEC);
+  const children = lib.open(
+    encoder.encode(`/proc/self/task/${tid}/children\0`),
+    O_RDONLY_CLOEXEC,
+    0,
+  );
   if (children < 0) return null;
-  const comm = lib.open(encoder.encode(`/proc/self/task/${tid}/comm\0`), O_RDONLY_CLOEXEC);
+  const comm = lib.open(encoder.encode(`/proc/self/task/${tid}/comm\0`), O_RDONLY_CLOEXEC, 0);
   if (comm < 0) {
     lib.close(children);
     return null;
@@ -88,7 +68,7 @@ export function ownChildren(): number[] {
   } catch {
     return []; // no /proc
   }
-  const lib = openLibc();
+  const lib = libc();
   if (lib === null) {
     for (const tid of tids) {
       try {

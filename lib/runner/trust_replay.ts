@@ -19,14 +19,8 @@
  * plain {@link trustProblemSync}.
  * @module
  */
+import { type Libc, libc } from "../runtime/libc.ts";
 import { type EntryInfo, type Reply, type TrustOptions, trustProblemSync, walk } from "./trust.ts";
-
-/** statx(2) through libc: glibc >= 2.28, musl >= 1.2.5. */
-type Libc = {
-  statx:
-    | ((dirfd: number, path: Uint8Array, flags: number, mask: number, buf: Uint8Array) => number)
-    | null;
-};
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -36,27 +30,10 @@ const S_IFMT = 0o170000;
 /** Distinct plugin paths remembered; a config has far fewer. Past it, start over. */
 const MAX_PATHS = 4096;
 
-let libc: Libc | null | undefined;
-
+/** libc when it has statx(2) (glibc >= 2.28, musl >= 1.2.5), else null. */
 function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return null;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-  for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
-    try {
-      const lib = Deno.dlopen(name, {
-        statx: {
-          parameters: ["i32", "buffer", "i32", "u32", "buffer"],
-          result: "i32",
-          optional: true,
-        },
-      });
-      if (lib.symbols.statx) libc = lib.symbols as Libc;
-      break;
-    } catch { /* not this libc */ }
-  }
-  return libc;
+  const c = libc();
+  return c?.statx ? c : null;
 }
 
 /** The fields of struct statx compared (offsets are the same on every architecture). */
