@@ -5,7 +5,8 @@
  * loopback addresses; the service stops (every check fails at once), then starts again. Printed per
  * N: notices, duplicates, time of the last down notice in intervals, batch requests between peers
  * per failed check, /healthz latency (p50 / p99 / worst, timed by healthz_probe.ts, a process of
- * its own, from the outage until RSS is taken after recovery), RSS before / peak / after
+ * its own, from the outage until RSS is taken after recovery), RSS (steady: the largest node's,
+ * averaged over one interval) before / peak / after
  * recovery, with ratios against the N=100 run of the same invocation. Then, with one check at a
  * 2 s interval, the time from the outage to the DOWN notice and from the end to the RECOVERED
  * notice, in intervals: on a healthy cluster, with n3 partitioned from the others, and with 500 ms
@@ -279,8 +280,18 @@ async function massRun(n: number): Promise<Row> {
   try {
     // Let every check run once and pass.
     await sleep(intervalS * 1000 + 3000);
+    // Steady RSS: the largest node's, averaged over one more interval of samples (a single
+    // reading swung by 10-30 MB between runs: GC timing), the same way before and after.
+    const steadyRss = async () => {
+      const xs: number[] = [];
+      for (let t = 0; t < intervalS * 1000; t += 500) {
+        xs.push(Math.max(...pids.map(rssKb)));
+        await sleep(500);
+      }
+      return xs.reduce((a, b) => a + b, 0) / xs.length;
+    };
     const pids = nodes.map((p) => p.pid);
-    const rssBefore = Math.max(...pids.map(rssKb));
+    const rssBefore = await steadyRss();
     const req0 = await peerRequests();
     const memBefore = lastMemory;
     let rssPeak = rssBefore;
@@ -322,15 +333,20 @@ async function massRun(n: number): Promise<Row> {
     const recoveredAt = Date.now();
     // The nodes forget the closed incidents after stuckMs + 2 intervals (50 s here; swept every
     // 25 s) and then give the memory back: wait for that on every node (or for as long as it
-    // may take), then a moment for the runtime to settle.
-    const released = nodes.map((p) =>
-      p.waitFor(/memory returned after an outage/, 90_000, logFrom)
-    );
-    await Promise.race([Promise.allSettled(released), sleep(90_000)]);
-    await sleep(3000);
+    // may take).
+    // A sweep may forget part of them (those closed earliest), the next the rest: wait until each
+    // node has logged releases for all but a sweep's worth below the release threshold (100).
+    const forgotten = (p: NodeProcess) =>
+      p.lines.slice(logFrom).reduce(
+        (sum, l) =>
+          sum + Number(l.match(/memory returned after an outage forgotten=(\d+)/)?.[1] ?? 0),
+        0,
+      );
+    const releaseEnd = Date.now() + 150_000;
+    while (nodes.some((p) => forgotten(p) < n - 100) && Date.now() < releaseEnd) await sleep(500);
+    const rssAfter = await steadyRss();
     polling = false;
     await poller;
-    const rssAfter = Math.max(...pids.map(rssKb));
     // What each node said of its stalls and of giving memory back, in its own words.
     for (const [i, p] of nodes.entries()) {
       for (const l of p.lines.slice(logFrom)) {
