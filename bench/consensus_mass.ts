@@ -278,8 +278,9 @@ async function massRun(n: number): Promise<Row> {
   const hook = receiver();
   const nodes = await startCluster(n, intervalS, hook.url);
   try {
-    // Let every check run once and pass.
-    await sleep(intervalS * 1000 + 3000);
+    // Let every check run and pass for three intervals: a node's RSS settles over its first
+    // intervals (after the GC and trim 3 s after start), and "before" is its steady level.
+    await sleep(3 * intervalS * 1000 + 3000);
     // Steady RSS: the largest node's, averaged over one more interval of samples (a single
     // reading swung by 10-30 MB between runs: GC timing), the same way before and after.
     const steadyRss = async () => {
