@@ -15,6 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { waitForTentacle } from "./tentacle_util.ts";
 import { TentacleClient, type TentacleClientOptions } from "../lib/tentacle/client.ts";
 
 const { values: flags } = parseArgs({
@@ -119,19 +120,7 @@ async function startServer(kind: Kind, tls: boolean, local: string): Promise<Ser
     stderr: "null",
   })
     .spawn();
-  for (let i = 0;; i++) {
-    try {
-      // QUIT, not just a close: the reference with -q never leaves its read loop on a connection
-      // closed before a command, and one of its threads would spin at 100% CPU from then on.
-      const probe = await Deno.connect({ hostname: "127.0.0.1", port });
-      await probe.write(new TextEncoder().encode("QUIT\n"));
-      probe.close();
-      break;
-    } catch {
-      if (i > 200) throw new Error(`${kind} server did not start`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await waitForTentacle(port, `${kind} server`);
   return {
     name: kind,
     pid: child.pid,

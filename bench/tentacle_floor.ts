@@ -35,6 +35,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { parseArgs } from "node:util";
+import { waitForTentacle } from "./tentacle_util.ts";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 
 const VARIANTS = ["socket", "direct", "temp", "temp+fdatasync", "temp+fsync"] as const;
@@ -238,19 +239,7 @@ async function start(name: string, cmd: string[], dir: string, port: number): Pr
     // The reference reports each probe's failed handshake (it runs without -q, see above).
     stderr: name === "reference" ? "null" : "inherit",
   }).spawn();
-  for (let i = 0;; i++) {
-    try {
-      // QUIT, not just a close: the reference with -q never leaves its read loop on a connection
-      // closed before a command, and one of its threads would spin at 100% CPU from then on.
-      const probe = await Deno.connect({ hostname: "127.0.0.1", port });
-      await probe.write(new TextEncoder().encode("QUIT\n"));
-      probe.close();
-      break;
-    } catch {
-      if (i > 200) throw new Error(`${name} did not start`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await waitForTentacle(port, name);
   // The minimal servers serve one connection at a time: the probe above has ended by now.
   const c = await TentacleClient.connect({
     port,

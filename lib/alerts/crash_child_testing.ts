@@ -26,6 +26,17 @@ db.exec("PRAGMA journal_mode=WAL");
 const log = createLogger({ min: "warn" });
 const say = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 
+/** The real SMTP channel to 127.0.0.1:`port`. */
+function smtpTo(port: number) {
+  const { settings } = parseAlertSettings({ host: "127.0.0.1", port }, {
+    root: "/",
+    recipients: [],
+    alertFiles: {},
+    settings: { node: "node1", plugin_user: "nobody" },
+  });
+  return createSmtpChannel({ smtp: settings.smtp, password: null, ca: null });
+}
+
 if (mode === "enqueue" || mode === "queue-only") {
   const targets = [{ channel: "email" as const, name: "ops@example.com" }];
   await createNotifier({ db, targets: () => targets, log }).notify(sampleDown());
@@ -34,13 +45,7 @@ if (mode === "enqueue" || mode === "queue-only") {
   const hang = { send: () => (say("sending"), new Promise<never>(() => {})) };
   await runOutbox({ db, channels: { email: hang }, log });
 } else if (mode === "deliver") {
-  const { settings } = parseAlertSettings({ host: "127.0.0.1", port: Number(port) }, {
-    root: "/",
-    recipients: [],
-    alertFiles: {},
-    settings: { node: "node1", plugin_user: "nobody" },
-  });
-  const email = createSmtpChannel({ smtp: settings.smtp, password: null, ca: null });
+  const email = smtpTo(Number(port));
   const clock = { ...realClock, now: () => Date.now() + Number(offset) };
   const attempts = await deliverDue({ db, channels: { email }, clock, log });
   email.close();
@@ -48,13 +53,7 @@ if (mode === "enqueue" || mode === "queue-only") {
   say(`pending=${new Outbox(db).list(["pending"]).length}`);
   db.close();
 } else if (mode === "restart") {
-  const { settings } = parseAlertSettings({ host: "127.0.0.1", port: Number(port) }, {
-    root: "/",
-    recipients: [],
-    alertFiles: {},
-    settings: { node: "node1", plugin_user: "nobody" },
-  });
-  const email = createSmtpChannel({ smtp: settings.smtp, password: null, ca: null });
+  const email = smtpTo(Number(port));
   const stop = new AbortController();
   const loop = runOutbox({ db, channels: { email }, log, signal: stop.signal });
   const end = Date.now() + 20_000;

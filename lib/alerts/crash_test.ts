@@ -34,6 +34,15 @@ async function waitForLine(proc: Deno.ChildProcess, line: string): Promise<void>
   }
 }
 
+/** Starts the child in `mode`, SIGKILLs it once it printed `line`, and waits for it to end. */
+async function killAt(mode: string, path: string, line: string): Promise<void> {
+  const p = child(mode, path);
+  await waitForLine(p, line);
+  p.kill("SIGKILL");
+  await p.status;
+  await p.stdout.cancel().catch(() => {});
+}
+
 async function run(...args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-lock", "--no-check", CHILD, ...args],
@@ -85,11 +94,7 @@ Deno.test("outbox: a node SIGKILLed mid-send sends again as soon as it starts ag
   await using server = await startSmtpServer();
   await using t = await tempDb();
   t.db.close();
-  const first = child("enqueue", t.path);
-  await waitForLine(first, "sending");
-  first.kill("SIGKILL");
-  await first.status;
-  await first.stdout.cancel().catch(() => {});
+  await killAt("enqueue", t.path, "sending");
   const db = new DatabaseSync(t.path);
   const [held] = new Outbox(db).byNotification("n-down-1");
   db.close();
@@ -108,11 +113,7 @@ Deno.test("outbox: a node SIGKILLed right after queueing delivers once on the ne
   await using server = await startSmtpServer();
   await using t = await tempDb();
   t.db.close();
-  const first = child("queue-only", t.path);
-  await waitForLine(first, "queued");
-  first.kill("SIGKILL");
-  await first.status;
-  await first.stdout.cancel().catch(() => {});
+  await killAt("queue-only", t.path, "queued");
   assertEquals(
     await run("deliver", t.path, String(server.port), "0"),
     "ops@example.com sent\npending=0\n",

@@ -42,6 +42,22 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS incident_state (
 const SAVE_CHUNK = 100;
 
 /**
+ * Removes and returns the oldest `n` entries of a Map or Set (insertion order), without copying
+ * the rest: a backlog of thousands taken a chunk at a time stays linear.
+ */
+function takeFirst<K, V>(m: Map<K, V>, n: number): [K, V][];
+function takeFirst<K>(m: Set<K>, n: number): K[];
+function takeFirst<K, V>(m: Map<K, V> | Set<K>, n: number): ([K, V] | K)[] {
+  const out: ([K, V] | K)[] = [];
+  for (const e of m instanceof Map ? m.entries() : m.values()) {
+    if (out.length >= n) break;
+    out.push(e);
+  }
+  for (const e of out) m.delete(m instanceof Map ? (e as [K, V])[0] : e as K);
+  return out;
+}
+
+/**
  * Incident states as JSON rows; every change is committed before a notification goes out. Saves
  * made in the same turn of the event loop share one transaction (a mass failure saves thousands
  * of incidents within moments); each save's promise resolves once its state is committed.
@@ -84,14 +100,7 @@ export class IncidentStore {
       this.#pending.clear();
       return;
     }
-    // The oldest SAVE_CHUNK, taken from the front (not a copy of the whole map per chunk, which
-    // made a backlog of thousands quadratic).
-    const chunk: [string, { s: IncidentState; done: PromiseWithResolvers<void>[] }][] = [];
-    for (const e of this.#pending) {
-      if (chunk.length >= SAVE_CHUNK) break;
-      chunk.push(e);
-    }
-    for (const [k] of chunk) this.#pending.delete(k);
+    const chunk = takeFirst(this.#pending, SAVE_CHUNK);
     try {
       transaction(this.db, () => {
         for (const [, { s }] of chunk) this.#save.run(s.host, s.test, JSON.stringify(s));
@@ -129,12 +138,7 @@ export class IncidentStore {
   #deleteChunk(): void {
     this.#deleteScheduled = false;
     if (!this.db.isOpen) return this.#deleting.clear();
-    const chunk: string[] = [];
-    for (const k of this.#deleting) {
-      if (chunk.length >= SAVE_CHUNK) break;
-      chunk.push(k);
-    }
-    for (const k of chunk) this.#deleting.delete(k);
+    const chunk = takeFirst(this.#deleting, SAVE_CHUNK);
     this.#del ??= this.db.prepare("DELETE FROM incident_state WHERE host = ? AND test = ?");
     const del = this.#del;
     try {

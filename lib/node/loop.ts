@@ -9,7 +9,11 @@ import { METRICS } from "../metrics/mod.ts";
 import { LAG_THRESHOLDS, LoopLag } from "../runtime/mod.ts";
 
 export function watchLoop(log: Logger): LoopLag {
-  let counted = { late: LAG_THRESHOLDS.map(() => 0), own: LAG_THRESHOLDS.map(() => 0), wait: 0 };
+  // Every series present from the start, at 0 until a tick is late.
+  for (const s of LAG_THRESHOLDS) {
+    for (const cause of ["total", "own"]) METRICS.loopLate.inc({ over: String(s), cause }, 0);
+  }
+  METRICS.loopCpuWait.inc({}, 0);
   return new LoopLag({
     onStall: (t) =>
       log.warn("event loop held up", {
@@ -17,18 +21,16 @@ export function watchLoop(log: Logger): LoopLag {
         own_ms: Math.round(t.ownMs),
         cpu_wait_ms: t.cpuWaitMs === null ? "unknown" : Math.round(t.cpuWaitMs),
       }),
-    // The counters follow the monitor's own (what it counted since the last tick).
-    onTick: (_t, lag) => {
+    onTick: (t, lag) => {
       METRICS.loopTicks.inc();
-      LAG_THRESHOLDS.forEach((s, i) => {
+      for (const s of LAG_THRESHOLDS) {
         const over = String(s);
-        METRICS.loopLate.inc({ over, cause: "total" }, lag.late[i]! - counted.late[i]!);
-        METRICS.loopLate.inc({ over, cause: "own" }, lag.lateOwn[i]! - counted.own[i]!);
-      });
-      METRICS.loopCpuWait.inc({}, (lag.cpuWaitMs - counted.wait) / 1000);
+        if (t.lagMs > s * 1000) METRICS.loopLate.inc({ over, cause: "total" });
+        if (t.ownMs > s * 1000) METRICS.loopLate.inc({ over, cause: "own" });
+      }
+      if (t.cpuWaitMs) METRICS.loopCpuWait.inc({}, t.cpuWaitMs / 1000);
       METRICS.loopWorst.set({ part: "total" }, lag.worst.lagMs / 1000);
       METRICS.loopWorst.set({ part: "own" }, lag.worstOwnMs / 1000);
-      counted = { late: [...lag.late], own: [...lag.lateOwn], wait: lag.cpuWaitMs };
     },
   }).start();
 }

@@ -192,7 +192,8 @@ export function* walk(path: string, o: TrustOptions): Generator<Request, string 
   return `${path} is a directory, not a file`;
 }
 
-function toInfo(st: Deno.FileInfo): EntryInfo {
+/** What the walk looks at in a stat. */
+export function toInfo(st: Deno.FileInfo): EntryInfo {
   return {
     isFile: st.isFile,
     isDirectory: st.isDirectory,

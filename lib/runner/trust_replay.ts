@@ -20,7 +20,14 @@
  * @module
  */
 import { type Libc, libc } from "../runtime/libc.ts";
-import { type EntryInfo, type Reply, type TrustOptions, trustProblemSync, walk } from "./trust.ts";
+import {
+  type EntryInfo,
+  type Reply,
+  toInfo,
+  type TrustOptions,
+  trustProblemSync,
+  walk,
+} from "./trust.ts";
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -115,17 +122,7 @@ export function trustProblemReplayed(path: string, o: TrustOptions): string | nu
       // readlink, or statx failed: the plain call, whose error gives the walker's usual message.
       try {
         if (req.op === "lstat") {
-          const st = Deno.lstatSync(req.path);
-          reply = {
-            info: {
-              isFile: st.isFile,
-              isDirectory: st.isDirectory,
-              isSymlink: st.isSymlink,
-              mode: st.mode,
-              uid: st.uid,
-              gid: st.gid,
-            },
-          };
+          reply = { info: toInfo(Deno.lstatSync(req.path)) };
           replayable = false; // statx could not say it: keep nothing
         } else {
           const target = Deno.readLinkSync(req.path);

@@ -32,6 +32,11 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 /** Reads lines and bodies from a chunk source, keeping at most one chunk plus one line buffered. */
+/** A body cut short: how much of it came. */
+function bodyEof(n: number, left: number): UnexpectedEofError {
+  return new UnexpectedEofError(`connection closed after ${n - left} of ${n} body bytes`);
+}
+
 export class FrameReader {
   #src: ChunkSource;
   #chunk: Uint8Array = new Uint8Array(0);
@@ -99,29 +104,29 @@ export class FrameReader {
   async readBodyTo(n: number, sink: (piece: Uint8Array) => void | Promise<void>): Promise<void> {
     let left = n;
     while (left > 0) {
-      if (this.#chunk.length === 0 && !(await this.#fill())) {
-        throw new UnexpectedEofError(`connection closed after ${n - left} of ${n} body bytes`);
-      }
-      const take = Math.min(left, this.#chunk.length);
-      const piece = this.#chunk.subarray(0, take);
-      this.#chunk = this.#chunk.subarray(take);
-      left -= take;
+      if (this.#chunk.length === 0 && !(await this.#fill())) throw bodyEof(n, left);
+      const piece = this.#take(left);
+      left -= piece.length;
       const pending = sink(piece);
       if (pending) await pending;
     }
+  }
+
+  /** Up to `max` buffered bytes, taken off the buffer (a view). */
+  #take(max: number): Uint8Array {
+    const take = Math.min(max, this.#chunk.length);
+    const piece = this.#chunk.subarray(0, take);
+    this.#chunk = this.#chunk.subarray(take);
+    return piece;
   }
 
   /** Yields exactly `n` bytes in chunks (views valid until the next call); throws on early EOF. */
   async *readBody(n: number): AsyncGenerator<Uint8Array> {
     let left = n;
     while (left > 0) {
-      if (this.#chunk.length === 0 && !(await this.#fill())) {
-        throw new UnexpectedEofError(`connection closed after ${n - left} of ${n} body bytes`);
-      }
-      const take = Math.min(left, this.#chunk.length);
-      const piece = this.#chunk.subarray(0, take);
-      this.#chunk = this.#chunk.subarray(take);
-      left -= take;
+      if (this.#chunk.length === 0 && !(await this.#fill())) throw bodyEof(n, left);
+      const piece = this.#take(left);
+      left -= piece.length;
       yield piece;
     }
   }
