@@ -25,15 +25,32 @@
  * DMC_BENCH_PROF=DIR: each node writes a V8 CPU profile into DIR (world-writable: the nodes drop
  * root) when it stops. RSS after recovery is taken once every node has logged that it gave the
  * outage's memory back (the engine forgets closed incidents after stuckMs + 2 intervals).
+ * DMC_BENCH_HEAP=DIR: the nodes run with the V8 inspector on, and each writes a heap snapshot into
+ * DIR when steady RSS has been taken before the outage and after recovery (nN-N-before/after;
+ * compare with `bench/heap_snapshot.ts BEFORE AFTER`). The inspector costs memory of its own.
  */
 import { callPeer, importPeerKey } from "../lib/peers/mod.ts";
 import { NodeProcess, writeTree } from "../tests/util.ts";
+import { takeHeapSnapshot } from "./heap_snapshot.ts";
 
 const KEY = "consensus-bench-key-0123456789abcdef0123";
 /** The check interval of the latency runs (DMC_BENCH_INTERVAL, seconds; default 2). */
 const LATENCY_INTERVAL_S = Number(Deno.env.get("DMC_BENCH_INTERVAL") ?? 2);
 const NS = Deno.env.get("DMC_BENCH_NS");
 const PROF = Deno.env.get("DMC_BENCH_PROF");
+const HEAP = Deno.env.get("DMC_BENCH_HEAP");
+/** Node i's inspector (DMC_BENCH_HEAP). */
+const inspectorOf = (i: number) => `${nodeAddr(i)}:9229`;
+
+/** DMC_BENCH_HEAP: a heap snapshot of every node, named by N and `when`. */
+async function heapSnapshots(n: number, when: string): Promise<void> {
+  if (HEAP === undefined) return;
+  for (const i of [0, 1, 2]) {
+    const file = `${HEAP}/n${i + 1}-${n}-${when}.heapsnapshot`;
+    await takeHeapSnapshot(inspectorOf(i), file);
+    console.log(`heap snapshot ${file}`);
+  }
+}
 /** The nodes run with the V8 flags a release runs with (packaging/v8-flags.txt). */
 const RELEASE_V8_FLAGS = "--v8-flags=" +
   Deno.readTextFileSync(new URL("../packaging/v8-flags.txt", import.meta.url))
@@ -180,6 +197,7 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
       ...(PROF === undefined
         ? []
         : ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=n${i + 1}-${n}.cpuprofile`]),
+      ...(HEAP === undefined ? [] : [`--inspect=${inspectorOf(i)}`]),
     ];
     nodes.push(
       new NodeProcess(
@@ -293,6 +311,7 @@ async function massRun(n: number): Promise<Row> {
     };
     const pids = nodes.map((p) => p.pid);
     const rssBefore = await steadyRss();
+    await heapSnapshots(n, "before");
     const req0 = await peerRequests();
     const memBefore = lastMemory;
     let rssPeak = rssBefore;
@@ -346,6 +365,7 @@ async function massRun(n: number): Promise<Row> {
     const releaseEnd = Date.now() + 150_000;
     while (nodes.some((p) => forgotten(p) < n - 100) && Date.now() < releaseEnd) await sleep(500);
     const rssAfter = await steadyRss();
+    await heapSnapshots(n, "after");
     polling = false;
     await poller;
     // What each node said of its stalls and of giving memory back, in its own words.

@@ -11,6 +11,7 @@ import { renderSubject } from "./render.ts";
 import type { AlertmanagerTarget } from "./settings.ts";
 import { type Channel, type Clock, type Deliverable, DeliveryError, realClock } from "./types.ts";
 import { readCapped, redactUrl, retryableStatus } from "./webhook.ts";
+import { deadline } from "../clock/mod.ts";
 
 /** How often an open outage is posted again (Prometheus' resend delay). */
 export const REPOST_MS = 60_000;
@@ -101,13 +102,14 @@ export function createAlertmanagerChannel(o: AlertmanagerChannelOptions): Alertm
     signal: AbortSignal,
   ): Promise<{ ok: boolean; permanent: boolean; detail: string }> => {
     const shown = redactUrl(base);
+    using limit = deadline(o.timeoutMs ?? 10_000, signal);
     try {
       const res = await doFetch(new URL("api/v2/alerts", base).href, {
         method: "POST",
         headers: { "content-type": "application/json", "user-agent": "dmonitor" },
         body,
         redirect: "manual",
-        signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs ?? 10_000)]),
+        signal: limit.signal,
       });
       const text = (await readCapped(res, 4096)).slice(0, 200).replace(/\s+/g, " ").trim();
       const reply = `${shown}: HTTP ${res.status}${text ? ` ${text}` : ""}`;

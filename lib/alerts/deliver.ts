@@ -17,6 +17,7 @@ import {
   type Message,
   realClock,
 } from "./types.ts";
+import { deadline } from "../clock/mod.ts";
 
 export interface DeliverOptions {
   db: DatabaseSync;
@@ -88,7 +89,10 @@ async function attemptOne(
       target: { channel: row.channel, name: row.target },
       createdAt: row.createdAt,
     };
-    const signal = AbortSignal.any([stop, AbortSignal.timeout(sendTimeout)]);
+    // Not AbortSignal.timeout: its timer would hold the signal for the whole send timeout after a
+    // delivery that took milliseconds (lib/clock/deadline.ts).
+    using limit = deadline(sendTimeout, stop);
+    const signal = limit.signal;
     const sent = row.channel === "alertmanager"
       ? sendToAlertmanager(channel, msg, signal, {
         outbox,

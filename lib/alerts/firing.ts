@@ -20,6 +20,7 @@ import {
   type Message,
   type SendReceipt,
 } from "./types.ts";
+import { deadline } from "../clock/mod.ts";
 
 /** Whether an incident is still open, as the consensus part knows it; null when it does not. */
 export type IncidentOpen = (incidentId: string) => { open: true } | {
@@ -183,8 +184,8 @@ export async function repostDue(
           target: { channel: "alertmanager", name: row.target },
           createdAt: deps.now(),
         };
-        const limit = AbortSignal.any([signal, AbortSignal.timeout(deps.timeoutMs)]);
-        await channel.send(msg, limit);
+        using limit = deadline(deps.timeoutMs, signal);
+        await channel.send(msg, limit.signal);
         posted++;
         if (ended) {
           deps.firing.close(row.recipient, row.incidentId);

@@ -8,6 +8,7 @@
 import { renderWebhookPayload } from "./payload.ts";
 import type { WebhookTarget } from "./settings.ts";
 import { type Channel, DeliveryError, type Message } from "./types.ts";
+import { deadline } from "../clock/mod.ts";
 
 export interface WebhookChannelOptions {
   webhooks: readonly WebhookTarget[];
@@ -72,6 +73,8 @@ export function createWebhookChannel(o: WebhookChannelOptions): Channel {
       }
       const { url, headers } = credentials(hook.url);
       const shown = `alert.d/${hook.name}.webhook (${redactUrl(hook.url)})`;
+      // Disposed when the send is over: its timer goes with it (lib/clock/deadline.ts).
+      using limit = deadline(o.timeoutMs ?? 10_000, signal);
       let res: Response;
       try {
         res = await doFetch(url, {
@@ -84,7 +87,7 @@ export function createWebhookChannel(o: WebhookChannelOptions): Channel {
           },
           body: JSON.stringify(renderWebhookPayload(msg.notification)),
           redirect: "manual",
-          signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs ?? 10_000)]),
+          signal: limit.signal,
         });
       } catch (e) {
         throw new DeliveryError(`Cannot POST to ${shown}: ${(e as Error).message}`, false, {

@@ -86,3 +86,4 @@ export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
   await new Promise((r) => setTimeout(r, 0));
 }
+export { type Deadline, deadline } from "./deadline.ts";

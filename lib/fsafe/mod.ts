@@ -20,6 +20,7 @@
  * @module
  */
 import { TreeFileError } from "../errors/mod.ts";
+import { deadline } from "../clock/mod.ts";
 // By path, not ../runtime/mod.ts: that also loads gc.ts (node:v8, node:vm).
 import { errno, libc, libcUnavailable, O } from "../runtime/libc.ts";
 
@@ -369,20 +370,24 @@ async function readAsync(path: string, max: number, signal: AbortSignal): Promis
  * released at the deadline even when the file system itself hangs (an NFS mount gone away).
  */
 export function readTreeFile(path: string, opts: ReadOptions): Promise<Uint8Array> {
-  const ms = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  const deadline = AbortSignal.timeout(ms);
-  const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+  // Disposed once the read settles (not AbortSignal.timeout, whose timer would hold it for the
+  // whole deadline after every fast read: silence.d is read per notification).
+  const limit = deadline(opts.deadlineMs ?? DEFAULT_DEADLINE_MS, opts.signal);
+  const signal = limit.signal;
   return new Promise<Uint8Array>((resolve, reject) => {
     const onAbort = () =>
       reject(
-        deadline.aborted ? timeout(path, opts) : fail(path, signal.reason ?? new Error("aborted")),
+        limit.expired ? timeout(path, opts) : fail(path, signal.reason ?? new Error("aborted")),
       );
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     readAsync(path, opts.maxBytes, signal).then(
       (bytes) => resolve(bytes),
-      (e) => reject(signal.aborted && deadline.aborted ? timeout(path, opts) : fail(path, e)),
-    ).finally(() => signal.removeEventListener("abort", onAbort));
+      (e) => reject(limit.expired ? timeout(path, opts) : fail(path, e)),
+    ).finally(() => {
+      signal.removeEventListener("abort", onAbort);
+      limit[Symbol.dispose]();
+    });
   });
 }
 

@@ -372,8 +372,8 @@ export class Consensus {
     }
   }
 
-  /** After a big outage is over: give the memory it used back to the system, on a turn of its
-   * own (a full GC pauses the node for a moment, once). */
+  /** After a big outage is over: give the memory it used back to the system, in steps on turns
+   * of their own (each full GC pauses the node for a moment). */
   #release(forgotten: number): void {
     nextTurn().then(async () => {
       if (this.#stop.signal.aborted) return;
@@ -382,6 +382,7 @@ export class Consensus {
         forgotten,
         rss_mb: `${(r.rssBefore / 1048576).toFixed(0)}->${(r.rssAfter / 1048576).toFixed(0)}`,
         ms: Math.round(r.ms),
+        longest_ms: Math.round(r.longestMs),
       });
     });
   }

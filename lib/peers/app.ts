@@ -10,7 +10,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ProtocolError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { nextTurn } from "../clock/mod.ts";
+import { deadline, nextTurn } from "../clock/mod.ts";
 import type { IncidentView, LocalAnswer } from "../quorum/types.ts";
 import {
   AuthError,
@@ -156,7 +156,9 @@ export function createPeerApp(deps: PeerAppDeps): Hono<Env> {
   });
   app.use("/v1/*", async (c, next) => {
     // Not request.signal: under Deno.serve it also fires after every successful response.
-    const signal = AbortSignal.timeout(deadlineMs);
+    // Disposed when the request is answered: no timer per request outlives it.
+    using limit = deadline(deadlineMs);
+    const signal = limit.signal;
     c.set("signal", signal);
     let onAbort = () => {};
     const aborted = new Promise<never>((_, reject) => {

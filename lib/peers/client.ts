@@ -17,6 +17,7 @@ import {
   type PeerReply,
   type TargetRequest,
 } from "./wire.ts";
+import { deadline } from "../clock/mod.ts";
 
 /** The peer answered 503: it is alive but busy, and asks to be asked again after `retryAfterMs`. */
 export class PeerBusyError extends ProtocolError {
@@ -85,16 +86,18 @@ export async function callPeer(
   o: PeerClientOptions & { cryptoKey: CryptoKey },
 ): Promise<{ node: string; json: unknown }> {
   const label = peerLabel(peer);
-  const signal = AbortSignal.timeout(o.deadlineMs);
+  // Disposed when the call is over, so a fast reply leaves no timer behind (lib/clock/deadline.ts).
+  using limit = deadline(o.deadlineMs);
+  const signal = limit.signal;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
+  const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new PeerError(label, `no answer within ${o.deadlineMs} ms`)),
       o.deadlineMs + 50,
     );
   });
   try {
-    return await Promise.race([exchange(), deadline]);
+    return await Promise.race([exchange(), late]);
   } catch (err) {
     if (err instanceof PeerError) throw err;
     if (err instanceof PeerBusyError) throw new PeerError(label, err.message, { cause: err });

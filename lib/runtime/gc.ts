@@ -6,21 +6,26 @@
  * cost ~2 MiB resident on every node (issue 14). Best effort: where neither is possible (an
  * embedding without node:vm), null, and callers go without.
  *
- * Either way it is called as `gc({ type: "major", flavor: "last-resort" })`: V8's plain `gc()`
- * empties the heap but keeps the pages (RSS stayed at 295 MiB after freeing a 290 MiB heap, and
- * after a 3,000-check outage at 199 -> 196 MiB), while the last-resort flavour also gives them
- * back (295 -> 50 MiB; lib/runtime/gc_test.ts checks it in a process with the release flags).
+ * By default it is called as `gc({ type: "major", flavor: "last-resort" })`: V8's plain `gc()`
+ * empties the heap but keeps the pages in V8's page pool (RSS stayed at 295 MiB after freeing a
+ * 290 MiB heap, and after a 3,000-check outage at 199 -> 196 MiB), while the last-resort flavour
+ * (mark-compacts that reduce memory, and the pool emptied) also gives them back (295 -> 50 MiB;
+ * lib/runtime/gc_test.ts checks it in a process with the release flags). The "regular" flavour
+ * is there for a release in steps (lib/node/memory.ts): one plain mark-compact of a big heap,
+ * then the last-resort one of the small heap left, each a shorter pause than the two at once.
  * @module
  */
 
 type V8Gc = (options?: { type?: "major" | "minor"; flavor?: "regular" | "last-resort" }) => void;
 
-let collect: (() => void) | null | undefined;
+/** A full GC: "last-resort" (the default) also returns the freed pages to the system. */
+export type FullGc = (flavor?: "regular" | "last-resort") => void;
 
-/** A full collection that also returns the freed pages to the system. */
-const full = (gc: V8Gc) => () => gc({ type: "major", flavor: "last-resort" });
+let collect: FullGc | null | undefined;
 
-function exposed(): (() => void) | undefined {
+const full = (gc: V8Gc): FullGc => (flavor = "last-resort") => gc({ type: "major", flavor });
+
+function exposed(): FullGc | undefined {
   const gc = (globalThis as { gc?: unknown }).gc;
   return typeof gc === "function" ? full(gc as V8Gc) : undefined;
 }
@@ -29,13 +34,13 @@ function exposed(): (() => void) | undefined {
  * The function that runs a full GC: V8's `gc` when exposed, else the one {@link loadFullGc}
  * found; null when there is none (or it was not loaded yet).
  */
-export function fullGc(): (() => void) | null {
+export function fullGc(): FullGc | null {
   collect ??= exposed();
   return collect ?? null;
 }
 
 /** {@link fullGc}, taken from node:vm first when V8's `gc` is not exposed; looked up once. */
-export async function loadFullGc(): Promise<(() => void) | null> {
+export async function loadFullGc(): Promise<FullGc | null> {
   if (collect !== undefined || fullGc() !== null) return collect ?? null;
   try {
     const [{ default: v8 }, { default: vm }] = await Promise.all([
