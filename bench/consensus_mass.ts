@@ -112,6 +112,24 @@ const target = (i: number) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 const nodeAddr = (i: number) => `127.0.0.${i + 2}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
+/** Resident KiB of a process by kind of mapping, from /proc/PID/smaps: glibc's main heap
+ * ([heap]), other anonymous memory (V8's heap pages, thread arenas, stacks) and file pages. */
+function rssParts(pid: number): string {
+  const parts = { heap: 0, anon: 0, file: 0 };
+  let kind: keyof typeof parts = "anon";
+  try {
+    for (const l of Deno.readTextFileSync(`/proc/${pid}/smaps`).split("\n")) {
+      const m = l.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/);
+      if (m) kind = m[1] === "[heap]" ? "heap" : m[1]!.startsWith("/") ? "file" : "anon";
+      else if (l.startsWith("Rss:")) parts[kind] += Number(l.split(/\s+/)[1]);
+    }
+  } catch {
+    return "?";
+  }
+  const f = (k: number) => (k / 1024).toFixed(0);
+  return `glibc heap ${f(parts.heap)} + anon ${f(parts.anon)} + file ${f(parts.file)} MiB`;
+}
+
 function rssKb(pid: number): number {
   try {
     const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/);
@@ -311,6 +329,7 @@ async function massRun(n: number): Promise<Row> {
     };
     const pids = nodes.map((p) => p.pid);
     const rssBefore = await steadyRss();
+    const partsBefore = pids.map(rssParts);
     await heapSnapshots(n, "before");
     const req0 = await peerRequests();
     const memBefore = lastMemory;
@@ -365,6 +384,9 @@ async function massRun(n: number): Promise<Row> {
     const releaseEnd = Date.now() + 150_000;
     while (nodes.some((p) => forgotten(p) < n - 100) && Date.now() < releaseEnd) await sleep(500);
     const rssAfter = await steadyRss();
+    for (const [i, pid] of pids.entries()) {
+      console.log(`n${i + 1} RSS before: ${partsBefore[i]}; after: ${rssParts(pid)}`);
+    }
     await heapSnapshots(n, "after");
     polling = false;
     await poller;

@@ -2,7 +2,8 @@
  * Runs every benchmark in bench/ one after another, each in its own process, and prints their
  * figures. Benchmarks print ratios against baselines measured in the same run; nothing here asserts.
  *
- *   deno run -A bench/run.ts [NAME...]     (NAME: plugin, tcp, memory, quorum, tentacle, sync, sync-pg, page, scheduler)
+ *   deno run -A bench/run.ts [NAME...]     (NAME: plugin, tcp, memory, quorum, tentacle, sync, sync-pg, page, scheduler,
+ *                                            metrics)
  */
 import { dirname, join } from "node:path";
 
@@ -17,6 +18,7 @@ const BENCHES: Record<string, string> = {
   "sync-pg": "sync_pg_bench.ts",
   page: "status_page.ts",
   scheduler: "scheduler.ts",
+  metrics: "metrics_render.ts",
 };
 
 const chosen = Deno.args.length ? Deno.args : Object.keys(BENCHES);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Registry, renderFamilies } from "./mod.ts";
+import { type Family, Registry, renderChunks, renderFamilies } from "./mod.ts";
 
 Deno.test("registry renders counters and gauges in the Prometheus text format", () => {
   const r = new Registry();
@@ -46,4 +46,36 @@ Deno.test("families with the same name are merged under one HELP/TYPE", () => {
     { name: "z", help: "h", type: "gauge", samples: [{ labels: { a: "2" }, value: NaN }] },
   ]);
   assert.equal(text, '# HELP z h\n# TYPE z gauge\nz{a="1"} 1\nz{a="2"} NaN\n');
+});
+
+Deno.test("renderChunks: the same text as renderFamilies, in chunks of the given sample count", () => {
+  const families: Family[] = [
+    {
+      name: "a_total",
+      help: "A.",
+      type: "counter" as const,
+      samples: [1, 2, 3].map((v) => ({ labels: { k: `v${v}` }, value: v })),
+    },
+    {
+      name: "b",
+      help: "B.",
+      type: "gauge" as const,
+      samples: [{ labels: {}, value: 4 }, { labels: { x: 'q"\\' }, value: 5 }],
+    },
+    // A second family of the same name is merged into the first.
+    {
+      name: "a_total",
+      help: "A again.",
+      type: "counter" as const,
+      samples: [{ labels: { k: "v4" }, value: 6 }],
+    },
+  ];
+  const chunks = [...renderChunks(families, 2)];
+  assert.equal(chunks.length, 3);
+  assert.equal(chunks.join(""), renderFamilies(families));
+  assert.equal(
+    chunks.join(""),
+    '# HELP a_total A.\n# TYPE a_total counter\na_total{k="v1"} 1\na_total{k="v2"} 2\na_total{k="v3"} 3\n' +
+      'a_total{k="v4"} 6\n# HELP b B.\n# TYPE b gauge\nb 4\nb{x="q\\"\\\\"} 5\n',
+  );
 });

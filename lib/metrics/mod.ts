@@ -16,5 +16,7 @@ export {
   type MetricType,
   REGISTRY,
   Registry,
+  renderChunks,
   renderFamilies,
+  SAMPLES_PER_CHUNK,
 } from "./registry.ts";

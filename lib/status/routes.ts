@@ -156,7 +156,23 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
       });
     });
     app.get("/metrics", (c) => {
-      const body = registry.render(viewFamilies(deps.source.view({ history: false })));
+      // Sent in chunks with the event loop handed back before each: a scrape of 3,000 checks is
+      // 57,000 samples, 4 MB of text and 50-100 ms of rendering in one piece, during which
+      // /healthz, the peers' requests and the checks' own results would wait. The view is taken
+      // once, so every chunk comes from the same moment.
+      const chunks = registry.renderChunks(viewFamilies(deps.source.view({ history: false })));
+      const enc = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        async pull(ctl) {
+          await new Promise((r) => setTimeout(r, 0));
+          const next = chunks.next();
+          if (next.done) ctl.close();
+          else ctl.enqueue(enc.encode(next.value));
+        },
+        cancel() {
+          chunks.return(undefined);
+        },
+      });
       return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     });
   };

@@ -198,3 +198,49 @@ Deno.test("the page and JSON are gzipped for clients that accept it", async () =
   const plain = await a.request("/", {}, from("127.0.0.1"));
   assert.equal(plain.headers.get("content-encoding"), null);
 });
+
+Deno.test("/metrics of 3,000 checks comes in chunks, with the event loop run between them", async () => {
+  const base = sampleView();
+  const one = base.checks.find((c) => c.lastRun !== null)!;
+  const checks = Array.from(
+    { length: 3000 },
+    (_, i) => ({ ...one, host: `10.0.${i >> 8}.${i & 255}` }),
+  );
+  const registry = new Registry();
+  const hono = new Hono();
+  statusRoutes({
+    source: { view: () => ({ ...base, checks }) },
+    access: { settings: parseStatusSettings(undefined, []), token: TOKEN },
+    registry,
+  })(hono);
+  const res = await hono.request("/metrics", {}, from("127.0.0.1"));
+  // Timers that come due while the body is being rendered run before it is complete.
+  let ticks = 0;
+  const tick = setInterval(() => ticks++, 0);
+  const reader = res.body!.getReader();
+  const parts: Uint8Array[] = [];
+  let ticksAtSecond = -1;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      if (parts.length === 2) ticksAtSecond = ticks;
+    }
+  } finally {
+    clearInterval(tick);
+  }
+  assert.ok(parts.length > 10, `${parts.length} chunks`);
+  assert.ok(ticksAtSecond >= 1, "a timer ran between the first chunks");
+  const text = new TextDecoder().decode(
+    parts.reduce((a, b) => {
+      const all = new Uint8Array(a.length + b.length);
+      all.set(a);
+      all.set(b, a.length);
+      return all;
+    }, new Uint8Array()),
+  );
+  assert.equal(text.match(/^dmonitor_check_up\{/gm)?.length, 3000);
+  assert.equal(text.match(/^# TYPE dmonitor_check_up gauge$/gm)?.length, 1);
+  assert.match(text, /^dmonitor_check_up\{host="10.0.11.183",test="[^"]+"\} [01]$/m);
+});
