@@ -22,7 +22,9 @@ function view(n: number): StatusView {
     status: i % 7 ? "OK" : "FAIL",
     state: i % 7 ? "OK" : "FAIL",
     phase: i % 7 ? "ok" : "down",
-    perfdata: [{ label: "time", unit: "s", value: 0.001 * i } as CheckView["perfdata"][number]],
+    perfdata: [
+      { label: "time", unit: "s", value: 0.001 * i } as NonNullable<CheckView["perfdata"]>[number],
+    ],
   }));
   return { ...base, checks };
 }
