@@ -28,6 +28,9 @@
  * DMC_BENCH_HEAP=DIR: the nodes run with the V8 inspector on, and each writes a heap snapshot into
  * DIR when steady RSS has been taken before the outage and after recovery (nN-N-before/after;
  * compare with `bench/heap_snapshot.ts BEFORE AFTER`). The inspector costs memory of its own.
+ * DMC_BENCH_CONTROL=SECONDS: first the same cluster without an outage for SECONDS (about what an
+ * outage run takes, 100-120 at 3,000), printing the steady RSS before and after: the drift an
+ * "after recovery" figure is to be read against.
  */
 import { callPeer, importPeerKey } from "../lib/peers/mod.ts";
 import { NodeProcess, writeTree } from "../tests/util.ts";
@@ -39,6 +42,8 @@ const LATENCY_INTERVAL_S = Number(Deno.env.get("DMC_BENCH_INTERVAL") ?? 2);
 const NS = Deno.env.get("DMC_BENCH_NS");
 const PROF = Deno.env.get("DMC_BENCH_PROF");
 const HEAP = Deno.env.get("DMC_BENCH_HEAP");
+/** DMC_BENCH_CONTROL=SECONDS: before the outage, the same wait without one (RSS drift). */
+const CONTROL_S = Number(Deno.env.get("DMC_BENCH_CONTROL") ?? 0);
 /** Node i's inspector (DMC_BENCH_HEAP). */
 const inspectorOf = (i: number) => `${nodeAddr(i)}:9229`;
 
@@ -328,6 +333,22 @@ async function massRun(n: number): Promise<Row> {
       return xs.reduce((a, b) => a + b, 0) / xs.length;
     };
     const pids = nodes.map((p) => p.pid);
+    if (CONTROL_S > 0) {
+      // The control: the same cluster without an outage, for as long as an outage run takes,
+      // so that RSS after recovery can be told from the nodes' own drift.
+      const rss0 = await steadyRss();
+      const parts0 = pids.map(rssParts);
+      await sleep(CONTROL_S * 1000);
+      const rss1 = await steadyRss();
+      console.log(
+        `control (N=${n}, no outage): steady RSS ${(rss0 / 1024).toFixed(0)} -> ${
+          (rss1 / 1024).toFixed(0)
+        } MB over ${CONTROL_S + intervalS} s`,
+      );
+      for (const [i, pid] of pids.entries()) {
+        console.log(`  n${i + 1} RSS ${parts0[i]} -> ${rssParts(pid)}`);
+      }
+    }
     const rssBefore = await steadyRss();
     const partsBefore = pids.map(rssParts);
     await heapSnapshots(n, "before");
