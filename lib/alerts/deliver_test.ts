@@ -4,7 +4,7 @@ import { memoryLogger } from "../log/mod.ts";
 import { backoff } from "./backoff.ts";
 import { deliverDue, runOutbox } from "./deliver.ts";
 import { createNotifier } from "./notifier.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, procStart, selfHolder } from "./outbox.ts";
 import type { Silence } from "./silence.ts";
 import { manualClock, sampleDown, T0, tempDb } from "./testing.ts";
 import { type Channel, DeliveryError, type Message, type Target } from "./types.ts";
@@ -311,9 +311,9 @@ Deno.test("outbox: prune drops old sent rows and keeps failed ones", async () =>
   assertEquals(outbox.list(["sent", "failed"]).map((r) => r.status), ["failed"]);
 });
 
-Deno.test("outbox: a database from before lease_pid gets the column; resumeInterrupted frees only dead holders' rows", async () => {
+Deno.test("outbox: a database from before lease_pid gets the columns; resumeInterrupted frees only gone holders' rows", async () => {
   await using t = await tempDb();
-  // The table as older versions created it (no lease_pid).
+  // The table as older versions created it (no lease_pid, no lease_start).
   t.db.exec(`CREATE TABLE alert_outbox (id INTEGER PRIMARY KEY, notification_id TEXT NOT NULL,
     recipient TEXT NOT NULL, channel TEXT NOT NULL, target TEXT NOT NULL, incident_id TEXT NOT NULL,
     kind TEXT NOT NULL, host TEXT NOT NULL, test TEXT NOT NULL, summary TEXT NOT NULL,
@@ -321,15 +321,41 @@ Deno.test("outbox: a database from before lease_pid gets the column; resumeInter
     created_at INTEGER NOT NULL, next_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT,
     receipt TEXT, UNIQUE (notification_id, recipient))`);
   const outbox = new Outbox(t.db);
-  outbox.enqueue(sampleDown(), targets, T0);
-  const [a, b, c] = outbox.list(["pending"]);
-  outbox.claim(a!.id, T0 + 180_000, 999_001); // a dead process
-  outbox.claim(b!.id, T0 + 180_000, 999_002); // a live one
+  const five: Target[] = ["a@x", "b@x", "c@x", "d@x", "e@x"].map((name) => ({
+    channel: "email",
+    name,
+  }));
+  outbox.enqueue(sampleDown(), five, T0);
+  const [a, b, c, d, e] = outbox.list(["pending"]);
+  const me = selfHolder();
+  assertEquals(me.pid, Deno.pid);
+  assertEquals(typeof me.start, "number", "this process's start time, from /proc");
+  outbox.claim(a!.id, T0 + 180_000, { pid: 999_001, start: 50 }); // a process gone
+  outbox.claim(b!.id, T0 + 180_000, { pid: 999_002, start: 60 }); // one still running
   outbox.claim(c!.id, T0 + 180_000); // this process
-  const alive = (pid: number) => pid === 999_002;
-  assertEquals(outbox.resumeInterrupted(T0 + 5, alive), 1);
+  // An earlier run that had this process's pid (a restart in a container: PID 1 again).
+  outbox.claim(d!.id, T0 + 180_000, { pid: Deno.pid, start: me.start! - 1 });
+  // A row from before lease_start, of a process that still runs.
+  outbox.claim(e!.id, T0 + 180_000, { pid: 999_002, start: null });
+  const startOf = (pid: number) => pid === 999_002 ? 60 : pid === Deno.pid ? me.start : null;
+  assertEquals(outbox.resumeInterrupted(T0 + 5, startOf), 2);
   const rows = outbox.list(["pending"]);
-  assertEquals(rows.map((r) => r.nextAt), [T0 + 5, T0 + 180_000, T0 + 180_000]);
+  assertEquals(rows.map((r) => r.nextAt), [
+    T0 + 5,
+    T0 + 180_000,
+    T0 + 180_000,
+    T0 + 5,
+    T0 + 180_000,
+  ]);
   assertEquals(rows[0]!.lastError, "interrupted: the process sending it stopped");
-  assertEquals(outbox.resumeInterrupted(T0 + 6, alive), 0, "freed once");
+  assertEquals(outbox.resumeInterrupted(T0 + 6, startOf), 0, "freed once");
+  // Without /proc nothing can be told apart: every lease runs out as before.
+  outbox.claim(a!.id, T0 + 180_000, { pid: 999_001, start: 50 });
+  assertEquals(outbox.resumeInterrupted(T0 + 7, () => undefined), 0);
+  // The real /proc: pids 999_001 and 999_002 are not running here (a, b and e go), this process
+  // started when it says (c stays).
+  assertEquals(procStart(999_001), null);
+  assertEquals(procStart(Deno.pid), me.start);
+  assertEquals(outbox.resumeInterrupted(T0 + 8), 3);
+  assertEquals(outbox.list(["pending"]).filter((r) => r.nextAt === T0 + 180_000).length, 1);
 });

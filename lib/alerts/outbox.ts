@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
   last_error TEXT,
   receipt TEXT,
   lease_pid INTEGER,
+  lease_start INTEGER,
   UNIQUE (notification_id, recipient)
 );
 CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (status, next_at);
@@ -78,19 +79,40 @@ const COLUMNS = `id, notification_id AS notificationId, recipient, channel, targ
   incident_id AS incidentId, kind, host, test, summary, payload, status, attempts,
   created_at AS createdAt, next_at AS nextAt, sent_at AS sentAt, last_error AS lastError, receipt`;
 
-/** Whether a process runs (by /proc; without /proc, assumed to). */
-function procAlive(pid: number): boolean {
+/**
+ * When process `pid` started (clock ticks after boot, field 22 of /proc/<pid>/stat): with its pid
+ * this names one process, where a pid alone is reused (a node restarted in a container is PID 1
+ * every time). null when no such process runs; undefined without /proc (unknown).
+ */
+export function procStart(pid: number): number | null | undefined {
+  let stat: string;
   try {
-    Deno.statSync("/proc/self");
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch {
-    return true;
+    try {
+      Deno.statSync("/proc/self");
+    } catch {
+      return undefined;
+    }
+    return null;
   }
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+  // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const start = Number(fields[19]);
+  return Number.isFinite(start) ? start : undefined;
+}
+
+/** The process that holds a lease: pid and start time (null where /proc could not say). */
+export interface LeaseHolder {
+  pid: number;
+  start: number | null;
+}
+
+let self: LeaseHolder | undefined;
+
+/** This process as a lease holder (read once). */
+export function selfHolder(): LeaseHolder {
+  return self ??= { pid: Deno.pid, start: procStart(Deno.pid) ?? null };
 }
 
 /** Keeps stored error texts to one readable line. */
@@ -108,6 +130,11 @@ export class Outbox {
       const cols = db.prepare("PRAGMA table_info(alert_outbox)").all() as { name: string }[];
       if (!cols.some((c) => c.name === "lease_pid")) {
         db.exec("ALTER TABLE alert_outbox ADD COLUMN lease_pid INTEGER");
+      }
+      // And from before lease_start (when that process started: a pid alone comes back, as PID 1
+      // in a container does after every restart).
+      if (!cols.some((c) => c.name === "lease_start")) {
+        db.exec("ALTER TABLE alert_outbox ADD COLUMN lease_start INTEGER");
       }
     } catch (e) {
       throw new StoreError(`Cannot create the alert_outbox table: ${(e as Error).message}`, {
@@ -280,29 +307,29 @@ export class Outbox {
    * of never, and a restart retries at once ({@link resumeInterrupted}). Returns the attempt
    * number, or null when the row is no longer pending.
    */
-  claim(id: number, leaseUntil: number, pid = Deno.pid): number | null {
+  claim(id: number, leaseUntil: number, holder: LeaseHolder = selfHolder()): number | null {
     const r = this.#prepare(
-      `UPDATE alert_outbox SET attempts = attempts + 1, next_at = ?, lease_pid = ?
+      `UPDATE alert_outbox SET attempts = attempts + 1, next_at = ?, lease_pid = ?, lease_start = ?
        WHERE id = ? AND status = 'pending' RETURNING attempts`,
-    ).get(leaseUntil, pid, id) as { attempts: number } | undefined;
+    ).get(leaseUntil, holder.pid, holder.start, id) as { attempts: number } | undefined;
     return r?.attempts ?? null;
   }
 
   markSent(id: number, now: number, receipt: string): void {
     this.#prepare(
-      "UPDATE alert_outbox SET status = 'sent', sent_at = ?, receipt = ?, last_error = NULL, lease_pid = NULL WHERE id = ?",
+      "UPDATE alert_outbox SET status = 'sent', sent_at = ?, receipt = ?, last_error = NULL, lease_pid = NULL, lease_start = NULL WHERE id = ?",
     ).run(now, short(receipt), id);
   }
 
   markRetry(id: number, nextAt: number, error: string): void {
     this.#prepare(
-      "UPDATE alert_outbox SET next_at = ?, last_error = ?, lease_pid = NULL WHERE id = ?",
+      "UPDATE alert_outbox SET next_at = ?, last_error = ?, lease_pid = NULL, lease_start = NULL WHERE id = ?",
     ).run(nextAt, short(error), id);
   }
 
   markFailed(id: number, error: string): void {
     this.#prepare(
-      "UPDATE alert_outbox SET status = 'failed', last_error = ?, lease_pid = NULL WHERE id = ?",
+      "UPDATE alert_outbox SET status = 'failed', last_error = ?, lease_pid = NULL, lease_start = NULL WHERE id = ?",
     ).run(short(error), id);
   }
 
@@ -310,22 +337,31 @@ export class Outbox {
    * Rows whose attempt was under way in a process that is gone (killed mid-send): due again now
    * instead of when their lease ends (the send timeout plus a minute). Whether the other side got
    * that attempt is unknown, so it may get the notification twice (same id): at least once, as
-   * after any lease. `alive` says whether a pid still runs (default: /proc/<pid> exists; where
-   * there is no /proc, every holder counts as alive and the leases run out as before).
+   * after any lease. A holder is gone when no process has its pid, or the one that has it started
+   * at another time (an earlier run of a node that got its pid back). `startOf` says when a pid's
+   * process started (default {@link procStart}; where there is no /proc, every holder counts as
+   * alive and the leases run out as before). Rows from before lease_start: gone when the pid is.
    */
-  resumeInterrupted(now: number, alive: (pid: number) => boolean = procAlive): number {
+  resumeInterrupted(
+    now: number,
+    startOf: (pid: number) => number | null | undefined = procStart,
+  ): number {
     const holders = this.db.prepare(
-      "SELECT DISTINCT lease_pid AS pid FROM alert_outbox WHERE status = 'pending' AND lease_pid IS NOT NULL",
-    ).all() as { pid: number }[];
+      `SELECT DISTINCT lease_pid AS pid, lease_start AS start FROM alert_outbox
+       WHERE status = 'pending' AND lease_pid IS NOT NULL`,
+    ).all() as { pid: number; start: number | null }[];
     let n = 0;
-    for (const { pid } of holders) {
-      if (pid === Deno.pid || alive(pid)) continue;
+    for (const { pid, start } of holders) {
+      const running = startOf(pid);
+      if (running === undefined) continue;
+      const gone = start === null ? running === null && pid !== Deno.pid : running !== start;
+      if (!gone) continue;
       n += Number(
         this.db.prepare(
-          `UPDATE alert_outbox SET next_at = ?, lease_pid = NULL,
+          `UPDATE alert_outbox SET next_at = ?, lease_pid = NULL, lease_start = NULL,
              last_error = 'interrupted: the process sending it stopped'
-           WHERE status = 'pending' AND lease_pid = ?`,
-        ).run(now, pid).changes,
+           WHERE status = 'pending' AND lease_pid = ? AND lease_start IS ?`,
+        ).run(now, pid, start).changes,
       );
     }
     return n;
