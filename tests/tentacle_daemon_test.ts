@@ -30,7 +30,21 @@ Deno.test("tentacle-server -d: returns 0 at once, the detached copy serves until
   const port = freePort();
   const t0 = Date.now();
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ENTRY, "-d", "-s", d.path, "-a", "127.0.112.1", "-p", String(port), "-q"],
+    args: [
+      "run",
+      "-A",
+      // A runtime flag the copy must keep (the release V8 flags are passed this way).
+      "--v8-flags=--stack-size=900",
+      ENTRY,
+      "-d",
+      "-s",
+      d.path,
+      "-a",
+      "127.0.112.1",
+      "-p",
+      String(port),
+      "-q",
+    ],
     stdin: "null",
   }).output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
@@ -50,6 +64,8 @@ Deno.test("tentacle-server -d: returns 0 at once, the detached copy serves until
     assert.equal(await Deno.readTextFile(`${d.path}/d.data`), "daemon");
     pids = await pidsWith(d.path);
     assert.equal(pids.length, 1);
+    const argv = (await Deno.readTextFile(`/proc/${pids[0]}/cmdline`)).split("\0");
+    assert.ok(argv.includes("--v8-flags=--stack-size=900"), argv.join(" "));
   } finally {
     for (const pid of pids) Deno.kill(pid, "SIGTERM");
   }

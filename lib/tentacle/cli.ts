@@ -226,18 +226,35 @@ function waitForStop(signal?: AbortSignal): Promise<void> {
 }
 
 /**
+ * This process's own arguments after the program, from /proc/self/cmdline: the copy runs with the
+ * same runtime flags (`--v8-flags` of `make run` and of the Debian launcher, `--config`, ...) as
+ * this one, which Deno.args does not carry. null without /proc.
+ */
+function ownCommandLine(): string[] | null {
+  try {
+    const all = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+    if (all.at(-1) === "") all.pop();
+    return all.length > 0 ? all.slice(1) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Without /proc: under `deno run main.ts ...` re-run the script (runtime flags are lost); a
+ * compiled binary is its own entry point (its V8 flags are built in). */
+function fallbackArgs(exec: string): string[] {
+  const viaDeno = /^deno(\.exe)?$/.test(basename(exec)) && Deno.mainModule.startsWith("file:");
+  return viaDeno ? ["run", "-A", fileURLToPath(Deno.mainModule), ...Deno.args] : [...Deno.args];
+}
+
+/**
  * Daemonizes the way a Deno program can: re-executes this very command detached (new session,
  * stdio on /dev/null) with FOREGROUND_ENV set, and returns 0 once the copy is running; if the copy
  * dies at once (port taken), returns its exit code instead.
  */
 async function respawnDetached(): Promise<number> {
   const exec = Deno.execPath();
-  // Under `deno run main.ts ...` re-run the script; a compiled binary is its own entry point.
-  // Deno.args is read here (not only in main.ts) because only the full command line can be re-run.
-  const viaDeno = /^deno(\.exe)?$/.test(basename(exec)) && Deno.mainModule.startsWith("file:");
-  const args = viaDeno
-    ? ["run", "-A", fileURLToPath(Deno.mainModule), ...Deno.args]
-    : [...Deno.args];
+  const args = ownCommandLine() ?? fallbackArgs(exec);
   const child = new Deno.Command(exec, {
     args,
     env: { [FOREGROUND_ENV]: "1" },
