@@ -4,6 +4,7 @@
  * @module
  */
 import type { Child } from "hono/jsx";
+import { raw } from "hono/html";
 import { formatPerfItem } from "../runner/perfdata.ts";
 import {
   ackText,
@@ -307,7 +308,10 @@ function Section(p: { id: string; title: string; empty: string | null; children?
   );
 }
 
-function Page(p: { view: StatusView; opts: PageOptions }) {
+/** Stands in for the check rows in the page {@link renderPageChunks} renders around them. */
+const ROWS = "<!--dmonitor:check-rows-->";
+
+function Page(p: { view: StatusView; opts: PageOptions; rowsApart?: boolean }) {
   const { view, opts } = p;
   const now = view.generatedAt;
   const sum = summarize(view);
@@ -372,9 +376,11 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
               : "No checks configured: add files under hosts.d/<host>/<test>."}
           >
             <ul class="rows">
-              {displayOrder(view.checks, silences).map((c) => (
-                <CheckRow key={`${c.host} ${c.test}`} c={c} now={now} silences={silences} />
-              ))}
+              {p.rowsApart
+                ? raw(ROWS)
+                : displayOrder(view.checks, silences).map((c) => (
+                  <CheckRow key={`${c.host} ${c.test}`} c={c} now={now} silences={silences} />
+                ))}
             </ul>
           </Section>
           <Section
@@ -445,4 +451,36 @@ function perfItems(items: string[]): Child[] {
 
 export function renderPage(view: StatusView, opts: PageOptions): string {
   return "<!DOCTYPE html>" + String(<Page view={view} opts={opts} />);
+}
+
+/** How many check rows {@link renderPageChunks} renders in one chunk. */
+export const ROWS_PER_CHUNK = 100;
+
+/**
+ * The same document as {@link renderPage}, in pieces: everything around the check rows first,
+ * then the rows `perChunk` at a time, then the rest, so that the server can run the node's other
+ * work between them (1,000 checks with their history are some 2 MiB of HTML and SVG; in one piece
+ * their rendering held the node for the whole of it).
+ */
+export function* renderPageChunks(
+  view: StatusView,
+  opts: PageOptions,
+  perChunk = ROWS_PER_CHUNK,
+): Generator<string> {
+  const doc = "<!DOCTYPE html>" + String(<Page view={view} opts={opts} rowsApart />);
+  const at = doc.indexOf(ROWS);
+  // No checks: the section says so and has no rows.
+  if (at < 0) return yield doc;
+  yield doc.slice(0, at);
+  const now = view.generatedAt;
+  const silences = view.silences ?? [];
+  const rows = displayOrder(view.checks, silences);
+  for (let i = 0; i < rows.length; i += perChunk) {
+    let out = "";
+    for (const c of rows.slice(i, i + perChunk)) {
+      out += String(<CheckRow c={c} now={now} silences={silences} />);
+    }
+    yield out;
+  }
+  yield doc.slice(at + ROWS.length);
 }

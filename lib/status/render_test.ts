@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { renderPage } from "./page.tsx";
+import { renderPage, renderPageChunks } from "./page.tsx";
 import { renderText } from "./text.ts";
 import { span, summarize } from "./format.ts";
 import { NOW, sampleView } from "./testing.ts";
@@ -272,5 +272,21 @@ Deno.test("terminal text lists each remote site with the central node that drain
   assert.match(
     text,
     /Remote sites \(1\)\n\s+plant-7\s+last pull 40s ago\s+lag .*120 files\s+drained by central-2\s+1 errors/,
+  );
+});
+
+Deno.test("renderPageChunks: the same document as renderPage, its check rows in chunks", () => {
+  const view = sampleView();
+  const whole = renderPage(view, { refreshSeconds: 30 });
+  for (const per of [1, 2, 100]) {
+    const chunks = [...renderPageChunks(view, { refreshSeconds: 30 }, per)];
+    assert.equal(chunks.join(""), whole);
+    // Around the rows, the rows in ceil(n / per) pieces, after the rows.
+    assert.equal(chunks.length, 2 + Math.ceil(view.checks.length / per));
+  }
+  const empty = sampleView({ checks: [] });
+  assert.equal(
+    [...renderPageChunks(empty, { refreshSeconds: 30 })].join(""),
+    renderPage(empty, { refreshSeconds: 30 }),
   );
 });

@@ -11,7 +11,7 @@ import type { Logger } from "../log/mod.ts";
 import { type LimiterTimers, LogLimiter } from "../peers/log_limiter.ts";
 import { isAllowed, type StatusAccess } from "./access.ts";
 import { viewFamilies } from "./metrics.ts";
-import { renderPage } from "./page.tsx";
+import { renderPageChunks } from "./page.tsx";
 import { renderCheckPage } from "./check_page.tsx";
 import { badgeFor, parseBadgeWindow } from "./badge.ts";
 import type { StatusSource } from "./types.ts";
@@ -113,9 +113,12 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
     app.get("/", (c) => {
       c.header("content-security-policy", PAGE_CSP);
       const view = deps.source.view();
-      return c.html(
-        renderPage(view, { refreshSeconds: Math.round(access().settings.refresh / 1000) }),
-      );
+      // In chunks of 100 check rows, as /metrics: the rows of 1,000 checks with their history
+      // are most of 2 MiB of HTML and SVG.
+      const chunks = renderPageChunks(view, {
+        refreshSeconds: Math.round(access().settings.refresh / 1000),
+      });
+      return c.body(chunkStream(chunks), 200, { "content-type": "text/html; charset=UTF-8" });
     });
     app.get("/v1/status", (c) => c.json(deps.source.view()));
     app.get("/check/:host/:test", (c) => {
@@ -161,19 +164,28 @@ export function statusRoutes(deps: StatusRouteDeps): (app: Hono) => void {
       // /healthz, the peers' requests and the checks' own results would wait. The view is taken
       // once, so every chunk comes from the same moment.
       const chunks = registry.renderChunks(viewFamilies(deps.source.view({ history: false })));
-      const enc = new TextEncoder();
-      const body = new ReadableStream<Uint8Array>({
-        async pull(ctl) {
-          await new Promise((r) => setTimeout(r, 0));
-          const next = chunks.next();
-          if (next.done) ctl.close();
-          else ctl.enqueue(enc.encode(next.value));
-        },
-        cancel() {
-          chunks.return(undefined);
-        },
+      return c.body(chunkStream(chunks), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
       });
-      return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     });
   };
+}
+
+/**
+ * A response body that renders `chunks` one at a time as it is read, with the event loop handed
+ * back before each (a timer turn: the node's requests, results and timers run in between).
+ */
+function chunkStream(chunks: Generator<string>): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      await new Promise((r) => setTimeout(r, 0));
+      const next = chunks.next();
+      if (next.done) ctl.close();
+      else ctl.enqueue(enc.encode(next.value));
+    },
+    cancel() {
+      chunks.return(undefined);
+    },
+  });
 }

@@ -244,3 +244,40 @@ Deno.test("/metrics of 3,000 checks comes in chunks, with the event loop run bet
   assert.equal(text.match(/^# TYPE dmonitor_check_up gauge$/gm)?.length, 1);
   assert.match(text, /^dmonitor_check_up\{host="10.0.11.183",test="[^"]+"\} [01]$/m);
 });
+
+Deno.test("the page of 1,000 checks comes in chunks, with the event loop run between them", async () => {
+  const base = sampleView();
+  const checks = Array.from({ length: 1000 }, (_, i) => ({
+    ...base.checks[i % base.checks.length]!,
+    host: `10.1.${i >> 8}.${i & 255}`,
+  }));
+  const hono = new Hono();
+  statusRoutes({
+    source: { view: () => ({ ...base, checks }) },
+    access: { settings: parseStatusSettings(undefined, []), token: TOKEN },
+    registry: new Registry(),
+  })(hono);
+  const res = await hono.request("/", {}, from("127.0.0.1"));
+  assert.match(res.headers.get("content-type")!, /^text\/html; charset=UTF-8/);
+  let ticks = 0;
+  const tick = setInterval(() => ticks++, 0);
+  const reader = res.body!.getReader();
+  const parts: string[] = [];
+  const dec = new TextDecoder();
+  let ticksAtSecond = -1;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(dec.decode(value, { stream: true }));
+      if (parts.length === 2) ticksAtSecond = ticks;
+    }
+  } finally {
+    clearInterval(tick);
+  }
+  assert.ok(parts.length >= 10, `${parts.length} chunks`);
+  assert.ok(ticksAtSecond >= 1, "a timer ran between the first chunks");
+  const html = parts.join("");
+  assert.ok(html.startsWith("<!DOCTYPE html>") && html.trimEnd().endsWith("</html>"));
+  assert.equal(html.match(/<li class="check /g)?.length, 1000);
+});
