@@ -223,6 +223,11 @@ export class IncidentEngine {
     };
   }
 
+  /** How many host+test states the engine holds (open, closing or not yet forgotten). */
+  get size(): number {
+    return this.#states.size;
+  }
+
   /** One host+test's state (a copy), or null when it never looked at it. */
   state(host: string, test: string): IncidentState | null {
     const s = this.#states.get(key(host, test));

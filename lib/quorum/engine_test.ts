@@ -410,8 +410,10 @@ Deno.test("engine: a closed incident is forgotten once quiet for forgetAfterMs, 
   await w.engine.idle();
   w.at(150000);
   assert.equal(w.engine.sweep(60000), 0);
+  assert.equal(w.engine.size, 2);
   w.at(181000);
   assert.equal(w.engine.sweep(60000), 1);
+  assert.equal(w.engine.size, 1, "what the engine holds, for the memory release");
   assert.equal(w.engine.view("www", "http"), null, "forgotten: nothing kept");
   assert.equal(w.engine.view("db", "http")?.phase, "down");
   w.at(10_000_000);
