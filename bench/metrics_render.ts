@@ -11,6 +11,7 @@ import { renderChunks, renderFamilies } from "../lib/metrics/mod.ts";
 import { viewFamilies } from "../lib/status/metrics.ts";
 import type { CheckView, StatusView } from "../lib/status/types.ts";
 import { sampleView } from "../lib/status/testing.ts";
+import { timeChunks } from "./chunks_util.ts";
 
 function view(n: number): StatusView {
   const base = sampleView();
@@ -50,17 +51,9 @@ for (const n of sizes) {
     const t1 = performance.now();
     bytes = renderFamilies(f).length;
     whole.push(performance.now() - t1);
-    let worst = 0;
-    chunks = 0;
-    const it = renderChunks(f);
-    for (;;) {
-      const t = performance.now();
-      const next = it.next();
-      worst = Math.max(worst, performance.now() - t);
-      if (next.done) break;
-      chunks++;
-    }
-    longest.push(worst);
+    const t = timeChunks(renderChunks(f));
+    chunks = t.count;
+    longest.push(t.longestMs);
   }
   const [a, b, c] = [median(fam), median(whole), median(longest)];
   console.log(

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { loadNodeConfig } from "../lib/node/load.ts";
 import { buildStoreView, renderCheckPage, renderPage } from "../lib/status/mod.ts";
 import { renderPageChunks } from "../lib/status/page.tsx";
+import { timeChunks } from "./chunks_util.ts";
 import { StateStore, transaction } from "../lib/store/mod.ts";
 import { checkPageView } from "../lib/node/check_view.ts";
 import type { CheckResult } from "../lib/runner/result.ts";
@@ -107,17 +108,9 @@ const fullView = buildStoreView(config, store.lastAll(), {
 const longest: number[] = [];
 let chunkCount = 0;
 for (let k = 0; k < 15; k++) {
-  let worst = 0;
-  chunkCount = 0;
-  const it = renderPageChunks(fullView, { refreshSeconds: 30 });
-  for (;;) {
-    const a = performance.now();
-    const next = it.next();
-    worst = Math.max(worst, performance.now() - a);
-    if (next.done) break;
-    chunkCount++;
-  }
-  longest.push(worst);
+  const t = timeChunks(renderPageChunks(fullView, { refreshSeconds: 30 }));
+  chunkCount = t.count;
+  longest.push(t.longestMs);
 }
 longest.sort((a, b) => a - b);
 const bare = measure(() =>
