@@ -30,6 +30,7 @@ import {
   sanitizeAnswers,
   withProofOfLife,
 } from "./health.ts";
+import { cloneData } from "./clone.ts";
 
 /** Asks every peer about a host+test: `confirm` makes them check, `view` only reads their state.
  * `since` (confirm): epoch ms of the local result that started the round; a peer must answer from
@@ -231,19 +232,19 @@ export class IncidentEngine {
   /** One host+test's state (a copy), or null when it never looked at it. */
   state(host: string, test: string): IncidentState | null {
     const s = this.#states.get(key(host, test));
-    return s ? structuredClone(s) : null;
+    return s ? cloneData(s) : null;
   }
 
   /** Every state, for persistence. */
   states(): IncidentState[] {
-    return [...this.#states.values()].map((s) => structuredClone(s));
+    return [...this.#states.values()].map((s) => cloneData(s));
   }
 
   /** Loads persisted states. Claims are dropped (a restarted node must claim and settle again);
    * anything open or undelivered is re-examined at once. */
   restore(states: readonly IncidentState[]): void {
     for (const st of states) {
-      const s = structuredClone(st);
+      const s = cloneData(st);
       s.claim = null;
       s.claimedAt = null;
       delete s.settleMs;

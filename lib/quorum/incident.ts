@@ -20,6 +20,7 @@ import {
   startClaim,
   undelivered,
 } from "./notices.ts";
+import { cloneData } from "./clone.ts";
 
 export { noticeId } from "./notices.ts";
 
@@ -125,7 +126,7 @@ export function nextIncident(
   ctx: IncidentContext,
   now: number,
 ): Step {
-  const s: IncidentState = structuredClone(prev);
+  const s: IncidentState = cloneData(prev);
   const fx: Effect[] = [];
   const open = s.phase === "down" || s.phase === "recovering" || s.phase === "recovered";
   switch (event.type) {

@@ -16,6 +16,7 @@ import type {
 } from "./types.ts";
 import type { Effect, IncidentContext } from "./incident.ts";
 import { freshlySilent, isNoticeLive, mergeNotice, peerPresence, planClaim } from "./election.ts";
+import { cloneData } from "./clone.ts";
 
 /** Notification id of a notice: the same on every node that might send it. */
 export function noticeId(incidentId: string, kind: NoticeKind | "reminder", n?: number): string {
@@ -273,7 +274,7 @@ export function hear(s: IncidentState, v: IncidentView): void {
     s.heard.down = mergeNotice(s.heard.down, rec.down);
     s.heard.recovered = mergeNotice(s.heard.recovered, rec.recovered);
   } else if (s.heard === null || rec.startedAt >= s.heard.startedAt) {
-    s.heard = structuredClone(rec);
+    s.heard = cloneData(rec);
   }
 }
 
