@@ -30,7 +30,8 @@
  * compare with `bench/heap_snapshot.ts BEFORE AFTER`). The inspector costs memory of its own.
  * DMC_BENCH_CONTROL=SECONDS: first the same cluster without an outage for SECONDS (about what an
  * outage run takes, 100-120 at 3,000), printing the steady RSS before and after: the drift an
- * "after recovery" figure is to be read against.
+ * "after recovery" figure is to be read against. DMC_BENCH_SETTLE=SECONDS: after RSS after
+ * recovery, the same figure again every three intervals for SECONDS (does it still move?).
  */
 import { callPeer, importPeerKey } from "../lib/peers/mod.ts";
 import { NodeProcess, writeTree } from "../tests/util.ts";
@@ -44,6 +45,8 @@ const PROF = Deno.env.get("DMC_BENCH_PROF");
 const HEAP = Deno.env.get("DMC_BENCH_HEAP");
 /** DMC_BENCH_CONTROL=SECONDS: before the outage, the same wait without one (RSS drift). */
 const CONTROL_S = Number(Deno.env.get("DMC_BENCH_CONTROL") ?? 0);
+/** DMC_BENCH_SETTLE=SECONDS: RSS after recovery taken again every three intervals that long. */
+const SETTLE_S = Number(Deno.env.get("DMC_BENCH_SETTLE") ?? 0);
 /** Node i's inspector (DMC_BENCH_HEAP). */
 const inspectorOf = (i: number) => `${nodeAddr(i)}:9229`;
 
@@ -407,6 +410,19 @@ async function massRun(n: number): Promise<Row> {
     const rssAfter = await steadyRss();
     for (const [i, pid] of pids.entries()) {
       console.log(`n${i + 1} RSS before: ${partsBefore[i]}; after: ${rssParts(pid)}`);
+    }
+    if (SETTLE_S > 0) {
+      // DMC_BENCH_SETTLE: and again later, to see whether the level after recovery still moves.
+      for (let t = 0; t < SETTLE_S; t += intervalS * 3) {
+        await sleep(intervalS * 3 * 1000 - intervalS * 1000);
+        const later = await steadyRss();
+        console.log(
+          `RSS after, ${Math.round((Date.now() - recoveredAt) / 1000)} s after recovery: ${
+            (later / 1024).toFixed(0)
+          } MB (${((later / rssBefore - 1) * 100).toFixed(1)}% over before)`,
+        );
+      }
+      for (const [i, pid] of pids.entries()) console.log(`n${i + 1} RSS now: ${rssParts(pid)}`);
     }
     await heapSnapshots(n, "after");
     polling = false;

@@ -38,7 +38,7 @@ export const STEP_GAP_MS = 100;
  * 1. a plain full GC: empties the heap of a big outage; V8 keeps the freed pages in its pool;
  * 2. a last-resort full GC of the small heap left: compacts it and empties the pool;
  * 3. `malloc_trim(0)`: returns glibc's free pages.
- * Measured on a heap of 270 MiB with 8 MiB live (bench-free, 2 shared cores, /work's gcexp):
+ * Measured on a heap of 270 MiB with 8 MiB live (a script of its own, release flags, 2 shared cores):
  * the last-resort GC at once held the thread 100-115 ms; in steps 18-55 ms, then 36-40 ms, then
  * 10-16 ms for the trim. `ms` does not count the first lookup of the GC function.
  */
