@@ -15,7 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { waitForTentacle } from "./tentacle_util.ts";
+import { asNobody, ENTRY, freePort, serverFlags, TLS, waitForTentacle } from "./tentacle_util.ts";
 import { TentacleClient, type TentacleClientOptions } from "../lib/tentacle/client.ts";
 
 const { values: flags } = parseArgs({
@@ -31,11 +31,6 @@ const FILES = Number(flags.files);
 const ROUNDS = Math.max(1, Math.min(FILES, Number(flags.rounds)));
 const BIG = Number(flags["big-mb"]) * 1024 * 1024;
 const REF = Deno.env.get("TENTACLE_REF_DIR");
-const ENTRY = new URL("../lib/tentacle/server_main.ts", import.meta.url).pathname;
-const TLS = new URL("../testdata/tls/", import.meta.url).pathname;
-const asNobody = Deno.uid() === 0
-  ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-  : [];
 
 interface Row {
   server: string;
@@ -47,13 +42,6 @@ interface Row {
   rssBeforeMB: number;
   peakMB: number;
   addedMB: number;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function status(pid: number, key: "VmRSS" | "VmHWM"): Promise<number> {
@@ -82,37 +70,24 @@ async function startServer(kind: Kind, tls: boolean, local: string): Promise<Ser
   await Deno.chmod(dir, 0o777);
   const port = freePort();
   const common = [
-    "-s",
-    dir,
-    "-a",
-    "127.0.0.1",
-    "-p",
-    String(port),
-    "-I",
-    "-o",
+    ...serverFlags(dir, port, tls),
     "-m",
     String(BIG + 1),
     // Not -q for the reference: quiet, its error() returns instead of ending the connection, and
     // a thread whose client is gone (a failed handshake, an early close) spins at 100% CPU.
     ...(kind === "reference" ? [] : ["-q"]),
   ];
-  const tlsArgs = tls
-    ? ["-e", `${TLS}server.crt`, "-k", `${TLS}server.key`, "-f", `${TLS}ca.crt`]
-    : [];
   // `fsync 0` (ours, config file only): the reference's durability, for a like-for-like figure.
   const conf = `${local}/fsync0.conf`;
   if (kind === "dmonitor fsync 0") await Deno.writeTextFile(conf, "fsync 0\n");
-  const cmd = kind === "reference"
-    ? [...asNobody, "perl", `${REF}/tentacle_server`, ...common, ...tlsArgs]
-    : [
-      Deno.execPath(),
-      "run",
-      "-A",
-      ENTRY,
-      ...(kind === "dmonitor fsync 0" ? ["-F", conf] : []),
-      ...common,
-      ...tlsArgs,
-    ];
+  const cmd = kind === "reference" ? [...asNobody, "perl", `${REF}/tentacle_server`, ...common] : [
+    Deno.execPath(),
+    "run",
+    "-A",
+    ENTRY,
+    ...(kind === "dmonitor fsync 0" ? ["-F", conf] : []),
+    ...common,
+  ];
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1),
     stdin: "null",

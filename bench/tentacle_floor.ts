@@ -35,13 +35,12 @@
 import net from "node:net";
 import tls from "node:tls";
 import { parseArgs } from "node:util";
-import { waitForTentacle } from "./tentacle_util.ts";
+import { asNobody, ENTRY, freePort, serverFlags, TLS, waitForTentacle } from "./tentacle_util.ts";
 import { TentacleClient } from "../lib/tentacle/client.ts";
 
 const VARIANTS = ["socket", "direct", "temp", "temp+fdatasync", "temp+fsync"] as const;
 type Variant = typeof VARIANTS[number];
 
-const TLS = new URL("../testdata/tls/", import.meta.url).pathname;
 let seq = 0; // temporary names of the minimal servers
 
 if (Deno.args[0] === "--serve") {
@@ -64,10 +63,6 @@ const { values: flags } = parseArgs({
 const FILES = Number(flags.files);
 const ROUNDS = Math.max(1, Number(flags.rounds));
 const REF = Deno.env.get("TENTACLE_REF_DIR");
-const ENTRY = new URL("../lib/tentacle/server_main.ts", import.meta.url).pathname;
-const asNobody = Deno.uid() === 0
-  ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-  : [];
 
 /** The minimal server: one connection at a time, SEND and QUIT only. */
 async function serve(variant: Variant, port: number, dir: string): Promise<void> {
@@ -206,13 +201,6 @@ function serveNode(variant: Variant, port: number, dir: string, over: "tls" | "n
   srv.listen({ host: "127.0.0.1", port });
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 interface Subject {
   name: string;
   child: Deno.ChildProcess;
@@ -270,19 +258,7 @@ try {
   await Deno.mkdir(shared);
   await Deno.chmod(shared, 0o777);
   const mk = () => Promise.resolve(shared);
-  const common = (dir: string, port: number) => [
-    "-s",
-    dir,
-    "-a",
-    "127.0.0.1",
-    "-p",
-    String(port),
-    "-I",
-    "-o",
-    ...(flags.tls
-      ? ["-e", `${TLS}server.crt`, "-k", `${TLS}server.key`, "-f", `${TLS}ca.crt`]
-      : []),
-  ];
+  const common = (dir: string, port: number) => serverFlags(dir, port, flags.tls);
   if (REF) {
     const [dir, port] = [await mk(), freePort()];
     subjects.push(
