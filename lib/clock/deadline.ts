@@ -6,6 +6,8 @@
  * minutes: after a 3,000-check outage, a heap snapshot of the node that sent the notices showed
  * 5,525 such AbortSignals still alive (JS heap 17.9 -> 23.0 MiB, bench/consensus_mass.ts with
  * DMC_BENCH_HEAP). {@link deadline} cancels its timer and its parent listener when disposed.
+ * (Plugin runs, thousands a second with one timeout length and no signal needed, share one timer
+ * per length instead: lib/runner/deadline.ts.)
  * @module
  */
 

@@ -57,6 +57,21 @@ function takeFirst<K, V>(m: Map<K, V> | Set<K>, n: number): ([K, V] | K)[] {
   return out;
 }
 
+/** Runs `fn` on a turn of the event loop of its own, once however often asked before it runs
+ * (it may ask again itself, for the next turn). */
+class TurnTask {
+  #asked = false;
+  constructor(readonly fn: () => void) {}
+  ask(): void {
+    if (this.#asked) return;
+    this.#asked = true;
+    setTimeout(() => {
+      this.#asked = false;
+      this.fn();
+    }, 0);
+  }
+}
+
 /**
  * Incident states as JSON rows; every change is committed before a notification goes out. Saves
  * made in the same turn of the event loop share one transaction (a mass failure saves thousands
@@ -67,7 +82,7 @@ export class IncidentStore {
   readonly #save: StatementSync;
   /** States waiting for the next commit, by host+test (a newer save replaces an older one). */
   #pending = new Map<string, { s: IncidentState; done: PromiseWithResolvers<void>[] }>();
-  #scheduled = false;
+  readonly #commits = new TurnTask(() => this.#commit());
 
   constructor(readonly db: DatabaseSync) {
     db.exec(SCHEMA);
@@ -84,16 +99,12 @@ export class IncidentStore {
     const p = this.#pending.get(k);
     this.#pending.delete(k);
     this.#pending.set(k, { s, done: [...(p?.done ?? []), done] });
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.#commit(), 0);
-    }
+    this.#commits.ask();
     return done.promise;
   }
 
   /** Commits what is waiting, SAVE_CHUNK states per transaction, yielding in between. */
   #commit(): void {
-    this.#scheduled = false;
     if (!this.db.isOpen) {
       const e = new Error("cannot save incident states: the state database is closed");
       for (const { done } of this.#pending.values()) for (const d of done) d.reject(e);
@@ -109,10 +120,7 @@ export class IncidentStore {
     } catch (e) {
       for (const [, { done }] of chunk) for (const d of done) d.reject(e);
     }
-    if (this.#pending.size > 0 && !this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.#commit(), 0);
-    }
+    if (this.#pending.size > 0) this.#commits.ask();
   }
 
   /**
@@ -122,21 +130,17 @@ export class IncidentStore {
    */
   delete(keys: readonly { host: string; test: string }[]): void {
     for (const k of keys) this.#deleting.add(`${k.host}\0${k.test}`);
-    if (!this.#deleteScheduled && this.#deleting.size > 0) {
-      this.#deleteScheduled = true;
-      setTimeout(() => this.#deleteChunk(), 0);
-    }
+    if (this.#deleting.size > 0) this.#deletes.ask();
   }
 
   /** Told when deleting forgotten rows failed (default: stderr); the node logs it. */
   onDeleteError: (e: Error) => void = (e) =>
     console.error(`cannot delete forgotten incident states: ${e.message}`);
   #deleting = new Set<string>();
-  #deleteScheduled = false;
+  readonly #deletes = new TurnTask(() => this.#deleteChunk());
   #del: StatementSync | undefined;
 
   #deleteChunk(): void {
-    this.#deleteScheduled = false;
     if (!this.db.isOpen) return this.#deleting.clear();
     const chunk = takeFirst(this.#deleting, SAVE_CHUNK);
     this.#del ??= this.db.prepare("DELETE FROM incident_state WHERE host = ? AND test = ?");
@@ -152,10 +156,7 @@ export class IncidentStore {
       // A row left behind is a closed incident: restored as a quiet state, forgotten again.
       this.onDeleteError(e as Error);
     }
-    if (this.#deleting.size > 0) {
-      this.#deleteScheduled = true;
-      setTimeout(() => this.#deleteChunk(), 0);
-    }
+    if (this.#deleting.size > 0) this.#deletes.ask();
   }
 
   /** The persisted state of one host+test, or null (a save still waiting is committed first). */

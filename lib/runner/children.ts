@@ -54,9 +54,12 @@ function openThread(lib: Libc, tid: string): { children: number; comm: number } 
   return f;
 }
 
-/** Adds the pids in `text` (space-separated decimal) to `out`. */
-function addPids(text: string, out: Set<number>): void {
-  for (const p of text.split(" ")) if (/^\d+$/.test(p)) out.add(Number(p));
+/** Adds the pids in thread `tid`'s children file, read by path, to `out` (none if it is gone). */
+function addByPath(tid: string, out: Set<number>): void {
+  try {
+    const text = Deno.readTextFileSync(`/proc/self/task/${tid}/children`);
+    for (const p of text.split(" ")) if (/^\d+$/.test(p)) out.add(Number(p));
+  } catch { /* thread gone */ }
 }
 
 /** Our direct children, over every thread. */
@@ -70,11 +73,7 @@ export function ownChildren(): number[] {
   }
   const lib = libc();
   if (lib === null) {
-    for (const tid of tids) {
-      try {
-        addPids(Deno.readTextFileSync(`/proc/self/task/${tid}/children`), out);
-      } catch { /* thread gone */ }
-    }
+    for (const tid of tids) addByPath(tid, out);
     return [...out];
   }
   const listed = new Set(tids);
@@ -87,9 +86,7 @@ export function ownChildren(): number[] {
       f = undefined;
     }
     if (!f && files.size >= MAX_KEPT) {
-      try {
-        addPids(Deno.readTextFileSync(`/proc/self/task/${tid}/children`), out);
-      } catch { /* thread gone */ }
+      addByPath(tid, out);
       continue;
     }
     f ??= openThread(lib, tid) ?? undefined;
@@ -97,9 +94,7 @@ export function ownChildren(): number[] {
     const n = Number(lib.pread(f.children, buf, BigInt(buf.length), 0n));
     if (n < 0) continue;
     if (n === buf.length) {
-      try {
-        addPids(Deno.readTextFileSync(`/proc/self/task/${tid}/children`), out);
-      } catch { /* thread gone */ }
+      addByPath(tid, out); // more than the buffer holds
       continue;
     }
     let pid = 0;

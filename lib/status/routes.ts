@@ -7,6 +7,7 @@ import type { Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { compress } from "hono/compress";
 import { REGISTRY, type Registry } from "../metrics/mod.ts";
+import { nextTurn } from "../clock/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type LimiterTimers, LogLimiter } from "../peers/log_limiter.ts";
 import { isAllowed, type StatusAccess } from "./access.ts";
@@ -179,7 +180,7 @@ function chunkStream(chunks: Generator<string>): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
-      await new Promise((r) => setTimeout(r, 0));
+      await nextTurn();
       const next = chunks.next();
       if (next.done) ctl.close();
       else ctl.enqueue(enc.encode(next.value));

@@ -31,12 +31,12 @@ const CR = 0x0d;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-/** Reads lines and bodies from a chunk source, keeping at most one chunk plus one line buffered. */
 /** A body cut short: how much of it came. */
 function bodyEof(n: number, left: number): UnexpectedEofError {
   return new UnexpectedEofError(`connection closed after ${n - left} of ${n} body bytes`);
 }
 
+/** Reads lines and bodies from a chunk source, keeping at most one chunk plus one line buffered. */
 export class FrameReader {
   #src: ChunkSource;
   #chunk: Uint8Array = new Uint8Array(0);

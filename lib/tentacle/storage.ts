@@ -242,7 +242,7 @@ export class Storage {
         Deno.renameSync(tempPath, path);
       }
       placed = true;
-      if (this.fsync) await this.syncDir(path);
+      if (this.fsync) await this.syncDir(path); // (checked here too: no promise when off)
       return "ok";
     } finally {
       release();
