@@ -32,6 +32,8 @@
  * outage run takes, 100-120 at 3,000), printing the steady RSS before and after: the drift an
  * "after recovery" figure is to be read against. DMC_BENCH_SETTLE=SECONDS: after RSS after
  * recovery, the same figure again every three intervals for SECONDS (does it still move?).
+ * With either DMC_BENCH_HEAP or DMC_BENCH_SETTLE, the /healthz probe still runs through the
+ * snapshots (which stall the nodes) or the quiet settle: its figures are not the outage's then.
  */
 import { callPeer, importPeerKey } from "../lib/peers/mod.ts";
 import { NodeProcess, writeTree } from "../tests/util.ts";

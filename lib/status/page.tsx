@@ -311,7 +311,8 @@ function Section(p: { id: string; title: string; empty: string | null; children?
 /** Stands in for the check rows in the page {@link renderPageChunks} renders around them. */
 const ROWS = "<!--dmonitor:check-rows-->";
 
-function Page(p: { view: StatusView; opts: PageOptions; rowsApart?: boolean }) {
+/** The page around its check rows: {@link ROWS} where they go (see {@link renderPageChunks}). */
+function Page(p: { view: StatusView; opts: PageOptions }) {
   const { view, opts } = p;
   const now = view.generatedAt;
   const sum = summarize(view);
@@ -376,11 +377,7 @@ function Page(p: { view: StatusView; opts: PageOptions; rowsApart?: boolean }) {
               : "No checks configured: add files under hosts.d/<host>/<test>."}
           >
             <ul class="rows">
-              {p.rowsApart
-                ? raw(ROWS)
-                : displayOrder(view.checks, silences).map((c) => (
-                  <CheckRow key={`${c.host} ${c.test}`} c={c} now={now} silences={silences} />
-                ))}
+              {raw(ROWS)}
             </ul>
           </Section>
           <Section
@@ -442,22 +439,24 @@ function Page(p: { view: StatusView; opts: PageOptions; rowsApart?: boolean }) {
   );
 }
 
-/** Renders the whole document, doctype included. */
 /** A check's perfdata items as list entries (no `key`: hono would print it into the HTML). */
 function perfItems(items: string[]): Child[] {
   // deno-lint-ignore jsx-key
   return items.map((t) => <li>{t}</li>);
 }
 
+/** Renders the whole document, doctype included: {@link renderPageChunks} in one string. */
 export function renderPage(view: StatusView, opts: PageOptions): string {
-  return "<!DOCTYPE html>" + String(<Page view={view} opts={opts} />);
+  let out = "";
+  for (const chunk of renderPageChunks(view, opts, Infinity)) out += chunk;
+  return out;
 }
 
 /** How many check rows {@link renderPageChunks} renders in one chunk. */
 export const ROWS_PER_CHUNK = 100;
 
 /**
- * The same document as {@link renderPage}, in pieces: everything around the check rows first,
+ * The page in pieces: everything around the check rows first,
  * then the rows `perChunk` at a time, then the rest, so that the server can run the node's other
  * work between them (1,000 checks with their history are some 2 MiB of HTML and SVG; in one piece
  * their rendering held the node for the whole of it).
@@ -467,7 +466,7 @@ export function* renderPageChunks(
   opts: PageOptions,
   perChunk = ROWS_PER_CHUNK,
 ): Generator<string> {
-  const doc = "<!DOCTYPE html>" + String(<Page view={view} opts={opts} rowsApart />);
+  const doc = "<!DOCTYPE html>" + String(<Page view={view} opts={opts} />);
   const at = doc.indexOf(ROWS);
   // No checks: the section says so and has no rows.
   if (at < 0) return yield doc;
