@@ -316,7 +316,6 @@ function Page(p: { view: StatusView; opts: PageOptions }) {
   const { view, opts } = p;
   const now = view.generatedAt;
   const sum = summarize(view);
-  const silences = view.silences ?? [];
   const footer = [
     view.outbox
       ? `Notifications queued: ${view.outbox.pending}, failed: ${view.outbox.failed}.`
