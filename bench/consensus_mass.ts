@@ -32,6 +32,12 @@
  * outage run takes, 100-120 at 3,000), printing the steady RSS before and after: the drift an
  * "after recovery" figure is to be read against. DMC_BENCH_SETTLE=SECONDS: after RSS after
  * recovery, the same figure again every three intervals for SECONDS (does it still move?).
+ * DMC_BENCH_WARMUP=1: the bench's GET /v1/state and /metrics made once before RSS before is taken.
+ * DMC_BENCH_SMAPS=DIR: each node's /proc/PID/smaps copied where its RSS parts are taken (compare
+ * two with a diff of the mappings). DMC_BENCH_NODE_ENV=K=V,...: more environment for the nodes.
+ * DMC_BENCH_STDOUT=DIR: each node's stdout goes to DIR/nN-N.out (with DMC_BENCH_V8=--trace-gc:
+ * V8's account of each GC). The /healthz probe runs at real-time priority (`chrt -f 10`) so that
+ * its own wait for a CPU is not timed as the node's; DMC_BENCH_PROBE_RT=0 runs it as before.
  * With either DMC_BENCH_HEAP or DMC_BENCH_SETTLE, the /healthz probe still runs through the
  * snapshots (which stall the nodes) or the quiet settle: its figures are not the outage's then.
  */
@@ -45,6 +51,19 @@ const LATENCY_INTERVAL_S = Number(Deno.env.get("DMC_BENCH_INTERVAL") ?? 2);
 const NS = Deno.env.get("DMC_BENCH_NS");
 const PROF = Deno.env.get("DMC_BENCH_PROF");
 const HEAP = Deno.env.get("DMC_BENCH_HEAP");
+/** DMC_BENCH_STDOUT=DIR: each node's stdout (V8's `--trace-gc` and the like) is kept there. */
+const STDOUT = Deno.env.get("DMC_BENCH_STDOUT");
+/** DMC_BENCH_SMAPS=DIR: each node's /proc/PID/smaps is copied there wherever RSS parts are taken. */
+const SMAPS = Deno.env.get("DMC_BENCH_SMAPS");
+/** DMC_BENCH_NODE_ENV=K=V,...: more environment for the nodes (experiments: GLIBC_TUNABLES). */
+const NODE_ENV: Record<string, string> = Object.fromEntries(
+  (Deno.env.get("DMC_BENCH_NODE_ENV") ?? "").split(",").filter((kv) => kv.includes("="))
+    .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+);
+/** DMC_BENCH_WARMUP=1: the bench's own requests are made once before "before" is taken. */
+const WARMUP = Deno.env.get("DMC_BENCH_WARMUP") === "1";
+/** DMC_BENCH_PROBE_RT=0: the /healthz probe runs at normal priority (default: SCHED_FIFO). */
+const PROBE_RT = Deno.env.get("DMC_BENCH_PROBE_RT") !== "0";
 /** DMC_BENCH_CONTROL=SECONDS: before the outage, the same wait without one (RSS drift). */
 const CONTROL_S = Number(Deno.env.get("DMC_BENCH_CONTROL") ?? 0);
 /** DMC_BENCH_SETTLE=SECONDS: RSS after recovery taken again every three intervals that long. */
@@ -124,7 +143,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
 /** Resident KiB of a process by kind of mapping, from /proc/PID/smaps: glibc's main heap
  * ([heap]), other anonymous memory (V8's heap pages, thread arenas, stacks) and file pages. */
-function rssParts(pid: number): string {
+function rssParts(pid: number, when = ""): string {
+  if (SMAPS !== undefined && when !== "") {
+    // DMC_BENCH_SMAPS: the whole map, to tell which mappings grew.
+    try {
+      Deno.copyFileSync(`/proc/${pid}/smaps`, `${SMAPS}/${pid}-${when}.smaps`);
+    } catch { /* gone */ }
+  }
   const parts = { heap: 0, anon: 0, file: 0 };
   let kind: keyof typeof parts = "anon";
   try {
@@ -230,10 +255,13 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
     nodes.push(
       new NodeProcess(
         ["--config", tree],
-        logs
-          ? { DMONITOR_LOG_LEVEL: "debug", DMONITOR_LOG_TIME: "1" }
-          : { DMONITOR_LOG_LEVEL: "info" },
-        { denoFlags },
+        {
+          ...(logs
+            ? { DMONITOR_LOG_LEVEL: "debug", DMONITOR_LOG_TIME: "1" }
+            : { DMONITOR_LOG_LEVEL: "info" }),
+          ...NODE_ENV,
+        },
+        { denoFlags, stdoutFile: STDOUT && `${STDOUT}/n${i + 1}-${n}.out` },
       ),
     );
   }
@@ -338,11 +366,20 @@ async function massRun(n: number): Promise<Row> {
       return xs.reduce((a, b) => a + b, 0) / xs.length;
     };
     const pids = nodes.map((p) => p.pid);
+    // DMC_BENCH_WARMUP=1: the bench's own requests (GET /v1/state, a dump of every check and
+    // incident, and a /metrics scrape) made once before the first steady RSS, so that "before"
+    // follows them as "after" does. Off by default: "before" is then the node's own, the stricter
+    // baseline (the dump's garbage raised it by ~15 MB, 95 -> 112, in a run of 3,000).
+    if (WARMUP) {
+      pids.forEach((pid) => rssParts(pid, "cold"));
+      await peerRequests();
+      await Promise.all([0, 1, 2].map(loopFigures));
+    }
     if (CONTROL_S > 0) {
       // The control: the same cluster without an outage, for as long as an outage run takes,
       // so that RSS after recovery can be told from the nodes' own drift.
       const rss0 = await steadyRss();
-      const parts0 = pids.map(rssParts);
+      const parts0 = pids.map((pid) => rssParts(pid));
       await sleep(CONTROL_S * 1000);
       const rss1 = await steadyRss();
       console.log(
@@ -355,7 +392,7 @@ async function massRun(n: number): Promise<Row> {
       }
     }
     const rssBefore = await steadyRss();
-    const partsBefore = pids.map(rssParts);
+    const partsBefore = pids.map((pid) => rssParts(pid, "before"));
     await heapSnapshots(n, "before");
     const req0 = await peerRequests();
     const memBefore = lastMemory;
@@ -411,7 +448,7 @@ async function massRun(n: number): Promise<Row> {
     while (nodes.some((p) => forgotten(p) < n - 100) && Date.now() < releaseEnd) await sleep(500);
     const rssAfter = await steadyRss();
     for (const [i, pid] of pids.entries()) {
-      console.log(`n${i + 1} RSS before: ${partsBefore[i]}; after: ${rssParts(pid)}`);
+      console.log(`n${i + 1} RSS before: ${partsBefore[i]}; after: ${rssParts(pid, "after")}`);
     }
     if (SETTLE_S > 0) {
       // DMC_BENCH_SETTLE: and again later, to see whether the level after recovery still moves.
@@ -516,8 +553,12 @@ async function loopFigures(i: number) {
 
 /** Starts healthz_probe.ts on `addrs`; `stop()` ends it and returns its samples. */
 function healthzProbe(addrs: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./healthz_probe.ts", import.meta.url).pathname, ...addrs],
+  // At real-time priority (chrt -f), the probe's own wait for a CPU is not timed as the node's:
+  // on 2 shared vCPUs it was (n3's timer never more than 48 ms late, one answer timed 190 ms).
+  // The nodes keep their normal priority, so a node's own wait for a CPU is still timed.
+  const probe = ["run", "-A", new URL("./healthz_probe.ts", import.meta.url).pathname, ...addrs];
+  const child = new Deno.Command(PROBE_RT ? "chrt" : Deno.execPath(), {
+    args: PROBE_RT ? ["-f", "10", Deno.execPath(), ...probe] : probe,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

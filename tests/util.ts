@@ -101,11 +101,12 @@ export class NodeProcess {
   #exited: Deno.CommandStatus | null = null;
 
   /** `nofile`: start the node under `ulimit -n nofile` (through sh); `denoFlags`: more flags for
-   * `deno run` (benches: `--cpu-prof`). */
+   * `deno run` (benches: `--cpu-prof`); `stdoutFile`: the node's stdout is written there (benches:
+   * V8's `--trace-gc`), else it is discarded. */
   constructor(
     args: string[],
     env: Record<string, string> = {},
-    o: { nofile?: number; denoFlags?: string[] } = {},
+    o: { nofile?: number; denoFlags?: string[]; stdoutFile?: string } = {},
   ) {
     const deno = ["run", "-A", "--quiet", ...(o.denoFlags ?? []), MAIN, "run", ...args];
     const child = new Deno.Command(o.nofile ? "sh" : Deno.execPath(), {
@@ -119,7 +120,11 @@ export class NodeProcess {
     }).spawn();
     this.#child = child;
     this.status = child.status;
-    child.stdout.cancel();
+    if (o.stdoutFile === undefined) child.stdout.cancel();
+    else {
+      const file = Deno.openSync(o.stdoutFile, { write: true, create: true, truncate: true });
+      child.stdout.pipeTo(file.writable).catch(() => {});
+    }
     this.#reader = (async () => {
       let buf = "";
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {

@@ -25,7 +25,7 @@ import { Node } from "./node.ts";
 import { ResultLog } from "./results.ts";
 import { Consensus, maxTimeout } from "./consensus.ts";
 import { planReload } from "./reload.ts";
-import { keepTrimmed, releaseAfterStart } from "./memory.ts";
+import { fixMallocThresholds, keepTrimmed, releaseAfterStart } from "./memory.ts";
 import { loadResources } from "./resources.ts";
 import { nodeStatusSource } from "./status.ts";
 import { createNodeAgreement } from "./agreement.ts";
@@ -57,6 +57,8 @@ export async function startDaemon(
   },
 ): Promise<Daemon> {
   const { logger, signal } = o;
+  // Before the node allocates its working set: what a mass outage frees must not stay resident.
+  if (!fixMallocThresholds()) logger.debug("malloc thresholds left to the allocator (no glibc)");
   let config = await loadNodeConfig(dir);
   const res = await loadResources(config);
   let access = res.access;

@@ -51,6 +51,38 @@ Deno.test("keepTrimmed: trims on its interval until the node stops", async () =>
   assert.equal(runs(), at);
 });
 
+Deno.test("fixMallocThresholds: a freed big block no longer sends later blocks into the arenas", async () => {
+  // In a process of its own: malloc and free a 1 MiB block (mmap'd), then take a 512 KiB one. By
+  // default glibc has raised its mmap threshold to 1 MiB by then, so the 512 KiB block comes from
+  // the arena; with the thresholds fixed it is mmap'd (mallinfo2's count of mmap'd blocks grows).
+  const mmapped = async (fix: boolean) => {
+    const script = `
+      import { fixMallocThresholds } from ${
+      JSON.stringify(new URL("./memory.ts", import.meta.url).href)
+    };
+      const c = Deno.dlopen("libc.so.6", {
+        malloc: { parameters: ["usize"], result: "pointer" },
+        free: { parameters: ["pointer"], result: "void" },
+        mallinfo2: { parameters: [], result: { struct: Array(10).fill("usize") } },
+      }).symbols;
+      const hblks = () => new BigUint64Array(c.mallinfo2().buffer)[3];
+      const fixed = ${fix} ? fixMallocThresholds() : null;
+      c.free(c.malloc(1048576n));
+      const before = hblks();
+      const p = c.malloc(524288n);
+      console.log(JSON.stringify({ fixed, grew: Number(hblks() - before) }));
+      c.free(p);`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      env: { GLIBC_TUNABLES: "" },
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  };
+  assert.deepEqual(await mmapped(false), { fixed: null, grew: 0 });
+  assert.deepEqual(await mmapped(true), { fixed: true, grew: 1 });
+});
+
 async function until(ok: () => boolean): Promise<void> {
   while (!ok()) await new Promise((r) => setTimeout(r, 1));
 }

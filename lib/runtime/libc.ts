@@ -1,8 +1,8 @@
 /**
  * The process's one handle on libc for the small calls Deno has no API for: the subreaper's prctl
  * and waitpid (lib/runner/reaper.ts) and its /proc reads (open, pread: lib/runner/children.ts),
- * the trust check's statx (lib/runner/trust_replay.ts), malloc_trim after a mass outage
- * (lib/node/memory.ts), and lib/fsafe's open(2) with O_NONBLOCK | O_NOFOLLOW (Deno.open takes no such flags, and node:fs,
+ * the trust check's statx (lib/runner/trust_replay.ts), malloc_trim after a mass outage and
+ * mallopt at start (lib/node/memory.ts), and lib/fsafe's open(2) with O_NONBLOCK | O_NOFOLLOW (Deno.open takes no such flags, and node:fs,
  * which does, pulls in Deno's Node compatibility layer: several MiB resident, issue 14). Opened
  * once, on first use; null without --allow-ffi (never prompted for) or without a libc.
  * (lib/privilege/libc.ts and lib/runner/spawn.ts still open their own: the user switch closes its
@@ -25,6 +25,8 @@ const SYMBOLS = {
   waitpid: { parameters: ["i32", "pointer", "i32"], result: "i32" },
   /** glibc only (musl has none). */
   malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
+  /** glibc's malloc tuning (lib/node/memory.ts fixes its thresholds); musl has none. */
+  mallopt: { parameters: ["i32", "i32"], result: "i32", optional: true },
   /** The reaper's re-reads of /proc children files (lib/runner/children.ts). */
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   /** The trust check's replay (lib/runner/trust_replay.ts): glibc >= 2.28, musl >= 1.2.5. */
