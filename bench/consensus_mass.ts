@@ -32,6 +32,8 @@
  * outage run takes, 100-120 at 3,000), printing the steady RSS before and after: the drift an
  * "after recovery" figure is to be read against. DMC_BENCH_SETTLE=SECONDS: after RSS after
  * recovery, the same figure again every three intervals for SECONDS (does it still move?).
+ * DMC_BENCH_PIN=1: n1 runs alone on CPU 0 (taskset) and everything else on CPU 1, so that n1's
+ * /healthz shows a node with a core of its own, as on a machine of its own.
  * DMC_BENCH_WARMUP=1: the bench's GET /v1/state and /metrics made once before RSS before is taken.
  * DMC_BENCH_SMAPS=DIR: each node's /proc/PID/smaps copied where its RSS parts are taken (compare
  * two with a diff of the mappings). DMC_BENCH_NODE_ENV=K=V,...: more environment for the nodes.
@@ -55,6 +57,8 @@ const HEAP = Deno.env.get("DMC_BENCH_HEAP");
 const STDOUT = Deno.env.get("DMC_BENCH_STDOUT");
 /** DMC_BENCH_SMAPS=DIR: each node's /proc/PID/smaps is copied there wherever RSS parts are taken. */
 const SMAPS = Deno.env.get("DMC_BENCH_SMAPS");
+/** DMC_BENCH_PIN=1: n1 alone on CPU 0; n2, n3, the bench and the probe share CPU 1. */
+const PIN = Deno.env.get("DMC_BENCH_PIN") === "1";
 /** DMC_BENCH_NODE_ENV=K=V,...: more environment for the nodes (experiments: GLIBC_TUNABLES). */
 const NODE_ENV: Record<string, string> = Object.fromEntries(
   (Deno.env.get("DMC_BENCH_NODE_ENV") ?? "").split(",").filter((kv) => kv.includes("="))
@@ -261,7 +265,11 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
             : { DMONITOR_LOG_LEVEL: "info" }),
           ...NODE_ENV,
         },
-        { denoFlags, stdoutFile: STDOUT && `${STDOUT}/n${i + 1}-${n}.out` },
+        {
+          denoFlags,
+          stdoutFile: STDOUT && `${STDOUT}/n${i + 1}-${n}.out`,
+          ...(PIN && i === 0 ? { wrap: ["taskset", "-c", "0"] } : {}),
+        },
       ),
     );
   }
@@ -319,6 +327,7 @@ interface Row {
   lastIntervals: number;
   reqPerCheck: number;
   healthzMaxMs: number;
+  healthzByNode: string[];
   /** The worst /healthz outside the bench's own GET /v1/state calls. */
   healthzOutsideStateMs: number;
   /** Per node, from its event-loop timer: stalls over 50 ms (own work), worst, CPU wait. */
@@ -444,8 +453,15 @@ async function massRun(n: number): Promise<Row> {
           sum + Number(l.match(/memory returned after an outage forgotten=(\d+)/)?.[1] ?? 0),
         0,
       );
+    // And at least until the last of them can have been forgotten (stuckMs + 2 intervals, and
+    // the sweep after): below 100 states no release is logged, and "after" was once taken while
+    // a 100-check outage's incidents were all still held.
+    const forgetBy = Date.now() + 75_000;
     const releaseEnd = Date.now() + 150_000;
-    while (nodes.some((p) => forgotten(p) < n - 100) && Date.now() < releaseEnd) await sleep(500);
+    while (
+      (Date.now() < forgetBy || nodes.some((p) => forgotten(p) < n - 100)) &&
+      Date.now() < releaseEnd
+    ) await sleep(500);
     const rssAfter = await steadyRss();
     for (const [i, pid] of pids.entries()) {
       console.log(`n${i + 1} RSS before: ${partsBefore[i]}; after: ${rssParts(pid, "after")}`);
@@ -497,6 +513,15 @@ async function massRun(n: number): Promise<Row> {
       reqPerCheck: (req1 - req0) / n,
       healthzMaxMs: Math.max(0, ...samples.map((x) => x.ms)),
       healthzOutsideStateMs: q(1),
+      // Per node (with DMC_BENCH_PIN, n1 is the node with a core of its own).
+      healthzByNode: [1, 2, 3].map((node) => {
+        const v = samples.filter((x) => !x.state && x.node === node).map((x) => x.ms)
+          .sort((a, b) => a - b);
+        const at = (f: number) => v[Math.min(v.length - 1, Math.floor(f * v.length))] ?? 0;
+        return `n${node}: ${at(0.5).toFixed(0)}/${at(0.99).toFixed(0)}/${at(1).toFixed(0)} ms (${
+          v.filter((x) => x > 50).length
+        } of ${v.length} over 50)`;
+      }),
       healthz: {
         samples: samples.length,
         errors: probe.errors,
@@ -647,6 +672,12 @@ async function latencyRun(
 }
 
 async function main() {
+  if (PIN) {
+    // Every thread of this process, and so what it starts later (n2, n3, the probe), on CPU 1.
+    const r = await new Deno.Command("taskset", { args: ["-a", "-p", "-c", "1", `${Deno.pid}`] })
+      .output();
+    if (!r.success) throw new Error(`taskset failed: ${new TextDecoder().decode(r.stderr)}`);
+  }
   // `0` alone: only the latency runs.
   const sizes = (Deno.args.length > 0 ? Deno.args.map(Number) : [100, 1000, 3000])
     .filter((n) => n > 0);
