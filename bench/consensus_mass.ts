@@ -32,14 +32,11 @@
  * outage run takes, 100-120 at 3,000), printing the steady RSS before and after: the drift an
  * "after recovery" figure is to be read against. DMC_BENCH_SETTLE=SECONDS: after RSS after
  * recovery, the same figure again every three intervals for SECONDS (does it still move?).
- * DMC_BENCH_PIN=1: n1 runs alone on CPU 0 (taskset) and everything else on CPU 1, so that n1's
- * /healthz shows a node with a core of its own, as on a machine of its own.
  * DMC_BENCH_WARMUP=1: the bench's GET /v1/state and /metrics made once before RSS before is taken.
  * DMC_BENCH_SMAPS=DIR: each node's /proc/PID/smaps copied where its RSS parts are taken (compare
  * two with a diff of the mappings). DMC_BENCH_NODE_ENV=K=V,...: more environment for the nodes.
  * DMC_BENCH_STDOUT=DIR: each node's stdout goes to DIR/nN-N.out (with DMC_BENCH_V8=--trace-gc:
- * V8's account of each GC). The /healthz probe runs at real-time priority (`chrt -f 10`) so that
- * its own wait for a CPU is not timed as the node's; DMC_BENCH_PROBE_RT=0 runs it as before.
+ * V8's account of each GC).
  * With either DMC_BENCH_HEAP or DMC_BENCH_SETTLE, the /healthz probe still runs through the
  * snapshots (which stall the nodes) or the quiet settle: its figures are not the outage's then.
  */
@@ -57,8 +54,6 @@ const HEAP = Deno.env.get("DMC_BENCH_HEAP");
 const STDOUT = Deno.env.get("DMC_BENCH_STDOUT");
 /** DMC_BENCH_SMAPS=DIR: each node's /proc/PID/smaps is copied there wherever RSS parts are taken. */
 const SMAPS = Deno.env.get("DMC_BENCH_SMAPS");
-/** DMC_BENCH_PIN=1: n1 alone on CPU 0; n2, n3, the bench and the probe share CPU 1. */
-const PIN = Deno.env.get("DMC_BENCH_PIN") === "1";
 /** DMC_BENCH_NODE_ENV=K=V,...: more environment for the nodes (experiments: GLIBC_TUNABLES). */
 const NODE_ENV: Record<string, string> = Object.fromEntries(
   (Deno.env.get("DMC_BENCH_NODE_ENV") ?? "").split(",").filter((kv) => kv.includes("="))
@@ -66,8 +61,6 @@ const NODE_ENV: Record<string, string> = Object.fromEntries(
 );
 /** DMC_BENCH_WARMUP=1: the bench's own requests are made once before "before" is taken. */
 const WARMUP = Deno.env.get("DMC_BENCH_WARMUP") === "1";
-/** DMC_BENCH_PROBE_RT=0: the /healthz probe runs at normal priority (default: SCHED_FIFO). */
-const PROBE_RT = Deno.env.get("DMC_BENCH_PROBE_RT") !== "0";
 /** DMC_BENCH_CONTROL=SECONDS: before the outage, the same wait without one (RSS drift). */
 const CONTROL_S = Number(Deno.env.get("DMC_BENCH_CONTROL") ?? 0);
 /** DMC_BENCH_SETTLE=SECONDS: RSS after recovery taken again every three intervals that long. */
@@ -268,7 +261,6 @@ async function startCluster(n: number, intervalS: number, hook: string, impair: 
         {
           denoFlags,
           stdoutFile: STDOUT && `${STDOUT}/n${i + 1}-${n}.out`,
-          ...(PIN && i === 0 ? { wrap: ["taskset", "-c", "0"] } : {}),
         },
       ),
     );
@@ -513,7 +505,7 @@ async function massRun(n: number): Promise<Row> {
       reqPerCheck: (req1 - req0) / n,
       healthzMaxMs: Math.max(0, ...samples.map((x) => x.ms)),
       healthzOutsideStateMs: q(1),
-      // Per node (with DMC_BENCH_PIN, n1 is the node with a core of its own).
+      // Per node: n1 is usually the one that notifies.
       healthzByNode: [1, 2, 3].map((node) => {
         const v = samples.filter((x) => !x.state && x.node === node).map((x) => x.ms)
           .sort((a, b) => a - b);
@@ -578,12 +570,11 @@ async function loopFigures(i: number) {
 
 /** Starts healthz_probe.ts on `addrs`; `stop()` ends it and returns its samples. */
 function healthzProbe(addrs: string[]) {
-  // At real-time priority (chrt -f), the probe's own wait for a CPU is not timed as the node's:
-  // on 2 shared vCPUs it was (n3's timer never more than 48 ms late, one answer timed 190 ms).
-  // The nodes keep their normal priority, so a node's own wait for a CPU is still timed.
-  const probe = ["run", "-A", new URL("./healthz_probe.ts", import.meta.url).pathname, ...addrs];
-  const child = new Deno.Command(PROBE_RT ? "chrt" : Deno.execPath(), {
-    args: PROBE_RT ? ["-f", "10", Deno.execPath(), ...probe] : probe,
+  // At normal priority. Tried at real-time priority (chrt -f 10), so that its own wait for a CPU
+  // would not be timed as the node's: the figures were no better, and with the bench pinned to
+  // one CPU the probe's main thread spun at 70% of it (a runtime's threads at SCHED_FIFO).
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./healthz_probe.ts", import.meta.url).pathname, ...addrs],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -672,12 +663,6 @@ async function latencyRun(
 }
 
 async function main() {
-  if (PIN) {
-    // Every thread of this process, and so what it starts later (n2, n3, the probe), on CPU 1.
-    const r = await new Deno.Command("taskset", { args: ["-a", "-p", "-c", "1", `${Deno.pid}`] })
-      .output();
-    if (!r.success) throw new Error(`taskset failed: ${new TextDecoder().decode(r.stderr)}`);
-  }
   // `0` alone: only the latency runs.
   const sizes = (Deno.args.length > 0 ? Deno.args.map(Number) : [100, 1000, 3000])
     .filter((n) => n > 0);

@@ -102,19 +102,17 @@ export class NodeProcess {
 
   /** `nofile`: start the node under `ulimit -n nofile` (through sh); `denoFlags`: more flags for
    * `deno run` (benches: `--cpu-prof`); `stdoutFile`: the node's stdout is written there (benches:
-   * V8's `--trace-gc`), else it is discarded; `wrap`: a command that execs the node (benches:
-   * `taskset -c 0`; not with `nofile`). */
+   * V8's `--trace-gc`), else it is discarded. */
   constructor(
     args: string[],
     env: Record<string, string> = {},
-    o: { nofile?: number; denoFlags?: string[]; stdoutFile?: string; wrap?: string[] } = {},
+    o: { nofile?: number; denoFlags?: string[]; stdoutFile?: string } = {},
   ) {
     const deno = ["run", "-A", "--quiet", ...(o.denoFlags ?? []), MAIN, "run", ...args];
-    const [command, ...prefix] = o.nofile
-      ? ["sh", "-c", `ulimit -n ${o.nofile} && exec "$0" "$@"`]
-      : o.wrap ?? [];
-    const child = new Deno.Command(command ?? Deno.execPath(), {
-      args: command === undefined ? deno : [...prefix, Deno.execPath(), ...deno],
+    const child = new Deno.Command(o.nofile ? "sh" : Deno.execPath(), {
+      args: o.nofile
+        ? ["-c", `ulimit -n ${o.nofile} && exec "$0" "$@"`, Deno.execPath(), ...deno]
+        : deno,
       env: { NO_COLOR: "1", DMONITOR_LOG_LEVEL: "debug", ...env },
       stdin: "null",
       stdout: "piped",
