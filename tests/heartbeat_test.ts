@@ -126,6 +126,10 @@ Deno.test("a heartbeat pushed to n2 keeps the test up on all nodes; missing push
 
   // It pushes again: one RECOVERED.
   pusher.on = true;
+  // The incident closes before its notice is delivered: wait for the notice itself.
+  await until("the recovery notification", () => hook.kinds("recovered").length >= 1, {
+    nodes: c.nodes,
+  });
   await kit.allClosed(c, [0, 1, 2], id, "beat");
   kit.exactlyOne(hook, c, "recovered");
   assert.equal(hook.kinds("down").length, 1);
