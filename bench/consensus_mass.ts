@@ -486,7 +486,7 @@ async function massRun(n: number): Promise<Row> {
       state: stateWindows.some(([a, b]) => x.at >= a && x.at - x.ms <= b),
     }));
     const ms = samples.filter((x) => !x.state).map((x) => x.ms).sort((a, b) => a - b);
-    const q = (f: number) => ms[Math.min(ms.length - 1, Math.floor(f * ms.length))] ?? 0;
+    const q = (f: number) => quantile(ms, f);
     const loop1 = await Promise.all([0, 1, 2].map(loopFigures));
     const lastStateDone = inState();
     await peerRequests();
@@ -509,8 +509,8 @@ async function massRun(n: number): Promise<Row> {
       healthzByNode: [1, 2, 3].map((node) => {
         const v = samples.filter((x) => !x.state && x.node === node).map((x) => x.ms)
           .sort((a, b) => a - b);
-        const at = (f: number) => v[Math.min(v.length - 1, Math.floor(f * v.length))] ?? 0;
-        return `n${node}: ${at(0.5).toFixed(0)}/${at(0.99).toFixed(0)}/${at(1).toFixed(0)} ms (${
+        const at = (f: number) => quantile(v, f).toFixed(0);
+        return `n${node}: ${at(0.5)}/${at(0.99)}/${at(1)} ms (${
           v.filter((x) => x > 50).length
         } of ${v.length} over 50)`;
       }),
@@ -566,6 +566,11 @@ async function loopFigures(i: number) {
     worstOwn: 1000 * get(/^dmonitor_event_loop_lag_worst_seconds\{part="own"\} (\S+)$/m),
     cpuWait: get(/^dmonitor_event_loop_cpu_wait_seconds_total (\S+)$/m),
   };
+}
+
+/** The `f` quantile (0..1) of ascending `sorted`, 0 when it is empty. */
+function quantile(sorted: number[], f: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? 0;
 }
 
 /** Starts healthz_probe.ts on `addrs`; `stop()` ends it and returns its samples. */

@@ -12,6 +12,7 @@
 import { transaction } from "../store/mod.ts";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { StoreError } from "../errors/mod.ts";
+import { procStat } from "../runtime/proc.ts";
 import { renderSubject } from "./render.ts";
 import type { ChannelKind, Deliverable, DeliverableKind, Target } from "./types.ts";
 import { targetKey } from "./types.ts";
@@ -85,21 +86,14 @@ const COLUMNS = `id, notification_id AS notificationId, recipient, channel, targ
  * every time). null when no such process runs; undefined without /proc (unknown).
  */
 export function procStart(pid: number): number | null | undefined {
-  let stat: string;
+  const stat = procStat(pid);
+  if (stat !== null) return Number.isFinite(stat.start) ? stat.start : undefined;
   try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    Deno.statSync("/proc/self");
   } catch {
-    try {
-      Deno.statSync("/proc/self");
-    } catch {
-      return undefined;
-    }
-    return null;
+    return undefined;
   }
-  // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const start = Number(fields[19]);
-  return Number.isFinite(start) ? start : undefined;
+  return null;
 }
 
 /** The process that holds a lease: pid and start time (null where /proc could not say). */

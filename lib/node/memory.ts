@@ -66,7 +66,7 @@ export async function releaseMemory(gapMs = STEP_GAP_MS): Promise<Released> {
 const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;
 /** glibc's initial values of both thresholds, kept from then on (see {@link fixMallocThresholds}). */
-export const MALLOC_THRESHOLD_BYTES = 128 * 1024;
+const MALLOC_THRESHOLD_BYTES = 128 * 1024;
 
 /**
  * Keeps glibc's mmap and trim thresholds at their initial 128 KiB instead of letting them grow.

@@ -24,6 +24,7 @@
  * @module
  */
 import { libc as sharedLibc } from "../runtime/libc.ts";
+import { type ProcStat, procStat } from "../runtime/proc.ts";
 
 import { ownChildren } from "./children.ts";
 
@@ -120,33 +121,6 @@ export function isSubreaper(): boolean {
   return subreaper;
 }
 
-interface Proc {
-  pid: number;
-  state: string;
-  ppid: number;
-  sid: number;
-  start: string;
-}
-
-function readProc(pid: number | "self"): Proc | null {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return null;
-  }
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // After ")": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
-  // stime cutime cstime priority nice num_threads itrealvalue starttime ...
-  return {
-    pid: Number(text.slice(0, text.indexOf(" "))),
-    state: f[0]!,
-    ppid: Number(f[1]),
-    sid: Number(f[3]),
-    start: f[19]!,
-  };
-}
-
 function hasPluginEnv(pid: number): boolean {
   try {
     const env = Deno.readTextFileSync(`/proc/${pid}/environ`);
@@ -161,10 +135,10 @@ function hasPluginEnv(pid: number): boolean {
  * start time) after {@link LINGER_MS} is an orphan: Deno reaps its own children within
  * milliseconds of their exit, and reaping one of those would steal its exit status.
  */
-const lingering = new Map<number, { start: string; seen: number }>();
+const lingering = new Map<number, { start: number; seen: number }>();
 const LINGER_MS = 5_000;
 
-function strays(self: Proc): { kill: number[]; reap: number[] } {
+function strays(self: ProcStat): { kill: number[]; reap: number[] } {
   const kill: number[] = [];
   const reap: number[] = [];
   const now = performance.now();
@@ -173,7 +147,7 @@ function strays(self: Proc): { kill: number[]; reap: number[] } {
   for (const pid of lingering.keys()) if (!current.includes(pid)) lingering.delete(pid);
   for (const pid of current) {
     if (tracked.has(pid)) continue;
-    const p = readProc(pid);
+    const p = procStat(pid);
     if (!p || p.ppid !== self.pid || p.sid === self.sid) continue;
     const leader = p.sid === p.pid;
     if (p.state === "Z" || p.state === "X") {
@@ -226,7 +200,7 @@ export function sweepOrphans(): Promise<number> {
 
 /** `looking` is called just before the first look at /proc (from then on, callers must not join). */
 async function sweep(looking: () => void): Promise<number> {
-  const self = readProc("self");
+  const self = procStat("self");
   if (!self) return 0;
   let ended = 0;
   // Each round kills the strays found; what they had forked is re-parented to us when they die

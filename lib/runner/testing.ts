@@ -4,6 +4,7 @@
  * @module
  */
 import { trustProblemSync } from "./trust.ts";
+import { procStat } from "../runtime/proc.ts";
 
 const SOURCE = decodeURIComponent(new URL("../../testdata/plugins", import.meta.url).pathname);
 const REPO = decodeURIComponent(new URL("../..", import.meta.url).pathname).replace(/\/$/, "");
@@ -104,20 +105,9 @@ export async function readPids(file: string): Promise<number[]> {
   return text.split("\n").filter((l) => /^\d+$/.test(l)).map(Number);
 }
 
-/** The fields of /proc/<pid>/stat after the command name, or null when the process is gone. */
-function procStat(pid: number): string[] | null {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return null;
-  }
-  return text.slice(text.lastIndexOf(")") + 2).split(" ");
-}
-
 /** True while `pid` runs; a zombie waiting for an init that may never reap it counts as gone. */
 export function isAlive(pid: number): boolean {
-  const state = procStat(pid)?.[0];
+  const state = procStat(pid)?.state;
   return state !== undefined && state !== "Z" && state !== "X";
 }
 
@@ -126,9 +116,8 @@ export function sessionMembers(sid: number): number[] {
   const found: number[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
-    const fields = procStat(Number(entry.name));
-    // After ")": state ppid pgrp session ...
-    if (fields && fields[3] === String(sid) && fields[0] !== "Z") found.push(Number(entry.name));
+    const p = procStat(Number(entry.name));
+    if (p && p.sid === sid && p.state !== "Z") found.push(p.pid);
   }
   return found;
 }
